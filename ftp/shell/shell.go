@@ -1,0 +1,79 @@
+// Package shell is the FTP server's view of a user's filesystem (Twisted's
+// IFTPShell): the interface every backend implements, path resolution, the
+// local backend on os.Root, and the read-only wrapper used for anonymous
+// users.
+//
+// Paths handed to a Shell are virtual, clean and absolute ("/", "/a/b"):
+// the PI resolves a client's argument against its working directory with
+// Resolve before calling the shell. Every method may block (disk, network
+// filesystems): the PI calls them on the worker pool, never on an event
+// loop. A Shell must be safe for use by one session at a time; the PI never
+// calls one Shell concurrently.
+package shell
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+)
+
+// Shell is one user's filesystem view.
+type Shell interface {
+	// MakeDirectory creates the directory path (parents must exist).
+	MakeDirectory(path string) error
+	// RemoveDirectory removes the empty directory path.
+	RemoveDirectory(path string) error
+	// RemoveFile removes the file path (not a directory).
+	RemoveFile(path string) error
+	// Rename moves from to to.
+	Rename(from, to string) error
+	// Access reports nil if path is a directory the user may enter (CWD).
+	Access(path string) error
+	// Stat describes path without following it into a directory.
+	Stat(path string) (fs.FileInfo, error)
+	// List returns the entries of the directory path, sorted by name, or a
+	// single entry (named by its base name) when path is a file.
+	List(path string) ([]fs.FileInfo, error)
+	// OpenForReading opens the file path positioned at offset (REST).
+	// The local shell returns an *os.File so that copying it to a
+	// *net.TCPConn uses sendfile(2).
+	OpenForReading(path string, offset int64) (io.ReadCloser, error)
+	// OpenForWriting opens path for an upload. With append false the
+	// upload is atomic: data goes to a temporary file in the same
+	// directory, Commit renames it over path, Abort removes it, so a
+	// failed upload never damages an existing file. With append true (APPE,
+	// or REST offset > 0 given as offset) the file is written in place from
+	// offset (-1 means at the end), as every peer server does.
+	OpenForWriting(path string, offset int64, append bool) (WriteFile, error)
+}
+
+// WriteFile is an upload in progress. The local shell's implementation
+// also implements io.ReaderFrom through an embedded *os.File, so copying a
+// *net.TCPConn into it uses splice(2).
+type WriteFile interface {
+	io.Writer
+	// Commit finishes the upload (fsync is not implied) and closes it.
+	Commit() error
+	// Abort discards an atomic upload (or just closes an in-place one).
+	Abort() error
+}
+
+// FileInfoOwner is implemented by FileInfo values that know owner and group
+// names for LIST; others list as "ftp ftp".
+type FileInfoOwner interface {
+	Owner() string
+	Group() string
+}
+
+// Errors a shell returns besides the io/fs ones (fs.ErrNotExist,
+// fs.ErrExist, fs.ErrPermission). The PI maps each to its reply.
+var (
+	// ErrReadOnly: the shell does not allow changes (anonymous users).
+	ErrReadOnly = errors.New("filesystem is read-only")
+	// ErrIsDir: a file operation was asked of a directory.
+	ErrIsDir = errors.New("is a directory")
+	// ErrNotDir: a directory operation was asked of a file.
+	ErrNotDir = errors.New("not a directory")
+	// ErrInvalidPath: the path climbs above the root or holds a NUL.
+	ErrInvalidPath = errors.New("invalid path")
+)

@@ -1,0 +1,195 @@
+// Package prototest provides a fake Transport and Loop for unit-testing
+// protocols without sockets, like Twisted's StringTransport and task.Clock.
+//
+// The test goroutine plays the part of the event loop: it calls the
+// protocol's methods, advances the manual clock (timers fire inside
+// Advance), and runs functions that other goroutines delivered with
+// CallFromThread by calling RunPending or WaitPending.
+package prototest
+
+import (
+	"bytes"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/gnetftp/gnetftp/protocol"
+	"github.com/gnetftp/gnetftp/reactor"
+)
+
+// Loop is a fake protocol.Loop driven by the test goroutine.
+type Loop struct {
+	// Clock is the manual clock behind CallLater and Now.
+	Clock *reactor.ManualClock
+
+	mu      sync.Mutex
+	queue   []func()
+	ready   chan struct{}
+	stopped bool
+}
+
+// NewLoop returns a loop on a fresh manual clock.
+func NewLoop() *Loop {
+	return &Loop{Clock: reactor.NewManualClock(), ready: make(chan struct{}, 1)}
+}
+
+// CallFromThread queues fn; it runs when the test calls RunPending or
+// WaitPending. It reports false once Stop was called.
+func (l *Loop) CallFromThread(fn func()) bool {
+	l.mu.Lock()
+	if l.stopped {
+		l.mu.Unlock()
+		return false
+	}
+	l.queue = append(l.queue, fn)
+	l.mu.Unlock()
+	select {
+	case l.ready <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// CallLater schedules fn on the manual clock; it runs inside Advance
+// (through the queue, so call RunPending after Advance, or use Advance on
+// this Loop which does both).
+func (l *Loop) CallLater(d time.Duration, fn func()) protocol.DelayedCall {
+	return reactor.NewDelayedCall(l.Clock, l.CallFromThread, d, fn)
+}
+
+// Now returns the manual clock's time.
+func (l *Loop) Now() time.Time { return l.Clock.Now() }
+
+// Advance moves the manual clock and runs everything that fell due.
+func (l *Loop) Advance(d time.Duration) {
+	l.Clock.Advance(d)
+	l.RunPending()
+}
+
+// RunPending runs every queued function, including ones queued by the
+// functions it runs. It reports how many ran.
+func (l *Loop) RunPending() int {
+	n := 0
+	for {
+		l.mu.Lock()
+		q := l.queue
+		l.queue = nil
+		l.mu.Unlock()
+		if len(q) == 0 {
+			return n
+		}
+		for _, fn := range q {
+			fn()
+			n++
+		}
+	}
+}
+
+// WaitPending waits up to timeout for at least one queued function, then
+// runs the queue. It reports how many ran (0 on timeout). The timeout is a
+// safety net against hangs, not a wait for an expected delay.
+func (l *Loop) WaitPending(timeout time.Duration) int {
+	if n := l.RunPending(); n > 0 {
+		return n
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-l.ready:
+	case <-t.C:
+	}
+	return l.RunPending()
+}
+
+// Stop makes further CallFromThread calls report false and drops the queue,
+// as a lost connection does.
+func (l *Loop) Stop() {
+	l.mu.Lock()
+	l.stopped = true
+	l.queue = nil
+	l.mu.Unlock()
+}
+
+// Transport is a fake protocol.Transport that records what is written.
+// Use it on the test goroutine only, like a real transport on its loop.
+type Transport struct {
+	// Out holds everything written.
+	Out bytes.Buffer
+	// Local and Remote are the addresses reported; defaults are loopback.
+	Local, Remote net.Addr
+	// FakeLoop is the loop returned by Loop().
+	FakeLoop *Loop
+
+	// Lost is true after LoseConnection; Aborted after Abort.
+	Lost, Aborted bool
+	// Paused reports the producer state set by Pause/ResumeProducing.
+	Paused bool
+	// Resumes counts ResumeProducing calls.
+	Resumes int
+}
+
+// NewTransport returns a transport on a new fake loop, with loopback
+// addresses 127.0.0.1:21 (local) and 127.0.0.1:54321 (remote).
+func NewTransport() *Transport {
+	return &Transport{
+		Local:    &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 21},
+		Remote:   &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 54321},
+		FakeLoop: NewLoop(),
+	}
+}
+
+// Write appends p to Out unless the connection is closing.
+func (t *Transport) Write(p []byte) error {
+	if t.Lost || t.Aborted {
+		return net.ErrClosed
+	}
+	t.Out.Write(p)
+	return nil
+}
+
+// WriteSequence appends each buffer in order.
+func (t *Transport) WriteSequence(bufs [][]byte) error {
+	for _, b := range bufs {
+		if err := t.Write(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// LoseConnection marks the transport lost.
+func (t *Transport) LoseConnection() { t.Lost = true }
+
+// Abort marks the transport aborted.
+func (t *Transport) Abort() { t.Aborted = true }
+
+// Disconnecting reports whether LoseConnection or Abort was called.
+func (t *Transport) Disconnecting() bool { return t.Lost || t.Aborted }
+
+// PauseProducing sets Paused.
+func (t *Transport) PauseProducing() { t.Paused = true }
+
+// ResumeProducing clears Paused and counts the call.
+func (t *Transport) ResumeProducing() { t.Paused = false; t.Resumes++ }
+
+// LocalAddr returns Local.
+func (t *Transport) LocalAddr() net.Addr { return t.Local }
+
+// RemoteAddr returns Remote.
+func (t *Transport) RemoteAddr() net.Addr { return t.Remote }
+
+// Loop returns FakeLoop.
+func (t *Transport) Loop() protocol.Loop { return t.FakeLoop }
+
+// Take returns what was written since the last Take and clears it.
+func (t *Transport) Take() string {
+	s := t.Out.String()
+	t.Out.Reset()
+	return s
+}
+
+// Connect calls MakeConnection and ConnectionMade, as a reactor does.
+func Connect(p protocol.Protocol, t *Transport) {
+	p.MakeConnection(t)
+	p.ConnectionMade()
+}
