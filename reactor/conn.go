@@ -1,0 +1,284 @@
+package reactor
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gnetftp/gnetftp/protocol"
+)
+
+// ConnConfig configures ServeConn. The zero value is usable.
+type ConnConfig struct {
+	// Clock drives CallLater; default RealClock.
+	Clock Clock
+	// Logger receives recovered panics; default slog.Default().
+	Logger *slog.Logger
+	// WriteTimeout bounds one blocked write; default 30 s.
+	WriteTimeout time.Duration
+	// ReadBuffer is the size of the read buffer; default 16 KiB.
+	ReadBuffer int
+}
+
+func (c ConnConfig) withDefaults() ConnConfig {
+	if c.Clock == nil {
+		c.Clock = RealClock{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 30 * time.Second
+	}
+	if c.ReadBuffer <= 0 {
+		c.ReadBuffer = 16 << 10
+	}
+	return c
+}
+
+// ConnTransport is a protocol.Transport over any net.Conn, driven by two
+// goroutines: a reader and the connection's own loop, which runs every
+// protocol method, timer and CallFromThread function in turn. It has the
+// same semantics as the event-loop transport, so a protocol cannot tell
+// them apart; it serves tests, client use, and connections that leave the
+// event loop (TLS). Unlike gnet, it has real backpressure: while paused it
+// stops reading the socket.
+type ConnTransport struct {
+	cfg   ConnConfig
+	conn  net.Conn
+	proto protocol.Protocol
+
+	mu     sync.Mutex
+	queue  []func()
+	wake   chan struct{}
+	lost   atomic.Bool // ConnectionLost has been queued: no new work
+	done   chan struct{}
+	resume chan struct{}
+
+	// loop-owned
+	disconnecting bool
+	aborted       bool
+	paused        atomic.Bool
+}
+
+// ServeConn runs p over c until the connection ends; it returns at once.
+// MakeConnection and ConnectionMade run on the connection's loop goroutine.
+func ServeConn(c net.Conn, p protocol.Protocol, cfg ConnConfig) *ConnTransport {
+	t := &ConnTransport{
+		cfg:    cfg.withDefaults(),
+		conn:   c,
+		proto:  p,
+		wake:   make(chan struct{}, 1),
+		done:   make(chan struct{}),
+		resume: make(chan struct{}, 1),
+	}
+	t.post(func() {
+		p.MakeConnection(t)
+		p.ConnectionMade()
+	})
+	go t.run()
+	go t.read()
+	return t
+}
+
+// Done is closed once ConnectionLost has returned.
+func (t *ConnTransport) Done() <-chan struct{} { return t.done }
+
+func (t *ConnTransport) post(fn func()) bool {
+	t.mu.Lock()
+	if t.lost.Load() {
+		t.mu.Unlock()
+		return false
+	}
+	t.queue = append(t.queue, fn)
+	t.mu.Unlock()
+	select {
+	case t.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+func (t *ConnTransport) run() {
+	defer close(t.done)
+	for {
+		<-t.wake
+		for {
+			t.mu.Lock()
+			q := t.queue
+			t.queue = nil
+			t.mu.Unlock()
+			if len(q) == 0 {
+				break
+			}
+			for _, fn := range q {
+				if fn == nil { // the ConnectionLost marker
+					return
+				}
+				t.guard(fn)
+			}
+		}
+	}
+}
+
+func (t *ConnTransport) guard(fn func()) {
+	defer func() {
+		if v := recover(); v != nil {
+			t.cfg.Logger.Error("reactor: panic in protocol; closing its connection",
+				"peer", t.conn.RemoteAddr(), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			t.Abort()
+		}
+	}()
+	fn()
+}
+
+// read feeds DataReceived. It waits for each delivery to finish before it
+// reuses the buffer, and does not read while the protocol is paused.
+func (t *ConnTransport) read() {
+	buf := make([]byte, t.cfg.ReadBuffer)
+	delivered := make(chan struct{}, 1)
+	var err error
+	for {
+		for t.paused.Load() {
+			<-t.resume
+		}
+		var n int
+		n, err = t.conn.Read(buf)
+		if n > 0 {
+			data := buf[:n]
+			if !t.post(func() {
+				defer func() { delivered <- struct{}{} }()
+				if !t.disconnecting {
+					t.proto.DataReceived(data)
+				}
+			}) {
+				break
+			}
+			<-delivered
+		}
+		if err != nil {
+			break
+		}
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+		err = nil
+	}
+	t.conn.Close()
+	t.mu.Lock()
+	if !t.lost.Load() {
+		lostErr := err
+		t.queue = append(t.queue, func() {
+			if t.aborted {
+				lostErr = nil
+			}
+			t.disconnecting = true
+			t.proto.ConnectionLost(lostErr)
+		}, nil)
+		t.lost.Store(true)
+	}
+	t.mu.Unlock()
+	select {
+	case t.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Write writes p now (blocking the connection's loop goroutine, bounded by
+// WriteTimeout). Loop-only.
+func (t *ConnTransport) Write(p []byte) error {
+	if t.disconnecting {
+		return net.ErrClosed
+	}
+	_ = t.conn.SetWriteDeadline(time.Now().Add(t.cfg.WriteTimeout))
+	if _, err := t.conn.Write(p); err != nil {
+		t.Abort()
+		return fmt.Errorf("reactor: write: %w", err)
+	}
+	return nil
+}
+
+// WriteSequence writes the buffers in order with writev where possible.
+func (t *ConnTransport) WriteSequence(bufs [][]byte) error {
+	if t.disconnecting {
+		return net.ErrClosed
+	}
+	_ = t.conn.SetWriteDeadline(time.Now().Add(t.cfg.WriteTimeout))
+	nb := net.Buffers(append([][]byte(nil), bufs...))
+	if _, err := nb.WriteTo(t.conn); err != nil {
+		t.Abort()
+		return fmt.Errorf("reactor: writev: %w", err)
+	}
+	return nil
+}
+
+// LoseConnection closes the connection; writes are synchronous, so all
+// output has already been handed to the kernel.
+func (t *ConnTransport) LoseConnection() {
+	if t.disconnecting {
+		return
+	}
+	t.disconnecting = true
+	t.resumeReader()
+	_ = t.conn.Close()
+}
+
+// Abort closes at once, discarding unsent data (RST for TCP).
+func (t *ConnTransport) Abort() {
+	if t.aborted {
+		return
+	}
+	t.disconnecting = true
+	t.aborted = true
+	if tc, ok := t.conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	t.resumeReader()
+	_ = t.conn.Close()
+}
+
+// Disconnecting reports whether the connection is closing.
+func (t *ConnTransport) Disconnecting() bool { return t.disconnecting }
+
+// PauseProducing stops reading from the socket after the current read.
+func (t *ConnTransport) PauseProducing() { t.paused.Store(true) }
+
+// ResumeProducing resumes reading.
+func (t *ConnTransport) ResumeProducing() {
+	if t.paused.Swap(false) {
+		t.resumeReader()
+	}
+}
+
+func (t *ConnTransport) resumeReader() {
+	t.paused.Store(false)
+	select {
+	case t.resume <- struct{}{}:
+	default:
+	}
+}
+
+// LocalAddr is the connection's local address.
+func (t *ConnTransport) LocalAddr() net.Addr { return t.conn.LocalAddr() }
+
+// RemoteAddr is the peer's address.
+func (t *ConnTransport) RemoteAddr() net.Addr { return t.conn.RemoteAddr() }
+
+// Loop returns the transport itself: it is its own loop.
+func (t *ConnTransport) Loop() protocol.Loop { return t }
+
+// CallFromThread queues fn on the connection's loop goroutine.
+func (t *ConnTransport) CallFromThread(fn func()) bool { return t.post(fn) }
+
+// CallLater runs fn on the loop goroutine after d.
+func (t *ConnTransport) CallLater(d time.Duration, fn func()) protocol.DelayedCall {
+	return NewDelayedCall(t.cfg.Clock, t.post, d, fn)
+}
+
+// Now returns the clock's time.
+func (t *ConnTransport) Now() time.Time { return t.cfg.Clock.Now() }

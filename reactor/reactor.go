@@ -1,0 +1,414 @@
+// Package reactor owns the gnet v2 event loops and everything that runs on
+// them: listening, connecting out, per-connection transports, timers
+// (CallLater), Deferreds and the worker pool for blocking work. It is the
+// only package of the project that imports gnet: protocols see only the
+// interfaces of package protocol.
+package reactor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"github.com/panjf2000/gnet/v2/pkg/logging"
+	"golang.org/x/sys/unix"
+
+	"github.com/gnetftp/gnetftp/protocol"
+)
+
+// ErrReactorClosed is returned by Start and Connect after Shutdown.
+var ErrReactorClosed = errors.New("reactor: closed")
+
+// Config configures a Reactor. The zero value is usable: every field has a
+// default, applied in one place (withDefaults).
+type Config struct {
+	// Loops is the number of event loops; default runtime.NumCPU().
+	Loops int
+	// Clock drives CallLater; default RealClock. Tests pass a ManualClock.
+	Clock Clock
+	// Logger receives panics recovered from protocol code and gnet's own
+	// errors; default slog.Default().
+	Logger *slog.Logger
+	// MaxPausedBuffer bounds the bytes a connection may have waiting in
+	// the reactor while its transport is paused (gnet keeps reading the
+	// socket); a client that sends more is disconnected. Default 1 MiB.
+	MaxPausedBuffer int
+	// DrainTimeout bounds how long LoseConnection waits for unsent output
+	// to drain before the connection is aborted. Default 30 s.
+	DrainTimeout time.Duration
+	// ReadBufferCap is gnet's per-loop read buffer; default 64 KiB.
+	ReadBufferCap int
+	// WriteBufferCap is gnet's per-connection outbound ring size before it
+	// spills to a list; default 4 KiB (line protocols write little, and
+	// the ring is only held while output is pending).
+	WriteBufferCap int
+}
+
+func (c Config) withDefaults() Config {
+	if c.Loops <= 0 {
+		c.Loops = runtime.NumCPU()
+	}
+	if c.Clock == nil {
+		c.Clock = RealClock{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.MaxPausedBuffer <= 0 {
+		c.MaxPausedBuffer = 1 << 20
+	}
+	if c.DrainTimeout <= 0 {
+		c.DrainTimeout = 30 * time.Second
+	}
+	if c.ReadBufferCap <= 0 {
+		c.ReadBufferCap = 64 << 10
+	}
+	if c.WriteBufferCap <= 0 {
+		c.WriteBufferCap = 4 << 10
+	}
+	return c
+}
+
+type listenSpec struct {
+	network, address string // as gnet parses them
+	key              string // the configured address as gnet reports it in LocalAddr
+	factory          protocol.Factory
+	bound            net.Addr
+}
+
+// Reactor runs protocols on gnet event loops. Configure it with Listen,
+// then Start it; Shutdown stops it. Connect works once started.
+type Reactor struct {
+	cfg       Config
+	listeners []*listenSpec
+	byKey     map[string]*listenSpec
+
+	eng     gnet.Engine
+	handler *handler
+	// clientHandler serves the client engine; separate from handler so the
+	// two engines' OnBoot calls do not share state.
+	clientHandler *handler
+	started atomic.Bool
+	closing atomic.Bool
+	done    chan error // gnet.Rotate's result
+
+	mu    sync.Mutex
+	conns map[*transport]struct{} // live connections, for Shutdown
+	drain chan struct{}           // closed when conns becomes empty during Shutdown
+
+	clientOnce sync.Once
+	client     *gnet.Client
+	clientErr  error
+}
+
+// New returns a Reactor with cfg's defaults applied.
+func New(cfg Config) *Reactor {
+	r := &Reactor{
+		cfg:   cfg.withDefaults(),
+		byKey: make(map[string]*listenSpec),
+		conns: make(map[*transport]struct{}),
+		done:  make(chan error, 1),
+	}
+	r.handler = &handler{r: r}
+	r.clientHandler = &handler{r: r}
+	return r
+}
+
+// Clock returns the reactor's clock.
+func (r *Reactor) Clock() Clock { return r.cfg.Clock }
+
+// Logger returns the reactor's logger.
+func (r *Reactor) Logger() *slog.Logger { return r.cfg.Logger }
+
+// Listen adds a listener served by f. addr is "host:port" (port 0 picks a
+// free port; read it with Addrs after Start), optionally with a scheme
+// ("tcp4://", "tcp6://"). The listener set is fixed once Start is called:
+// gnet cannot add listeners to a running engine.
+func (r *Reactor) Listen(addr string, f protocol.Factory) error {
+	if r.started.Load() {
+		return fmt.Errorf("reactor: listen %s: already started", addr)
+	}
+	network, address := "tcp", addr
+	if i := strings.Index(addr, "://"); i >= 0 {
+		network, address = addr[:i], addr[i+3:]
+	}
+	switch network {
+	case "tcp", "tcp4", "tcp6":
+	default:
+		return fmt.Errorf("reactor: listen %s: unsupported network %q", addr, network)
+	}
+	ta, err := net.ResolveTCPAddr(network, address)
+	if err != nil {
+		return fmt.Errorf("reactor: listen %s: %w", addr, err)
+	}
+	key := ta.String()
+	if _, dup := r.byKey[key]; dup {
+		return fmt.Errorf("reactor: listen %s: address given twice", addr)
+	}
+	ls := &listenSpec{network: network, address: address, key: key, factory: f}
+	r.listeners = append(r.listeners, ls)
+	r.byKey[key] = ls
+	return nil
+}
+
+// Start starts the event loops and listeners and returns once they are
+// bound. Accepting begins right after.
+func (r *Reactor) Start() error {
+	if r.closing.Load() {
+		return ErrReactorClosed
+	}
+	if !r.started.CompareAndSwap(false, true) {
+		return errors.New("reactor: already started")
+	}
+	if len(r.listeners) == 0 {
+		return errors.New("reactor: no listeners")
+	}
+	for _, ls := range r.listeners {
+		ls.factory.StartFactory()
+	}
+	addrs := make([]string, len(r.listeners))
+	for i, ls := range r.listeners {
+		addrs[i] = ls.network + "://" + ls.address
+	}
+	booted := make(chan gnet.Engine, 1)
+	r.handler.booted = booted
+	go func() {
+		r.done <- gnet.Rotate(r.handler, addrs, r.gnetOptions()...)
+	}()
+	select {
+	case eng := <-booted:
+		r.eng = eng
+	case err := <-r.done:
+		r.done <- err
+		for _, ls := range r.listeners {
+			ls.factory.StopFactory()
+		}
+		return fmt.Errorf("reactor: start: %w", err)
+	}
+	for _, ls := range r.listeners {
+		a, err := r.boundAddr(ls)
+		if err != nil {
+			return fmt.Errorf("reactor: reading bound address of %s: %w", ls.key, err)
+		}
+		ls.bound = a
+	}
+	return nil
+}
+
+// boundAddr reads the real address of a listener (gnet keeps only the
+// configured one, so port 0 would stay 0): dup the listening fd, then
+// getsockname.
+func (r *Reactor) boundAddr(ls *listenSpec) (net.Addr, error) {
+	fd, err := r.eng.DupListener(ls.network, ls.address)
+	if err != nil && ls.network != "tcp" {
+		// gnet v2.9.7 records tcp4/tcp6 listeners under network "tcp".
+		fd, err = r.eng.DupListener("tcp", ls.address)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dup listener: %w", err)
+	}
+	defer unix.Close(fd)
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return nil, fmt.Errorf("getsockname: %w", err)
+	}
+	return sockaddrToTCP(sa), nil
+}
+
+func sockaddrToTCP(sa unix.Sockaddr) *net.TCPAddr {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(append([]byte(nil), a.Addr[:]...)), Port: a.Port}
+	case *unix.SockaddrInet6:
+		return &net.TCPAddr{IP: net.IP(append([]byte(nil), a.Addr[:]...)), Port: a.Port}
+	}
+	return nil
+}
+
+// Addrs returns the real bound address of each listener, in Listen order.
+func (r *Reactor) Addrs() []net.Addr {
+	out := make([]net.Addr, len(r.listeners))
+	for i, ls := range r.listeners {
+		out[i] = ls.bound
+	}
+	return out
+}
+
+// Connections reports the number of live connections (server and client).
+func (r *Reactor) Connections() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.conns)
+}
+
+func (r *Reactor) gnetOptions() []gnet.Option {
+	return []gnet.Option{
+		gnet.WithNumEventLoop(r.cfg.Loops),
+		gnet.WithReadBufferCap(r.cfg.ReadBufferCap),
+		gnet.WithWriteBufferCap(r.cfg.WriteBufferCap),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithLogger(slogAdapter{r.cfg.Logger}),
+		gnet.WithLogLevel(logging.ErrorLevel),
+	}
+}
+
+// Shutdown stops the reactor gracefully: new connections are refused,
+// every protocol is told (ShutdownRequested if it implements
+// protocol.ShutdownNotifiee, else LoseConnection), Shutdown waits for the
+// connections to end, and when ctx ends first the rest are closed by force.
+// It returns ctx.Err() if it had to force, nil otherwise.
+func (r *Reactor) Shutdown(ctx context.Context) error {
+	if !r.closing.CompareAndSwap(false, true) {
+		return ErrReactorClosed
+	}
+	var forced error
+	r.mu.Lock()
+	live := make([]*transport, 0, len(r.conns))
+	for t := range r.conns {
+		live = append(live, t)
+	}
+	drain := make(chan struct{})
+	if len(r.conns) == 0 {
+		close(drain)
+	} else {
+		r.drain = drain
+	}
+	r.mu.Unlock()
+	for _, t := range live {
+		t.CallFromThread(t.shutdownRequested)
+	}
+	select {
+	case <-drain:
+	case <-ctx.Done():
+		forced = ctx.Err()
+	}
+	if r.started.Load() {
+		// Engine.Stop closes every remaining connection (OnClose runs for
+		// each) and waits for the loops; it polls every 500 ms, so give it
+		// its own bound rather than the caller's spent context.
+		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := r.eng.Stop(stopCtx)
+		cancel()
+		if err != nil {
+			forced = errors.Join(forced, fmt.Errorf("reactor: stopping engine: %w", err))
+		}
+		if err := <-r.done; err != nil {
+			forced = errors.Join(forced, fmt.Errorf("reactor: engine: %w", err))
+		}
+		for _, ls := range r.listeners {
+			ls.factory.StopFactory()
+		}
+	}
+	r.clientOnce.Do(func() {}) // no client may start from now on
+	if r.client != nil {
+		if err := r.client.Stop(); err != nil {
+			forced = errors.Join(forced, fmt.Errorf("reactor: stopping client: %w", err))
+		}
+	}
+	return forced
+}
+
+// Connect dials addr ("host:port") with timeout and runs the protocol that
+// f builds on it, on a client event loop. It returns once the connection is
+// established and enrolled; ConnectionMade runs on the loop shortly after.
+// Many client connections share a few loops, so one process can drive tens
+// of thousands of them (the load generator does).
+func (r *Reactor) Connect(ctx context.Context, addr string, f protocol.Factory, timeout time.Duration) error {
+	return r.ConnectFrom(ctx, nil, addr, f, timeout)
+}
+
+// ConnectFrom is Connect from a chosen local address (for example another
+// 127.0.0.x, so a load generator can open more than 28,000 connections to
+// one server port); local may be nil.
+func (r *Reactor) ConnectFrom(ctx context.Context, local *net.TCPAddr, addr string, f protocol.Factory, timeout time.Duration) error {
+	if r.closing.Load() {
+		return ErrReactorClosed
+	}
+	r.clientOnce.Do(r.startClient)
+	if r.clientErr != nil {
+		return r.clientErr
+	}
+	if r.client == nil {
+		return ErrReactorClosed
+	}
+	d := net.Dialer{Timeout: timeout}
+	if local != nil {
+		d.LocalAddr = local
+	}
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("reactor: connect %s: %w", addr, err)
+	}
+	pend := &pendingClient{factory: f}
+	if _, err := r.client.EnrollContext(nc, pend); err != nil {
+		return fmt.Errorf("reactor: enroll %s: %w", addr, err)
+	}
+	return nil
+}
+
+type pendingClient struct{ factory protocol.Factory }
+
+func (r *Reactor) startClient() {
+	cli, err := gnet.NewClient(r.clientHandler,
+		gnet.WithNumEventLoop(r.cfg.Loops),
+		gnet.WithReadBufferCap(r.cfg.ReadBufferCap),
+		gnet.WithWriteBufferCap(r.cfg.WriteBufferCap),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithLogger(slogAdapter{r.cfg.Logger}),
+		gnet.WithLogLevel(logging.ErrorLevel),
+	)
+	if err != nil {
+		r.clientErr = fmt.Errorf("reactor: new client: %w", err)
+		return
+	}
+	if err := cli.Start(); err != nil {
+		r.clientErr = fmt.Errorf("reactor: start client: %w", err)
+		return
+	}
+	r.client = cli
+}
+
+func (r *Reactor) track(t *transport) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closing.Load() {
+		// Shutdown has begun: refuse newcomers (gnet cannot close a
+		// listener of a running engine, so they are accepted and closed).
+		return false
+	}
+	r.conns[t] = struct{}{}
+	return true
+}
+
+func (r *Reactor) untrack(t *transport) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.conns, t)
+	if r.drain != nil && len(r.conns) == 0 {
+		close(r.drain)
+		r.drain = nil
+	}
+}
+
+// slogAdapter routes gnet's logging into slog.
+type slogAdapter struct{ l *slog.Logger }
+
+func (a slogAdapter) Debugf(format string, args ...any) {}
+func (a slogAdapter) Infof(format string, args ...any)  {}
+func (a slogAdapter) Warnf(format string, args ...any) {
+	a.l.Warn("gnet: " + fmt.Sprintf(format, args...))
+}
+func (a slogAdapter) Errorf(format string, args ...any) {
+	a.l.Error("gnet: " + fmt.Sprintf(format, args...))
+}
+func (a slogAdapter) Fatalf(format string, args ...any) {
+	a.l.Error("gnet fatal: " + fmt.Sprintf(format, args...))
+}
