@@ -96,9 +96,9 @@ type Reactor struct {
 	// clientHandler serves the client engine; separate from handler so the
 	// two engines' OnBoot calls do not share state.
 	clientHandler *handler
-	started atomic.Bool
-	closing atomic.Bool
-	done    chan error // gnet.Rotate's result
+	started       atomic.Bool
+	closing       atomic.Bool
+	done          chan error // gnet.Rotate's result
 
 	mu    sync.Mutex
 	conns map[*transport]struct{} // live connections, for Shutdown

@@ -135,8 +135,8 @@ func (c *client) send(t *testing.T, s string) {
 
 func TestListenSeveralAddressesEachWithItsFactory(t *testing.T) {
 	ls := map[string]protocol.Factory{
-		"127.0.0.1:0":      factory("v4"),
-		"tcp6://[::1]:0":   factory("v6"),
+		"127.0.0.1:0":       factory("v4"),
+		"tcp6://[::1]:0":    factory("v6"),
 		"tcp://127.0.0.1:0": nil,
 	}
 	delete(ls, "tcp://127.0.0.1:0")

@@ -3,8 +3,8 @@ package reactor
 import (
 	"context"
 	"errors"
-	"io"
 	"fmt"
+	"io"
 	"net"
 	"runtime/debug"
 	"sync/atomic"
