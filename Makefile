@@ -1,0 +1,42 @@
+# The two commands a new machine needs (see README.md):
+#   go run ./cmd/ftpd     serve ./ftproot on 127.0.0.1:2121, anonymous read-only
+#   make test             install what the tests need, then run every check
+.PHONY: test test-deps lint run fuzz bench
+
+GO ?= go
+
+run:
+	$(GO) run ./cmd/ftpd
+
+# test-deps installs the real FTP clients the end-to-end tests drive (lftp,
+# curl; Python's ftplib ships with python3). As root it uses apt-get; as
+# another user it says what is missing. In CI a missing client fails the
+# tests themselves (they do not skip when CI is set).
+test-deps:
+	@missing=""; \
+	for c in lftp curl python3; do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing:$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else \
+			echo "missing test clients:$$missing (install them, or run make test as root)"; \
+		fi; \
+	fi
+	$(GO) mod download
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+test: test-deps lint
+	$(GO) test -race -count=1 -timeout 30m ./...
+
+# Short fuzzing runs of every parser (the corpus under testdata/fuzz is
+# replayed by make test anyway).
+fuzz:
+	$(GO) test -run='^$$' -fuzz=FuzzFraming -fuzztime=30s ./linereceiver
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
