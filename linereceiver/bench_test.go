@@ -91,4 +91,3 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 	c.data = c.data[n:]
 	return n, nil
 }
-
