@@ -94,11 +94,16 @@ func (l *Loop) WaitPending(timeout time.Duration) int {
 	}
 	t := time.NewTimer(timeout)
 	defer t.Stop()
-	select {
-	case <-l.ready:
-	case <-t.C:
+	for {
+		select {
+		case <-l.ready:
+			if n := l.RunPending(); n > 0 {
+				return n
+			}
+		case <-t.C:
+			return l.RunPending()
+		}
 	}
-	return l.RunPending()
 }
 
 // Stop makes further CallFromThread calls report false and drops the queue,
