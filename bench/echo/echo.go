@@ -1,0 +1,272 @@
+// Package echo measures the reactor against the Go-idiomatic alternative:
+// the same line-echo protocol served by a goroutine per connection with
+// net + bufio. It holds both servers, a client that opens many
+// connections and measures round trips, and the memory probes used by
+// cmd/echobench.
+package echo
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gnetftp/gnetftp/linereceiver/lineecho"
+	"github.com/gnetftp/gnetftp/reactor"
+)
+
+// Server is a running echo server.
+type Server interface {
+	Addr() string
+	Close() error
+}
+
+// Impls names the servers compared.
+var Impls = []string{"gnet", "goroutine"}
+
+// Start starts the named implementation on 127.0.0.1 with a free port.
+func Start(impl string) (Server, error) {
+	switch impl {
+	case "gnet":
+		return startGnet()
+	case "goroutine":
+		return startGoroutine()
+	}
+	return nil, fmt.Errorf("echo: unknown implementation %q (want gnet or goroutine)", impl)
+}
+
+type gnetServer struct{ r *reactor.Reactor }
+
+func startGnet() (*gnetServer, error) {
+	r := reactor.New(reactor.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err := r.Listen("127.0.0.1:0", &lineecho.Factory{}); err != nil {
+		return nil, err
+	}
+	if err := r.Start(); err != nil {
+		return nil, err
+	}
+	return &gnetServer{r: r}, nil
+}
+
+func (s *gnetServer) Addr() string { return s.r.Addrs()[0].String() }
+func (s *gnetServer) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return s.r.Shutdown(ctx)
+}
+
+// goroutineServer is the reference: one goroutine per connection, a
+// bufio.Reader, the same bytes on the wire as lineecho.
+type goroutineServer struct {
+	ln    net.Listener
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+}
+
+func startGoroutine() (*goroutineServer, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s := &goroutineServer{ln: ln, conns: map[net.Conn]struct{}{}}
+	s.wg.Add(1)
+	go s.accept()
+	return s, nil
+}
+
+func (s *goroutineServer) accept() {
+	defer s.wg.Done()
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		s.conns[c] = struct{}{}
+		s.mu.Unlock()
+		s.wg.Add(1)
+		go s.serve(c)
+	}
+}
+
+func (s *goroutineServer) serve(c net.Conn) {
+	defer s.wg.Done()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		c.Close()
+	}()
+	rd := bufio.NewReader(c)
+	for {
+		line, err := rd.ReadSlice('\n')
+		if err != nil {
+			return
+		}
+		if strings.EqualFold(strings.TrimRight(string(line), "\r\n"), "QUIT") {
+			_, _ = c.Write([]byte("BYE\r\n"))
+			return
+		}
+		if _, err := c.Write(line); err != nil {
+			return
+		}
+	}
+}
+
+func (s *goroutineServer) Addr() string { return s.ln.Addr().String() }
+func (s *goroutineServer) Close() error {
+	err := s.ln.Close()
+	s.mu.Lock()
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return err
+}
+
+// Conn is a client connection with a reader.
+type Conn struct {
+	net.Conn
+	rd *bufio.Reader
+}
+
+// Dial opens n connections to addr, spreading source addresses over
+// 127.0.0.2-127.0.0.254 (so more than 28,000 connections fit in the
+// ephemeral port range), and makes each do one round trip so the server
+// has really served it. It stops at the first error.
+func Dial(addr string, n int, timeout time.Duration) ([]*Conn, error) {
+	conns := make([]*Conn, 0, n)
+	for i := 0; i < n; i++ {
+		d := net.Dialer{Timeout: timeout, LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+i%253))}}
+		c, err := d.Dial("tcp", addr)
+		if err != nil {
+			return conns, fmt.Errorf("echo: connection %d: %w", i, err)
+		}
+		cc := &Conn{Conn: c, rd: bufio.NewReaderSize(c, 256)}
+		conns = append(conns, cc)
+		if _, err := cc.RoundTrip([]byte("hello\r\n"), timeout); err != nil {
+			return conns, fmt.Errorf("echo: connection %d: %w", i, err)
+		}
+	}
+	return conns, nil
+}
+
+// RoundTrip sends msg (a CRLF-terminated line) and reads the echo.
+func (c *Conn) RoundTrip(msg []byte, timeout time.Duration) (time.Duration, error) {
+	start := time.Now()
+	_ = c.SetDeadline(start.Add(timeout))
+	if _, err := c.Write(msg); err != nil {
+		return 0, err
+	}
+	line, err := c.rd.ReadSlice('\n')
+	if err != nil {
+		return 0, err
+	}
+	if string(line) != string(msg) {
+		return 0, fmt.Errorf("echo: got %q, want %q", line, msg)
+	}
+	return time.Since(start), nil
+}
+
+// CloseAll closes every connection.
+func CloseAll(conns []*Conn) {
+	for _, c := range conns {
+		c.Close()
+	}
+}
+
+// RTTResult is a round-trip run's outcome.
+type RTTResult struct {
+	Conns, Rounds int
+	Elapsed       time.Duration
+	PerSecond     float64
+	P50, P99      time.Duration
+	Errors        int
+}
+
+// RoundTrips makes every connection do rounds round trips, concurrently,
+// and reports the rate and latency percentiles.
+func RoundTrips(conns []*Conn, rounds int, timeout time.Duration) RTTResult {
+	lat := make([][]time.Duration, len(conns))
+	errs := make([]int, len(conns))
+	msg := []byte("the quick brown fox jumps over the lazy dog\r\n")
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i, c := range conns {
+		wg.Add(1)
+		go func(i int, c *Conn) {
+			defer wg.Done()
+			l := make([]time.Duration, 0, rounds)
+			for r := 0; r < rounds; r++ {
+				d, err := c.RoundTrip(msg, timeout)
+				if err != nil {
+					errs[i]++
+					return
+				}
+				l = append(l, d)
+			}
+			lat[i] = l
+		}(i, c)
+	}
+	wg.Wait()
+	res := RTTResult{Conns: len(conns), Rounds: rounds, Elapsed: time.Since(start)}
+	var all []time.Duration
+	for i := range lat {
+		all = append(all, lat[i]...)
+		res.Errors += errs[i]
+	}
+	sort.Slice(all, func(a, b int) bool { return all[a] < all[b] })
+	if len(all) > 0 {
+		res.P50 = all[len(all)/2]
+		res.P99 = all[len(all)*99/100]
+	}
+	res.PerSecond = float64(len(all)) / res.Elapsed.Seconds()
+	return res
+}
+
+// ProcStatus reads a field of /proc/PID/status in bytes (VmRSS, VmHWM).
+func ProcStatus(pid int, field string) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("parsing %s %q: %w", field, v, err)
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, errors.New("no " + field + " in /proc status")
+}
+
+// Pss reads the proportional set size of pid from smaps_rollup, in bytes.
+func Pss(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Pss:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				return 0, err
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, errors.New("no Pss in smaps_rollup")
+}
