@@ -1,0 +1,120 @@
+package ftp
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+
+	"github.com/gnetftp/gnetftp/ftp/dtp"
+	"github.com/gnetftp/gnetftp/ftp/shell"
+	"github.com/gnetftp/gnetftp/reactor"
+)
+
+// Reply codes used by the server, named as RFC 959 (section 4.2) and its
+// extensions name them.
+const (
+	codeFileStatusOK        = 150 // about to open data connection
+	codeCommandOK           = 200
+	codeSuperfluous         = 202 // ALLO
+	codeSystemStatus        = 211 // STAT, FEAT
+	codeFileStatus          = 213 // SIZE, MDTM, STAT path
+	codeHelp                = 214
+	codeSystemType          = 215
+	codeServiceReady        = 220
+	codeClosing             = 221
+	codeNoTransfer          = 225 // ABOR with nothing to abort
+	codeTransferComplete    = 226
+	codePassive             = 227
+	codeExtendedPassive     = 229 // RFC 2428
+	codeLoggedIn            = 230
+	codeFileActionOK        = 250
+	codePathCreated         = 257
+	codeNeedPassword        = 331
+	codePending             = 350 // RNFR, REST
+	codeServiceNotAvailable = 421
+	codeCantOpenData        = 425
+	codeTransferAborted     = 426
+	codeLocalError          = 451
+	codeSyntaxError         = 500
+	codeArgSyntaxError      = 501
+	codeNotImplemented      = 502
+	codeBadSequence         = 503
+	codeNotImplementedParam = 504
+	codeNetworkProtocol     = 522 // RFC 2428
+	codeNotLoggedIn         = 530
+	codeFileUnavailable     = 550
+)
+
+// Error is a failure that knows its reply (Twisted's FTPCmdError).
+type Error struct {
+	Code int
+	Text string
+	Err  error // the cause, for logs
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%d %s", e.Code, e.Text) }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Reply returns the code and text sent to the client.
+func (e *Error) Reply() (int, string) { return e.Code, e.Text }
+
+func replyErr(code int, format string, args ...any) *Error {
+	return &Error{Code: code, Text: fmt.Sprintf(format, args...)}
+}
+
+// fsErrors maps shell errors to Twisted's 550 texts; the first match wins.
+var fsErrors = []struct {
+	err  error
+	text string
+}{
+	{shell.ErrReadOnly, "%s: Permission denied."},
+	{fs.ErrPermission, "%s: Permission denied."},
+	{shell.ErrInvalidPath, "%s: No such file or directory."},
+	{fs.ErrNotExist, "%s: No such file or directory."},
+	{shell.ErrIsDir, "%s: is a directory"},
+	{shell.ErrNotDir, "%s: is not a directory"},
+	{fs.ErrExist, "%s: File exists"},
+}
+
+// toReply turns any error into the reply the client gets: the one place
+// where failures become replies.
+func toReply(err error, path string) (int, string) {
+	var fe *Error
+	if errors.As(err, &fe) {
+		return fe.Reply()
+	}
+	for _, m := range fsErrors {
+		if errors.Is(err, m.err) {
+			return codeFileUnavailable, fmt.Sprintf(m.text, path)
+		}
+	}
+	var pe *reactor.PanicError
+	if errors.As(err, &pe) {
+		return codeLocalError, "Requested action aborted. Local error in processing."
+	}
+	switch {
+	case errors.Is(err, reactor.ErrPoolFull):
+		return codeServiceNotAvailable, "Server busy, try again later."
+	case errors.Is(err, dtp.ErrPeerClosed):
+		return codeTransferAborted, "Transfer aborted.  Data connection closed."
+	}
+	return codeLocalError, "Requested action aborted. Local error in processing."
+}
+
+// formatReply renders a reply: one line, or RFC 959's multi-line form
+// when text has several lines.
+func formatReply(dst []byte, code int, text string) []byte {
+	lines := strings.Split(text, "\n")
+	for i, l := range lines {
+		dst = fmt.Appendf(dst, "%d", code)
+		if i < len(lines)-1 {
+			dst = append(dst, '-')
+		} else {
+			dst = append(dst, ' ')
+		}
+		dst = append(dst, l...)
+		dst = append(dst, '\r', '\n')
+	}
+	return dst
+}

@@ -1,0 +1,297 @@
+package ftp
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/gnetftp/gnetftp/ftp/dtp"
+	"github.com/gnetftp/gnetftp/ftp/shell"
+	"github.com/gnetftp/gnetftp/linereceiver"
+	"github.com/gnetftp/gnetftp/protocol"
+	"github.com/gnetftp/gnetftp/reactor"
+	"github.com/gnetftp/gnetftp/timeout"
+)
+
+// Session states, as in Twisted.
+type state int
+
+const (
+	stateUnauth   state = iota // waiting for USER
+	stateInAuth                // USER given, waiting for PASS
+	stateAuthed                // logged in
+	stateRenaming              // RNFR given, waiting for RNTO
+)
+
+// Session is one control connection: the protocol interpreter. Its methods
+// run on the connection's loop; filesystem calls and bcrypt go to the pool
+// and come back as Deferreds; transfers run on their own goroutine and
+// report back with CallFromThread.
+type Session struct {
+	protocol.BaseProtocol
+	linereceiver.LineReceiver
+	timeout.Mixin
+
+	f      *Factory
+	ip     string // peer IP, for per-IP accounting
+	peerIP net.IP
+	refuse bool
+	start  time.Time
+
+	state      state
+	user       string
+	anonymous  bool
+	failures   int
+	sh         shell.Shell
+	cwd        string
+	renameFrom string
+	ascii      bool
+	rest       int64
+	epsvAll    bool
+
+	pasv   *dtp.Passive
+	active *net.TCPAddr
+	xfer   *transfer
+	queued [][]byte // commands received during a transfer, run after it
+	busy   bool     // a command's Deferred is pending
+	lost   bool
+	out    []byte
+}
+
+// transfer is a data transfer in progress.
+type transfer struct {
+	cancel  context.CancelFunc
+	aborted bool
+}
+
+// ConnectionMade greets the client (or refuses it over the limits).
+func (s *Session) ConnectionMade() {
+	s.start = s.Transport.Loop().Now()
+	if ta, ok := s.Transport.RemoteAddr().(*net.TCPAddr); ok {
+		s.peerIP = ta.IP
+	}
+	if s.refuse {
+		s.reply(codeServiceNotAvailable, "Too many users right now, try again in a few minutes.")
+		s.Transport.LoseConnection()
+		return
+	}
+	// Bare LF ends a line too (as in vsftpd; Twisted needs CRLF): the CR
+	// is stripped in LineReceived.
+	s.Delimiter = []byte{'\n'}
+	s.LineReceiver.Init(s.Transport, s)
+	s.Mixin.Init(s.Transport.Loop(), s.timedOut)
+	if s.f.cfg.IdleTimeout > 0 {
+		s.SetTimeout(s.f.cfg.IdleTimeout)
+	}
+	s.cwd = "/"
+	s.f.cfg.Logger.Info("ftp session start", "peer", s.Transport.RemoteAddr().String())
+	s.reply(codeServiceReady, s.f.cfg.Welcome)
+}
+
+// DataReceived feeds the line receiver.
+func (s *Session) DataReceived(data []byte) {
+	if s.refuse {
+		return
+	}
+	s.ResetTimeout()
+	s.LineReceiver.DataReceived(data)
+}
+
+// ConnectionLost cleans up: timer, transfer, passive listener.
+func (s *Session) ConnectionLost(err error) {
+	s.lost = true
+	s.f.release(s.ip)
+	if s.refuse {
+		return
+	}
+	s.CancelTimeout()
+	if s.xfer != nil {
+		s.xfer.cancel()
+	}
+	s.closeData()
+	s.f.cfg.Logger.Info("ftp session end", "peer", s.Transport.RemoteAddr().String(), "user", s.user,
+		"duration", s.Transport.Loop().Now().Sub(s.start).Round(time.Millisecond).String())
+}
+
+// ShutdownRequested says goodbye when the server stops.
+func (s *Session) ShutdownRequested() {
+	if s.xfer != nil {
+		s.xfer.cancel()
+	}
+	s.reply(codeServiceNotAvailable, "Service not available, closing control connection.")
+	s.Transport.LoseConnection()
+}
+
+func (s *Session) timedOut() {
+	s.reply(codeServiceNotAvailable, "Timeout: closing control connection.")
+	s.Transport.LoseConnection()
+}
+
+// LineLengthExceeded answers an over-long line and closes.
+func (s *Session) LineLengthExceeded([]byte) {
+	s.reply(codeSyntaxError, "Command line too long.")
+	s.Transport.LoseConnection()
+}
+
+// PausedBufferExceeded closes a client that pipelines without end.
+func (s *Session) PausedBufferExceeded() {
+	s.reply(codeServiceNotAvailable, "Too much pipelined input, closing control connection.")
+	s.Transport.LoseConnection()
+}
+
+// reply sends one reply (multi-line if text has newlines).
+func (s *Session) reply(code int, text string) {
+	s.out = formatReply(s.out[:0], code, text)
+	_ = s.Transport.Write(s.out)
+	if cap(s.out) > 4096 {
+		s.out = nil // do not keep a big buffer on an idle session
+	}
+}
+
+func (s *Session) replyf(code int, format string, args ...any) {
+	s.reply(code, fmt.Sprintf(format, args...))
+}
+
+func (s *Session) replyErr(err error, path string) {
+	code, text := toReply(err, path)
+	if code == codeLocalError {
+		s.f.cfg.Logger.Warn("ftp command failed", "peer", s.Transport.RemoteAddr().String(), "user", s.user, "path", path, "err", err)
+	}
+	s.reply(code, text)
+}
+
+// LineReceived parses and dispatches one command.
+func (s *Session) LineReceived(line []byte) {
+	line = bytes.TrimSuffix(line, []byte{'\r'})
+	if s.xfer != nil {
+		name, _ := splitCommand(line)
+		if c := s.f.commands[name]; c == nil || !c.duringTransfer {
+			// Run it after the transfer, in order.
+			s.queued = append(s.queued, append([]byte(nil), line...))
+			s.LineReceiver.PauseProducing()
+			return
+		}
+	}
+	s.dispatch(line)
+}
+
+func splitCommand(line []byte) (string, string) {
+	name, arg, _ := strings.Cut(string(line), " ")
+	return strings.ToUpper(strings.TrimSpace(name)), arg
+}
+
+func (s *Session) dispatch(line []byte) {
+	name, arg := splitCommand(line)
+	if name == "" {
+		s.reply(codeSyntaxError, "Syntax error: empty command.")
+		return
+	}
+	c := s.f.commands[name]
+	if c == nil {
+		s.replyf(codeSyntaxError, "Syntax error: command '%s' unrecognized.", printable(name))
+		return
+	}
+	switch {
+	case c.public:
+	case s.state == stateUnauth && name != "USER":
+		if name == "PASS" {
+			s.reply(codeBadSequence, "Incorrect sequence of commands: USER required before PASS")
+		} else {
+			s.reply(codeNotLoggedIn, "Please login with USER and PASS.")
+		}
+		return
+	case s.state == stateInAuth && name != "PASS" && name != "USER":
+		s.reply(codeBadSequence, "Incorrect sequence of commands: PASS required after USER")
+		return
+	case s.state == stateRenaming && name != "RNTO":
+		s.state = stateAuthed
+		s.renameFrom = ""
+		s.reply(codeBadSequence, "Incorrect sequence of commands: RNTO required after RNFR")
+		return
+	case s.state == stateAuthed && name == "RNTO":
+		s.reply(codeBadSequence, "Incorrect sequence of commands: RNFR required before RNTO")
+		return
+	}
+	if c.run == nil {
+		s.replyf(codeNotImplemented, "Command '%s' not implemented", name)
+		return
+	}
+	switch c.arg {
+	case argRequired:
+		if strings.TrimSpace(arg) == "" {
+			s.replyf(codeArgSyntaxError, "Syntax error: %s requires an argument.", name)
+			return
+		}
+	case argNone:
+		if strings.TrimSpace(arg) != "" {
+			s.replyf(codeArgSyntaxError, "Syntax error: %s takes no argument.", name)
+			return
+		}
+	}
+	s.guard(func() { c.run(s, arg) })
+}
+
+// guard recovers a handler's panic: the session answers 451 and goes on.
+func (s *Session) guard(fn func()) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.f.cfg.Logger.Error("ftp handler panic", "peer", s.Transport.RemoteAddr().String(),
+				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			s.reply(codeLocalError, "Requested action aborted. Local error in processing.")
+			s.busy = false
+			s.resume()
+		}
+	}()
+	fn()
+}
+
+func printable(s string) string {
+	if len(s) > 32 {
+		s = s[:32]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+// blocking runs fn on the pool with line delivery paused (one command at a
+// time, as in Twisted); then runs on the loop with the result.
+func blocking[T any](s *Session, fn func() (T, error), then func(T, error)) {
+	s.busy = true
+	s.LineReceiver.PauseProducing()
+	reactor.Defer(s.f.cfg.Pool, s.Transport.Loop(), fn, nil).AddBoth(func(v T, err error) {
+		s.busy = false
+		s.guard(func() { then(v, err) })
+		s.resume()
+	})
+}
+
+// resume restarts line delivery unless a command or transfer still runs.
+func (s *Session) resume() {
+	if s.busy || s.xfer != nil || s.lost || s.Transport.Disconnecting() {
+		return
+	}
+	for len(s.queued) > 0 && !s.busy && s.xfer == nil {
+		line := s.queued[0]
+		s.queued = s.queued[1:]
+		s.dispatch(line)
+	}
+	if len(s.queued) == 0 {
+		s.queued = nil
+	}
+	if !s.busy && s.xfer == nil {
+		s.LineReceiver.ResumeProducing()
+	}
+}
+
+// path resolves a client's argument against the working directory.
+func (s *Session) path(arg string) (string, error) {
+	return shell.Resolve(s.cwd, arg)
+}

@@ -1,0 +1,244 @@
+package ftp
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"net"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/gnetftp/gnetftp/ftp/dtp"
+	"github.com/gnetftp/gnetftp/ftp/listing"
+	"github.com/gnetftp/gnetftp/ftp/shell"
+)
+
+// dataSource is how the transfer goroutine gets its data connection.
+type dataSource struct {
+	pasv   *dtp.Passive
+	active *net.TCPAddr
+	peer   net.IP
+	cfg    dtp.Config
+}
+
+func (d dataSource) open(ctx context.Context) (*net.TCPConn, error) {
+	if d.pasv != nil {
+		return d.pasv.Accept(ctx, d.peer)
+	}
+	return dtp.Dial(ctx, d.cfg, d.peer, d.active)
+}
+
+// takeData hands the prepared data connection to a transfer; a transfer
+// command without PASV/EPSV/PORT/EPRT first gets 425 (as in vsftpd;
+// Twisted says 503).
+func (s *Session) takeData() (dataSource, bool) {
+	if s.pasv == nil && s.active == nil {
+		s.reply(codeCantOpenData, "Use PORT, PASV, EPRT or EPSV first.")
+		return dataSource{}, false
+	}
+	d := dataSource{pasv: s.pasv, active: s.active, peer: s.peerIP, cfg: s.f.cfg.Data}
+	s.pasv, s.active = nil, nil
+	return d, true
+}
+
+// run starts a transfer goroutine: 150 now, then work, then the final
+// reply on the loop. The idle timeout is off meanwhile; commands other
+// than ABOR/STAT/NOOP/QUIT wait for the end.
+func (s *Session) runTransfer(kind, p string, d dataSource, work func(ctx context.Context, conn *net.TCPConn) (int64, error), cleanup func(err error) error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	x := &transfer{cancel: cancel}
+	s.xfer = x
+	prevTimeout := s.SetTimeout(0)
+	s.reply(codeFileStatusOK, "File status okay; about to open data connection.")
+	start := time.Now()
+	loop := s.Transport.Loop()
+	go func() {
+		var n int64
+		conn, err := d.open(ctx)
+		openErr := err
+		if err == nil {
+			n, err = work(ctx, conn)
+		}
+		if cleanup != nil {
+			if cerr := cleanup(err); err == nil {
+				err = cerr
+			}
+		}
+		loop.CallFromThread(func() {
+			cancel()
+			s.xfer = nil
+			if prevTimeout > 0 {
+				s.SetTimeout(prevTimeout)
+			}
+			s.finishTransfer(x, kind, p, n, time.Since(start), openErr, err)
+			s.resume()
+		})
+	}()
+}
+
+func (s *Session) finishTransfer(x *transfer, kind, p string, n int64, took time.Duration, openErr, err error) {
+	s.f.cfg.Logger.Info("ftp transfer", "peer", s.Transport.RemoteAddr().String(), "user", s.user,
+		"kind", kind, "path", p, "bytes", n, "duration", took.Round(time.Microsecond).String(), "ok", err == nil, "err", errString(err))
+	switch {
+	case x.aborted:
+		s.reply(codeTransferAborted, "Transfer aborted.  Data connection closed.")
+		s.reply(codeTransferComplete, "Abort successful")
+	case openErr != nil:
+		s.reply(codeCantOpenData, "Can't open data connection.")
+	case err == nil:
+		s.reply(codeTransferComplete, "Transfer Complete.")
+	case errors.Is(err, dtp.ErrPeerClosed), errors.Is(err, context.Canceled):
+		s.reply(codeTransferAborted, "Transfer aborted.  Data connection closed.")
+	default:
+		s.replyErr(err, p)
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func (s *Session) cmdRETR(arg string) {
+	p, err := s.path(arg)
+	if err != nil {
+		s.replyErr(err, arg)
+		return
+	}
+	d, ok := s.takeData()
+	if !ok {
+		return
+	}
+	offset := s.rest
+	s.rest = 0
+	sh, ascii := s.sh, s.ascii
+	blocking(s, func() (io.ReadCloser, error) { return sh.OpenForReading(p, offset) }, func(f io.ReadCloser, err error) {
+		if err != nil {
+			d.close()
+			s.replyErr(err, arg)
+			return
+		}
+		s.runTransfer("RETR", p, d, func(ctx context.Context, conn *net.TCPConn) (int64, error) {
+			return dtp.Send(ctx, conn, f, ascii)
+		}, func(error) error { return f.Close() })
+	})
+}
+
+func (d dataSource) close() {
+	if d.pasv != nil {
+		d.pasv.Close()
+	}
+}
+
+func (s *Session) cmdSTOR(arg string) { s.store(arg, false) }
+func (s *Session) cmdAPPE(arg string) { s.store(arg, true) }
+
+func (s *Session) store(arg string, appendMode bool) {
+	p, err := s.path(arg)
+	if err != nil {
+		s.replyErr(err, arg)
+		return
+	}
+	d, ok := s.takeData()
+	if !ok {
+		return
+	}
+	offset := s.rest
+	s.rest = 0
+	if appendMode {
+		offset = -1
+	}
+	sh, ascii := s.sh, s.ascii
+	kind := map[bool]string{false: "STOR", true: "APPE"}[appendMode]
+	blocking(s, func() (shell.WriteFile, error) { return sh.OpenForWriting(p, offset, appendMode) }, func(w shell.WriteFile, err error) {
+		if err != nil {
+			d.close()
+			s.replyErr(err, arg)
+			return
+		}
+		s.runTransfer(kind, p, d, func(ctx context.Context, conn *net.TCPConn) (int64, error) {
+			return dtp.Receive(ctx, conn, w, ascii)
+		}, func(err error) error {
+			if err != nil {
+				_ = w.Abort() // the old file stays as it was
+				return nil
+			}
+			return w.Commit()
+		})
+	})
+}
+
+// listing builds a LIST (long) or NLST (names) listing on the pool. A
+// leading "-a"/"-l"/"-la" style argument is ignored, as ls flags sent by
+// clients; a glob in the last segment filters names.
+func (s *Session) listing(arg string, namesOnly bool, then func(buf []byte, err error, p string)) {
+	arg = strings.TrimSpace(arg)
+	for strings.HasPrefix(arg, "-") {
+		flag, rest, _ := strings.Cut(arg, " ")
+		if strings.Trim(flag, "-aAlLRtrhF1") != "" {
+			break
+		}
+		arg = strings.TrimSpace(rest)
+	}
+	pattern := ""
+	if dir, base := path.Split(arg); listing.HasGlob(base) {
+		pattern, arg = base, dir
+	}
+	p, err := s.path(arg)
+	if err != nil {
+		then(nil, err, arg)
+		return
+	}
+	sh := s.sh
+	now := s.Transport.Loop().Now()
+	blocking(s, func() ([]byte, error) {
+		infos, err := sh.List(p)
+		if err != nil {
+			return nil, err
+		}
+		buf := make([]byte, 0, 80*len(infos))
+		for _, fi := range infos {
+			if pattern != "" && !listing.Match(pattern, fi.Name()) {
+				continue
+			}
+			if namesOnly {
+				buf = listing.AppendNLST(buf, fi.Name())
+			} else {
+				buf = listing.AppendLIST(buf, fi, now)
+			}
+		}
+		return buf, nil
+	}, func(buf []byte, err error) { then(buf, err, p) })
+}
+
+func (s *Session) cmdLIST(arg string) { s.list(arg, false) }
+
+// cmdNLST accepts a bare NLST (Twisted requires an argument; RFC 959 and
+// every client say it is optional).
+func (s *Session) cmdNLST(arg string) { s.list(arg, true) }
+
+func (s *Session) list(arg string, namesOnly bool) {
+	d, ok := s.takeData()
+	if !ok {
+		return
+	}
+	kind := map[bool]string{false: "LIST", true: "NLST"}[namesOnly]
+	s.listing(arg, namesOnly, func(buf []byte, err error, p string) {
+		if err != nil && namesOnly && errors.Is(err, fs.ErrNotExist) {
+			buf, err = nil, nil // NLST of nothing is an empty listing (Twisted)
+		}
+		if err != nil {
+			d.close()
+			s.replyErr(err, arg)
+			return
+		}
+		s.runTransfer(kind, p, d, func(ctx context.Context, conn *net.TCPConn) (int64, error) {
+			return dtp.Send(ctx, conn, bytes.NewReader(buf), false)
+		}, nil)
+	})
+}
