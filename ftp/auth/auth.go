@@ -256,4 +256,3 @@ type Anonymous struct{}
 
 // Authenticate always fails.
 func (Anonymous) Authenticate(string, string) (string, error) { return "", ErrBadCredentials }
-
