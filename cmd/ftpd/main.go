@@ -1,0 +1,328 @@
+// Command ftpd is the project's FTP server: Twisted's FTP on gnet.
+//
+// With no flags it serves ./ftproot (created if missing) on 127.0.0.1:2121
+// to anonymous users, read-only. `ftpd --help` lists every flag;
+// `ftpd passwd --users FILE NAME` adds or updates a user in a users file
+// with a bcrypt hash of the password read from standard input.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gnetftp/gnetftp/ftp"
+	"github.com/gnetftp/gnetftp/ftp/auth"
+	"github.com/gnetftp/gnetftp/ftp/dtp"
+	"github.com/gnetftp/gnetftp/reactor"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run is main without the process: tests call it.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "passwd" {
+		if err := passwd(args[1:], stdin, stdout, stderr); err != nil {
+			fmt.Fprintln(stderr, "ftpd passwd:", err)
+			return 1
+		}
+		return 0
+	}
+	opts, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "ftpd:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, opts, stdout, stderr); err != nil {
+		fmt.Fprintln(stderr, "ftpd:", err)
+		return 1
+	}
+	return 0
+}
+
+// options are the command line's settings, before they become ftp.Config.
+type options struct {
+	listen          []string
+	root            string
+	users           string
+	anonymous       bool
+	anonymousSet    bool
+	passiveLo       int
+	passiveHi       int
+	publicHost      string
+	idleTimeout     time.Duration
+	maxConns        int
+	maxConnsPerIP   int
+	welcome         string
+	loops           int
+	allowForeign    bool
+	allowPrivileged bool
+	logFormat       string
+	logLevel        string
+	shutdownGrace   time.Duration
+}
+
+type listFlag struct{ v *[]string }
+
+func (l listFlag) String() string {
+	if l.v == nil {
+		return ""
+	}
+	return strings.Join(*l.v, ",")
+}
+func (l listFlag) Set(s string) error { *l.v = append(*l.v, s); return nil }
+
+type boolSetFlag struct {
+	v   *bool
+	set *bool
+}
+
+func (b boolSetFlag) String() string {
+	if b.v == nil {
+		return "false"
+	}
+	return strconv.FormatBool(*b.v)
+}
+func (b boolSetFlag) Set(s string) error {
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return err
+	}
+	*b.v, *b.set = v, true
+	return nil
+}
+func (b boolSetFlag) IsBoolFlag() bool { return true }
+
+const usageHead = `ftpd: an FTP server (Twisted's FTP rebuilt on the gnet event loop)
+
+Usage:
+  ftpd [flags]                      serve FTP
+  ftpd passwd --users FILE NAME     add or update NAME in FILE; the password
+                                    is read from standard input (one line)
+
+With no flags ftpd serves ./ftproot (created if missing) on 127.0.0.1:2121,
+anonymous read-only. With --users, only those users may log in (each with
+write access to their home, default the root) unless --anonymous is given too.
+
+Users file: one "name:bcrypt-hash[:home]" per line, '#' starts a comment.
+Write it with "ftpd passwd". Home is a directory under --root (created if missing).
+
+Flags:
+`
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	o := options{}
+	fs := flag.NewFlagSet("ftpd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usageHead)
+		fs.PrintDefaults()
+	}
+	fs.Var(listFlag{&o.listen}, "listen", "address to listen on, host:port (repeatable; IPv6 as [::1]:2121) (default 127.0.0.1:2121)")
+	fs.StringVar(&o.root, "root", "ftproot", "directory to serve (created if missing); nothing outside it is reachable")
+	fs.StringVar(&o.users, "users", "", "users file (name:bcrypt-hash[:home] lines); without it only anonymous read-only access")
+	fs.Var(boolSetFlag{&o.anonymous, &o.anonymousSet}, "anonymous", "allow anonymous read-only logins (USER anonymous or ftp) (default true without --users, false with)")
+	ports := fs.String("passive-ports", "", "passive data port range LO-HI, e.g. 50000-50100 (default: any free port)")
+	fs.StringVar(&o.publicHost, "public-host", "", "IPv4 address announced in PASV replies (default: the address the client connected to)")
+	fs.DurationVar(&o.idleTimeout, "idle-timeout", 600*time.Second, "close control connections idle this long (421); 0 disables")
+	fs.IntVar(&o.maxConns, "max-connections", 0, "maximum simultaneous connections, 0 = no limit (over it: 421)")
+	fs.IntVar(&o.maxConnsPerIP, "max-connections-per-ip", 0, "maximum simultaneous connections from one IP address, 0 = no limit")
+	fs.StringVar(&o.welcome, "welcome", "", "text of the 220 greeting")
+	fs.IntVar(&o.loops, "loops", 0, "event loops (default: one per CPU)")
+	fs.BoolVar(&o.allowForeign, "allow-foreign-data", false, "allow data connections to/from other hosts than the client's (FXP); off = RFC 2577 bounce protection")
+	fs.BoolVar(&o.allowPrivileged, "allow-privileged-ports", false, "allow PORT/EPRT to ports below 1024")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.DurationVar(&o.shutdownGrace, "shutdown-grace", 10*time.Second, "on SIGINT/SIGTERM, how long sessions get to finish before they are closed")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
+	}
+	if len(o.listen) == 0 {
+		o.listen = []string{"127.0.0.1:2121"}
+	}
+	if *ports != "" {
+		lo, hi, err := parsePortRange(*ports)
+		if err != nil {
+			return o, err
+		}
+		o.passiveLo, o.passiveHi = lo, hi
+	}
+	if !o.anonymousSet {
+		o.anonymous = o.users == ""
+	}
+	if o.users == "" && !o.anonymous {
+		return o, errors.New("no one could log in: give --users FILE or allow --anonymous")
+	}
+	return o, nil
+}
+
+func parsePortRange(s string) (int, int, error) {
+	a, b, ok := strings.Cut(s, "-")
+	lo, err1 := strconv.Atoi(strings.TrimSpace(a))
+	hi, err2 := strconv.Atoi(strings.TrimSpace(b))
+	if !ok || err1 != nil || err2 != nil || lo < 1 || hi > 65535 || lo > hi {
+		return 0, 0, fmt.Errorf("--passive-ports %q: want LO-HI with 1 <= LO <= HI <= 65535", s)
+	}
+	return lo, hi, nil
+}
+
+func newLogger(o options, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: %w", o.logLevel, err)
+	}
+	hopts := &slog.HandlerOptions{Level: level}
+	switch o.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, hopts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, hopts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", o.logFormat)
+}
+
+func readPassword(stdin io.Reader) (string, error) {
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
+		return "", fmt.Errorf("reading the password from standard input: %w", err)
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if pw == "" {
+		return "", errors.New("empty password")
+	}
+	return pw, nil
+}
+
+// passwd implements `ftpd passwd --users FILE NAME`.
+func passwd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("ftpd passwd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	users := fs.String("users", "", "users file to create or update (required)")
+	cost := fs.Int("cost", 0, "bcrypt cost (default 10)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *users == "" || fs.NArg() != 1 {
+		return errors.New("usage: ftpd passwd --users FILE NAME  (password on standard input)")
+	}
+	pw, err := readPassword(stdin)
+	if err != nil {
+		return err
+	}
+	if err := auth.SetPassword(*users, fs.Arg(0), pw, *cost); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "ftpd passwd: %s updated in %s\n", fs.Arg(0), *users)
+	return nil
+}
+
+// serve runs the server until ctx ends (SIGINT/SIGTERM), then shuts down
+// gracefully. SIGHUP reloads the users file.
+func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
+	logger, err := newLogger(o, stderr)
+	if err != nil {
+		return err
+	}
+	root, err := filepath.Abs(o.root)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return fmt.Errorf("creating root: %w", err)
+	}
+	var users *auth.UsersFile
+	var authn auth.Authenticator
+	if o.users != "" {
+		if users, err = auth.LoadUsersFile(o.users, auth.Config{}); err != nil {
+			return err
+		}
+		authn = users
+	}
+	pool := reactor.NewPool(reactor.PoolConfig{})
+	defer pool.Close()
+	f, err := ftp.NewFactory(ftp.Config{
+		Root: root, Users: authn, AllowAnonymous: o.anonymous, Welcome: o.welcome,
+		IdleTimeout: idleOrOff(o.idleTimeout), MaxConnections: o.maxConns, MaxConnectionsPerIP: o.maxConnsPerIP,
+		PublicHost: o.publicHost, Pool: pool, Logger: logger,
+		Data: dtp.Config{PortLow: o.passiveLo, PortHigh: o.passiveHi,
+			AllowForeignPeers: o.allowForeign, AllowPrivilegedPorts: o.allowPrivileged},
+	})
+	if err != nil {
+		return err
+	}
+	r := reactor.New(reactor.Config{Loops: o.loops, Logger: logger})
+	for _, a := range o.listen {
+		if err := r.Listen(a, f); err != nil {
+			return err
+		}
+	}
+	if err := r.Start(); err != nil {
+		return err
+	}
+	access := "anonymous read-only"
+	if users != nil {
+		access = "users from " + o.users
+		if o.anonymous {
+			access += ", and anonymous read-only"
+		}
+	}
+	for _, a := range r.Addrs() {
+		fmt.Fprintf(stdout, "ftpd: serving %s on ftp://%s (%s)\n", root, a, access)
+	}
+	first := r.Addrs()[0].(*net.TCPAddr)
+	fmt.Fprintf(stdout, "ftpd: try  curl ftp://%s/  or  lftp -p %d %s   (Ctrl-C stops)\n", first, first.Port, first.IP)
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for done := false; !done; {
+		select {
+		case <-hup:
+			if users != nil {
+				if err := users.Reload(); err != nil {
+					logger.Error("reloading users file", "err", err)
+				} else {
+					logger.Info("users file reloaded")
+				}
+			}
+		case <-ctx.Done():
+			done = true
+		}
+	}
+	logger.Info("shutting down", "grace", o.shutdownGrace.String())
+	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownGrace)
+	defer cancel()
+	if err := r.Shutdown(sctx); err != nil {
+		logger.Warn("shutdown forced", "err", err)
+	}
+	return nil
+}
+
+func idleOrOff(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
+}
