@@ -105,15 +105,14 @@ func (s *Session) cmdPASS(arg string) {
 		s.reply(codeBadSequence, "Incorrect sequence of commands: USER required before PASS")
 		return
 	}
-	if s.anonymous {
-		s.sh = s.f.anon
-		s.state = stateAuthed
-		s.reply(codeLoggedIn, "Anonymous login ok, access restrictions apply.")
-		return
-	}
 	user := s.user
 	users := s.f.cfg.Users
+	anonymous := s.anonymous
+	shellFor := s.f.cfg.ShellFor
 	blocking(s, func() (shell.Shell, error) {
+		if anonymous {
+			return shellFor(user, "", true)
+		}
 		if users == nil {
 			return nil, errBadLogin
 		}
@@ -121,7 +120,7 @@ func (s *Session) cmdPASS(arg string) {
 		if err != nil {
 			return nil, errBadLogin
 		}
-		return s.f.userShell(home)
+		return shellFor(user, home, false)
 	}, func(sh shell.Shell, err error) {
 		if err != nil {
 			s.loginFailed(err)
@@ -129,6 +128,10 @@ func (s *Session) cmdPASS(arg string) {
 		}
 		s.sh = sh
 		s.state = stateAuthed
+		if anonymous {
+			s.reply(codeLoggedIn, "Anonymous login ok, access restrictions apply.")
+			return
+		}
 		s.reply(codeLoggedIn, "User logged in, proceed")
 	})
 }
@@ -240,12 +243,15 @@ func (s *Session) cmdSTAT(arg string) {
 			return
 		}
 		text := "Status of " + p + ":\n" + strings.TrimRight(strings.ReplaceAll(string(buf), "\r\n", "\n"), "\n") + "\nEnd of status"
+		if len(buf) == 0 {
+			text = "Status of " + p + ":\nEnd of status"
+		}
 		s.reply(codeFileStatus, text)
 	})
 }
 
 func (s *Session) cmdPWD(string) {
-	s.replyf(codePathCreated, "%q is the current directory", s.cwd)
+	s.reply(codePathCreated, s.quote(s.cwd)+" is the current directory")
 }
 
 func (s *Session) quote(p string) string { return `"` + strings.ReplaceAll(p, `"`, `""`) + `"` }

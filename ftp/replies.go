@@ -102,18 +102,27 @@ func toReply(err error, path string) (int, string) {
 	return codeLocalError, "Requested action aborted. Local error in processing."
 }
 
-// formatReply renders a reply: one line, or RFC 959's multi-line form
-// when text has several lines.
+// formatReply renders a reply: one line, or RFC 959's multi-line form when
+// text has several lines: "code-first", the middle lines as they are (a
+// middle line that starts with a digit gets a leading space so it cannot
+// be taken for the end), "code last". FEAT's feature lines are then the
+// " FEATURE" lines RFC 2389 asks for, as in Twisted.
 func formatReply(dst []byte, code int, text string) []byte {
 	lines := strings.Split(text, "\n")
 	for i, l := range lines {
-		dst = fmt.Appendf(dst, "%d", code)
-		if i < len(lines)-1 {
-			dst = append(dst, '-')
-		} else {
-			dst = append(dst, ' ')
+		switch {
+		case len(lines) == 1:
+			dst = fmt.Appendf(dst, "%d %s", code, l)
+		case i == 0:
+			dst = fmt.Appendf(dst, "%d-%s", code, l)
+		case i == len(lines)-1:
+			dst = fmt.Appendf(dst, "%d %s", code, l)
+		default:
+			if l != "" && l[0] >= '0' && l[0] <= '9' {
+				dst = append(dst, ' ')
+			}
+			dst = append(dst, l...)
 		}
-		dst = append(dst, l...)
 		dst = append(dst, '\r', '\n')
 	}
 	return dst

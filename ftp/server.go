@@ -54,6 +54,11 @@ type Config struct {
 	// Data configures data connections (passive range, timeouts, bounce
 	// protection).
 	Data dtp.Config
+	// ShellFor returns the shell of a user who logged in (home from the
+	// Authenticator) or of an anonymous user; default: a local shell on
+	// Root/home, read-only for anonymous users. It runs on the pool.
+	// Other backends (and tests) plug in here.
+	ShellFor func(user, home string, anonymous bool) (shell.Shell, error)
 	// Pool runs filesystem calls and bcrypt; default a new pool, closed
 	// by StopFactory.
 	Pool *reactor.Pool
@@ -125,13 +130,16 @@ func NewFactory(cfg Config) (*Factory, error) {
 		f.pubIP = ip
 	}
 	f.ports = dtp.NewPorts(cfg.Data.PortLow, cfg.Data.PortHigh)
-	if cfg.AllowAnonymous {
+	if cfg.AllowAnonymous && cfg.ShellFor == nil {
 		l, err := shell.NewLocal(root)
 		if err != nil {
 			return nil, err
 		}
 		f.shells[""] = l
 		f.anon = shell.ReadOnly(l)
+	}
+	if f.cfg.ShellFor == nil {
+		f.cfg.ShellFor = f.localShell
 	}
 	return f, nil
 }
@@ -180,6 +188,13 @@ func (f *Factory) release(ip string) {
 
 // Connections reports the live sessions (tests, STAT).
 func (f *Factory) Connections() int { return int(f.total.Load()) }
+
+func (f *Factory) localShell(user, home string, anonymous bool) (shell.Shell, error) {
+	if anonymous {
+		return f.anon, nil
+	}
+	return f.userShell(home)
+}
 
 // userShell opens (once) the shell for a home directory relative to the
 // root. It blocks (opens a directory): call it on the pool.

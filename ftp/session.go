@@ -62,6 +62,9 @@ type Session struct {
 	out    []byte
 }
 
+// maxQueued bounds the commands kept while a transfer runs.
+const maxQueued = 64
+
 // transfer is a data transfer in progress.
 type transfer struct {
 	cancel  context.CancelFunc
@@ -170,9 +173,13 @@ func (s *Session) LineReceived(line []byte) {
 	if s.xfer != nil {
 		name, _ := splitCommand(line)
 		if c := s.f.commands[name]; c == nil || !c.duringTransfer {
-			// Run it after the transfer, in order.
+			// Run it after the transfer, in order; keep reading so that
+			// ABOR, STAT, NOOP and QUIT still get through. A client that
+			// queues too much is paused (bounded memory).
 			s.queued = append(s.queued, append([]byte(nil), line...))
-			s.LineReceiver.PauseProducing()
+			if len(s.queued) >= maxQueued {
+				s.LineReceiver.PauseProducing()
+			}
 			return
 		}
 	}
@@ -273,12 +280,13 @@ func blocking[T any](s *Session, fn func() (T, error), then func(T, error)) {
 	})
 }
 
-// resume restarts line delivery unless a command or transfer still runs.
+// resume restarts line delivery unless a command is still pending. After
+// a transfer it first runs the commands queued during it, in order.
 func (s *Session) resume() {
-	if s.busy || s.xfer != nil || s.lost || s.Transport.Disconnecting() {
+	if s.busy || s.lost || s.Transport.Disconnecting() {
 		return
 	}
-	for len(s.queued) > 0 && !s.busy && s.xfer == nil {
+	for s.xfer == nil && len(s.queued) > 0 && !s.busy {
 		line := s.queued[0]
 		s.queued = s.queued[1:]
 		s.dispatch(line)
@@ -286,7 +294,7 @@ func (s *Session) resume() {
 	if len(s.queued) == 0 {
 		s.queued = nil
 	}
-	if !s.busy && s.xfer == nil {
+	if !s.busy && len(s.queued) < maxQueued {
 		s.LineReceiver.ResumeProducing()
 	}
 }
