@@ -190,4 +190,3 @@ func get(t *testing.T, sh shell.Shell, p string, offset int64) string {
 	require.NoError(t, err)
 	return string(b)
 }
-
