@@ -135,11 +135,9 @@ func (c *client) send(t *testing.T, s string) {
 
 func TestListenSeveralAddressesEachWithItsFactory(t *testing.T) {
 	ls := map[string]protocol.Factory{
-		"127.0.0.1:0":       factory("v4"),
-		"tcp6://[::1]:0":    factory("v6"),
-		"tcp://127.0.0.1:0": nil,
+		"127.0.0.1:0":    factory("v4"),
+		"tcp6://[::1]:0": factory("v6"),
 	}
-	delete(ls, "tcp://127.0.0.1:0")
 	order := []string{"127.0.0.1:0", "tcp6://[::1]:0"}
 	if ln, err := net.Listen("tcp6", "[::1]:0"); err != nil {
 		t.Skip("no IPv6 loopback on this machine: " + err.Error())
@@ -419,4 +417,20 @@ func (e *echoClient) DataReceived(b []byte) {
 	if len(e.buf) >= len("round trip") {
 		e.got <- e.buf
 	}
+}
+
+func TestListenValidation(t *testing.T) {
+	r := reactor.New(reactor.Config{Logger: quietLogger()})
+	assert.Error(t, r.Listen("udp://127.0.0.1:0", factory("x")), "only TCP")
+	assert.Error(t, r.Listen("not an address", factory("x")))
+	require.NoError(t, r.Listen("127.0.0.1:0", factory("x")))
+	assert.Error(t, r.Listen("tcp://127.0.0.1:0", factory("x")), "the same address twice")
+	assert.EqualError(t, reactor.New(reactor.Config{}).Start(), "reactor: no listeners")
+	require.NoError(t, r.Start())
+	assert.Error(t, r.Listen("127.0.0.1:0", factory("y")), "the listener set is fixed once started")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, r.Shutdown(ctx))
+	assert.ErrorIs(t, r.Start(), reactor.ErrReactorClosed)
+	assert.ErrorIs(t, r.Connect(ctx, "127.0.0.1:1", factory("z"), time.Second), reactor.ErrReactorClosed)
 }
