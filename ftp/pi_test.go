@@ -405,3 +405,86 @@ func TestShutdownSays421(t *testing.T) {
 
 func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
 func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestAnonymousRefusedWhenNotAllowed(t *testing.T) {
+	h := newPI(t, func(c *ftp.Config) { c.AllowAnonymous = false; c.FailedLoginDelay = time.Second })
+	h.next()
+	assert.Equal(t, "331 Password required for anonymous.", h.cmd("USER anonymous"))
+	h.send("PASS guest@")
+	waitDelayArmed(t, h)
+	h.tr.FakeLoop.Advance(time.Second)
+	assert.Equal(t, "530 Sorry, Authentication failed.", h.next())
+	assert.Equal(t, "530 Please login with USER and PASS.", h.cmd("PWD"))
+}
+
+func TestPassiveAddressing(t *testing.T) {
+	h := newPI(t, func(c *ftp.Config) { c.PublicHost = "192.0.2.7" })
+	h.login()
+	assert.Regexp(t, `^227 Entering Passive Mode \(192,0,2,7,\d+,\d+\)\.$`, h.cmd("PASV"), "the public host is announced")
+	assert.Equal(t, "522 Network protocol not supported, use (1)", h.cmd("EPSV 2"), "no IPv6 data connection on an IPv4 control connection (Twisted binds IPv4 for EPSV 2)")
+	assert.Regexp(t, `^229 `, h.cmd("EPSV 1"))
+
+	v6 := newPI(t, nil)
+	v6.tr.Local = &net.TCPAddr{IP: net.IPv6loopback, Port: 21}
+	v6.login()
+	assert.Equal(t, "502 PASV available only for IPv4 (use EPSV instead)", v6.cmd("PASV"))
+	assert.Equal(t, "522 Network protocol not supported, use (2)", v6.cmd("EPSV 1"))
+}
+
+func TestRetrieveADirectoryAndActiveConnectFailure(t *testing.T) {
+	h := newPI(t, nil)
+	h.login()
+	require.NoError(t, os.Mkdir(filepath.Join(h.root, "folder"), 0o755))
+	h.pasv()
+	assert.Equal(t, "550 folder: is a directory", h.cmd("RETR folder"))
+
+	writeFile(t, h.root, "f", "x")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close() // nothing listens there any more
+	assert.Equal(t, "200 EPRT OK", h.cmd("EPRT |1|127.0.0.1|"+itoa(port)+"|"))
+	assert.Equal(t, "150 File status okay; about to open data connection.", h.cmd("RETR f"))
+	assert.Equal(t, "425 Can't open data connection.", h.next())
+	assert.Equal(t, "200 Command OK", h.cmd("NOOP"))
+}
+
+func TestActiveModeTransfer(t *testing.T) {
+	h := newPI(t, nil)
+	h.login()
+	writeFile(t, h.root, "f", "active data")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	assert.Equal(t, "200 PORT OK", h.cmd("PORT 127,0,0,1,"+itoa(port>>8)+","+itoa(port&0xff)))
+	got := make(chan string, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			close(got)
+			return
+		}
+		b, _ := io.ReadAll(c)
+		c.Close()
+		got <- string(b)
+	}()
+	assert.Equal(t, "150 File status okay; about to open data connection.", h.cmd("RETR f"))
+	assert.Equal(t, "226 Transfer Complete.", h.next())
+	assert.Equal(t, "active data", <-got)
+}
+
+func TestIdleTimeoutIsOffDuringATransfer(t *testing.T) {
+	h := newPI(t, func(c *ftp.Config) { c.IdleTimeout = time.Minute })
+	h.login()
+	writeFile(t, h.root, "big.bin", strings.Repeat("z", 32<<20))
+	data := h.pasv()
+	h.cmd("RETR big.bin") // the client does not read: the transfer stalls
+	h.tr.FakeLoop.Advance(10 * time.Minute)
+	assert.False(t, h.tr.Lost, "a long transfer is not an idle session")
+	_ = data.SetLinger(0)
+	data.Close()
+	assert.Equal(t, "426 Transfer aborted.  Data connection closed.", h.next())
+	h.tr.FakeLoop.Advance(time.Minute)
+	assert.Equal(t, "421 Timeout: closing control connection.", h.next(), "the timeout is back after the transfer")
+}

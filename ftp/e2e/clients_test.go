@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -337,4 +338,25 @@ func TestLftpMirror(t *testing.T) {
 		require.NoError(t, err, name)
 		assert.True(t, bytes.Equal(want, got), "mirror down: %s", name)
 	}
+}
+
+func TestIPv6WithEPSV(t *testing.T) {
+	if ln, err := net.Listen("tcp6", "[::1]:0"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("no IPv6 loopback: %v", err)
+		}
+		t.Skip("no IPv6 loopback")
+	} else {
+		ln.Close()
+	}
+	s := startFTPDOn(t, "[::1]:0")
+	c := goClient(t, s, "alice", "secret") // jlaffaye/ftp uses EPSV
+	payload := randomBytes(t, 100000)
+	require.NoError(t, c.Stor("v6.bin", bytes.NewReader(payload)))
+	r, err := c.Retr("v6.bin")
+	require.NoError(t, err)
+	got, err := io.ReadAll(r)
+	require.NoError(t, err)
+	require.NoError(t, r.Close())
+	assert.True(t, bytes.Equal(payload, got))
 }

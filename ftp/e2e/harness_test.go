@@ -36,6 +36,12 @@ type server struct {
 // access and the user alice (password "secret") writing to the root.
 func startFTPD(t *testing.T) *server {
 	t.Helper()
+	return startFTPDOn(t, "127.0.0.1:0")
+}
+
+// startFTPDOn is startFTPD on another listen address (IPv6, say).
+func startFTPDOn(t *testing.T, listen string) *server {
+	t.Helper()
 	root := t.TempDir()
 	users := filepath.Join(t.TempDir(), "users")
 	require.NoError(t, auth.SetPassword(users, "alice", "secret", bcrypt.MinCost))
@@ -52,7 +58,7 @@ func startFTPD(t *testing.T) *server {
 	})
 	require.NoError(t, err)
 	r := reactor.New(reactor.Config{Logger: logger})
-	require.NoError(t, r.Listen("127.0.0.1:0", f))
+	require.NoError(t, r.Listen(listen, f))
 	require.NoError(t, r.Start())
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

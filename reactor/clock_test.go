@@ -1,0 +1,74 @@
+package reactor_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/gnetftp/gnetftp/protocol/prototest"
+	"github.com/gnetftp/gnetftp/reactor"
+)
+
+func TestManualClockOrderAndNestedTimers(t *testing.T) {
+	c := reactor.NewManualClock()
+	start := c.Now()
+	var got []string
+	c.AfterFunc(3*time.Second, func() { got = append(got, "3s") })
+	c.AfterFunc(time.Second, func() {
+		got = append(got, "1s")
+		c.AfterFunc(time.Second, func() { got = append(got, "1s+1s") }) // armed by a callback
+	})
+	c.AfterFunc(time.Second, func() { got = append(got, "1s-second") }) // same deadline: FIFO
+	stopped := c.AfterFunc(2*time.Second, func() { got = append(got, "stopped") })
+	assert.True(t, stopped.Stop())
+	assert.False(t, stopped.Stop())
+	c.Advance(5 * time.Second)
+	assert.Equal(t, []string{"1s", "1s-second", "1s+1s", "3s"}, got)
+	assert.Equal(t, start.Add(5*time.Second), c.Now())
+	assert.Zero(t, c.Pending())
+
+	r := c.AfterFunc(time.Second, func() { got = append(got, "reset") })
+	c.Advance(900 * time.Millisecond)
+	assert.True(t, r.Reset(time.Second))
+	c.Advance(900 * time.Millisecond)
+	assert.Len(t, got, 4, "reset postponed it")
+	c.Advance(100 * time.Millisecond)
+	assert.Equal(t, "reset", got[4])
+}
+
+func TestDelayedCallCancelResetActive(t *testing.T) {
+	loop := prototest.NewLoop()
+	fired := 0
+	dc := loop.CallLater(time.Second, func() { fired++ })
+	assert.True(t, dc.Active())
+	assert.True(t, dc.Reset(2*time.Second))
+	loop.Advance(time.Second)
+	assert.Zero(t, fired)
+	loop.Advance(time.Second)
+	assert.Equal(t, 1, fired)
+	assert.False(t, dc.Active())
+	assert.False(t, dc.Reset(time.Second), "a fired call is not revived")
+	assert.False(t, dc.Cancel())
+
+	dc = loop.CallLater(time.Second, func() { fired++ })
+	assert.True(t, dc.Cancel())
+	loop.Advance(time.Hour)
+	assert.Equal(t, 1, fired)
+}
+
+// The timer fired on its goroutine and queued the expiry; a Reset on the
+// loop got there first: the stale expiry must do nothing, and the call
+// fires at its new deadline.
+func TestDelayedCallExpiryRacingWithReset(t *testing.T) {
+	loop := prototest.NewLoop()
+	fired := 0
+	dc := loop.CallLater(time.Second, func() { fired++ })
+	loop.Clock.Advance(time.Second) // fires, queues onto the loop
+	dc.Reset(time.Second)           // the loop runs the reset first
+	loop.RunPending()
+	assert.Zero(t, fired)
+	assert.True(t, dc.Active())
+	loop.Advance(time.Second)
+	assert.Equal(t, 1, fired)
+}
