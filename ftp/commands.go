@@ -430,19 +430,29 @@ func (s *Session) cmdPASV(string) {
 		s.reply(codeNotImplemented, "PASV available only for IPv4 (use EPSV instead)")
 		return
 	}
-	s.closeData()
-	p, err := dtp.Listen(s.f.cfg.Data, s.f.ports, ip)
-	if err != nil {
-		s.f.cfg.Logger.Warn("ftp passive listen", "err", err)
-		s.reply(codeCantOpenData, "Can't open data connection.")
+	p, ok := s.listenPassive(ip)
+	if !ok {
 		return
 	}
-	s.pasv = p
 	announce := ip
 	if s.f.pubIP != nil {
 		announce = s.f.pubIP
 	}
 	s.replyf(codePassive, "Entering Passive Mode (%s).", dtp.FormatPASV(announce, p.Port()))
+}
+
+// listenPassive replaces the session's data channel with a new passive
+// listener on ip (a bind: quick, so it runs on the loop).
+func (s *Session) listenPassive(ip net.IP) (*dtp.Passive, bool) {
+	s.closeData()
+	p, err := dtp.Listen(s.f.cfg.Data, s.f.ports, ip)
+	if err != nil {
+		s.f.cfg.Logger.Warn("ftp passive listen", "err", err)
+		s.reply(codeCantOpenData, "Can't open data connection.")
+		return nil, false
+	}
+	s.pasv = p
+	return p, true
 }
 
 func (s *Session) cmdEPSV(arg string) {
@@ -468,14 +478,10 @@ func (s *Session) cmdEPSV(arg string) {
 		s.replyf(codeArgSyntaxError, "syntax error in argument(s) %s.", printable(arg))
 		return
 	}
-	s.closeData()
-	p, err := dtp.Listen(s.f.cfg.Data, s.f.ports, ip)
-	if err != nil {
-		s.f.cfg.Logger.Warn("ftp passive listen", "err", err)
-		s.reply(codeCantOpenData, "Can't open data connection.")
+	p, ok := s.listenPassive(ip)
+	if !ok {
 		return
 	}
-	s.pasv = p
 	s.replyf(codeExtendedPassive, "Entering Extended Passive Mode (|||%d|).", p.Port())
 }
 

@@ -104,18 +104,26 @@ func errString(err error) string {
 	return err.Error()
 }
 
-func (s *Session) cmdRETR(arg string) {
+// prepare resolves a transfer's path and takes the data channel and the
+// REST offset; it has replied when ok is false.
+func (s *Session) prepare(arg string) (p string, d dataSource, offset int64, ok bool) {
 	p, err := s.path(arg)
 	if err != nil {
 		s.replyErr(err, arg)
-		return
+		return "", d, 0, false
 	}
-	d, ok := s.takeData()
+	if d, ok = s.takeData(); !ok {
+		return "", d, 0, false
+	}
+	offset, s.rest = s.rest, 0
+	return p, d, offset, true
+}
+
+func (s *Session) cmdRETR(arg string) {
+	p, d, offset, ok := s.prepare(arg)
 	if !ok {
 		return
 	}
-	offset := s.rest
-	s.rest = 0
 	sh, ascii := s.sh, s.ascii
 	blocking(s, func() (io.ReadCloser, error) { return sh.OpenForReading(p, offset) }, func(f io.ReadCloser, err error) {
 		if err != nil {
@@ -139,17 +147,10 @@ func (s *Session) cmdSTOR(arg string) { s.store(arg, false) }
 func (s *Session) cmdAPPE(arg string) { s.store(arg, true) }
 
 func (s *Session) store(arg string, appendMode bool) {
-	p, err := s.path(arg)
-	if err != nil {
-		s.replyErr(err, arg)
-		return
-	}
-	d, ok := s.takeData()
+	p, d, offset, ok := s.prepare(arg)
 	if !ok {
 		return
 	}
-	offset := s.rest
-	s.rest = 0
 	if appendMode {
 		offset = -1
 	}

@@ -357,14 +357,7 @@ func (r *Reactor) ConnectFrom(ctx context.Context, local *net.TCPAddr, addr stri
 type pendingClient struct{ factory protocol.Factory }
 
 func (r *Reactor) startClient() {
-	cli, err := gnet.NewClient(r.clientHandler,
-		gnet.WithNumEventLoop(r.cfg.Loops),
-		gnet.WithReadBufferCap(r.cfg.ReadBufferCap),
-		gnet.WithWriteBufferCap(r.cfg.WriteBufferCap),
-		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-		gnet.WithLogger(slogAdapter{r.cfg.Logger}),
-		gnet.WithLogLevel(logging.ErrorLevel),
-	)
+	cli, err := gnet.NewClient(r.clientHandler, r.gnetOptions()...)
 	if err != nil {
 		r.clientErr = fmt.Errorf("reactor: new client: %w", err)
 		return
