@@ -1,0 +1,98 @@
+package ftpbench_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gnetftp/gnetftp/bench/ftpbench"
+	"github.com/gnetftp/gnetftp/ftp"
+	"github.com/gnetftp/gnetftp/internal/leaktest"
+	"github.com/gnetftp/gnetftp/reactor"
+)
+
+func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
+
+// server runs this project's FTP server with an anonymous root holding a
+// 1 MiB file, a 4 KiB file and a directory of 200 entries.
+func server(t *testing.T) (string, string) {
+	root := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(root, "big.bin"), make([]byte, 1<<20), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(root, "small.bin"), make([]byte, 4096), 0o644))
+	require.NoError(t, os.Mkdir(filepath.Join(root, "dir"), 0o755))
+	for i := 0; i < 200; i++ {
+		require.NoError(t, os.WriteFile(filepath.Join(root, "dir", string(rune('a'+i%26))+string(rune('a'+i/26))), nil, 0o644))
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	pool := reactor.NewPool(reactor.PoolConfig{})
+	f, err := ftp.NewFactory(ftp.Config{Root: root, AllowAnonymous: true, Pool: pool, Logger: logger})
+	require.NoError(t, err)
+	r := reactor.New(reactor.Config{Logger: logger})
+	require.NoError(t, r.Listen("127.0.0.1:0", f))
+	require.NoError(t, r.Start())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = r.Shutdown(ctx)
+		pool.Close()
+	})
+	return r.Addrs()[0].(*net.TCPAddr).String(), root
+}
+
+func TestScenariosAgainstTheServer(t *testing.T) {
+	addr, root := server(t)
+	ru := ftpbench.NewRunner(ftpbench.Config{Addr: addr, Timeout: 20 * time.Second})
+	defer ru.Close()
+	ctx := context.Background()
+
+	var during ftpbench.IdleResult
+	res := ru.Idle(ctx, 300, 64, nil, func(r ftpbench.IdleResult) { during = r })
+	assert.Equal(t, 300, res.LoggedIn, res.FirstError)
+	assert.Equal(t, during, res)
+
+	logins := ru.Logins(ctx, 4, 40, time.Minute, nil)
+	assert.Zero(t, logins.Errors, logins.FirstErr)
+	assert.GreaterOrEqual(t, logins.Ops, 40)
+
+	small := ru.Transfers(ctx, "small", 4, 100, time.Minute, "RETR small.bin", 0, nil)
+	assert.Zero(t, small.Errors, small.FirstErr)
+	assert.GreaterOrEqual(t, small.Ops, 100)
+	assert.Equal(t, int64(small.Ops)*4096, small.Bytes, "every transfer moved the whole file")
+
+	retr := ru.Transfers(ctx, "retr", 2, 2, time.Minute, "RETR big.bin", 0, nil)
+	assert.Zero(t, retr.Errors, retr.FirstErr)
+	assert.Equal(t, int64(retr.Ops)<<20, retr.Bytes)
+
+	list := ru.Transfers(ctx, "list", 1, 3, time.Minute, "LIST dir", 0, nil)
+	assert.Zero(t, list.Errors, list.FirstErr)
+	assert.Positive(t, list.Bytes)
+
+	lat := ru.Latency(ctx, 4, 2, time.Second, "big.bin", nil)
+	assert.Zero(t, lat.Errors)
+	assert.Positive(t, lat.NOOP.N)
+
+	mbps, err := ftpbench.LoopbackLimit(filepath.Join(root, "big.bin"))
+	require.NoError(t, err)
+	assert.Positive(t, mbps)
+
+	m, err := ftpbench.MemoryOf(os.Getpid())
+	require.NoError(t, err)
+	assert.Positive(t, m.RSS)
+}
+
+func TestStorNeedsWriteAccess(t *testing.T) {
+	addr, _ := server(t)
+	ru := ftpbench.NewRunner(ftpbench.Config{Addr: addr, Timeout: 20 * time.Second})
+	defer ru.Close()
+	stor := ru.Transfers(context.Background(), "stor", 1, 1, time.Minute, "STOR x.bin", 1<<20, nil)
+	assert.Equal(t, 1, stor.Errors, "anonymous users cannot upload")
+	assert.Contains(t, stor.FirstErr, "550")
+}

@@ -1,0 +1,185 @@
+// Package ftpclient is an FTP client protocol on this project's layers
+// (Twisted's FTPClientBasic): a LineReceiver on a reactor connection that
+// sends commands and hands each reply to the callback given with it, on
+// the connection's loop. A load generator drives tens of thousands of
+// these from a few event loops, without a goroutine per connection.
+package ftpclient
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/gnetftp/gnetftp/linereceiver"
+	"github.com/gnetftp/gnetftp/protocol"
+)
+
+// Reply is a server reply; Code is 0 when the connection was lost first.
+type Reply struct {
+	Code  int
+	Lines []string // every line, without CRLF
+}
+
+// Text is the text of the last line, without the code.
+func (r Reply) Text() string {
+	if len(r.Lines) == 0 {
+		return ""
+	}
+	l := r.Lines[len(r.Lines)-1]
+	if len(l) > 4 {
+		return l[4:]
+	}
+	return ""
+}
+
+// OK reports a 1xx, 2xx or 3xx reply.
+func (r Reply) OK() bool { return r.Code >= 100 && r.Code < 400 }
+
+func (r Reply) String() string { return strings.Join(r.Lines, "\n") }
+
+// ErrLost is the error of commands pending when the connection ends.
+var ErrLost = errors.New("ftpclient: connection lost")
+
+// Client is one control connection. Its methods are loop-only; from other
+// goroutines use Transport.Loop().CallFromThread.
+type Client struct {
+	protocol.BaseProtocol
+	linereceiver.LineReceiver
+
+	// OnGreeting runs with the 220 (or 421) greeting.
+	OnGreeting func(c *Client, r Reply)
+	// OnLost runs when the connection ends.
+	OnLost func(c *Client, err error)
+
+	queue   []func(Reply)
+	lines   []string
+	greeted bool
+	lost    bool
+}
+
+// ConnectionMade starts the line receiver.
+func (c *Client) ConnectionMade() { c.LineReceiver.Init(c.Transport, c) }
+
+// DataReceived feeds the line receiver.
+func (c *Client) DataReceived(b []byte) { c.LineReceiver.DataReceived(b) }
+
+// LineReceived assembles single and multi-line replies (RFC 959 4.2).
+func (c *Client) LineReceived(line []byte) {
+	s := string(line)
+	c.lines = append(c.lines, s)
+	first := c.lines[0]
+	if len(first) < 3 {
+		c.lines = nil
+		return
+	}
+	code, err := strconv.Atoi(first[:3])
+	if err != nil {
+		c.lines = nil
+		return
+	}
+	if len(first) > 3 && first[3] == '-' {
+		if len(c.lines) == 1 || !(len(s) >= 4 && s[:3] == first[:3] && s[3] == ' ') {
+			return // more to come
+		}
+	}
+	r := Reply{Code: code, Lines: c.lines}
+	c.lines = nil
+	if !c.greeted {
+		c.greeted = true
+		if c.OnGreeting != nil {
+			c.OnGreeting(c, r)
+		}
+		return
+	}
+	if code >= 100 && code < 200 {
+		// A preliminary reply: the command's callback sees it and stays
+		// for the final one.
+		if len(c.queue) > 0 {
+			c.queue[0](r)
+		}
+		return
+	}
+	if len(c.queue) == 0 {
+		return // unsolicited (a 421 before closing)
+	}
+	cb := c.queue[0]
+	c.queue = c.queue[1:]
+	cb(r)
+}
+
+// Do sends a command; cb gets its final reply (and any 1xx before it).
+func (c *Client) Do(cmd string, cb func(Reply)) {
+	if c.lost {
+		cb(Reply{})
+		return
+	}
+	c.queue = append(c.queue, cb)
+	_ = c.SendLine([]byte(cmd))
+}
+
+// Login sends USER and PASS; cb gets the final reply.
+func (c *Client) Login(user, pass string, cb func(Reply)) {
+	c.Do("USER "+user, func(r Reply) {
+		if r.Code != 331 {
+			cb(r)
+			return
+		}
+		c.Do("PASS "+pass, cb)
+	})
+}
+
+// ConnectionLost fails what is pending.
+func (c *Client) ConnectionLost(err error) {
+	c.lost = true
+	q := c.queue
+	c.queue = nil
+	for _, cb := range q {
+		cb(Reply{})
+	}
+	if c.OnLost != nil {
+		c.OnLost(c, err)
+	}
+}
+
+var pasvRE = regexp.MustCompile(`(\d+),(\d+),(\d+),(\d+),(\d+),(\d+)`)
+var epsvRE = regexp.MustCompile(`\(([^0-9])([^0-9])([^0-9])(\d+)([^0-9])\)`)
+
+// DataAddr turns a 227 or 229 reply into the address to connect to; for
+// 229 the host is the control connection's peer.
+func DataAddr(r Reply, controlPeer net.Addr) (string, error) {
+	switch r.Code {
+	case 227:
+		m := pasvRE.FindStringSubmatch(r.Text())
+		if m == nil {
+			return "", fmt.Errorf("ftpclient: bad PASV reply %q", r)
+		}
+		p1, _ := strconv.Atoi(m[5])
+		p2, _ := strconv.Atoi(m[6])
+		return net.JoinHostPort(strings.Join(m[1:5], "."), strconv.Itoa(p1*256+p2)), nil
+	case 229:
+		m := epsvRE.FindStringSubmatch(r.Text())
+		if m == nil {
+			return "", fmt.Errorf("ftpclient: bad EPSV reply %q", r)
+		}
+		host := "127.0.0.1"
+		if ta, ok := controlPeer.(*net.TCPAddr); ok {
+			host = ta.IP.String()
+		}
+		return net.JoinHostPort(host, m[4]), nil
+	}
+	return "", fmt.Errorf("ftpclient: not a passive reply: %q", r)
+}
+
+// Passive asks for a passive data address: EPSV, falling back to PASV.
+func (c *Client) Passive(cb func(addr string, err error)) {
+	c.Do("EPSV", func(r Reply) {
+		if r.Code == 229 {
+			cb(DataAddr(r, c.Transport.RemoteAddr()))
+			return
+		}
+		c.Do("PASV", func(r Reply) { cb(DataAddr(r, c.Transport.RemoteAddr())) })
+	})
+}

@@ -1,0 +1,345 @@
+// Command ftpbench is an FTP load generator on the gnet reactor. Every
+// scenario is bounded by a count and a duration and stops by itself.
+//
+//	ftpbench idle    --addr HOST:PORT --n 1000,5000,19000 [--pid SERVERPID]
+//	ftpbench logins  --addr HOST:PORT -c 50 --duration 10s
+//	ftpbench retr    --addr HOST:PORT --file big.bin [-c 1]
+//	ftpbench stor    --addr HOST:PORT --size 1GiB [-c 1]
+//	ftpbench small   --addr HOST:PORT --file small.bin -c 50 --duration 10s
+//	ftpbench list    --addr HOST:PORT --dir bigdir --count 20
+//	ftpbench latency --addr HOST:PORT --file big.bin -m 50 -k 8 --duration 10s
+//	ftpbench loopback --file /path/to/local/big.bin
+//
+// Results print as a table; --json FILE also writes them as JSON.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gnetftp/gnetftp/bench/ftpbench"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "ftpbench:", err)
+		os.Exit(1)
+	}
+}
+
+type opts struct {
+	cfg      ftpbench.Config
+	pid      int
+	ns       string
+	c, m, k  int
+	count    int
+	duration time.Duration
+	file     string
+	dir      string
+	size     string
+	json     string
+	inflight int
+	quiet    bool
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprintln(stdout, "usage: ftpbench idle|logins|retr|stor|small|list|latency|loopback [flags]; ftpbench SCENARIO --help for flags")
+		return nil
+	}
+	scenario := args[0]
+	var o opts
+	fs := flag.NewFlagSet("ftpbench "+scenario, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.cfg.Addr, "addr", "127.0.0.1:2121", "server address")
+	fs.StringVar(&o.cfg.User, "user", "anonymous", "user")
+	fs.StringVar(&o.cfg.Pass, "pass", "bench@", "password")
+	fs.DurationVar(&o.cfg.Timeout, "timeout", 30*time.Second, "per dial and per reply")
+	fs.IntVar(&o.pid, "pid", 0, "server pid: report its memory (RSS and PSS, summed over its child processes)")
+	fs.StringVar(&o.ns, "n", "1000", "idle: session counts, comma separated")
+	fs.IntVar(&o.inflight, "inflight", 256, "idle: logins in flight at once")
+	fs.IntVar(&o.c, "c", 1, "concurrent clients / streams")
+	fs.IntVar(&o.m, "m", 50, "latency: idle sessions sending NOOP")
+	fs.IntVar(&o.k, "k", 8, "latency: bulk transfers running meanwhile")
+	fs.IntVar(&o.count, "count", 0, "stop after this many operations (0: only the duration bounds it)")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "stop after this long")
+	fs.StringVar(&o.file, "file", "", "retr/small/latency: remote file; loopback: local file")
+	fs.StringVar(&o.dir, "dir", "", "list: remote directory")
+	fs.StringVar(&o.size, "size", "1GiB", "stor: bytes per upload (suffixes KiB MiB GiB)")
+	fs.StringVar(&o.json, "json", "", "also write the result as JSON to this file")
+	fs.BoolVar(&o.quiet, "quiet", false, "no progress lines")
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	limit := ftpbench.RaiseNoFile()
+	progress := func(l string) { fmt.Fprintln(stderr, "ftpbench: "+l) }
+	if o.quiet {
+		progress = nil
+	}
+	if scenario == "idle-worker" {
+		return idleWorker(ctx, o, stdin, stdout)
+	}
+	if scenario == "loopback" {
+		mbps, err := ftpbench.LoopbackLimit(o.file)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "| loopback sendfile, one stream | %.0f MB/s |\n", mbps)
+		return writeJSON(o.json, map[string]float64{"MBps": mbps})
+	}
+	ru := ftpbench.NewRunner(o.cfg)
+	defer ru.Close()
+	var result any
+	switch scenario {
+	case "idle":
+		rows, err := idle(ctx, o, limit, stdout, stderr)
+		if err != nil {
+			return err
+		}
+		result = rows
+	case "logins":
+		r := ru.Logins(ctx, o.c, o.count, o.duration, progress)
+		printRate(stdout, fmt.Sprintf("logins, %d clients", o.c), "logins/s", r)
+		result = r
+	case "retr", "small":
+		if o.file == "" {
+			return errors.New("--file is required")
+		}
+		count := o.count
+		if scenario == "retr" && count == 0 {
+			count = o.c // one download per stream
+		}
+		r := ru.Transfers(ctx, scenario, o.c, count, o.duration, "RETR "+o.file, 0, progress)
+		printRate(stdout, fmt.Sprintf("%s %s, %d streams", scenario, o.file, o.c), "transfers/s", r)
+		result = r
+	case "stor":
+		size, err := parseSize(o.size)
+		if err != nil {
+			return err
+		}
+		count := o.count
+		if count == 0 {
+			count = o.c
+		}
+		r := ru.Transfers(ctx, "stor", o.c, count, o.duration, fmt.Sprintf("STOR ftpbench-%d.bin", time.Now().UnixNano()), size, progress)
+		printRate(stdout, fmt.Sprintf("stor %s, %d streams", o.size, o.c), "transfers/s", r)
+		result = r
+	case "list":
+		count := o.count
+		if count == 0 {
+			count = 20
+		}
+		r := ru.Transfers(ctx, "list", o.c, count, o.duration, "LIST "+o.dir, 0, progress)
+		printRate(stdout, fmt.Sprintf("LIST %s", o.dir), "lists/s", r)
+		fmt.Fprintf(stdout, "| ms per LIST (p50) | %.2f |\n", float64(r.Latency.P50.Microseconds())/1000)
+		result = r
+	case "latency":
+		if o.file == "" {
+			return errors.New("--file is required")
+		}
+		r := ru.Latency(ctx, o.m, o.k, o.duration, o.file, progress)
+		fmt.Fprintf(stdout, "| NOOP on %d sessions while %d transfers run | p50 %v | p99 %v | errors %d | bulk %.0f MB/s |\n",
+			o.m, o.k, r.NOOP.P50, r.NOOP.P99, r.Errors, r.Bulk_.MBps)
+		result = r
+	default:
+		return fmt.Errorf("unknown scenario %q", scenario)
+	}
+	return writeJSON(o.json, result)
+}
+
+func printRate(w io.Writer, what, unit string, r ftpbench.RateResult) {
+	fmt.Fprintf(w, "| %s | %d ops | %d errors | %.1f %s | %.1f MB/s | p50 %v | p99 %v |\n",
+		what, r.Ops, r.Errors, r.PerSecond, unit, r.MBps, r.Latency.P50, r.Latency.P99)
+	if r.FirstErr != "" {
+		fmt.Fprintf(w, "first error: %s\n", r.FirstErr)
+	}
+}
+
+type idleRow struct {
+	N, LoggedIn   int
+	Workers       int
+	RSS, PSS      int64
+	RSSPerSession float64
+	PSSPerSession float64
+	FirstError    string
+	LimitNote     string
+}
+
+// idle opens each N in turn. Past this process's open-file limit the
+// sessions are split over worker processes (re-executions of ftpbench).
+func idle(ctx context.Context, o opts, limit uint64, stdout, stderr io.Writer) ([]idleRow, error) {
+	var base ftpbench.Memory
+	if o.pid > 0 {
+		var err error
+		if base, err = ftpbench.MemoryOf(o.pid); err != nil {
+			return nil, fmt.Errorf("--pid %d: %w", o.pid, err)
+		}
+	}
+	perWorker := int(limit) - 200
+	var rows []idleRow
+	fmt.Fprintln(stdout, "| sessions | logged in | workers | server RSS | RSS/session | server PSS | PSS/session |")
+	fmt.Fprintln(stdout, "|---|---|---|---|---|---|---|")
+	for _, s := range strings.Split(o.ns, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("--n %q: want positive counts", s)
+		}
+		workers := (n + perWorker - 1) / perWorker
+		row := idleRow{N: n, Workers: workers}
+		if workers > 1 {
+			row.LimitNote = fmt.Sprintf("split over %d worker processes: the open-file limit is %d per process", workers, limit)
+			fmt.Fprintln(stderr, "ftpbench: "+row.LimitNote)
+		}
+		got, firstErr, release, err := startWorkers(ctx, o, n, workers)
+		if err != nil {
+			return nil, err
+		}
+		row.LoggedIn, row.FirstError = got, firstErr
+		if o.pid > 0 {
+			time.Sleep(500 * time.Millisecond) // let the server settle
+			m, err := ftpbench.MemoryOf(o.pid)
+			if err == nil && got > 0 {
+				row.RSS, row.PSS = m.RSS, m.PSS
+				row.RSSPerSession = float64(m.RSS-base.RSS) / float64(got)
+				row.PSSPerSession = float64(m.PSS-base.PSS) / float64(got)
+			}
+		}
+		release()
+		fmt.Fprintf(stdout, "| %d | %d | %d | %d KiB | %.0f B | %d KiB | %.0f B |\n",
+			n, got, workers, row.RSS>>10, row.RSSPerSession, row.PSS>>10, row.PSSPerSession)
+		if firstErr != "" {
+			fmt.Fprintf(stdout, "first error: %s\n", firstErr)
+		}
+		rows = append(rows, row)
+		time.Sleep(time.Second) // let the server close the previous sessions
+	}
+	return rows, nil
+}
+
+// startWorkers runs `ftpbench idle-worker` processes holding n sessions
+// between them; release closes their stdin, which ends them.
+func startWorkers(ctx context.Context, o opts, n, workers int) (int, string, func(), error) {
+	self, err := os.Executable()
+	if err != nil {
+		return 0, "", nil, err
+	}
+	var cmds []*exec.Cmd
+	var stdins []io.Closer
+	release := func() {
+		for _, c := range stdins {
+			c.Close()
+		}
+		for _, c := range cmds {
+			done := make(chan struct{})
+			go func() { _ = c.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				_ = c.Process.Kill() // only the worker this program started
+				<-done
+			}
+		}
+	}
+	total, firstErr := 0, ""
+	readers := make([]*bufio.Scanner, 0, workers)
+	for w := 0; w < workers; w++ {
+		share := n / workers
+		if w < n%workers {
+			share++
+		}
+		cmd := exec.CommandContext(ctx, self, "idle-worker", "--addr", o.cfg.Addr, "--user", o.cfg.User, "--pass", o.cfg.Pass,
+			"--n", strconv.Itoa(share), "--inflight", strconv.Itoa(o.inflight), "--timeout", o.cfg.Timeout.String())
+		in, _ := cmd.StdinPipe()
+		out, _ := cmd.StdoutPipe()
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			release()
+			return 0, "", nil, err
+		}
+		cmds = append(cmds, cmd)
+		stdins = append(stdins, in)
+		readers = append(readers, bufio.NewScanner(out))
+	}
+	for _, sc := range readers {
+		if !sc.Scan() {
+			firstErr = "a worker ended without reporting"
+			continue
+		}
+		var res ftpbench.IdleResult
+		if err := json.Unmarshal(sc.Bytes(), &res); err != nil {
+			firstErr = "bad worker report: " + sc.Text()
+			continue
+		}
+		total += res.LoggedIn
+		if firstErr == "" {
+			firstErr = res.FirstError
+		}
+	}
+	return total, firstErr, release, nil
+}
+
+// idleWorker holds n sessions until its stdin closes, after printing its
+// result as one JSON line.
+func idleWorker(ctx context.Context, o opts, stdin io.Reader, stdout io.Writer) error {
+	n, err := strconv.Atoi(o.ns)
+	if err != nil {
+		return err
+	}
+	ru := ftpbench.NewRunner(o.cfg)
+	defer ru.Close()
+	hold := make(chan struct{})
+	go func() { _, _ = io.Copy(io.Discard, stdin); close(hold) }()
+	ru.Idle(ctx, n, o.inflight, nil, func(r ftpbench.IdleResult) {
+		b, _ := json.Marshal(r)
+		fmt.Fprintln(stdout, string(b))
+		select {
+		case <-hold:
+		case <-ctx.Done():
+		case <-time.After(10 * time.Minute): // bounded even if nobody closes stdin
+		}
+	})
+	return nil
+}
+
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	for suffix, m := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
+		if strings.HasSuffix(s, suffix) {
+			mult, s = m, strings.TrimSuffix(s, suffix)
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("--size %q: want a positive number with an optional KiB/MiB/GiB suffix", s)
+	}
+	return n * mult, nil
+}
+
+func writeJSON(path string, v any) error {
+	if path == "" {
+		return nil
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
+}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gnetftp/gnetftp/ftp"
+	"github.com/gnetftp/gnetftp/internal/leaktest"
+	"github.com/gnetftp/gnetftp/reactor"
+)
+
+// TestMain doubles as ftpbench's idle worker process (it re-executes
+// itself with "idle-worker").
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "idle-worker" {
+		if err := run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	leaktest.VerifyTestMain(m)
+}
+
+func startServer(t *testing.T) string {
+	root := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(root, "s.bin"), make([]byte, 4096), 0o644))
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	pool := reactor.NewPool(reactor.PoolConfig{})
+	f, err := ftp.NewFactory(ftp.Config{Root: root, AllowAnonymous: true, Pool: pool, Logger: logger})
+	require.NoError(t, err)
+	r := reactor.New(reactor.Config{Logger: logger})
+	require.NoError(t, r.Listen("127.0.0.1:0", f))
+	require.NoError(t, r.Start())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = r.Shutdown(ctx)
+		pool.Close()
+	})
+	return r.Addrs()[0].(*net.TCPAddr).String()
+}
+
+func TestScenariosFromTheCommandLine(t *testing.T) {
+	addr := startServer(t)
+	dir := t.TempDir()
+	var out, errOut bytes.Buffer
+	js := filepath.Join(dir, "idle.json")
+	require.NoError(t, run(context.Background(), []string{"idle", "--addr", addr, "--n", "50,100", "--pid", strconv.Itoa(os.Getpid()), "--quiet", "--json", js}, nil, &out, &errOut), errOut.String())
+	var rows []idleRow
+	b, err := os.ReadFile(js)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &rows))
+	require.Len(t, rows, 2)
+	assert.Equal(t, 50, rows[0].LoggedIn, rows[0].FirstError)
+	assert.Equal(t, 100, rows[1].LoggedIn, rows[1].FirstError)
+	assert.Positive(t, rows[1].RSS, "the server's memory was read (here: this process)")
+	assert.Contains(t, out.String(), "| 100 | 100 | 1 |")
+
+	out.Reset()
+	require.NoError(t, run(context.Background(), []string{"small", "--addr", addr, "--file", "s.bin", "-c", "2", "--count", "20", "--quiet"}, nil, &out, &errOut))
+	assert.Regexp(t, `\| small s.bin, 2 streams \| \d+ ops \| 0 errors`, out.String())
+	out.Reset()
+	require.NoError(t, run(context.Background(), []string{"logins", "--addr", addr, "-c", "2", "--count", "10", "--quiet"}, nil, &out, &errOut))
+	assert.Regexp(t, `\| logins, 2 clients \| \d+ ops \| 0 errors`, out.String())
+	assert.Error(t, run(context.Background(), []string{"nope"}, nil, &out, &errOut))
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"1GiB": 1 << 30, "4KiB": 4096, "10": 10, "3MiB": 3 << 20} {
+		got, err := parseSize(in)
+		require.NoError(t, err)
+		assert.Equal(t, want, got)
+	}
+	for _, bad := range []string{"", "x", "-1", "0KiB"} {
+		_, err := parseSize(bad)
+		assert.Error(t, err, bad)
+	}
+}
