@@ -203,17 +203,11 @@ func (l *Local) List(p string) ([]fs.FileInfo, error) {
 	if !fi.IsDir() {
 		return []fs.FileInfo{fi}, nil
 	}
-	ents, err := f.ReadDir(-1)
+	// Readdir lstats each entry relative to the directory's descriptor
+	// (fstatat), which is what LIST needs anyway.
+	out, err := f.Readdir(-1)
 	if err != nil {
 		return nil, mapErr("list", p, err)
-	}
-	out := make([]fs.FileInfo, 0, len(ents))
-	for _, e := range ents {
-		info, err := e.Info()
-		if err != nil {
-			continue // vanished meanwhile
-		}
-		out = append(out, info)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
 	return out, nil
