@@ -137,12 +137,17 @@ func (ru *Runner) Dial() (*Session, error) {
 }
 
 // Do sends a command from any goroutine and waits for its final reply.
-func (s *Session) Do(cmd string) (ftpclient.Reply, error) {
+func (s *Session) Do(cmd string) (ftpclient.Reply, error) { return s.do(cmd, nil) }
+
+// do is Do with a hook for the preliminary (1xx) reply, run on the loop.
+func (s *Session) do(cmd string, prelim func(ftpclient.Reply)) (ftpclient.Reply, error) {
 	ch := make(chan ftpclient.Reply, 1)
 	ok := s.c.Transport.Loop().CallFromThread(func() {
 		s.c.Do(cmd, func(r ftpclient.Reply) {
 			if r.Code >= 200 || r.Code == 0 {
 				ch <- r
+			} else if prelim != nil {
+				prelim(r)
 			}
 		})
 	})
@@ -191,18 +196,36 @@ func (s *Session) Transfer(cmd string, size int64) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("ftpbench: data connection: %w", err)
 	}
+	// An upload starts once the server said 150/125, as real clients do
+	// (some servers drop data that arrives before the command).
+	upload := strings.HasPrefix(cmd, "STOR") || strings.HasPrefix(cmd, "APPE")
+	ready := make(chan bool, 1)
 	moved := make(chan int64, 1)
 	go func() {
 		defer conn.Close()
 		var n int64
-		if strings.HasPrefix(cmd, "STOR") || strings.HasPrefix(cmd, "APPE") {
-			n, _ = io.CopyN(conn, zeroReader{}, size)
+		if upload {
+			if <-ready {
+				n, _ = io.CopyN(conn, zeroReader{}, size)
+			}
 		} else {
 			n, _ = io.Copy(io.Discard, conn)
 		}
 		moved <- n
 	}()
-	final, err := s.Do(cmd)
+	final, err := s.do(cmd, func(ftpclient.Reply) {
+		select {
+		case ready <- true:
+		default:
+		}
+	})
+	select {
+	case ready <- false: // no 1xx came: do not upload
+	default:
+	}
+	if err != nil || final.Code >= 400 {
+		conn.Close() // unblock the data goroutine
+	}
 	n := <-moved
 	if err != nil {
 		return n, err

@@ -9,6 +9,7 @@
 //	ftpbench list    --addr HOST:PORT --dir bigdir --count 20
 //	ftpbench latency --addr HOST:PORT --file big.bin -m 50 -k 8 --duration 10s
 //	ftpbench loopback --file /path/to/local/big.bin
+//	ftpbench report  --dir bench/results --markdown results.md --svg ratios.svg
 //
 // Results print as a table; --json FILE also writes them as JSON.
 package main
@@ -58,10 +59,13 @@ type opts struct {
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(stdout, "usage: ftpbench idle|logins|retr|stor|small|list|latency|loopback [flags]; ftpbench SCENARIO --help for flags")
+		fmt.Fprintln(stdout, "usage: ftpbench idle|logins|retr|stor|small|list|latency|loopback|report [flags]; ftpbench SCENARIO --help for flags")
 		return nil
 	}
 	scenario := args[0]
+	if scenario == "report" {
+		return report(args[1:], stdout, stderr)
+	}
 	var o opts
 	fs := flag.NewFlagSet("ftpbench "+scenario, flag.ContinueOnError)
 	fs.SetOutput(stderr)

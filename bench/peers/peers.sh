@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Peer FTP servers for the side-by-side benchmark, each from Debian, all
+# on loopback with the same layout and user. Only processes this script
+# starts are stopped, by the pids it printed.
+#
+#   peers.sh setup DIR            install peers, make DIR/root (1 GiB file, 4 KiB file,
+#                                 10,000-entry dir) and the user ftpbench/ftpbench
+#   peers.sh start NAME DIR PORT  start NAME on 127.0.0.1:PORT; prints its pid
+#   peers.sh names                the servers this script knows
+#
+# NAME: gnetftp pyftpdlib twisted vsftpd pure-ftpd
+# vsftpd and pure-ftpd conflict as Debian packages, so their .debs are
+# unpacked with dpkg-deb -x under DIR/pkgs instead of installed.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+PY=/usr/bin/python3   # Debian's, which has the python3-* packages
+USER_NAME=ftpbench
+USER_PASS=ftpbench
+BIG_SIZE=${BIG_SIZE:-1073741824}
+
+names() { echo gnetftp pyftpdlib twisted vsftpd pure-ftpd; }
+
+setup() {
+	local dir=$1
+	mkdir -p "$dir/root/bigdir" "$dir/pkgs" "$dir/run"
+	if [ "$(id -u)" = 0 ]; then
+		if ! $PY -c 'import pyftpdlib, twisted' 2>/dev/null; then
+			apt-get update -qq
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pyftpdlib python3-twisted >/dev/null
+		fi
+		# vsftpd's unpacked binary needs libwrap, which conflicts with nothing.
+		if ! ldconfig -p | grep -q libwrap.so.0; then
+			apt-get update -qq
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libwrap0 >/dev/null
+		fi
+		for pkg in vsftpd pure-ftpd; do
+			if [ ! -d "$dir/pkgs/$pkg" ]; then
+				(cd "$dir/pkgs" && apt-get download "$pkg" >/dev/null 2>&1 && dpkg-deb -x "$pkg"_*.deb "$pkg")
+			fi
+		done
+		if ! id "$USER_NAME" >/dev/null 2>&1; then
+			useradd --no-create-home --home-dir "$dir/root" --shell /bin/bash "$USER_NAME"
+		fi
+		# SHA-512 crypt, not Debian's default yescrypt: yescrypt makes every
+		# vsftpd/ProFTPD login cost 100+ ms and would measure the hash.
+		echo "$USER_NAME:$(openssl passwd -6 "$USER_PASS")" | chpasswd -e
+		chown -R "$USER_NAME" "$dir/root"
+	fi
+	[ -s "$dir/root/big.bin" ] || head -c "$BIG_SIZE" /dev/zero > "$dir/root/big.bin"
+	[ -s "$dir/root/small.bin" ] || head -c 4096 /dev/urandom > "$dir/root/small.bin"
+	if [ "$(ls "$dir/root/bigdir" | wc -l)" -lt 10000 ]; then
+		(cd "$dir/root/bigdir" && seq -f 'entry-%05g' 1 10000 | xargs touch)
+	fi
+	[ -x "$dir/ftpd" ] || (cd "$repo" && go build -o "$dir/ftpd" ./cmd/ftpd)
+	printf '%s\n' "$USER_PASS" | "$dir/ftpd" passwd --users "$dir/users" --cost 4 "$USER_NAME" >/dev/null
+	[ "$(id -u)" != 0 ] || chown -R "$USER_NAME" "$dir/root"
+}
+
+start() {
+	local name=$1 dir=$2 port=$3 log="$2/run/$1.log"
+	case "$name" in
+	gnetftp)
+		"$dir/ftpd" --listen "127.0.0.1:$port" --root "$dir/root" --users "$dir/users" \
+			--idle-timeout 0 --log-level error >"$log" 2>&1 &
+		;;
+	pyftpdlib)
+		$PY - "$dir/root" "$port" "$USER_NAME" "$USER_PASS" >"$log" 2>&1 <<'PY' &
+import sys, logging
+from pyftpdlib.authorizers import DummyAuthorizer
+from pyftpdlib.handlers import FTPHandler
+from pyftpdlib.servers import FTPServer
+root, port, user, pw = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+logging.basicConfig(level=logging.ERROR)
+a = DummyAuthorizer()
+a.add_user(user, pw, root, perm="elradfmwMT")
+a.add_anonymous(root)
+h = FTPHandler
+h.authorizer = a
+h.timeout = None
+s = FTPServer(("127.0.0.1", port), h)
+s.max_cons = 0
+s.max_cons_per_ip = 0
+s.serve_forever()
+PY
+		;;
+	twisted)
+		mkdir -p "$dir/run/homes"
+		ln -sfn "$dir/root" "$dir/run/homes/$USER_NAME"
+		$PY - "$dir/root" "$dir/run/homes" "$port" "$USER_NAME" "$USER_PASS" >"$log" 2>&1 <<'PY' &
+import sys
+from twisted.cred.checkers import InMemoryUsernamePasswordDatabaseDontUse, AllowAnonymousAccess
+from twisted.cred.portal import Portal
+from twisted.internet import reactor
+from twisted.protocols.ftp import FTPFactory, FTPRealm
+root, homes, port, user, pw = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+# Keyword users are stored as bytes, but Twisted's FTP passes the user name
+# as str: add the user with str keys so the FTP login can find it.
+checker = InMemoryUsernamePasswordDatabaseDontUse()
+checker.addUser(user, pw)
+portal = Portal(FTPRealm(root, userHome=homes), [AllowAnonymousAccess(), checker])
+f = FTPFactory(portal)
+f.timeOut = None
+reactor.listenTCP(port, f, interface="127.0.0.1", backlog=4096)
+reactor.run()
+PY
+		;;
+	vsftpd)
+		mkdir -p /var/run/vsftpd/empty
+		[ -f /etc/pam.d/vsftpd ] || cp "$dir/pkgs/vsftpd/etc/pam.d/vsftpd" /etc/pam.d/vsftpd
+		cat >"$dir/run/vsftpd.conf" <<CONF
+listen=YES
+listen_address=127.0.0.1
+listen_port=$port
+background=NO
+anonymous_enable=NO
+local_enable=YES
+write_enable=YES
+local_root=$dir/root
+max_clients=0
+max_per_ip=0
+seccomp_sandbox=NO
+pam_service_name=vsftpd
+secure_chroot_dir=/var/run/vsftpd/empty
+idle_session_timeout=0
+data_connection_timeout=0
+xferlog_enable=NO
+CONF
+		"$dir/pkgs/vsftpd/usr/sbin/vsftpd" "$dir/run/vsftpd.conf" >"$log" 2>&1 &
+		;;
+	pure-ftpd)
+		"$dir/pkgs/pure-ftpd/usr/sbin/pure-ftpd" -S "127.0.0.1,$port" -c 50000 -C 50000 -l unix -E -I 0 -H -A >"$log" 2>&1 &
+		;;
+	*)
+		echo "unknown server $name (known: $(names))" >&2
+		exit 2
+		;;
+	esac
+	local pid=$!
+	for _ in $(seq 1 100); do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			echo "$pid"
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "$name did not start; its log:" >&2
+	cat "$log" >&2
+	kill "$pid" 2>/dev/null || true
+	return 1
+}
+
+case "${1:-}" in
+setup) setup "$2" ;;
+start) start "$2" "$3" "$4" ;;
+names) names ;;
+*) sed -n '2,14p' "$0"; exit 2 ;;
+esac

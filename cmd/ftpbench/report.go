@@ -1,0 +1,213 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/gnetftp/gnetftp/bench/ftpbench"
+)
+
+// metric is one column of the comparison: how to read it from a run's
+// JSON and whether higher is better.
+type metric struct {
+	scenario, title, unit string
+	higher                bool
+	read                  func(b []byte) (float64, bool)
+}
+
+func rate(field string) func(b []byte) (float64, bool) {
+	return func(b []byte) (float64, bool) {
+		var r ftpbench.RateResult
+		if json.Unmarshal(b, &r) != nil || r.Ops == 0 || r.Errors > 0 {
+			return 0, false
+		}
+		switch field {
+		case "PerSecond":
+			return r.PerSecond, true
+		case "MBps":
+			return r.MBps, true
+		case "P50ms":
+			return float64(r.Latency.P50.Microseconds()) / 1000, true
+		}
+		return 0, false
+	}
+}
+
+var metrics = []metric{
+	// PSS, not RSS: forking servers share libraries between their
+	// processes, and summing RSS would count them once per session.
+	{"idle", "PSS per idle session (largest N)", "B", false, func(b []byte) (float64, bool) {
+		var rows []idleRow
+		if json.Unmarshal(b, &rows) != nil || len(rows) == 0 {
+			return 0, false
+		}
+		last := rows[len(rows)-1]
+		return last.PSSPerSession, last.LoggedIn == last.N && last.PSSPerSession > 0
+	}},
+	{"logins", "logins/s, 50 clients", "/s", true, rate("PerSecond")},
+	{"small", "4 KiB EPSV+RETR/s, 50 clients", "/s", true, rate("PerSecond")},
+	{"retr", "RETR 1 GiB", "MB/s", true, rate("MBps")},
+	{"stor", "STOR 1 GiB", "MB/s", true, rate("MBps")},
+	{"list", "LIST of 10,000 entries (p50)", "ms", false, rate("P50ms")},
+	{"latency", "NOOP p99 while 8 RETRs run", "ms", false, func(b []byte) (float64, bool) {
+		var r ftpbench.LatencyResult
+		if json.Unmarshal(b, &r) != nil || r.NOOP.N == 0 {
+			return 0, false
+		}
+		return float64(r.NOOP.P99.Microseconds()) / 1000, true
+	}},
+}
+
+type cell struct {
+	median, lo, hi float64
+	n              int
+}
+
+// report reads DIR/SERVER/SCENARIO-RUN.json and writes the median table
+// with spreads and ratios (gnetftp against the best peer), and an SVG.
+func report(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("ftpbench report", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("dir", "bench/results", "directory written by bench/peers/matrix.sh")
+	md := fs.String("markdown", "", "write the markdown table here (default: stdout only)")
+	svg := fs.String("svg", "", "write the SVG chart here")
+	self := fs.String("self", "gnetftp", "the server the ratios are for")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(*dir)
+	if err != nil {
+		return err
+	}
+	var servers []string
+	for _, e := range entries {
+		if e.IsDir() {
+			servers = append(servers, e.Name())
+		}
+	}
+	sort.Strings(servers)
+	table := map[string]map[string]cell{}
+	for _, s := range servers {
+		table[s] = map[string]cell{}
+		for _, m := range metrics {
+			files, _ := filepath.Glob(filepath.Join(*dir, s, m.scenario+"-*.json"))
+			var vals []float64
+			for _, f := range files {
+				b, err := os.ReadFile(f)
+				if err != nil {
+					continue
+				}
+				if v, ok := m.read(b); ok {
+					vals = append(vals, v)
+				}
+			}
+			if len(vals) == 0 {
+				continue
+			}
+			sort.Float64s(vals)
+			table[s][m.scenario] = cell{median: vals[len(vals)/2], lo: vals[0], hi: vals[len(vals)-1], n: len(vals)}
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "| figure | %s | ratio %s / best peer |\n|---|%s---|\n", strings.Join(servers, " | "), *self, strings.Repeat("---|", len(servers)))
+	var bars []bar
+	for _, m := range metrics {
+		fmt.Fprintf(&b, "| %s (%s) |", m.title, m.unit)
+		best, bestName := 0.0, ""
+		for _, s := range servers {
+			c, ok := table[s][m.scenario]
+			if !ok {
+				b.WriteString(" failed |")
+				continue
+			}
+			fmt.Fprintf(&b, " %s (%s-%s, n=%d) |", num(c.median), num(c.lo), num(c.hi), c.n)
+			if s == *self {
+				continue
+			}
+			if bestName == "" || (m.higher && c.median > best) || (!m.higher && c.median < best) {
+				best, bestName = c.median, s
+			}
+		}
+		mine, ok := table[*self][m.scenario]
+		switch {
+		case !ok || bestName == "" || best == 0 || mine.median == 0:
+			b.WriteString(" - |\n")
+		default:
+			r := mine.median / best
+			if !m.higher {
+				r = best / mine.median
+			}
+			fmt.Fprintf(&b, " **%.2fx** vs %s |\n", r, bestName)
+			bars = append(bars, bar{label: m.title, ratio: r, peer: bestName})
+		}
+	}
+	b.WriteString("\nRatios above 1 mean " + *self + " does better than the best peer (for memory and times: lower is better, so the ratio is peer/" + *self + ").\n")
+	if lb, err := os.ReadFile(filepath.Join(*dir, "loopback.json")); err == nil {
+		var l map[string]float64
+		if json.Unmarshal(lb, &l) == nil {
+			fmt.Fprintf(&b, "Loopback ceiling (a plain sendfile copy over 127.0.0.1 in the same run): %.0f MB/s.\n", l["MBps"])
+		}
+	}
+	fmt.Fprint(stdout, b.String())
+	if *md != "" {
+		if err := os.WriteFile(*md, []byte(b.String()), 0o644); err != nil {
+			return err
+		}
+	}
+	if *svg != "" {
+		return os.WriteFile(*svg, []byte(chart(bars, *self)), 0o644)
+	}
+	return nil
+}
+
+func num(v float64) string {
+	switch {
+	case v >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1f", v)
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+type bar struct {
+	label, peer string
+	ratio       float64
+}
+
+// chart draws the ratios as horizontal bars with the parity line at 1.
+func chart(bars []bar, self string) string {
+	const w, left, rowH, top = 760, 300, 34, 40
+	maxR := 2.0
+	for _, b := range bars {
+		if b.ratio > maxR {
+			maxR = b.ratio
+		}
+	}
+	scale := float64(w-left-60) / maxR
+	h := top + rowH*len(bars) + 30
+	var s strings.Builder
+	fmt.Fprintf(&s, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="13">`+"\n", w, h)
+	fmt.Fprintf(&s, `<text x="10" y="22" font-size="15">%s / best peer (higher is better)</text>`+"\n", self)
+	for i, b := range bars {
+		y := top + i*rowH
+		color := "#2e7d32"
+		if b.ratio < 1 {
+			color = "#c62828"
+		}
+		fmt.Fprintf(&s, `<text x="10" y="%d">%s</text>`+"\n", y+18, b.label)
+		fmt.Fprintf(&s, `<rect x="%d" y="%d" width="%.1f" height="22" fill="%s"/>`+"\n", left, y+4, b.ratio*scale, color)
+		fmt.Fprintf(&s, `<text x="%.1f" y="%d">%.2fx vs %s</text>`+"\n", float64(left)+b.ratio*scale+6, y+20, b.ratio, b.peer)
+	}
+	x1 := float64(left) + scale
+	fmt.Fprintf(&s, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#000" stroke-dasharray="4 3"/>`+"\n", x1, top, x1, h-20)
+	fmt.Fprintf(&s, `<text x="%.1f" y="%d">1.0</text>`+"\n", x1-8, h-6)
+	s.WriteString("</svg>\n")
+	return s.String()
+}
