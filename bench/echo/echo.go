@@ -8,14 +8,11 @@ package echo
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -233,40 +230,4 @@ func RoundTrips(conns []*Conn, rounds int, timeout time.Duration) RTTResult {
 	}
 	res.PerSecond = float64(len(all)) / res.Elapsed.Seconds()
 	return res
-}
-
-// ProcStatus reads a field of /proc/PID/status in bytes (VmRSS, VmHWM).
-func ProcStatus(pid int, field string) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("parsing %s %q: %w", field, v, err)
-			}
-			return kb << 10, nil
-		}
-	}
-	return 0, errors.New("no " + field + " in /proc status")
-}
-
-// Pss reads the proportional set size of pid from smaps_rollup, in bytes.
-func Pss(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "Pss:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			if err != nil {
-				return 0, err
-			}
-			return kb << 10, nil
-		}
-	}
-	return 0, errors.New("no Pss in smaps_rollup")
 }

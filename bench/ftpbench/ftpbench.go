@@ -11,13 +11,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/gnetftp/gnetftp/bench/ftpclient"
@@ -241,77 +238,6 @@ type zeroReader struct{}
 func (zeroReader) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
-}
-
-// RaiseNoFile lifts the soft open-file limit to the hard one and returns it.
-func RaiseNoFile() uint64 {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return 1024
-	}
-	lim.Cur = lim.Max
-	_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
-	return lim.Max
-}
-
-// Memory of a server: RSS and PSS summed over pid and its descendants
-// (forking servers have a process per session).
-type Memory struct{ RSS, PSS int64 }
-
-// MemoryOf reads /proc for pid and every descendant.
-func MemoryOf(pid int) (Memory, error) {
-	var m Memory
-	seen := map[int]bool{}
-	var walk func(p int) error
-	walk = func(p int) error {
-		if seen[p] {
-			return nil
-		}
-		seen[p] = true
-		rss, err := procField(fmt.Sprintf("/proc/%d/status", p), "VmRSS:")
-		if err != nil {
-			return err
-		}
-		pss, _ := procField(fmt.Sprintf("/proc/%d/smaps_rollup", p), "Pss:")
-		m.RSS += rss
-		m.PSS += pss
-		for _, child := range children(p) {
-			_ = walk(child) // a child may exit meanwhile
-		}
-		return nil
-	}
-	return m, walk(pid)
-}
-
-func children(pid int) []int {
-	var out []int
-	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-	for _, t := range tasks {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, t.Name()))
-		if err != nil {
-			continue
-		}
-		for _, f := range strings.Fields(string(b)) {
-			if c, err := strconv.Atoi(f); err == nil {
-				out = append(out, c)
-			}
-		}
-	}
-	return out
-}
-
-func procField(path, field string) (int64, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, field); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, fmt.Errorf("no %s in %s", field, path)
 }
 
 // Latencies summarises durations.

@@ -24,10 +24,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/gnetftp/gnetftp/bench/echo"
+	"github.com/gnetftp/gnetftp/bench/procstat"
 )
 
 func main() {
@@ -52,23 +52,12 @@ func main() {
 	}
 }
 
-// raiseNoFile lifts the soft open-file limit to the hard one and returns it.
-func raiseNoFile() uint64 {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return 1024
-	}
-	lim.Cur = lim.Max
-	_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
-	return lim.Max
-}
-
 // serve is the child: it runs one server and answers "stats" on stdin.
 func serve(args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ExitOnError)
 	impl := fs.String("impl", "gnet", "gnet or goroutine")
 	_ = fs.Parse(args)
-	raiseNoFile()
+	procstat.RaiseNoFile()
 	s, err := echo.Start(*impl)
 	if err != nil {
 		return err
@@ -156,10 +145,10 @@ func (c *child) stats() (memStats, error) {
 		}
 	}
 	pid := c.cmd.Process.Pid
-	if m.RSS, err = echo.ProcStatus(pid, "VmRSS"); err != nil {
+	if m.RSS, err = procstat.RSS(pid); err != nil {
 		return m, err
 	}
-	m.PSS, _ = echo.Pss(pid)
+	m.PSS, _ = procstat.PSS(pid)
 	return m, nil
 }
 
@@ -192,7 +181,7 @@ func idle(args []string) error {
 	ns := fs.String("n", "1000,10000,19000", "connection counts")
 	jsonOut := fs.String("json", "", "also write results as JSON to this file")
 	_ = fs.Parse(args)
-	limit := raiseNoFile()
+	limit := procstat.RaiseNoFile()
 	var rows []idleRow
 	for _, s := range strings.Split(*ns, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -264,7 +253,7 @@ func rtt(args []string) error {
 	runs := fs.Int("runs", 3, "runs per implementation (the median is reported)")
 	jsonOut := fs.String("json", "", "also write results as JSON to this file")
 	_ = fs.Parse(args)
-	raiseNoFile()
+	procstat.RaiseNoFile()
 	var rows []rttRow
 	med := map[string]rttRow{}
 	for _, impl := range echo.Impls {

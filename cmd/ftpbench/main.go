@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/gnetftp/gnetftp/bench/ftpbench"
+	"github.com/gnetftp/gnetftp/bench/procstat"
 )
 
 func main() {
@@ -92,7 +93,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		return err
 	}
-	limit := ftpbench.RaiseNoFile()
+	limit := procstat.RaiseNoFile()
 	progress := func(l string) { fmt.Fprintln(stderr, "ftpbench: "+l) }
 	if o.quiet {
 		progress = nil
@@ -189,10 +190,10 @@ type idleRow struct {
 // idle opens each N in turn. Past this process's open-file limit the
 // sessions are split over worker processes (re-executions of ftpbench).
 func idle(ctx context.Context, o opts, limit uint64, stdout, stderr io.Writer) ([]idleRow, error) {
-	var base ftpbench.Memory
+	var base procstat.Memory
 	if o.pid > 0 {
 		var err error
-		if base, err = ftpbench.MemoryOf(o.pid); err != nil {
+		if base, err = procstat.Tree(o.pid); err != nil {
 			return nil, fmt.Errorf("--pid %d: %w", o.pid, err)
 		}
 	}
@@ -218,7 +219,7 @@ func idle(ctx context.Context, o opts, limit uint64, stdout, stderr io.Writer) (
 		row.LoggedIn, row.FirstError = got, firstErr
 		if o.pid > 0 {
 			time.Sleep(500 * time.Millisecond) // let the server settle
-			m, err := ftpbench.MemoryOf(o.pid)
+			m, err := procstat.Tree(o.pid)
 			if err == nil && got > 0 {
 				row.RSS, row.PSS = m.RSS, m.PSS
 				row.RSSPerSession = float64(m.RSS-base.RSS) / float64(got)

@@ -1,0 +1,31 @@
+package procstat_test
+
+import (
+	"os"
+	"os/exec"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gnetftp/gnetftp/bench/procstat"
+	"github.com/gnetftp/gnetftp/internal/leaktest"
+)
+
+func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
+
+func TestMemoryOfATree(t *testing.T) {
+	self, err := procstat.RSS(os.Getpid())
+	require.NoError(t, err)
+	assert.Greater(t, self, int64(1<<20))
+	child := exec.Command("sleep", "30")
+	require.NoError(t, child.Start())
+	defer func() { _ = child.Process.Kill(); _ = child.Wait() }() // the child this test started
+	tree, err := procstat.Tree(os.Getpid())
+	require.NoError(t, err)
+	assert.Greater(t, tree.RSS, self/2, "the child's RSS is added")
+	assert.Positive(t, tree.PSS)
+	_, err = procstat.Field("/proc/self/status", "NoSuchField")
+	assert.Error(t, err)
+	assert.Positive(t, procstat.RaiseNoFile())
+}
