@@ -4,16 +4,19 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"net"
 	"path"
+	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/gnetftp/gnetftp/ftp/dtp"
 	"github.com/gnetftp/gnetftp/ftp/listing"
 	"github.com/gnetftp/gnetftp/ftp/shell"
+	"github.com/gnetftp/gnetftp/reactor"
 )
 
 // dataSource is how the transfer goroutine gets its data connection.
@@ -60,10 +63,13 @@ func (s *Session) runTransfer(kind, p string, d dataSource, work func(ctx contex
 		conn, err := d.open(ctx)
 		openErr := err
 		if err == nil {
-			n, err = work(ctx, conn)
+			n, err = s.safely(func() (int64, error) { return work(ctx, conn) })
+			if _, panicked := err.(*reactor.PanicError); panicked {
+				conn.Close()
+			}
 		}
 		if cleanup != nil {
-			if cerr := cleanup(err); err == nil {
+			if _, cerr := s.safely(func() (int64, error) { return 0, cleanup(err) }); err == nil {
 				err = cerr
 			}
 		}
@@ -77,6 +83,20 @@ func (s *Session) runTransfer(kind, p string, d dataSource, work func(ctx contex
 			s.resume()
 		})
 	}()
+}
+
+// safely runs part of a transfer on its goroutine. The shell's readers
+// and writers are pluggable code outside this package: a panic in one of
+// them becomes a *reactor.PanicError (a 451 for this transfer) instead of
+// ending the whole server, as a handler's panic on the loop does.
+func (s *Session) safely(fn func() (int64, error)) (n int64, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.f.cfg.Logger.Error("ftp transfer panic", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			err = &reactor.PanicError{Value: v}
+		}
+	}()
+	return fn()
 }
 
 func (s *Session) finishTransfer(x *transfer, kind, p string, n int64, took time.Duration, openErr, err error) {
