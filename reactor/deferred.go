@@ -3,6 +3,7 @@ package reactor
 import (
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sync"
 
 	"github.com/gnetftp/gnetftp/protocol"
@@ -11,9 +12,19 @@ import (
 // ErrAlreadyCalled is returned when a Deferred is resolved twice.
 var ErrAlreadyCalled = errors.New("reactor: deferred already resolved")
 
+// ErrNilDeferred is the failure of a ThenDeferred whose function returned a
+// nil *Deferred (instead of hanging the chain forever).
+var ErrNilDeferred = errors.New("reactor: ThenDeferred function returned a nil Deferred")
+
 // PanicError is the error a callback's (or a pooled function's) panic
-// becomes, so it travels down the chain like any other failure.
-type PanicError struct{ Value any }
+// becomes, so it travels down the chain like any other failure and the
+// errback that receives it can log where it happened.
+type PanicError struct {
+	// Value is what was passed to panic.
+	Value any
+	// Stack is the panicking goroutine's stack (nil when unknown).
+	Stack []byte
+}
 
 func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
 
@@ -22,23 +33,46 @@ func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
 // Whoever produces the result calls Resolve once, from any goroutine. The
 // callbacks always run on the owning protocol.Loop, never concurrently
 // with the protocol, so they may touch protocol state without locks. They
-// run in the order they were added; each step sees the result left by the
-// one before (a callback may turn a value into an error and an errback may
-// recover), as in Twisted. Then and ThenDeferred change the type and start
-// a new Deferred.
+// never run inside Resolve or AddBoth/AddCallbacks, even when those are
+// called on the loop with the result already known: the run is queued
+// with Loop.CallFromThread and happens after the current loop callback
+// returns (so a protocol can add all its callbacks first, and no callback
+// re-enters the code that added it). Callbacks run in the order they were
+// added; each step sees the result left by the one before (a callback may
+// turn a value into an error and an errback may recover), as in Twisted.
+// Then and ThenDeferred change the type and feed a new Deferred.
 //
-// An error still unhandled at the end of the chain is dropped; end chains
-// with AddBoth where a failure matters.
+// A panic in a callback is recovered and becomes a *PanicError result for
+// the rest of the chain.
+//
+// If the loop's connection is gone, the callbacks never run (a Loop never
+// runs anything after ConnectionLost).
+//
+// Unhandled errors: Twisted logs "Unhandled error in Deferred" when a
+// failed Deferred is garbage-collected. Here there is no global logger:
+// set a hook with OnUnhandled; it is called on the loop with an error that
+// is still the result once every step added so far has run and no AddBoth,
+// Then or ThenDeferred has seen it. Without a hook such an error is
+// dropped.
 type Deferred[T any] struct {
 	loop protocol.Loop
 
 	mu        sync.Mutex
-	fired     bool // result known
-	running   bool // steps are being run (or are scheduled) on the loop
+	fired     bool // the result is known
+	running   bool // steps are being run on the loop
+	scheduled bool // a run is queued on the loop
 	v         T
 	err       error
-	steps     []func(T, error) (T, error)
-	scheduled bool
+	unhandled bool // err has not been seen by an observing step yet
+	steps     []step[T]
+	hook      func(error)
+}
+
+// step is one callback. An observing step (AddBoth, the forwarders of
+// Then and ThenDeferred) handles an error by seeing it.
+type step[T any] struct {
+	fn       func(T, error) (T, error)
+	observes bool
 }
 
 // NewDeferred returns an unresolved Deferred whose callbacks run on loop.
@@ -61,15 +95,15 @@ func Fail[T any](loop protocol.Loop, err error) *Deferred[T] {
 	return d
 }
 
-// Resolve sets the result, once. Safe from any goroutine; callbacks run
-// later on the loop.
+// Resolve sets the result, once; later calls return ErrAlreadyCalled. Safe
+// from any goroutine; the callbacks run later on the loop.
 func (d *Deferred[T]) Resolve(v T, err error) error {
 	d.mu.Lock()
 	if d.fired {
 		d.mu.Unlock()
 		return ErrAlreadyCalled
 	}
-	d.fired, d.v, d.err = true, v, err
+	d.fired, d.v, d.err, d.unhandled = true, v, err, err != nil
 	schedule := d.needsRunLocked()
 	d.mu.Unlock()
 	if schedule {
@@ -87,11 +121,26 @@ func (d *Deferred[T]) Errback(err error) error {
 	return d.Resolve(zero, err)
 }
 
+// OnUnhandled sets the function told about an error no callback handled
+// (see Deferred). Then and ThenDeferred pass it on to the Deferreds they
+// create, so set it before them. It returns d.
+func (d *Deferred[T]) OnUnhandled(fn func(error)) *Deferred[T] {
+	d.mu.Lock()
+	d.hook = fn
+	schedule := d.needsRunLocked()
+	d.mu.Unlock()
+	if schedule {
+		d.schedule()
+	}
+	return d
+}
+
 // AddCallbacks adds a step: cb runs on success, eb on failure (either may
 // be nil to pass the result through). Their results replace the current
-// result for later steps. It returns d.
+// result for later steps; an error an errback returns is still unhandled.
+// It returns d.
 func (d *Deferred[T]) AddCallbacks(cb func(T) (T, error), eb func(error) (T, error)) *Deferred[T] {
-	return d.addStep(func(v T, err error) (T, error) {
+	return d.addStep(step[T]{fn: func(v T, err error) (T, error) {
 		if err != nil {
 			if eb == nil {
 				return v, err
@@ -102,21 +151,21 @@ func (d *Deferred[T]) AddCallbacks(cb func(T) (T, error), eb func(error) (T, err
 			return v, nil
 		}
 		return cb(v)
-	})
+	}})
 }
 
-// AddBoth adds fn, which sees the current result and leaves it unchanged.
-// It returns d.
+// AddBoth adds fn, which sees the current result and leaves it unchanged
+// (an error it sees counts as handled). It returns d.
 func (d *Deferred[T]) AddBoth(fn func(v T, err error)) *Deferred[T] {
-	return d.addStep(func(v T, err error) (T, error) {
+	return d.addStep(step[T]{observes: true, fn: func(v T, err error) (T, error) {
 		fn(v, err)
 		return v, err
-	})
+	}})
 }
 
-func (d *Deferred[T]) addStep(step func(T, error) (T, error)) *Deferred[T] {
+func (d *Deferred[T]) addStep(s step[T]) *Deferred[T] {
 	d.mu.Lock()
-	d.steps = append(d.steps, step)
+	d.steps = append(d.steps, s)
 	schedule := d.needsRunLocked()
 	d.mu.Unlock()
 	if schedule {
@@ -125,10 +174,13 @@ func (d *Deferred[T]) addStep(step func(T, error) (T, error)) *Deferred[T] {
 	return d
 }
 
-// needsRunLocked reports whether steps must be scheduled now, and marks
-// them scheduled.
+// needsRunLocked reports whether a run must be queued now, and marks it
+// queued.
 func (d *Deferred[T]) needsRunLocked() bool {
-	if !d.fired || d.running || d.scheduled || len(d.steps) == 0 {
+	if !d.fired || d.running || d.scheduled {
+		return false
+	}
+	if len(d.steps) == 0 && !(d.unhandled && d.hook != nil) {
 		return false
 	}
 	d.scheduled = true
@@ -145,33 +197,60 @@ func (d *Deferred[T]) schedule() {
 	}
 }
 
-// run executes pending steps on the loop.
+// resolveOnLoop sets the result and runs the steps at once. It must be
+// called on d's loop, from code the loop is running (a delivered function
+// or another Deferred's step), so it keeps the no-reentrancy promise. It
+// reports false if d was already resolved.
+func (d *Deferred[T]) resolveOnLoop(v T, err error) bool {
+	d.mu.Lock()
+	if d.fired {
+		d.mu.Unlock()
+		return false
+	}
+	d.fired, d.v, d.err, d.unhandled = true, v, err, err != nil
+	d.mu.Unlock()
+	d.run() // nothing can be queued or running: d was not fired
+	return true
+}
+
+// run executes pending steps on the loop, then reports an unhandled error.
 func (d *Deferred[T]) run() {
 	d.mu.Lock()
 	d.scheduled = false
 	d.running = true
 	for len(d.steps) > 0 {
-		step := d.steps[0]
+		s := d.steps[0]
+		d.steps[0] = step[T]{}
 		d.steps = d.steps[1:]
 		v, err := d.v, d.err
 		d.mu.Unlock()
-		v, err = callStep(step, v, err)
+		v, err, panicked := callStep(s.fn, v, err)
 		d.mu.Lock()
 		d.v, d.err = v, err
+		d.unhandled = err != nil && (panicked || !s.observes)
 	}
 	d.steps = nil
 	d.running = false
+	var report error
+	hook := d.hook
+	if d.unhandled && hook != nil {
+		report, d.unhandled = d.err, false
+	}
 	d.mu.Unlock()
+	if report != nil {
+		hook(report)
+	}
 }
 
-func callStep[T any](step func(T, error) (T, error), v T, err error) (rv T, rerr error) {
+func callStep[T any](fn func(T, error) (T, error), v T, err error) (rv T, rerr error, panicked bool) {
 	defer func() {
 		if p := recover(); p != nil {
 			var zero T
-			rv, rerr = zero, &PanicError{Value: p}
+			rv, rerr, panicked = zero, &PanicError{Value: p, Stack: debug.Stack()}, true
 		}
 	}()
-	return step(v, err)
+	rv, rerr = fn(v, err)
+	return rv, rerr, false
 }
 
 // safeCall runs fn, turning a panic into a *PanicError.
@@ -179,44 +258,61 @@ func safeCall[U any](fn func() (U, error)) (rv U, rerr error) {
 	defer func() {
 		if p := recover(); p != nil {
 			var zero U
-			rv, rerr = zero, &PanicError{Value: p}
+			rv, rerr = zero, &PanicError{Value: p, Stack: debug.Stack()}
 		}
 	}()
 	return fn()
 }
 
-// Then returns a Deferred of fn's result: fn runs on the loop with d's
-// value; an error (from d or from fn) skips to the new Deferred.
-func Then[T, U any](d *Deferred[T], fn func(T) (U, error)) *Deferred[U] {
+// derive returns a new Deferred on d's loop that inherits d's hook.
+func derive[T, U any](d *Deferred[T]) *Deferred[U] {
 	nd := NewDeferred[U](d.loop)
-	d.AddBoth(func(v T, err error) {
-		var zero U
+	d.mu.Lock()
+	nd.hook = d.hook
+	d.mu.Unlock()
+	return nd
+}
+
+// Then returns a Deferred of fn's result: fn runs on the loop with d's
+// value; an error (from d or from fn) skips to the new Deferred. The new
+// Deferred's callbacks run in the same loop turn as d's step (no extra
+// hop). d's own result is not changed: steps added to d later still see it.
+func Then[T, U any](d *Deferred[T], fn func(T) (U, error)) *Deferred[U] {
+	nd := derive[T, U](d)
+	d.addStep(step[T]{observes: true, fn: func(v T, err error) (T, error) {
 		if err != nil {
-			_ = nd.Resolve(zero, err)
-			return
+			var zero U
+			nd.resolveOnLoop(zero, err)
+			return v, err
 		}
-		u, err := safeCall(func() (U, error) { return fn(v) })
-		_ = nd.Resolve(u, err)
-	})
+		nd.resolveOnLoop(safeCall(func() (U, error) { return fn(v) }))
+		return v, err
+	}})
 	return nd
 }
 
 // ThenDeferred is Then for a function that itself returns a Deferred: the
-// chain waits for it (Twisted's callback returning a Deferred).
+// new Deferred waits for that inner one (Twisted's callback returning a
+// Deferred) and takes its result. If the inner Deferred belongs to another
+// loop, its result still reaches the new Deferred's callbacks on d's loop.
 func ThenDeferred[T, U any](d *Deferred[T], fn func(T) *Deferred[U]) *Deferred[U] {
-	nd := NewDeferred[U](d.loop)
-	d.AddBoth(func(v T, err error) {
+	nd := derive[T, U](d)
+	d.addStep(step[T]{observes: true, fn: func(v T, err error) (T, error) {
 		var zero U
 		if err != nil {
-			_ = nd.Resolve(zero, err)
-			return
+			nd.resolveOnLoop(zero, err)
+			return v, err
 		}
-		inner, perr := safeCall(func() (*Deferred[U], error) { return fn(v), nil })
-		if perr != nil {
-			_ = nd.Resolve(zero, perr)
-			return
+		inner, ierr := safeCall(func() (*Deferred[U], error) { return fn(v), nil })
+		if ierr == nil && inner == nil {
+			ierr = ErrNilDeferred
+		}
+		if ierr != nil {
+			nd.resolveOnLoop(zero, ierr)
+			return v, err
 		}
 		inner.AddBoth(func(u U, err error) { _ = nd.Resolve(u, err) })
-	})
+		return v, err
+	}})
 	return nd
 }

@@ -2,8 +2,8 @@ package reactor_test
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -116,64 +116,156 @@ func TestResolveFromAnotherGoroutineNeverConcurrent(t *testing.T) {
 	assert.Equal(t, int32(1), maxRunning)
 }
 
-func TestDeferOnPool(t *testing.T) {
-	pool := reactor.NewPool(reactor.PoolConfig{Workers: 2})
-	defer pool.Close()
+func TestDeferredStepsAddedByACallbackRunInTheSameTurn(t *testing.T) {
 	loop := prototest.NewLoop()
-	d := reactor.Defer(pool, loop, func() (string, error) { return "from worker", nil }, nil)
-	var got string
-	d.AddBoth(func(v string, err error) { got = v })
-	for got == "" {
-		require.NotZero(t, loop.WaitPending(10*time.Second), "result delivered")
-	}
-	assert.Equal(t, "from worker", got)
-
-	p := reactor.Defer(pool, loop, func() (int, error) { panic("worker panic") }, nil)
-	var err error
-	p.AddBoth(func(_ int, e error) { err = e })
-	for err == nil {
-		require.NotZero(t, loop.WaitPending(10*time.Second))
-	}
-	var pe *reactor.PanicError
-	assert.ErrorAs(t, err, &pe)
+	d := reactor.NewDeferred[int](loop)
+	var got []string
+	d.AddBoth(func(v int, err error) {
+		got = append(got, "first")
+		d.AddBoth(func(int, error) { got = append(got, "added by first") })
+	})
+	d.AddBoth(func(int, error) { got = append(got, "second") })
+	require.NoError(t, d.Callback(1))
+	assert.Equal(t, 1, loop.RunPending(), "one loop turn runs the whole chain")
+	assert.Equal(t, []string{"first", "second", "added by first"}, got)
 }
 
-func TestDeferToAGoneLoopReleasesTheResult(t *testing.T) {
-	pool := reactor.NewPool(reactor.PoolConfig{Workers: 1})
-	defer pool.Close()
-	loop := prototest.NewLoop()
-	loop.Stop() // the connection was lost
-	released := make(chan string, 1)
-	d := reactor.Defer(pool, loop, func() (string, error) { return "file handle", nil },
-		func(v string) { released <- v })
-	d.AddBoth(func(string, error) { t.Error("no callback on a dead loop") })
-	select {
-	case v := <-released:
-		assert.Equal(t, "file handle", v)
-	case <-time.After(10 * time.Second):
-		t.Fatal("dropped was not called")
-	}
-}
-
-func TestPoolFullAndClosed(t *testing.T) {
-	pool := reactor.NewPool(reactor.PoolConfig{Workers: 1, Queue: 1})
-	block := make(chan struct{})
-	started := make(chan struct{})
-	require.NoError(t, pool.Submit(func() { close(started); <-block }))
-	<-started
-	require.NoError(t, pool.Submit(func() {})) // fills the queue
-	assert.ErrorIs(t, pool.Submit(func() {}), reactor.ErrPoolFull, "never blocks the caller")
-
+func TestDeferredPanicCarriesItsStack(t *testing.T) {
 	loop := prototest.NewLoop()
 	var err error
-	reactor.Defer(pool, loop, func() (int, error) { return 1, nil }, nil).AddBoth(func(_ int, e error) { err = e })
+	reactor.Then(reactor.Succeed(loop, 1), func(int) (int, error) { panic("in Then") }).
+		AddBoth(func(_ int, e error) { err = e })
 	loop.RunPending()
-	assert.ErrorIs(t, err, reactor.ErrPoolFull, "the Deferred fails instead")
+	var pe *reactor.PanicError
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, "in Then", pe.Value)
+	assert.Contains(t, string(pe.Stack), "deferred_test.go", "the stack names the panicking code")
+}
 
-	close(block)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); pool.Close() }()
-	wg.Wait()
-	assert.ErrorIs(t, pool.Submit(func() {}), reactor.ErrPoolClosed)
+func TestThenRunsTheNextStageInTheSameTurn(t *testing.T) {
+	loop := prototest.NewLoop()
+	d := reactor.NewDeferred[int](loop)
+	var got string
+	reactor.Then(reactor.Then(d, func(v int) (int, error) { return v + 1, nil }),
+		func(v int) (string, error) { return strconv.Itoa(v), nil }).
+		AddBoth(func(v string, _ error) { got = v })
+	require.NoError(t, d.Callback(41))
+	assert.Equal(t, 1, loop.RunPending())
+	assert.Equal(t, "42", got)
+}
+
+func TestThenDeferredErrors(t *testing.T) {
+	loop := prototest.NewLoop()
+	boom := errors.New("inner failed")
+	cases := []struct {
+		name  string
+		inner func(loop *prototest.Loop) *reactor.Deferred[int]
+		check func(t *testing.T, err error)
+	}{
+		{"inner fails", func(l *prototest.Loop) *reactor.Deferred[int] { return reactor.Fail[int](l, boom) },
+			func(t *testing.T, err error) { assert.ErrorIs(t, err, boom) }},
+		{"nil inner", func(*prototest.Loop) *reactor.Deferred[int] { return nil },
+			func(t *testing.T, err error) { assert.ErrorIs(t, err, reactor.ErrNilDeferred) }},
+		{"fn panics", func(*prototest.Loop) *reactor.Deferred[int] { panic("no inner") },
+			func(t *testing.T, err error) {
+				var pe *reactor.PanicError
+				assert.ErrorAs(t, err, &pe)
+			}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var err error
+			done := false
+			reactor.ThenDeferred(reactor.Succeed(loop, "x"), func(string) *reactor.Deferred[int] { return tc.inner(loop) }).
+				AddBoth(func(_ int, e error) { err, done = e, true })
+			loop.RunPending()
+			require.True(t, done, "the chain does not hang")
+			tc.check(t, err)
+		})
+	}
+}
+
+func TestThenDeferredOnAnotherLoopComesBackToTheOwner(t *testing.T) {
+	owner, other := prototest.NewLoop(), prototest.NewLoop()
+	inner := reactor.NewDeferred[int](other)
+	var got int
+	reactor.ThenDeferred(reactor.Succeed(owner, 0), func(int) *reactor.Deferred[int] { return inner }).
+		AddBoth(func(v int, _ error) { got = v })
+	owner.RunPending()
+	require.NoError(t, inner.Callback(9))
+	owner.RunPending()
+	assert.Zero(t, got, "the inner result must first pass the other loop")
+	other.RunPending()
+	assert.Zero(t, got, "then hop back to the owner")
+	owner.RunPending()
+	assert.Equal(t, 9, got)
+}
+
+func TestDeferredOnUnhandled(t *testing.T) {
+	boom := errors.New("boom")
+	cases := []struct {
+		name  string
+		build func(d *reactor.Deferred[int], l *prototest.Loop)
+		want  []error
+	}{
+		{"no steps", func(*reactor.Deferred[int], *prototest.Loop) {}, []error{boom}},
+		{"seen by AddBoth", func(d *reactor.Deferred[int], _ *prototest.Loop) { d.AddBoth(func(int, error) {}) }, nil},
+		{"passed through a callback", func(d *reactor.Deferred[int], _ *prototest.Loop) {
+			d.AddCallbacks(func(v int) (int, error) { return v, nil }, nil)
+		}, []error{boom}},
+		{"recovered by an errback", func(d *reactor.Deferred[int], _ *prototest.Loop) {
+			d.AddCallbacks(nil, func(error) (int, error) { return 0, nil })
+		}, nil},
+		{"errback fails again", func(d *reactor.Deferred[int], _ *prototest.Loop) {
+			d.AddCallbacks(nil, func(err error) (int, error) { return 0, fmt.Errorf("again: %w", err) })
+		}, []error{boom}},
+		{"AddBoth panics", func(d *reactor.Deferred[int], _ *prototest.Loop) {
+			d.AddBoth(func(int, error) { panic("in AddBoth") })
+		}, []error{&reactor.PanicError{Value: "in AddBoth"}}},
+		{"forwarded by Then, unhandled there, reported once", func(d *reactor.Deferred[int], _ *prototest.Loop) {
+			reactor.Then(d, func(v int) (int, error) { return v, nil })
+		}, []error{boom}},
+		{"forwarded by Then and handled there", func(d *reactor.Deferred[int], _ *prototest.Loop) {
+			reactor.Then(d, func(v int) (int, error) { return v, nil }).AddBoth(func(int, error) {})
+		}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			loop := prototest.NewLoop()
+			var got []error
+			d := reactor.NewDeferred[int](loop).OnUnhandled(func(err error) { got = append(got, err) })
+			tc.build(d, loop)
+			require.NoError(t, d.Errback(boom))
+			loop.RunPending()
+			require.Len(t, got, len(tc.want))
+			for i, want := range tc.want {
+				if pe, ok := want.(*reactor.PanicError); ok {
+					var gotPE *reactor.PanicError
+					require.ErrorAs(t, got[i], &gotPE)
+					assert.Equal(t, pe.Value, gotPE.Value)
+					continue
+				}
+				assert.ErrorIs(t, got[i], want)
+			}
+		})
+	}
+
+	t.Run("success is never reported", func(t *testing.T) {
+		loop := prototest.NewLoop()
+		reported := false
+		reactor.Succeed(loop, 1).OnUnhandled(func(error) { reported = true })
+		loop.RunPending()
+		assert.False(t, reported)
+	})
+}
+
+func TestDeferredOnAStoppedLoopNeverRunsCallbacks(t *testing.T) {
+	loop := prototest.NewLoop()
+	d := reactor.NewDeferred[int](loop)
+	ran := false
+	d.AddBoth(func(int, error) { ran = true })
+	loop.Stop()
+	assert.NoError(t, d.Callback(1), "resolving still works")
+	assert.Zero(t, loop.RunPending())
+	assert.False(t, ran)
 }

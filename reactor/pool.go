@@ -34,7 +34,10 @@ type Pool struct {
 	wg     sync.WaitGroup
 }
 
-// NewPool starts the workers.
+// NewPool starts the workers. They are started up front and live until
+// Close: an idle worker costs one parked goroutine (a few KiB of stack),
+// so the default 8 cost far less than one session buffer, and a fixed set
+// keeps Submit to one channel send (no spawning, no idle timers).
 func NewPool(cfg PoolConfig) *Pool {
 	if cfg.Workers <= 0 {
 		cfg.Workers = max(8, 4*runtime.NumCPU())
@@ -57,7 +60,9 @@ func (p *Pool) work() {
 	}
 }
 
-// Submit queues fn without blocking.
+// Submit queues fn without blocking: it returns ErrPoolFull when the queue
+// is full and ErrPoolClosed after Close. A panic in fn is not recovered
+// (Defer recovers its own); it crashes the process like any goroutine's.
 func (p *Pool) Submit(fn func()) error {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
@@ -73,7 +78,9 @@ func (p *Pool) Submit(fn func()) error {
 }
 
 // Close stops accepting work, lets queued and running work finish, and
-// returns when every worker has exited.
+// returns when every worker has exited. It is safe to call more than once
+// and concurrently with Submit, but not from inside pooled work (it would
+// wait for itself).
 func (p *Pool) Close() {
 	p.mu.Lock()
 	if !p.closed {
@@ -84,21 +91,62 @@ func (p *Pool) Close() {
 	p.wg.Wait()
 }
 
+// DropNotifier is an optional interface of protocol.Loop implementations
+// that can say when they discard a function they accepted. Defer uses it
+// to release a result whose delivery was accepted but never ran because
+// the connection was lost before its turn.
+type DropNotifier interface {
+	// CallFromThreadOrDrop is CallFromThread with a promise: when it
+	// reports true, exactly one of fn (on the loop) or dropped (on any
+	// goroutine, it must not block) is eventually called. When it reports
+	// false, neither is.
+	CallFromThreadOrDrop(fn, dropped func()) bool
+}
+
 // Defer runs fn on the pool and delivers its result as a Deferred whose
-// callbacks run on loop. A panic in fn becomes a *PanicError.
+// callbacks run on loop. A panic in fn becomes a *PanicError. If the pool
+// is full or closed, the Deferred fails with ErrPoolFull or ErrPoolClosed
+// at once (event loops call Defer and must never block).
 //
-// If the loop's connection is gone when the result is ready, the
-// callbacks never run and dropped (if not nil) is called with the value on
-// the worker, so resources it holds (an open file) are released. A result
-// whose delivery the loop accepted but then discarded because the
-// connection closed in between is not seen by dropped; values holding an
-// *os.File are still closed by its finalizer.
+// The result reaches the loop in one hop: the delivered function resolves
+// the Deferred and runs its callbacks in the same loop turn, so once the
+// loop has accepted the delivery, the callbacks have run by the time the
+// loop takes its next task.
+//
+// Ownership of a successful result (err == nil) passes to the callbacks.
+// If they can never run, dropped (if not nil) is called with the value so
+// the resources it holds (an open file) are released:
+//   - the loop refused the delivery (connection already lost): on the
+//     worker;
+//   - the Deferred was resolved by someone else first (a caller that gave
+//     up waiting): on the loop;
+//   - the loop accepted the delivery and discarded it because the
+//     connection was lost before its turn: only if loop implements
+//     DropNotifier (on the goroutine that discards it). With any other
+//     Loop this last case is not seen, and the value is left to the
+//     garbage collector (an *os.File is still closed by its finalizer).
 func Defer[T any](p *Pool, loop protocol.Loop, fn func() (T, error), dropped func(T)) *Deferred[T] {
 	d := NewDeferred[T](loop)
 	err := p.Submit(func() {
 		v, err := safeCall(fn)
-		if !loop.CallFromThread(func() { _ = d.Resolve(v, err) }) && dropped != nil && err == nil {
-			dropped(v)
+		release := func() {
+			if dropped != nil && err == nil {
+				dropped(v)
+			}
+		}
+		deliver := func() {
+			if !d.resolveOnLoop(v, err) {
+				release()
+			}
+		}
+		var accepted bool
+		if dn, ok := loop.(DropNotifier); ok {
+			accepted = dn.CallFromThreadOrDrop(deliver, release)
+		} else {
+			accepted = loop.CallFromThread(deliver)
+		}
+		if !accepted {
+			release()
 		}
 	})
 	if err != nil {
