@@ -365,3 +365,20 @@ func TestPanicDuringATransferGives451AndTheSessionGoesOn(t *testing.T) {
 	_, _ = io.Copy(io.Discard, data)
 	assert.Equal(t, "200 Command OK", h.cmd("NOOP"))
 }
+
+func TestTelnetInterruptBeforeABORAndSTAT(t *testing.T) {
+	h := newPI(t, nil)
+	h.login()
+	assert.Regexp(t, `^211-FTP server status:\n`, h.cmd("\xff\xf4\xff\xf2STAT"), "IAC IP IAC DM in the stream")
+	writeFile(t, h.root, "big.bin", strings.Repeat("z", 32<<20))
+	data := h.pasv()
+	h.cmd("RETR big.bin") // the client does not read: the transfer stalls
+	// The first IAC went out of band (old lftp, mplayer): the rest is here.
+	h.send("\xf4\xff\xf2ABOR")
+	assert.Equal(t, "426 Transfer aborted.  Data connection closed.", h.next())
+	assert.Equal(t, "226 Abort successful", h.next())
+	data.Close()
+	assert.Equal(t, "200 Command OK", h.cmd("\xff\xf4\xffNOOP"))
+	assert.Equal(t, "500 Syntax error: command '?' unrecognized.", h.cmd("\xff\x7f"),
+		"only bytes from 0xF0 up are Telnet noise")
+}

@@ -170,6 +170,7 @@ func (s *Session) replyErr(err error, path string) {
 // LineReceived parses and dispatches one command.
 func (s *Session) LineReceived(line []byte) {
 	line = bytes.TrimSuffix(line, []byte{'\r'})
+	line = stripTelnet(line)
 	if s.xfer != nil {
 		name, _ := splitCommand(line)
 		if c := s.f.commands[name]; c == nil || !c.duringTransfer {
@@ -184,6 +185,19 @@ func (s *Session) LineReceived(line []byte) {
 		}
 	}
 	s.dispatch(line)
+}
+
+// stripTelnet drops the Telnet "interrupt process" and "synch" bytes (IAC
+// IP, IAC DM; RFC 959 section 4.1.3) that clients such as lftp send before
+// ABOR, STAT and QUIT. Part of that sequence goes as urgent (out-of-band)
+// data and may be missing from the stream, so every leading byte from
+// 0xF0 to 0xFF is dropped: a command name is ASCII. Twisted answers 500
+// to such a line; vsftpd matches "\xff\xf4\xff\xf2ABOR" exactly.
+func stripTelnet(line []byte) []byte {
+	for len(line) > 0 && line[0] >= 0xf0 {
+		line = line[1:]
+	}
+	return line
 }
 
 func splitCommand(line []byte) (string, string) {
