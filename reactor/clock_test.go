@@ -5,7 +5,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
+	"github.com/gnetftp/gnetftp/protocol"
 	"github.com/gnetftp/gnetftp/protocol/prototest"
 	"github.com/gnetftp/gnetftp/reactor"
 )
@@ -71,4 +73,54 @@ func TestDelayedCallExpiryRacingWithReset(t *testing.T) {
 	assert.True(t, dc.Active())
 	loop.Advance(time.Second)
 	assert.Equal(t, 1, fired)
+}
+
+func TestManualTimerStopAndResetAfterFiring(t *testing.T) {
+	c := reactor.NewManualClock()
+	fired := 0
+	tm := c.AfterFunc(0, func() { fired++ })
+	c.Advance(0)
+	assert.Equal(t, 1, fired, "a zero delay is due at once")
+	assert.False(t, tm.Stop(), "nothing pending after firing")
+	assert.False(t, tm.Reset(time.Second), "Reset reports it was not pending...")
+	assert.Equal(t, 1, c.Pending(), "...and re-arms it, like time.Timer")
+	c.Advance(time.Second)
+	assert.Equal(t, 2, fired)
+
+	stopped := c.AfterFunc(time.Second, func() { fired++ })
+	require.True(t, stopped.Stop())
+	assert.False(t, stopped.Reset(time.Second))
+	c.Advance(time.Second)
+	assert.Equal(t, 3, fired, "a stopped timer can be re-armed with Reset")
+}
+
+func TestDelayedCallExpiryRacingWithCancel(t *testing.T) {
+	loop := prototest.NewLoop()
+	dc := loop.CallLater(time.Second, func() { t.Error("cancelled call ran") })
+	loop.Clock.Advance(time.Second) // fired, expiry queued
+	assert.True(t, dc.Cancel(), "still pending as far as the loop knows")
+	loop.RunPending()
+	assert.False(t, dc.Active())
+	assert.False(t, dc.Reset(time.Second), "a cancelled call is not revived")
+}
+
+func TestDelayedCallResetFromItsOwnCallbackIsNotRevived(t *testing.T) {
+	loop := prototest.NewLoop()
+	var dc protocol.DelayedCall
+	fired := 0
+	dc = loop.CallLater(time.Second, func() {
+		fired++
+		assert.False(t, dc.Active(), "not pending while it runs")
+		assert.False(t, dc.Reset(time.Second))
+	})
+	loop.Advance(time.Hour)
+	assert.Equal(t, 1, fired)
+}
+
+func TestDelayedCallOnAStoppedLoopNeverRuns(t *testing.T) {
+	loop := prototest.NewLoop()
+	loop.CallLater(time.Second, func() { t.Error("ran after the connection was lost") })
+	loop.Stop()
+	loop.Advance(time.Hour)
+	assert.Zero(t, loop.Clock.Pending())
 }
