@@ -382,3 +382,15 @@ func TestTelnetInterruptBeforeABORAndSTAT(t *testing.T) {
 	assert.Equal(t, "500 Syntax error: command '?' unrecognized.", h.cmd("\xff\x7f"),
 		"only bytes from 0xF0 up are Telnet noise")
 }
+
+func TestPASVOnAnIPv4MappedControlAddress(t *testing.T) {
+	h := newPI(t, nil)
+	// A dual-stack listener reports IPv4 clients as ::ffff:a.b.c.d.
+	h.tr.Local = &net.TCPAddr{IP: net.ParseIP("::ffff:127.0.0.1"), Port: 21}
+	h.login()
+	writeFile(t, h.root, "f", "mapped")
+	data := h.pasv() // asserts the 227 names 127,0,0,1 and connects there
+	assert.Equal(t, "150 File status okay; about to open data connection.", h.cmd("RETR f"))
+	assert.Equal(t, "mapped", readAll(t, data))
+	assert.Equal(t, "226 Transfer Complete.", h.next())
+}
