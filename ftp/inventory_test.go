@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -393,4 +394,76 @@ func TestPASVOnAnIPv4MappedControlAddress(t *testing.T) {
 	assert.Equal(t, "150 File status okay; about to open data connection.", h.cmd("RETR f"))
 	assert.Equal(t, "mapped", readAll(t, data))
 	assert.Equal(t, "226 Transfer Complete.", h.next())
+}
+
+// failing is a Shell whose uploads hit a full disk or an exhausted quota
+// and whose downloads fail with an I/O error after a few bytes.
+type failing struct {
+	shell.Shell
+	writeErr error
+}
+
+type failingWriter struct {
+	err     error
+	aborted *bool
+}
+
+func (w failingWriter) Write([]byte) (int, error) { return 0, w.err }
+func (w failingWriter) Commit() error             { return nil }
+func (w failingWriter) Abort() error              { *w.aborted = true; return nil }
+
+type failingReader struct{ n int }
+
+func (r *failingReader) Read(p []byte) (int, error) {
+	if r.n > 0 {
+		return 0, &os.PathError{Op: "read", Path: "/f", Err: syscall.EIO}
+	}
+	r.n = copy(p, "abc")
+	return r.n, nil
+}
+func (r *failingReader) Close() error { return nil }
+
+func (f failing) OpenForReading(string, int64) (io.ReadCloser, error) { return &failingReader{}, nil }
+
+func TestStorageAndReadErrorsDuringTransfers(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{&os.PathError{Op: "write", Path: "/x", Err: syscall.ENOSPC}, "452 Requested action aborted. Insufficient storage."},
+		{&os.PathError{Op: "write", Path: "/x", Err: syscall.EDQUOT}, "552 Requested file action aborted, exceeded file storage allocation"},
+		{errors.New("backend went away"), "451 Requested action aborted. Local error in processing."},
+	} {
+		var aborted bool
+		h := newPI(t, func(cfg *ftp.Config) {
+			cfg.ShellFor = func(user, home string, anon bool) (shell.Shell, error) {
+				l, err := shell.NewLocal(cfg.Root)
+				return writeFailing{failing{l, c.err}, &aborted}, err
+			}
+		})
+		h.login()
+		data := h.pasv()
+		assert.Equal(t, "150 File status okay; about to open data connection.", h.cmd("STOR x"))
+		_, _ = data.Write([]byte("some bytes"))
+		data.Close()
+		assert.Equal(t, c.want, h.next())
+		assert.True(t, aborted, "a failed upload is aborted, not committed")
+
+		data = h.pasv()
+		h.cmd("RETR f")
+		_ = data.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, _ = io.Copy(io.Discard, data)
+		assert.Equal(t, "451 Requested action aborted. Local error in processing.", h.next(), "a read error mid-RETR")
+		assert.Equal(t, "200 Command OK", h.cmd("NOOP"))
+	}
+}
+
+// writeFailing adds the failing uploads to failing.
+type writeFailing struct {
+	failing
+	aborted *bool
+}
+
+func (w writeFailing) OpenForWriting(string, int64, bool) (shell.WriteFile, error) {
+	return failingWriter{err: w.writeErr, aborted: w.aborted}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"syscall"
 
 	"github.com/gnetftp/gnetftp/ftp/dtp"
 	"github.com/gnetftp/gnetftp/ftp/shell"
@@ -36,6 +37,7 @@ const (
 	codeCantOpenData        = 425
 	codeTransferAborted     = 426
 	codeLocalError          = 451
+	codeInsufficientStorage = 452 // disk full
 	codeSyntaxError         = 500
 	codeArgSyntaxError      = 501
 	codeNotImplemented      = 502
@@ -44,6 +46,7 @@ const (
 	codeNetworkProtocol     = 522 // RFC 2428
 	codeNotLoggedIn         = 530
 	codeFileUnavailable     = 550
+	codeExceededStorage     = 552 // quota exhausted
 )
 
 // Error is a failure that knows its reply (Twisted's FTPCmdError).
@@ -63,18 +66,24 @@ func replyErr(code int, format string, args ...any) *Error {
 	return &Error{Code: code, Text: fmt.Sprintf(format, args...)}
 }
 
-// fsErrors maps shell errors to Twisted's 550 texts; the first match wins.
+// fsErrors maps shell and storage errors to replies: Twisted's 550 texts
+// ("%s" is the client's path), and RFC 959's 452/552 for a full disk or
+// an exhausted quota, which Twisted's table has but never sends. The
+// first match wins.
 var fsErrors = []struct {
 	err  error
+	code int
 	text string
 }{
-	{shell.ErrReadOnly, "%s: Permission denied."},
-	{fs.ErrPermission, "%s: Permission denied."},
-	{shell.ErrInvalidPath, "%s: No such file or directory."},
-	{fs.ErrNotExist, "%s: No such file or directory."},
-	{shell.ErrIsDir, "%s: is a directory"},
-	{shell.ErrNotDir, "%s: is not a directory"},
-	{fs.ErrExist, "%s: File exists"},
+	{shell.ErrReadOnly, codeFileUnavailable, "%s: Permission denied."},
+	{fs.ErrPermission, codeFileUnavailable, "%s: Permission denied."},
+	{shell.ErrInvalidPath, codeFileUnavailable, "%s: No such file or directory."},
+	{fs.ErrNotExist, codeFileUnavailable, "%s: No such file or directory."},
+	{shell.ErrIsDir, codeFileUnavailable, "%s: is a directory"},
+	{shell.ErrNotDir, codeFileUnavailable, "%s: is not a directory"},
+	{fs.ErrExist, codeFileUnavailable, "%s: File exists"},
+	{syscall.ENOSPC, codeInsufficientStorage, "Requested action aborted. Insufficient storage."},
+	{syscall.EDQUOT, codeExceededStorage, "Requested file action aborted, exceeded file storage allocation"},
 }
 
 // toReply turns any error into the reply the client gets: the one place
@@ -86,7 +95,10 @@ func toReply(err error, path string) (int, string) {
 	}
 	for _, m := range fsErrors {
 		if errors.Is(err, m.err) {
-			return codeFileUnavailable, fmt.Sprintf(m.text, path)
+			if strings.Contains(m.text, "%s") {
+				return m.code, fmt.Sprintf(m.text, path)
+			}
+			return m.code, m.text
 		}
 	}
 	var pe *reactor.PanicError
