@@ -27,6 +27,7 @@ type command struct {
 	public         bool // allowed before login (also: in any state)
 	arg            argMode
 	duringTransfer bool // served while a transfer runs (else queued)
+	urgent         bool // served during a transfer even with commands queued before it
 	help           string
 	run            func(s *Session, arg string) // nil: known but not implemented (502)
 }
@@ -37,13 +38,13 @@ func commandTable() map[string]*command {
 	rows := []*command{
 		{name: "USER", public: true, arg: argRequired, help: "USER <name>: log in as name", run: (*Session).cmdUSER},
 		{name: "PASS", public: true, arg: argOptional, help: "PASS <password>: the password for USER", run: (*Session).cmdPASS},
-		{name: "QUIT", public: true, arg: argNone, duringTransfer: true, help: "QUIT: end the session", run: (*Session).cmdQUIT},
+		{name: "QUIT", public: true, arg: argNone, duringTransfer: true, urgent: true, help: "QUIT: end the session", run: (*Session).cmdQUIT},
 		{name: "NOOP", arg: argNone, duringTransfer: true, help: "NOOP: do nothing", run: (*Session).cmdNOOP},
 		{name: "SYST", arg: argNone, help: "SYST: system type", run: (*Session).cmdSYST},
 		{name: "FEAT", public: true, arg: argNone, help: "FEAT: list extensions", run: (*Session).cmdFEAT},
 		{name: "OPTS", arg: argRequired, help: "OPTS UTF8 ON: UTF-8 is always on", run: (*Session).cmdOPTS},
 		{name: "HELP", public: true, arg: argOptional, help: "HELP [command]: this help", run: (*Session).cmdHELP},
-		{name: "STAT", arg: argOptional, duringTransfer: true, help: "STAT [path]: server status, or a listing over the control connection", run: (*Session).cmdSTAT},
+		{name: "STAT", arg: argOptional, duringTransfer: true, urgent: true, help: "STAT [path]: server status, or a listing over the control connection", run: (*Session).cmdSTAT},
 		{name: "PWD", arg: argNone, help: "PWD: print the working directory", run: (*Session).cmdPWD},
 		{name: "CWD", arg: argRequired, help: "CWD <dir>: change the working directory", run: (*Session).cmdCWD},
 		{name: "CDUP", arg: argNone, help: "CDUP: go to the parent directory", run: (*Session).cmdCDUP},
@@ -68,7 +69,7 @@ func commandTable() map[string]*command {
 		{name: "RETR", arg: argRequired, help: "RETR <file>: download", run: (*Session).cmdRETR},
 		{name: "STOR", arg: argRequired, help: "STOR <file>: upload (atomic: the old file stays until the upload completes)", run: (*Session).cmdSTOR},
 		{name: "APPE", arg: argRequired, help: "APPE <file>: append", run: (*Session).cmdAPPE},
-		{name: "ABOR", arg: argNone, duringTransfer: true, help: "ABOR: abort the transfer", run: (*Session).cmdABOR},
+		{name: "ABOR", arg: argNone, duringTransfer: true, urgent: true, help: "ABOR: abort the transfer", run: (*Session).cmdABOR},
 		// Known, not implemented: 502 (Twisted's behaviour for these).
 		{name: "ACCT"}, {name: "REIN"}, {name: "SITE"}, {name: "SMNT"}, {name: "STOU"},
 		{name: "MLST"}, {name: "MLSD"}, {name: "AUTH"}, {name: "PBSZ"}, {name: "PROT"},
@@ -430,29 +431,35 @@ func (s *Session) cmdPASV(string) {
 		s.reply(codeNotImplemented, "PASV available only for IPv4 (use EPSV instead)")
 		return
 	}
-	p, ok := s.listenPassive(ip)
-	if !ok {
-		return
-	}
 	announce := ip
 	if s.f.pubIP != nil {
 		announce = s.f.pubIP
 	}
-	s.replyf(codePassive, "Entering Passive Mode (%s).", dtp.FormatPASV(announce, p.Port()))
+	s.listenPassive(ip, func(p *dtp.Passive) {
+		s.replyf(codePassive, "Entering Passive Mode (%s).", dtp.FormatPASV(announce, p.Port()))
+	})
 }
 
 // listenPassive replaces the session's data channel with a new passive
-// listener on ip (a bind: quick, so it runs on the loop).
-func (s *Session) listenPassive(ip net.IP) (*dtp.Passive, bool) {
+// listener on ip, then calls ok with it. The bind runs on the worker
+// pool: with thousands of ports in TIME_WAIT, finding a free port is
+// kernel work of a millisecond or more, which must not stall the loop.
+func (s *Session) listenPassive(ip net.IP, ok func(p *dtp.Passive)) {
 	s.closeData()
-	p, err := dtp.Listen(s.f.cfg.Data, s.f.ports, ip)
-	if err != nil {
-		s.f.cfg.Logger.Warn("ftp passive listen", "err", err)
-		s.reply(codeCantOpenData, "Can't open data connection.")
-		return nil, false
-	}
-	s.pasv = p
-	return p, true
+	cfg, ports := s.f.cfg.Data, s.f.ports
+	blockingOwned(s, func() (*dtp.Passive, error) { return dtp.Listen(cfg, ports, ip) }, func(p *dtp.Passive, err error) {
+		if err != nil {
+			s.f.cfg.Logger.Warn("ftp passive listen", "err", err)
+			s.reply(codeCantOpenData, "Can't open data connection.")
+			return
+		}
+		if s.lost {
+			p.Close()
+			return
+		}
+		s.pasv = p
+		ok(p)
+	}, func(p *dtp.Passive) { p.Close() })
 }
 
 func (s *Session) cmdEPSV(arg string) {
@@ -478,11 +485,9 @@ func (s *Session) cmdEPSV(arg string) {
 		s.replyf(codeArgSyntaxError, "syntax error in argument(s) %s.", printable(arg))
 		return
 	}
-	p, ok := s.listenPassive(ip)
-	if !ok {
-		return
-	}
-	s.replyf(codeExtendedPassive, "Entering Extended Passive Mode (|||%d|).", p.Port())
+	s.listenPassive(ip, func(p *dtp.Passive) {
+		s.replyf(codeExtendedPassive, "Entering Extended Passive Mode (|||%d|).", p.Port())
+	})
 }
 
 func (s *Session) cmdPORT(arg string) { s.activeMode("PORT", arg, dtp.ParsePORT) }

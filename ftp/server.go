@@ -52,7 +52,8 @@ type Config struct {
 	// control connection's local address.
 	PublicHost string
 	// Data configures data connections (passive range, timeouts, bounce
-	// protection).
+	// protection). With no passive range, dtp.DefaultPassiveRange is used
+	// (the ports below the kernel's ephemeral range).
 	Data dtp.Config
 	// ShellFor returns the shell of a user who logged in (home from the
 	// Authenticator) or of an anonymous user; default: a local shell on
@@ -128,6 +129,10 @@ func NewFactory(cfg Config) (*Factory, error) {
 			ip = addrs[0].To4()
 		}
 		f.pubIP = ip
+	}
+	if cfg.Data.PortLow == 0 && cfg.Data.PortHigh == 0 {
+		cfg.Data.PortLow, cfg.Data.PortHigh = dtp.DefaultPassiveRange()
+		f.cfg.Data = cfg.Data
 	}
 	f.ports = dtp.NewPorts(cfg.Data.PortLow, cfg.Data.PortHigh)
 	if cfg.AllowAnonymous && cfg.ShellFor == nil {

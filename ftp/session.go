@@ -173,10 +173,13 @@ func (s *Session) LineReceived(line []byte) {
 	line = stripTelnet(line)
 	if s.xfer != nil {
 		name, _ := splitCommand(line)
-		if c := s.f.commands[name]; c == nil || !c.duringTransfer {
+		if c := s.f.commands[name]; c == nil || !c.duringTransfer || (len(s.queued) > 0 && !c.urgent) {
 			// Run it after the transfer, in order; keep reading so that
-			// ABOR, STAT, NOOP and QUIT still get through. A client that
-			// queues too much is paused (bounded memory).
+			// ABOR, STAT, NOOP and QUIT still get through. NOOP waits too
+			// when commands are queued before it, so that replies keep
+			// the order of the commands; ABOR, STAT and QUIT do not wait
+			// (RFC 959 section 4.1.3). A client that queues too much is
+			// paused (bounded memory).
 			s.queued = append(s.queued, append([]byte(nil), line...))
 			if len(s.queued) >= maxQueued {
 				s.LineReceiver.PauseProducing()
@@ -285,9 +288,16 @@ func printable(s string) string {
 // blocking runs fn on the pool with line delivery paused (one command at a
 // time, as in Twisted); then runs on the loop with the result.
 func blocking[T any](s *Session, fn func() (T, error), then func(T, error)) {
+	blockingOwned(s, fn, then, nil)
+}
+
+// blockingOwned is blocking for results that hold a resource (a file, a
+// listener): if the connection is gone when the result arrives, release
+// runs on the worker instead of then.
+func blockingOwned[T any](s *Session, fn func() (T, error), then func(T, error), release func(T)) {
 	s.busy = true
 	s.LineReceiver.PauseProducing()
-	reactor.Defer(s.f.cfg.Pool, s.Transport.Loop(), fn, nil).AddBoth(func(v T, err error) {
+	reactor.Defer(s.f.cfg.Pool, s.Transport.Loop(), fn, release).AddBoth(func(v T, err error) {
 		s.busy = false
 		s.guard(func() { then(v, err) })
 		s.resume()

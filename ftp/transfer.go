@@ -145,7 +145,7 @@ func (s *Session) cmdRETR(arg string) {
 		return
 	}
 	sh, ascii := s.sh, s.ascii
-	blocking(s, func() (io.ReadCloser, error) { return sh.OpenForReading(p, offset) }, func(f io.ReadCloser, err error) {
+	blockingOwned(s, func() (io.ReadCloser, error) { return sh.OpenForReading(p, offset) }, func(f io.ReadCloser, err error) {
 		if err != nil {
 			d.close()
 			s.replyErr(err, arg)
@@ -154,7 +154,7 @@ func (s *Session) cmdRETR(arg string) {
 		s.runTransfer("RETR", p, d, func(ctx context.Context, conn *net.TCPConn) (int64, error) {
 			return dtp.Send(ctx, conn, f, ascii)
 		}, func(error) error { return f.Close() })
-	})
+	}, func(f io.ReadCloser) { f.Close(); d.close() })
 }
 
 func (d dataSource) close() {
@@ -176,7 +176,7 @@ func (s *Session) store(arg string, appendMode bool) {
 	}
 	sh, ascii := s.sh, s.ascii
 	kind := map[bool]string{false: "STOR", true: "APPE"}[appendMode]
-	blocking(s, func() (shell.WriteFile, error) { return sh.OpenForWriting(p, offset, appendMode) }, func(w shell.WriteFile, err error) {
+	blockingOwned(s, func() (shell.WriteFile, error) { return sh.OpenForWriting(p, offset, appendMode) }, func(w shell.WriteFile, err error) {
 		if err != nil {
 			d.close()
 			s.replyErr(err, arg)
@@ -191,7 +191,7 @@ func (s *Session) store(arg string, appendMode bool) {
 			}
 			return w.Commit()
 		})
-	})
+	}, func(w shell.WriteFile) { _ = w.Abort(); d.close() })
 }
 
 // listing builds a LIST (long) or NLST (names) listing on the pool. A

@@ -141,7 +141,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.root, "root", "ftproot", "directory to serve (created if missing); nothing outside it is reachable")
 	fs.StringVar(&o.users, "users", "", "users file (name:bcrypt-hash[:home] lines); without it only anonymous read-only access")
 	fs.Var(boolSetFlag{&o.anonymous, &o.anonymousSet}, "anonymous", "allow anonymous read-only logins (USER anonymous or ftp) (default true without --users, false with)")
-	ports := fs.String("passive-ports", "", "passive data port range LO-HI, e.g. 50000-50100 (default: any free port)")
+	ports := fs.String("passive-ports", "", "passive data port range LO-HI, e.g. 50000-50100 (default: 1024 up to the kernel's ephemeral range, which keeps TIME_WAIT out of it)")
 	fs.StringVar(&o.publicHost, "public-host", "", "IPv4 address announced in PASV replies (default: the address the client connected to)")
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", 600*time.Second, "close control connections idle this long (421); 0 disables")
 	fs.IntVar(&o.maxConns, "max-connections", 0, "maximum simultaneous connections, 0 = no limit (over it: 421)")

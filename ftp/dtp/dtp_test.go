@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -259,3 +260,24 @@ func TestCancelAbortsATransfer(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestDefaultPassiveRangeAvoidsTheEphemeralRange(t *testing.T) {
+	lo, hi := dtp.DefaultPassiveRange()
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		assert.Equal(t, [2]int{0, 0}, [2]int{lo, hi})
+		return
+	}
+	var start int
+	_, _ = fmt.Sscan(string(b), &start)
+	if start-1 < 2048 {
+		assert.Equal(t, [2]int{0, 0}, [2]int{lo, hi})
+		return
+	}
+	assert.Equal(t, 1024, lo)
+	assert.Equal(t, start-1, hi)
+	p, err := dtp.Listen(dtp.Config{}, dtp.NewPorts(lo, hi), loopback)
+	require.NoError(t, err)
+	assert.Less(t, p.Port(), start)
+	p.Close()
+}
