@@ -341,13 +341,15 @@ func TestABORAndCommandsDuringATransfer(t *testing.T) {
 	data := h.pasv()
 	h.cmd("RETR big.bin")
 	// Not reading: the transfer is stuck on a full socket buffer.
-	h.send("PWD")
 	assert.Equal(t, "200 Command OK", h.cmd("NOOP"), "NOOP is answered during a transfer")
-	assert.Regexp(t, `Data transfer in progress`, h.cmd("STAT"))
+	h.send("PWD")
+	h.send("NOOP")
+	assert.Regexp(t, `Data transfer in progress`, h.cmd("STAT"), "STAT does not wait behind queued commands")
 	h.send("ABOR")
 	assert.Equal(t, "426 Transfer aborted.  Data connection closed.", h.next())
 	assert.Equal(t, "226 Abort successful", h.next())
 	assert.Equal(t, `257 "/" is the current directory`, h.next(), "PWD waited for the transfer's end")
+	assert.Equal(t, "200 Command OK", h.next(), "a NOOP behind a queued command keeps its place")
 	data.Close()
 	assert.Equal(t, "225 No transfer to abort.", h.cmd("ABOR"))
 }
