@@ -48,6 +48,11 @@ func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		r.cfg.Logger.Error("reactor: connection on unknown listener", "local", c.LocalAddr())
 		return nil, gnet.Close
 	}
+	// Urgent (out-of-band) data stays in the stream (RFC 6093 advises
+	// it): FTP clients such as Python's ftplib send ABOR with MSG_OOB, and
+	// without SO_OOBINLINE its last byte would never arrive, leaving the
+	// command unterminated.
+	_ = unix.SetsockoptInt(c.Fd(), unix.SOL_SOCKET, unix.SO_OOBINLINE, 1)
 	t := &transport{r: r, c: c, loop: c.EventLoop(), remote: c.RemoteAddr()}
 	c.SetContext(t)
 	if !r.track(t) {

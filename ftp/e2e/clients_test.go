@@ -241,6 +241,8 @@ assert f.size("bin.dat") == len(data)
 f.rename("bin.dat", "moved.dat")
 f.delete("moved.dat")
 f.rmd("sub")
+# ABOR is sent with MSG_OOB by ftplib's abort(): it must still be read.
+print(f.abort())
 print(f.sendcmd("SYST"))
 print(f.sendcmd("FEAT").replace("\n", " "))
 f.quit()
