@@ -236,6 +236,16 @@ func TestStoreThenRetrieveOverRealDataConnections(t *testing.T) {
 	assert.Equal(t, string(payload[10:]), readAll(t, data))
 	assert.Equal(t, "226 Transfer Complete.", h.next())
 
+	assert.Equal(t, "350 Restarting at 5. Send STOR or RETR to initiate transfer.", h.cmd("REST 5"))
+	data = h.pasv()
+	h.cmd("NLST")
+	readAll(t, data)
+	h.next()
+	data = h.pasv()
+	h.cmd("RETR up.bin")
+	assert.Equal(t, len(payload), len(readAll(t, data)), "a LIST/NLST consumes the REST offset")
+	h.next()
+
 	data = h.pasv()
 	h.cmd("APPE up.bin")
 	_, _ = data.Write([]byte("tail"))

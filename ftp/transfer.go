@@ -244,6 +244,7 @@ func (s *Session) cmdLIST(arg string) { s.list(arg, false) }
 func (s *Session) cmdNLST(arg string) { s.list(arg, true) }
 
 func (s *Session) list(arg string, namesOnly bool) {
+	s.rest = 0 // a REST applies to the next transfer, whatever it is (vsftpd)
 	d, ok := s.takeData()
 	if !ok {
 		return
