@@ -255,6 +255,9 @@ func (r *Reactor) gnetOptions() []gnet.Option {
 		gnet.WithReadBufferCap(r.cfg.ReadBufferCap),
 		gnet.WithWriteBufferCap(r.cfg.WriteBufferCap),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		// SO_REUSEADDR, as net.Listen sets it: a restarted server can bind
+		// its port while connections of the previous one are in TIME_WAIT.
+		gnet.WithReuseAddr(true),
 		gnet.WithLogger(slogAdapter{r.cfg.Logger}),
 		gnet.WithLogLevel(logging.ErrorLevel),
 	}

@@ -18,7 +18,7 @@ mkdir -p "$out"
 (cd "$repo" && go build -o "$dir/ftpbench" ./cmd/ftpbench)
 fb="$dir/ftpbench"
 common=(--user ftpbench --pass ftpbench --quiet --timeout 60s)
-port=2600
+port=${BASE_PORT:-45000}   # control ports outside the default passive range (1024-32767)
 for s in $servers; do
 	for run in $(seq 1 "$runs"); do
 		port=$((port + 1))
