@@ -9,47 +9,36 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"sort"
+	"slices"
 	"strings"
 	"syscall"
 )
 
-// Resolve turns a client's path argument into a clean absolute virtual
-// path, relative to the working directory cwd (itself clean and absolute),
-// like Twisted's toSegments: "." and empty segments are skipped, ".."
-// pops, and climbing above "/" or a NUL byte is ErrInvalidPath.
-func Resolve(cwd, arg string) (string, error) {
-	if strings.IndexByte(arg, 0) >= 0 {
-		return "", ErrInvalidPath
-	}
-	var segs []string
-	if !strings.HasPrefix(arg, "/") {
-		segs = strings.Split(strings.Trim(cwd, "/"), "/")
-		if len(segs) == 1 && segs[0] == "" {
-			segs = segs[:0]
-		}
-	}
-	for _, s := range strings.Split(arg, "/") {
-		switch s {
-		case "", ".":
-		case "..":
-			if len(segs) == 0 {
-				return "", ErrInvalidPath
-			}
-			segs = segs[:len(segs)-1]
-		default:
-			segs = append(segs, s)
-		}
-	}
-	return "/" + strings.Join(segs, "/"), nil
-}
-
 // Local is a Shell on a directory of the local filesystem, through
 // os.Root: "..", absolute paths and symlinks cannot leave the directory,
-// whatever the path says (the kernel-level checks are os.Root's).
+// whatever the path says (the checks are os.Root's, made with openat on
+// each component, so a symlink swapped in during a call cannot escape
+// either).
+//
+// Symlinks that stay inside the root are followed by Stat, Access,
+// OpenForReading, OpenForWriting and List of a directory; a symlink that
+// points outside (or dangles) fails as ErrInvalidPath or fs.ErrNotExist.
+// List entries for symlinks describe their target when it is inside the
+// root, else the link itself, so LIST never shows metadata from outside.
+//
+// A Local is safe for concurrent use: the server shares one per home
+// directory among that user's sessions.
+//
+// An atomic upload in progress is visible in LIST as a hidden file named
+// ".<name>.upload-<random>" in the target's directory; it disappears on
+// Commit (renamed over the target) or Abort (removed). A crash in between
+// leaves it behind, never a half-written target.
 type Local struct {
-	root *os.Root
+	root  *os.Root
+	names *idNames
 }
+
+var _ Shell = (*Local)(nil)
 
 // NewLocal opens dir as a shell's root.
 func NewLocal(dir string) (*Local, error) {
@@ -57,52 +46,30 @@ func NewLocal(dir string) (*Local, error) {
 	if err != nil {
 		return nil, fmt.Errorf("shell: opening root %s: %w", dir, err)
 	}
-	return &Local{root: r}, nil
+	return &Local{root: r, names: newIDNames()}, nil
 }
 
 // Close releases the root directory.
-func (l *Local) Close() error { return l.root.Close() }
-
-// rel maps a virtual path to a name relative to the root.
-func rel(p string) (string, error) {
-	if !strings.HasPrefix(p, "/") || strings.IndexByte(p, 0) >= 0 {
-		return "", ErrInvalidPath
+func (l *Local) Close() error {
+	if err := l.root.Close(); err != nil {
+		return fmt.Errorf("shell: closing root: %w", err)
 	}
-	c := path.Clean(p)
-	if c == "/" {
-		return ".", nil
-	}
-	return c[1:], nil
+	return nil
 }
 
-// mapErr turns OS errors into the shell's error kinds, with context.
-func mapErr(op, p string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var kind error
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		kind = fs.ErrNotExist
-	case errors.Is(err, fs.ErrExist), errors.Is(err, syscall.ENOTEMPTY):
-		kind = fs.ErrExist
-	case errors.Is(err, syscall.EISDIR):
-		kind = ErrIsDir
-	case errors.Is(err, syscall.ENOTDIR):
-		kind = ErrNotDir
-	case errors.Is(err, fs.ErrPermission):
-		kind = fs.ErrPermission
-	case strings.Contains(err.Error(), "escapes from parent"), strings.Contains(err.Error(), "path escapes"):
-		kind = ErrInvalidPath
-	default:
-		return fmt.Errorf("%s %s: %w", op, p, err)
-	}
-	return fmt.Errorf("%s %s: %w", op, p, errors.Join(kind, err))
-}
-
-// MakeDirectory creates one directory.
-func (l *Local) MakeDirectory(p string) error {
+// resolve maps the virtual path p to its root-relative name.
+func resolve(op, p string) (string, error) {
 	r, err := rel(p)
+	if err != nil {
+		return "", mapErr(op, p, err)
+	}
+	return r, nil
+}
+
+// MakeDirectory creates one directory (mode 0755 less the umask); its
+// parent must exist, as with MKD.
+func (l *Local) MakeDirectory(p string) error {
+	r, err := resolve("mkdir", p)
 	if err != nil {
 		return err
 	}
@@ -112,9 +79,10 @@ func (l *Local) MakeDirectory(p string) error {
 	return mapErr("mkdir", p, l.root.Mkdir(r, 0o755))
 }
 
-// RemoveDirectory removes an empty directory.
+// RemoveDirectory removes an empty directory; a file is ErrNotDir, a
+// directory with entries fs.ErrExist, the root itself fs.ErrPermission.
 func (l *Local) RemoveDirectory(p string) error {
-	r, err := rel(p)
+	r, err := resolve("rmdir", p)
 	if err != nil {
 		return err
 	}
@@ -131,9 +99,10 @@ func (l *Local) RemoveDirectory(p string) error {
 	return mapErr("rmdir", p, l.root.Remove(r))
 }
 
-// RemoveFile removes a file (not a directory).
+// RemoveFile removes a file (a symlink: the link itself); a directory is
+// ErrIsDir.
 func (l *Local) RemoveFile(p string) error {
-	r, err := rel(p)
+	r, err := resolve("remove", p)
 	if err != nil {
 		return err
 	}
@@ -147,13 +116,14 @@ func (l *Local) RemoveFile(p string) error {
 	return mapErr("remove", p, l.root.Remove(r))
 }
 
-// Rename moves from to to.
+// Rename moves from to to (rename(2): an existing file at to is
+// replaced). Renaming the root, or onto it, is fs.ErrPermission.
 func (l *Local) Rename(from, to string) error {
-	rf, err := rel(from)
+	rf, err := resolve("rename", from)
 	if err != nil {
 		return err
 	}
-	rt, err := rel(to)
+	rt, err := resolve("rename", to)
 	if err != nil {
 		return err
 	}
@@ -163,7 +133,7 @@ func (l *Local) Rename(from, to string) error {
 	return mapErr("rename", from, l.root.Rename(rf, rt))
 }
 
-// Access reports whether p is a directory that can be entered.
+// Access reports nil if p is a directory (CWD); a file is ErrNotDir.
 func (l *Local) Access(p string) error {
 	fi, err := l.Stat(p)
 	if err != nil {
@@ -175,19 +145,29 @@ func (l *Local) Access(p string) error {
 	return nil
 }
 
-// Stat describes p (symlinks inside the root are followed by os.Root).
+// Stat describes p, following symlinks that stay inside the root. The
+// result implements FileInfoOwner.
 func (l *Local) Stat(p string) (fs.FileInfo, error) {
-	r, err := rel(p)
+	r, err := resolve("stat", p)
 	if err != nil {
 		return nil, err
 	}
 	fi, err := l.root.Stat(r)
-	return fi, mapErr("stat", p, err)
+	if err != nil {
+		return nil, mapErr("stat", p, err)
+	}
+	out := make([]localInfo, 1)
+	l.describe(out, []fs.FileInfo{fi})
+	return &out[0], nil
 }
 
-// List returns a directory's entries sorted by name, or the file itself.
+// List returns a directory's entries sorted by name (byte order), or the
+// file itself. Entries implement FileInfoOwner. The cost is one getdents
+// pass, one fstatat per entry (and one more per symlink), a sort and
+// three allocations per entry, none of them for owner names after the
+// first lookup of each id.
 func (l *Local) List(p string) ([]fs.FileInfo, error) {
-	r, err := rel(p)
+	r, err := resolve("list", p)
 	if err != nil {
 		return nil, err
 	}
@@ -201,22 +181,73 @@ func (l *Local) List(p string) ([]fs.FileInfo, error) {
 		return nil, mapErr("list", p, err)
 	}
 	if !fi.IsDir() {
-		return []fs.FileInfo{fi}, nil
+		out := make([]localInfo, 1)
+		l.describe(out, []fs.FileInfo{fi})
+		return []fs.FileInfo{&out[0]}, nil
 	}
 	// Readdir lstats each entry relative to the directory's descriptor
 	// (fstatat), which is what LIST needs anyway.
-	out, err := f.Readdir(-1)
+	infos, err := f.Readdir(-1)
 	if err != nil {
 		return nil, mapErr("list", p, err)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
-	return out, nil
+	slices.SortFunc(infos, func(a, b fs.FileInfo) int { return strings.Compare(a.Name(), b.Name()) })
+	for i, e := range infos {
+		if e.Mode()&fs.ModeSymlink != 0 {
+			// Follow only inside the root: os.Root refuses the rest.
+			if t, err := l.root.Stat(path.Join(r, e.Name())); err == nil {
+				infos[i] = t
+			}
+		}
+	}
+	out := make([]localInfo, len(infos))
+	l.describe(out, infos)
+	for i := range out {
+		infos[i] = &out[i]
+	}
+	return infos, nil
 }
 
+// describe fills out with infos and their owner and group names. Entries
+// of one directory mostly share an owner, so names are looked up only
+// when the id changes.
+func (l *Local) describe(out []localInfo, infos []fs.FileInfo) {
+	var lastUID, lastGID uint32
+	var owner, group string
+	for i, fi := range infos {
+		out[i].FileInfo = fi
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		if !ok {
+			out[i].owner, out[i].group = "ftp", "ftp"
+			continue
+		}
+		if owner == "" || st.Uid != lastUID {
+			lastUID, owner = st.Uid, l.names.user(st.Uid)
+		}
+		if group == "" || st.Gid != lastGID {
+			lastGID, group = st.Gid, l.names.group(st.Gid)
+		}
+		out[i].owner, out[i].group = owner, group
+	}
+}
+
+// localInfo is a FileInfo with owner and group names for LIST.
+type localInfo struct {
+	fs.FileInfo
+	owner, group string
+}
+
+// Owner is the file owner's user name, or the uid if it has none.
+func (i *localInfo) Owner() string { return i.owner }
+
+// Group is the file group's name, or the gid if it has none.
+func (i *localInfo) Group() string { return i.group }
+
 // OpenForReading returns the *os.File itself so that io.Copy to a
-// *net.TCPConn uses sendfile(2).
+// *net.TCPConn uses sendfile(2). A directory is ErrIsDir; an offset past
+// the end reads nothing.
 func (l *Local) OpenForReading(p string, offset int64) (io.ReadCloser, error) {
-	r, err := rel(p)
+	r, err := resolve("open", p)
 	if err != nil {
 		return nil, err
 	}
@@ -242,46 +273,81 @@ func (l *Local) OpenForReading(p string, offset int64) (io.ReadCloser, error) {
 	return f, nil
 }
 
-// OpenForWriting starts an upload; see Shell.
+// maxTempBase keeps ".<base>.upload-<12 hex>" within NAME_MAX (255).
+const maxTempBase = 200
+
+// OpenForWriting starts an upload; see Shell. An atomic upload that
+// replaces a file keeps that file's permission bits; a new file gets 0644
+// less the umask. A directory at p is ErrIsDir, a missing parent
+// fs.ErrNotExist.
 func (l *Local) OpenForWriting(p string, offset int64, appendMode bool) (WriteFile, error) {
-	r, err := rel(p)
+	r, err := resolve("open", p)
 	if err != nil {
 		return nil, err
 	}
-	if fi, err := l.root.Stat(r); err == nil && fi.IsDir() {
+	if r == "." {
 		return nil, mapErr("open", p, ErrIsDir)
 	}
+	perm := fs.FileMode(0o644)
+	old, err := l.root.Stat(r)
+	switch {
+	case err == nil && old.IsDir():
+		return nil, mapErr("open", p, ErrIsDir)
+	case err == nil:
+		perm = old.Mode().Perm()
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, mapErr("open", p, err)
+	}
 	if appendMode || offset > 0 {
-		flags := os.O_WRONLY | os.O_CREATE
-		if appendMode && offset <= 0 {
-			flags |= os.O_APPEND
-		}
-		f, err := l.root.OpenFile(r, flags, 0o644)
-		if err != nil {
-			return nil, mapErr("open", p, err)
-		}
-		if offset > 0 {
-			if err := f.Truncate(offset); err != nil {
-				f.Close()
-				return nil, mapErr("truncate", p, err)
-			}
-			if _, err := f.Seek(offset, io.SeekStart); err != nil {
-				f.Close()
-				return nil, mapErr("seek", p, err)
-			}
-		}
-		return &inPlace{File: f}, nil
+		return l.openInPlace(p, r, offset, appendMode)
 	}
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
 	dir, base := path.Split(r)
+	if len(base) > maxTempBase {
+		base = base[:maxTempBase]
+	}
 	tmp := dir + "." + base + ".upload-" + hex.EncodeToString(rnd[:])
 	f, err := l.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return nil, mapErr("open", p, err)
 	}
+	if perm != 0o644 {
+		if err := f.Chmod(perm); err != nil {
+			f.Close()
+			_ = l.root.Remove(tmp)
+			return nil, mapErr("open", p, err)
+		}
+	}
 	return &atomicUpload{File: f, root: l.root, tmp: tmp, final: r, vpath: p}, nil
 }
+
+// openInPlace opens r for APPE (offset < 0 or 0: at the end) or REST+STOR
+// (offset > 0: truncated to offset and written from there).
+func (l *Local) openInPlace(p, r string, offset int64, appendMode bool) (WriteFile, error) {
+	flags := os.O_WRONLY | os.O_CREATE
+	if appendMode && offset <= 0 {
+		flags |= os.O_APPEND
+	}
+	f, err := l.root.OpenFile(r, flags, 0o644)
+	if err != nil {
+		return nil, mapErr("open", p, err)
+	}
+	if offset > 0 {
+		if err := f.Truncate(offset); err != nil {
+			f.Close()
+			return nil, mapErr("truncate", p, err)
+		}
+		if _, err := f.Seek(offset, io.SeekStart); err != nil {
+			f.Close()
+			return nil, mapErr("seek", p, err)
+		}
+	}
+	return &inPlace{File: f, vpath: p}, nil
+}
+
+// errFinished is returned by a second Commit.
+var errFinished = errors.New("upload already finished")
 
 // atomicUpload writes to a temporary file and renames it into place on
 // Commit. The embedded *os.File gives it ReadFrom, so io.Copy from a
@@ -291,9 +357,15 @@ type atomicUpload struct {
 	root       *os.Root
 	tmp, final string
 	vpath      string
+	done       bool
 }
 
+// Commit closes the temporary file and renames it over the target.
 func (u *atomicUpload) Commit() error {
+	if u.done {
+		return mapErr("commit", u.vpath, errFinished)
+	}
+	u.done = true
 	if err := u.File.Close(); err != nil {
 		_ = u.root.Remove(u.tmp)
 		return mapErr("close", u.vpath, err)
@@ -305,25 +377,59 @@ func (u *atomicUpload) Commit() error {
 	return nil
 }
 
+// Abort closes and removes the temporary file; after Commit it does
+// nothing.
 func (u *atomicUpload) Abort() error {
+	if u.done {
+		return nil
+	}
+	u.done = true
 	_ = u.File.Close()
 	return mapErr("abort", u.vpath, u.root.Remove(u.tmp))
 }
 
-type inPlace struct{ *os.File }
+// inPlace is an APPE or REST+STOR upload: Commit and Abort both close.
+type inPlace struct {
+	*os.File
+	vpath string
+	done  bool
+}
 
-func (w *inPlace) Commit() error { return w.File.Close() }
-func (w *inPlace) Abort() error  { return w.File.Close() }
+// Commit closes the file.
+func (w *inPlace) Commit() error {
+	if w.done {
+		return mapErr("commit", w.vpath, errFinished)
+	}
+	w.done = true
+	return mapErr("close", w.vpath, w.File.Close())
+}
 
-// ReadOnly wraps a shell so that nothing can change (anonymous users).
+// Abort closes the file, keeping what was written (as every peer does).
+func (w *inPlace) Abort() error {
+	if w.done {
+		return nil
+	}
+	w.done = true
+	return mapErr("close", w.vpath, w.File.Close())
+}
+
+// ReadOnly wraps a shell so that nothing can change (anonymous users):
+// every mutator and OpenForWriting fail with ErrReadOnly before touching
+// the wrapped shell; reads pass through.
 func ReadOnly(s Shell) Shell { return readOnly{s} }
 
-type readOnly struct{ Shell }
+type readOnly struct{ s Shell }
 
-func (readOnly) MakeDirectory(string) error   { return ErrReadOnly }
-func (readOnly) RemoveDirectory(string) error { return ErrReadOnly }
-func (readOnly) RemoveFile(string) error      { return ErrReadOnly }
-func (readOnly) Rename(string, string) error  { return ErrReadOnly }
-func (readOnly) OpenForWriting(string, int64, bool) (WriteFile, error) {
-	return nil, ErrReadOnly
+func (readOnly) MakeDirectory(p string) error   { return mapErr("mkdir", p, ErrReadOnly) }
+func (readOnly) RemoveDirectory(p string) error { return mapErr("rmdir", p, ErrReadOnly) }
+func (readOnly) RemoveFile(p string) error      { return mapErr("remove", p, ErrReadOnly) }
+func (readOnly) Rename(from, _ string) error    { return mapErr("rename", from, ErrReadOnly) }
+func (readOnly) OpenForWriting(p string, _ int64, _ bool) (WriteFile, error) {
+	return nil, mapErr("open", p, ErrReadOnly)
+}
+func (r readOnly) Access(p string) error                { return r.s.Access(p) }
+func (r readOnly) Stat(p string) (fs.FileInfo, error)   { return r.s.Stat(p) }
+func (r readOnly) List(p string) ([]fs.FileInfo, error) { return r.s.List(p) }
+func (r readOnly) OpenForReading(p string, off int64) (io.ReadCloser, error) {
+	return r.s.OpenForReading(p, off)
 }

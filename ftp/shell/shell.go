@@ -7,8 +7,9 @@
 // the PI resolves a client's argument against its working directory with
 // Resolve before calling the shell. Every method may block (disk, network
 // filesystems): the PI calls them on the worker pool, never on an event
-// loop. A Shell must be safe for use by one session at a time; the PI never
-// calls one Shell concurrently.
+// loop. One session never calls its Shell concurrently, but the server
+// shares a Shell among the sessions of one home directory, so
+// implementations must be safe for concurrent use (Local and ReadOnly are).
 package shell
 
 import (
@@ -29,10 +30,12 @@ type Shell interface {
 	Rename(from, to string) error
 	// Access reports nil if path is a directory the user may enter (CWD).
 	Access(path string) error
-	// Stat describes path without following it into a directory.
+	// Stat describes path itself (never its entries, unlike List). The
+	// local shell follows symlinks that stay inside the root.
 	Stat(path string) (fs.FileInfo, error)
 	// List returns the entries of the directory path, sorted by name, or a
-	// single entry (named by its base name) when path is a file.
+	// single entry (named by its base name) when path is a file. Entries
+	// may implement FileInfoOwner.
 	List(path string) ([]fs.FileInfo, error)
 	// OpenForReading opens the file path positioned at offset (REST).
 	// The local shell returns an *os.File so that copying it to a

@@ -1,13 +1,21 @@
 package shell_test
 
 import (
+	"fmt"
 	"io"
 	"net"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gnetftp/gnetftp/ftp/listing"
 	"github.com/gnetftp/gnetftp/ftp/shell"
 	"github.com/gnetftp/gnetftp/ftp/shell/shelltest"
 	"github.com/gnetftp/gnetftp/internal/leaktest"
@@ -41,13 +49,21 @@ func TestResolve(t *testing.T) {
 		{"/a", "/x/./y//z/", "/x/y/z"},
 		{"/a", "", "/a"},
 		{"/a", ".", "/a"},
+		{"/a", "/", "/"},
+		{"/", "a/b/../../c/./d/", "/c/d"},
+		{"/a/../b", "c", "/b/c"},
+		{"/", "...", "/..."},
+		{"/", "a b/ c", "/a b/ c"},
 	}
 	for _, c := range cases {
 		got, err := shell.Resolve(c.cwd, c.arg)
 		require.NoError(t, err, c)
 		assert.Equal(t, c.want, got, c)
 	}
-	for _, bad := range []struct{ cwd, arg string }{{"/", ".."}, {"/a", "../../b"}, {"/", "/.."}, {"/", "a\x00b"}} {
+	for _, bad := range []struct{ cwd, arg string }{
+		{"/", ".."}, {"/a", "../../b"}, {"/", "/.."}, {"/", "a\x00b"}, {"/a\x00", "b"},
+		{"/a/../..", "b"}, {"/x", "/a/b/../../../c"}, {"/", "../etc/passwd"},
+	} {
 		_, err := shell.Resolve(bad.cwd, bad.arg)
 		assert.ErrorIs(t, err, shell.ErrInvalidPath, bad)
 	}
@@ -65,7 +81,108 @@ func TestLocalKeepsTheZeroCopyTypes(t *testing.T) {
 	r, err := sh.OpenForReading("/f", 0)
 	require.NoError(t, err)
 	defer r.Close()
-	_, isFile := r.(interface{ Fd() uintptr })
+	_, isFile := r.(*os.File)
 	assert.True(t, isFile, "reads are an *os.File (sendfile into *net.TCPConn)")
+	w, err = sh.OpenForWriting("/f", -1, true)
+	require.NoError(t, err)
+	_, ok = w.(io.ReaderFrom)
+	assert.True(t, ok, "appends too")
+	require.NoError(t, w.Commit())
 	var _ io.ReaderFrom = (*net.TCPConn)(nil)
+}
+
+// LIST shows owner and group names, looked up once per id.
+func TestLocalListsOwnerNames(t *testing.T) {
+	sh, dir := newLocal(t)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "f"), []byte("x"), 0o644))
+	infos, err := sh.List("/")
+	require.NoError(t, err)
+	require.Len(t, infos, 1)
+	st, ok := infos[0].Sys().(*syscall.Stat_t)
+	require.True(t, ok, "the OS stat is still reachable (hard links for LIST)")
+	want := strconv.Itoa(int(st.Uid))
+	if u, err := user.LookupId(want); err == nil {
+		want = u.Username
+	}
+	o, ok := infos[0].(shell.FileInfoOwner)
+	require.True(t, ok)
+	assert.Equal(t, want, o.Owner())
+	assert.NotEmpty(t, o.Group())
+	fi, err := sh.Stat("/f")
+	require.NoError(t, err)
+	o, ok = fi.(shell.FileInfoOwner)
+	require.True(t, ok)
+	assert.Equal(t, want, o.Owner())
+}
+
+// Errors name the client's path and the kind, never the root on disk.
+func TestLocalErrorsHideTheRoot(t *testing.T) {
+	sh, dir := newLocal(t)
+	require.NoError(t, os.Symlink(t.TempDir(), filepath.Join(dir, "out")))
+	for _, err := range []error{
+		func() error { _, err := sh.Stat("/missing"); return err }(),
+		func() error { _, err := sh.List("/out"); return err }(),
+		sh.RemoveFile("/"),
+	} {
+		require.Error(t, err)
+		assert.NotContains(t, err.Error(), dir)
+	}
+	_, err := sh.Stat("/missing")
+	assert.Equal(t, "stat /missing: file does not exist", err.Error())
+	_, err = sh.List("/out")
+	assert.ErrorIs(t, err, shell.ErrInvalidPath, "os.Root's escape error maps to ErrInvalidPath")
+}
+
+// BenchmarkList10000 measures LIST's filesystem side and formatting for a
+// 10,000-entry directory, against the bare floor of reading the same
+// directory (Readdir: one getdents pass and one lstat per entry).
+func BenchmarkList10000(b *testing.B) {
+	dir := b.TempDir()
+	for i := 0; i < 10000; i++ {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("file-%05d.dat", i)), nil, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	l, err := shell.NewLocal(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	now := time.Now()
+	b.Run("reference-Readdir", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			f, err := os.Open(dir)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := f.Readdir(-1); err != nil {
+				b.Fatal(err)
+			}
+			f.Close()
+		}
+	})
+	b.Run("List", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if _, err := l.List("/"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("List+AppendLIST", func(b *testing.B) {
+		b.ReportAllocs()
+		var buf []byte
+		for i := 0; i < b.N; i++ {
+			infos, err := l.List("/")
+			if err != nil {
+				b.Fatal(err)
+			}
+			buf = buf[:0]
+			for _, fi := range infos {
+				buf = listing.AppendLIST(buf, fi, now)
+			}
+		}
+		b.ReportMetric(float64(len(buf))/10000, "bytes/line")
+	})
 }

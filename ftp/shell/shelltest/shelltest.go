@@ -1,14 +1,30 @@
 // Package shelltest is the conformance suite every shell.Shell backend
 // runs (Twisted's IFTPShellTestsMixin): the same behaviour and the same
-// error kinds whatever stores the files.
+// error kinds whatever stores the files, and no way out of the root.
+//
+// The contract it checks, beyond the Shell doc comments:
+//   - errors match (errors.Is) fs.ErrNotExist, fs.ErrExist (also for RMD of
+//     a directory with entries), shell.ErrIsDir, shell.ErrNotDir and
+//     shell.ErrInvalidPath (a path climbing above "/", a NUL, a relative
+//     path, a symlink leading outside the root);
+//   - List is sorted by name, a file lists as itself; entries that
+//     implement shell.FileInfoOwner have non-empty names;
+//   - STOR is atomic: the old content stays readable until Commit, Abort
+//     leaves it untouched and no entry behind; APPE and REST+STOR write in
+//     place; a second Commit fails, Abort after Commit does nothing;
+//   - the shell is safe for concurrent use.
 package shelltest
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -18,46 +34,71 @@ import (
 )
 
 // Factory returns a fresh, empty shell and the directory on disk behind
-// it ("" if it has none: on-disk checks are then skipped).
+// it ("" if it has none: on-disk checks, symlinks among them, are then
+// skipped).
 type Factory func(t *testing.T) (sh shell.Shell, dir string)
 
 // Run runs the read-write conformance suite.
 func Run(t *testing.T, newShell Factory) {
 	t.Run("MakeAndRemoveDirectory", func(t *testing.T) {
-		sh, _ := newShell(t)
+		sh, dir := newShell(t)
 		require.NoError(t, sh.MakeDirectory("/d"))
 		assert.ErrorIs(t, sh.MakeDirectory("/d"), fs.ErrExist)
-		assert.ErrorIs(t, sh.MakeDirectory("/no/parent"), fs.ErrNotExist)
+		assert.ErrorIs(t, sh.MakeDirectory("/"), fs.ErrExist)
+		assert.ErrorIs(t, sh.MakeDirectory("/no/parent"), fs.ErrNotExist, "parents are not created (MKD)")
 		require.NoError(t, sh.Access("/d"))
 		require.NoError(t, sh.MakeDirectory("/d/e"))
-		assert.Error(t, sh.RemoveDirectory("/d"), "not empty")
+		assert.ErrorIs(t, sh.RemoveDirectory("/d"), fs.ErrExist, "not empty")
 		require.NoError(t, sh.RemoveDirectory("/d/e"))
 		require.NoError(t, sh.RemoveDirectory("/d"))
 		assert.ErrorIs(t, sh.Access("/d"), fs.ErrNotExist)
 		assert.ErrorIs(t, sh.RemoveDirectory("/d"), fs.ErrNotExist)
+		assert.Error(t, sh.RemoveDirectory("/"), "the root cannot be removed")
+		require.NoError(t, sh.Access("/"))
+		if dir != "" {
+			require.NoError(t, sh.MakeDirectory("/ondisk"))
+			fi, err := os.Stat(filepath.Join(dir, "ondisk"))
+			require.NoError(t, err)
+			assert.True(t, fi.IsDir())
+		}
 	})
 	t.Run("WriteReadStatList", func(t *testing.T) {
 		sh, dir := newShell(t)
 		put(t, sh, "/b.txt", "hello")
 		put(t, sh, "/a.txt", "x")
 		require.NoError(t, sh.MakeDirectory("/c"))
+		require.NoError(t, sh.MakeDirectory("/B"))
 		assert.Equal(t, "hello", get(t, sh, "/b.txt", 0))
 		assert.Equal(t, "llo", get(t, sh, "/b.txt", 2), "offset (REST)")
+		assert.Equal(t, "", get(t, sh, "/b.txt", 10), "offset past the end")
 		fi, err := sh.Stat("/b.txt")
 		require.NoError(t, err)
 		assert.Equal(t, int64(5), fi.Size())
 		assert.False(t, fi.IsDir())
+		assert.Equal(t, "b.txt", fi.Name())
+		fi, err = sh.Stat("/c")
+		require.NoError(t, err)
+		assert.True(t, fi.IsDir())
+		fi, err = sh.Stat("/")
+		require.NoError(t, err)
+		assert.True(t, fi.IsDir())
 		infos, err := sh.List("/")
 		require.NoError(t, err)
-		var names []string
+		assert.Equal(t, []string{"B", "a.txt", "b.txt", "c"}, names(infos), "sorted by name, byte order")
 		for _, i := range infos {
-			names = append(names, i.Name())
+			if o, ok := i.(shell.FileInfoOwner); ok {
+				assert.NotEmpty(t, o.Owner(), i.Name())
+				assert.NotEmpty(t, o.Group(), i.Name())
+			}
 		}
-		assert.Equal(t, []string{"a.txt", "b.txt", "c"}, names, "sorted by name")
 		one, err := sh.List("/b.txt")
 		require.NoError(t, err)
 		require.Len(t, one, 1, "a file lists as itself")
 		assert.Equal(t, "b.txt", one[0].Name())
+		assert.Equal(t, int64(5), one[0].Size())
+		empty, err := sh.List("/c")
+		require.NoError(t, err)
+		assert.Empty(t, empty)
 		if dir != "" {
 			b, err := os.ReadFile(filepath.Join(dir, "b.txt"))
 			require.NoError(t, err)
@@ -74,27 +115,48 @@ func Run(t *testing.T, newShell Factory) {
 		assert.ErrorIs(t, err, shell.ErrIsDir)
 		_, err = sh.OpenForWriting("/d", 0, false)
 		assert.ErrorIs(t, err, shell.ErrIsDir)
+		_, err = sh.OpenForWriting("/d", -1, true)
+		assert.ErrorIs(t, err, shell.ErrIsDir)
+		_, err = sh.OpenForWriting("/", 0, false)
+		assert.ErrorIs(t, err, shell.ErrIsDir)
+		_, err = sh.OpenForWriting("/missing/f", 0, false)
+		assert.ErrorIs(t, err, fs.ErrNotExist, "missing parent")
+		_, err = sh.OpenForWriting("/f/g", 0, false)
+		assert.ErrorIs(t, err, shell.ErrNotDir, "parent is a file")
+		assert.ErrorIs(t, sh.MakeDirectory("/f/g"), shell.ErrNotDir)
 		assert.ErrorIs(t, sh.RemoveFile("/d"), shell.ErrIsDir)
 		assert.ErrorIs(t, sh.RemoveDirectory("/f"), shell.ErrNotDir)
 		assert.ErrorIs(t, sh.Access("/f"), shell.ErrNotDir)
+		assert.ErrorIs(t, sh.Access("/missing"), fs.ErrNotExist)
 		assert.ErrorIs(t, sh.RemoveFile("/missing"), fs.ErrNotExist)
 		_, err = sh.Stat("/missing")
 		assert.ErrorIs(t, err, fs.ErrNotExist)
 		_, err = sh.List("/missing")
 		assert.ErrorIs(t, err, fs.ErrNotExist)
+		assert.NotContains(t, sh.RemoveFile("/d").Error(), "\n", "one-line errors")
+		require.NoError(t, sh.RemoveFile("/f"))
+		_, err = sh.Stat("/f")
+		assert.ErrorIs(t, err, fs.ErrNotExist)
 	})
 	t.Run("Rename", func(t *testing.T) {
 		sh, _ := newShell(t)
 		put(t, sh, "/old", "content")
+		put(t, sh, "/other", "other")
 		require.NoError(t, sh.MakeDirectory("/sub"))
 		require.NoError(t, sh.Rename("/old", "/sub/new"))
 		assert.Equal(t, "content", get(t, sh, "/sub/new", 0))
 		_, err := sh.Stat("/old")
 		assert.ErrorIs(t, err, fs.ErrNotExist)
+		require.NoError(t, sh.Rename("/other", "/sub/new"), "an existing file is replaced")
+		assert.Equal(t, "other", get(t, sh, "/sub/new", 0))
+		require.NoError(t, sh.Rename("/sub", "/moved"), "directories move too")
+		assert.Equal(t, "other", get(t, sh, "/moved/new", 0))
 		assert.ErrorIs(t, sh.Rename("/missing", "/x"), fs.ErrNotExist)
+		assert.ErrorIs(t, sh.Rename("/moved/new", "/nodir/x"), fs.ErrNotExist)
+		assert.Error(t, sh.Rename("/", "/x"))
 	})
-	t.Run("AtomicUploadKeepsOldFileOnAbort", func(t *testing.T) {
-		sh, _ := newShell(t)
+	t.Run("AtomicUpload", func(t *testing.T) {
+		sh, dir := newShell(t)
 		put(t, sh, "/f", "old")
 		w, err := sh.OpenForWriting("/f", 0, false)
 		require.NoError(t, err)
@@ -103,48 +165,161 @@ func Run(t *testing.T, newShell Factory) {
 		assert.Equal(t, "old", get(t, sh, "/f", 0), "the old file is intact during the upload")
 		require.NoError(t, w.Abort())
 		assert.Equal(t, "old", get(t, sh, "/f", 0))
-		infos, _ := sh.List("/")
-		assert.Len(t, infos, 1, "no temporary file left behind")
-		put(t, sh, "/f", "replaced")
-		assert.Equal(t, "replaced", get(t, sh, "/f", 0))
+		infos, err := sh.List("/")
+		require.NoError(t, err)
+		assert.Equal(t, []string{"f"}, names(infos), "no temporary file left behind")
+
+		w, err = sh.OpenForWriting("/f", 0, false)
+		require.NoError(t, err)
+		_, err = w.Write([]byte("new"))
+		require.NoError(t, err)
+		assert.Equal(t, "old", get(t, sh, "/f", 0), "not visible before Commit")
+		require.NoError(t, w.Commit())
+		assert.Equal(t, "new", get(t, sh, "/f", 0))
+		assert.Error(t, w.Commit(), "a second Commit fails")
+		assert.NoError(t, w.Abort(), "Abort after Commit does nothing")
+		assert.Equal(t, "new", get(t, sh, "/f", 0))
+		infos, err = sh.List("/")
+		require.NoError(t, err)
+		assert.Equal(t, []string{"f"}, names(infos))
+
+		long := "/" + strings.Repeat("n", 250)
+		put(t, sh, long, "long name")
+		assert.Equal(t, "long name", get(t, sh, long, 0), "the temporary name fits NAME_MAX")
+
+		if dir != "" {
+			require.NoError(t, os.Chmod(filepath.Join(dir, "f"), 0o600))
+			put(t, sh, "/f", "private")
+			fi, err := os.Stat(filepath.Join(dir, "f"))
+			require.NoError(t, err)
+			assert.Equal(t, fs.FileMode(0o600), fi.Mode().Perm(), "a replaced file keeps its permissions")
+		}
 	})
 	t.Run("AppendAndOffsetWrites", func(t *testing.T) {
 		sh, _ := newShell(t)
 		put(t, sh, "/f", "abc")
 		w, err := sh.OpenForWriting("/f", -1, true)
 		require.NoError(t, err)
-		_, _ = w.Write([]byte("def"))
+		_, err = w.Write([]byte("def"))
+		require.NoError(t, err)
 		require.NoError(t, w.Commit())
 		assert.Equal(t, "abcdef", get(t, sh, "/f", 0))
+		w, err = sh.OpenForWriting("/f", 0, true)
+		require.NoError(t, err)
+		_, err = w.Write([]byte("g"))
+		require.NoError(t, err)
+		require.NoError(t, w.Abort(), "an in-place Abort keeps what was written")
+		assert.Equal(t, "abcdefg", get(t, sh, "/f", 0))
 		w, err = sh.OpenForWriting("/f", 2, false)
 		require.NoError(t, err)
-		_, _ = w.Write([]byte("XY"))
+		_, err = w.Write([]byte("XY"))
+		require.NoError(t, err)
 		require.NoError(t, w.Commit())
 		assert.Equal(t, "abXY", get(t, sh, "/f", 0), "REST+STOR writes from the offset and truncates")
+		w, err = sh.OpenForWriting("/new", -1, true)
+		require.NoError(t, err)
+		_, err = w.Write([]byte("created"))
+		require.NoError(t, err)
+		require.NoError(t, w.Commit())
+		assert.Equal(t, "created", get(t, sh, "/new", 0), "APPE creates a missing file")
 	})
 	t.Run("NothingEscapesTheRoot", func(t *testing.T) {
-		sh, dir := newShell(t)
-		for _, p := range []string{"/../etc/passwd", "/../../x"} {
-			_, err := sh.OpenForReading(p, 0)
-			assert.Error(t, err, p)
+		sh, _ := newShell(t)
+		put(t, sh, "/f", "x")
+		for _, p := range []string{"/../etc/passwd", "/../../x", "/a/../../x", "/f/../..", "relative", "/a\x00b"} {
+			assertAllFail(t, sh, p, shell.ErrInvalidPath)
 		}
+	})
+	t.Run("Symlinks", func(t *testing.T) {
+		sh, dir := newShell(t)
 		if dir == "" {
-			return
+			t.Skip("no directory on disk")
 		}
 		outside := t.TempDir()
-		require.NoError(t, os.WriteFile(filepath.Join(outside, "secret"), []byte("s"), 0o644))
+		secret := strings.Repeat("s", 1000)
+		require.NoError(t, os.WriteFile(filepath.Join(outside, "secret"), []byte(secret), 0o644))
 		require.NoError(t, os.Symlink(outside, filepath.Join(dir, "link")))
 		require.NoError(t, os.Symlink(filepath.Join(outside, "secret"), filepath.Join(dir, "filelink")))
-		_, err := sh.OpenForReading("/link/secret", 0)
-		assert.Error(t, err, "a symlinked directory pointing outside is not followed")
-		_, err = sh.OpenForReading("/filelink", 0)
-		assert.Error(t, err, "a symlinked file pointing outside is not followed")
-		_, err = sh.OpenForWriting("/link/new", 0, false)
-		assert.Error(t, err)
-		_, err = os.Stat(filepath.Join(outside, "new"))
-		assert.ErrorIs(t, err, fs.ErrNotExist, "nothing was written outside")
-		_, err = sh.List("/link")
-		assert.Error(t, err)
+		require.NoError(t, os.Symlink("../"+filepath.Base(outside), filepath.Join(dir, "rellink")))
+		require.NoError(t, os.Symlink("nowhere", filepath.Join(dir, "dangling")))
+		require.NoError(t, os.Mkdir(filepath.Join(dir, "in"), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "in", "file"), []byte("inside"), 0o644))
+		require.NoError(t, os.Symlink("in/file", filepath.Join(dir, "goodfile")))
+		require.NoError(t, os.Symlink("in", filepath.Join(dir, "gooddir")))
+		before := snapshot(t, outside)
+
+		for _, p := range []string{"/link/secret", "/filelink", "/rellink/secret"} {
+			_, err := sh.OpenForReading(p, 0)
+			assert.Error(t, err, "%s: a symlink pointing outside is not followed", p)
+			_, err = sh.Stat(p)
+			assert.Error(t, err, p)
+			_, err = sh.OpenForWriting(p, 0, false)
+			assert.Error(t, err, p)
+			_, err = sh.OpenForWriting(p, -1, true)
+			assert.Error(t, err, p)
+			_, err = sh.OpenForWriting(p, 1, false)
+			assert.Error(t, err, p)
+		}
+		for _, p := range []string{"/link", "/rellink"} {
+			assert.Error(t, sh.Access(p), p)
+			_, err := sh.List(p)
+			assert.Error(t, err, p)
+			_, err = sh.OpenForWriting(p+"/new", 0, false)
+			assert.Error(t, err, p)
+			assert.Error(t, sh.MakeDirectory(p+"/d"), p)
+			assert.Error(t, sh.RemoveFile(p+"/secret"), p)
+			assert.Error(t, sh.Rename(p+"/secret", "/stolen"), p)
+			assert.Error(t, sh.Rename("/in/file", p+"/planted"), p)
+		}
+		_, err := sh.Stat("/dangling")
+		assert.ErrorIs(t, err, fs.ErrNotExist)
+		assert.Equal(t, before, snapshot(t, outside), "nothing outside changed")
+
+		infos, err := sh.List("/")
+		require.NoError(t, err)
+		for _, fi := range infos {
+			assert.NotEqual(t, int64(len(secret)), fi.Size(), "%s: LIST shows nothing from outside", fi.Name())
+		}
+
+		assert.Equal(t, "inside", get(t, sh, "/goodfile", 0), "symlinks inside the root work")
+		require.NoError(t, sh.Access("/gooddir"))
+		inner, err := sh.List("/gooddir")
+		require.NoError(t, err)
+		assert.Equal(t, []string{"file"}, names(inner))
+		require.NoError(t, sh.RemoveFile("/filelink"), "removing a link removes the link")
+		_, err = os.Lstat(filepath.Join(dir, "filelink"))
+		assert.ErrorIs(t, err, fs.ErrNotExist)
+		assert.Equal(t, before, snapshot(t, outside))
+	})
+	t.Run("Concurrent", func(t *testing.T) {
+		sh, _ := newShell(t)
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for g := 0; g < 4; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < 20; i++ {
+					p := fmt.Sprintf("/g%d-%d", g, i)
+					if err := write(sh, p, p); err != nil {
+						errs <- err
+						return
+					}
+					if _, err := sh.List("/"); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			assert.NoError(t, err)
+		}
+		infos, err := sh.List("/")
+		require.NoError(t, err)
+		assert.Len(t, infos, 80)
 	})
 }
 
@@ -156,29 +331,116 @@ func RunReadOnly(t *testing.T, newShell Factory) {
 	require.NotEmpty(t, dir)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "f"), []byte("data"), 0o644))
 	require.NoError(t, os.Mkdir(filepath.Join(dir, "d"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "d", "g"), []byte("g"), 0o644))
+	before := snapshot(t, dir)
+
 	assert.Equal(t, "data", get(t, sh, "/f", 0))
+	assert.Equal(t, "ta", get(t, sh, "/f", 2))
 	require.NoError(t, sh.Access("/d"))
+	assert.ErrorIs(t, sh.Access("/f"), shell.ErrNotDir)
+	fi, err := sh.Stat("/f")
+	require.NoError(t, err)
+	assert.Equal(t, int64(4), fi.Size())
+	infos, err := sh.List("/")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"d", "f"}, names(infos))
+	_, err = sh.OpenForReading("/d", 0)
+	assert.ErrorIs(t, err, shell.ErrIsDir)
+
 	for name, err := range map[string]error{
-		"mkdir":  sh.MakeDirectory("/x"),
-		"rmdir":  sh.RemoveDirectory("/d"),
-		"remove": sh.RemoveFile("/f"),
-		"rename": sh.Rename("/f", "/g"),
+		"mkdir":      sh.MakeDirectory("/x"),
+		"mkdir-dup":  sh.MakeDirectory("/d"),
+		"rmdir":      sh.RemoveDirectory("/d"),
+		"rmdir-file": sh.RemoveDirectory("/f"),
+		"remove":     sh.RemoveFile("/f"),
+		"remove-dir": sh.RemoveFile("/d/g"),
+		"rename":     sh.Rename("/f", "/g"),
 	} {
 		assert.ErrorIs(t, err, shell.ErrReadOnly, name)
 	}
-	_, err := sh.OpenForWriting("/f", 0, false)
-	assert.ErrorIs(t, err, shell.ErrReadOnly)
-	b, _ := os.ReadFile(filepath.Join(dir, "f"))
-	assert.Equal(t, "data", string(b))
+	for _, w := range []struct {
+		p      string
+		offset int64
+		append bool
+	}{{"/f", 0, false}, {"/new", 0, false}, {"/f", -1, true}, {"/f", 2, false}, {"/d", 0, false}} {
+		_, err := sh.OpenForWriting(w.p, w.offset, w.append)
+		assert.ErrorIs(t, err, shell.ErrReadOnly, w)
+	}
+	_, err = sh.OpenForReading("/../f", 0)
+	assert.ErrorIs(t, err, shell.ErrInvalidPath)
+	assert.Equal(t, before, snapshot(t, dir), "nothing changed on disk")
+}
+
+// assertAllFail checks that every method fails on p with kind.
+func assertAllFail(t *testing.T, sh shell.Shell, p string, kind error) {
+	t.Helper()
+	_, err := sh.OpenForReading(p, 0)
+	assert.ErrorIs(t, err, kind, "read %q", p)
+	_, err = sh.OpenForWriting(p, 0, false)
+	assert.ErrorIs(t, err, kind, "write %q", p)
+	_, err = sh.OpenForWriting(p, -1, true)
+	assert.ErrorIs(t, err, kind, "append %q", p)
+	_, err = sh.Stat(p)
+	assert.ErrorIs(t, err, kind, "stat %q", p)
+	_, err = sh.List(p)
+	assert.ErrorIs(t, err, kind, "list %q", p)
+	assert.ErrorIs(t, sh.Access(p), kind, "access %q", p)
+	assert.ErrorIs(t, sh.MakeDirectory(p), kind, "mkdir %q", p)
+	assert.ErrorIs(t, sh.RemoveDirectory(p), kind, "rmdir %q", p)
+	assert.ErrorIs(t, sh.RemoveFile(p), kind, "remove %q", p)
+	assert.ErrorIs(t, sh.Rename(p, "/x"), kind, "rename from %q", p)
+	assert.ErrorIs(t, sh.Rename("/f", p), kind, "rename to %q", p)
+}
+
+// snapshot lists every path under dir with its type and, for files, content
+// (small trees only).
+func snapshot(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		r, _ := filepath.Rel(dir, p)
+		line := r + " " + d.Type().String()
+		if d.Type().IsRegular() {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			line += " " + string(b)
+		}
+		out = append(out, line)
+		return nil
+	})
+	require.NoError(t, err)
+	sort.Strings(out)
+	return out
+}
+
+func names(infos []fs.FileInfo) []string {
+	out := make([]string, 0, len(infos))
+	for _, i := range infos {
+		out = append(out, i.Name())
+	}
+	return out
+}
+
+func write(sh shell.Shell, p, content string) error {
+	w, err := sh.OpenForWriting(p, 0, false)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, bytes.NewReader([]byte(content))); err != nil {
+		_ = w.Abort()
+		return err
+	}
+	return w.Commit()
 }
 
 func put(t *testing.T, sh shell.Shell, p, content string) {
 	t.Helper()
-	w, err := sh.OpenForWriting(p, 0, false)
-	require.NoError(t, err)
-	_, err = io.Copy(w, bytes.NewReader([]byte(content)))
-	require.NoError(t, err)
-	require.NoError(t, w.Commit())
+	require.NoError(t, write(sh, p, content))
 }
 
 func get(t *testing.T, sh shell.Shell, p string, offset int64) string {
