@@ -12,7 +12,8 @@ import (
 )
 
 // Owner is implemented by FileInfo values that know their owner and group
-// names; others list as the numeric ids of their syscall.Stat_t, or "ftp".
+// names (shell.FileInfoOwner has the same methods); others list as the
+// numeric ids of their *syscall.Stat_t, or "ftp" when they have none.
 type Owner interface {
 	Owner() string
 	Group() string
@@ -20,8 +21,28 @@ type Owner interface {
 
 const months = "JanFebMarAprMayJunJulAugSepOctNovDec"
 
-// AppendLIST appends one LIST line for fi and CRLF. now decides between
-// "Mon DD HH:MM" (same year) and "Mon DD  YYYY", like Twisted.
+// recentWindow is how far in the past a time shows as "HH:MM" instead of
+// the year: six months, as ls, vsftpd and ProFTPD do (182 days, vsftpd's
+// figure). Clients infer the year of an "HH:MM" date as the one that puts
+// it within the last six months, so this rule never makes them guess
+// wrong, whereas Twisted's "same year as now" shows a file from later this
+// year, or last December seen in January, with a date clients misread.
+const recentWindow = 182 * 24 * time.Hour
+
+// futureSlack lets a file written moments after the listing's now (clock
+// steps, a STOR finishing during the LIST) still count as recent.
+const futureSlack = time.Hour
+
+// AppendLIST appends one LIST line for fi and CRLF, in Twisted's format:
+//
+//	"%s%s%4d %-9s %-9s %15d %12s %s\r\n" % (d, perms, nlink, owner, group, size, date, name)
+//
+// d is "d" for a directory, else "-" (no "l": LIST shows what a symlink
+// inside the root leads to); perms are the nine rwx bits; nlink comes from
+// the *syscall.Stat_t behind fi (0 without one); owner and group are cut
+// to 8 bytes; the date is in UTC, "Mon DD HH:MM" within six months before
+// now, else "Mon DD  YYYY" (day zero-padded, as Twisted does). It does not
+// allocate when dst has room.
 func AppendLIST(dst []byte, fi fs.FileInfo, now time.Time) []byte {
 	mode := fi.Mode()
 	if mode.IsDir() {
@@ -37,34 +58,43 @@ func AppendLIST(dst []byte, fi fs.FileInfo, now time.Time) []byte {
 			dst = append(dst, '-')
 		}
 	}
-	nlink, owner, group := uint64(0), "ftp", "ftp"
-	var ownBuf, grpBuf [20]byte
-	if o, ok := fi.(Owner); ok {
-		owner, group = o.Owner(), o.Group()
-	} else if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+	var num [20]byte
+	st, hasStat := fi.Sys().(*syscall.Stat_t)
+	nlink := uint64(0)
+	if hasStat {
 		nlink = uint64(st.Nlink)
-		owner = string(strconv.AppendUint(ownBuf[:0], uint64(st.Uid), 10))
-		group = string(strconv.AppendUint(grpBuf[:0], uint64(st.Gid), 10))
 	}
-	dst = appendPadLeft(dst, strconv.AppendUint(ownBuf[:0], nlink, 10), 4)
+	dst = appendPadLeft(dst, strconv.AppendUint(num[:0], nlink, 10), 4)
 	dst = append(dst, ' ')
-	dst = appendPadRight(dst, owner, 8, 9)
+	switch o, ok := fi.(Owner); {
+	case ok:
+		dst = appendPadRight(dst, o.Owner())
+		dst = append(dst, ' ')
+		dst = appendPadRight(dst, o.Group())
+	case hasStat:
+		dst = appendPadRightBytes(dst, strconv.AppendUint(num[:0], uint64(st.Uid), 10))
+		dst = append(dst, ' ')
+		dst = appendPadRightBytes(dst, strconv.AppendUint(num[:0], uint64(st.Gid), 10))
+	default:
+		dst = append(dst, "ftp       ftp      "...)
+	}
 	dst = append(dst, ' ')
-	dst = appendPadRight(dst, group, 8, 9)
+	dst = appendPadLeft(dst, strconv.AppendInt(num[:0], fi.Size(), 10), 15)
 	dst = append(dst, ' ')
-	dst = appendPadLeft(dst, strconv.AppendInt(grpBuf[:0], fi.Size(), 10), 15)
+	mtime := fi.ModTime()
+	t := mtime.UTC()
+	year, month, day := t.Date()
+	dst = append(dst, months[3*(month-1):3*month]...)
 	dst = append(dst, ' ')
-	t := fi.ModTime().UTC()
-	dst = append(dst, months[3*(t.Month()-1):3*t.Month()]...)
+	dst = append2(dst, day)
 	dst = append(dst, ' ')
-	dst = append2(dst, t.Day())
-	dst = append(dst, ' ')
-	if t.Year() == now.UTC().Year() {
-		dst = append2(dst, t.Hour())
+	if mtime.After(now.Add(-recentWindow)) && mtime.Before(now.Add(futureSlack)) {
+		hour, minute, _ := t.Clock()
+		dst = append2(dst, hour)
 		dst = append(dst, ':')
-		dst = append2(dst, t.Minute())
+		dst = append2(dst, minute)
 	} else {
-		dst = appendPadLeft(dst, strconv.AppendInt(ownBuf[:0], int64(t.Year()), 10), 5)
+		dst = appendPadLeft(dst, strconv.AppendInt(num[:0], int64(year), 10), 5)
 	}
 	dst = append(dst, ' ')
 	dst = append(dst, fi.Name()...)
@@ -106,12 +136,29 @@ func appendPadLeft(dst, s []byte, width int) []byte {
 	return append(dst, s...)
 }
 
-func appendPadRight(dst []byte, s string, max, width int) []byte {
-	if len(s) > max {
-		s = s[:max]
+// nameWidth and nameMax are Twisted's "%-9s" of a name cut to 8 bytes.
+const (
+	nameMax   = 8
+	nameWidth = 9
+)
+
+func appendPadRight(dst []byte, s string) []byte {
+	if len(s) > nameMax {
+		s = s[:nameMax]
 	}
 	dst = append(dst, s...)
-	for i := len(s); i < width; i++ {
+	for i := len(s); i < nameWidth; i++ {
+		dst = append(dst, ' ')
+	}
+	return dst
+}
+
+func appendPadRightBytes(dst, s []byte) []byte {
+	if len(s) > nameMax {
+		s = s[:nameMax]
+	}
+	dst = append(dst, s...)
+	for i := len(s); i < nameWidth; i++ {
 		dst = append(dst, ' ')
 	}
 	return dst
