@@ -46,7 +46,9 @@ func (o owned) Group() string { return o.group }
 
 var now = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 
-func at(y int, m time.Month, d, h, min int) time.Time { return time.Date(y, m, d, h, min, 0, 0, time.UTC) }
+func at(y int, m time.Month, d, h, min int) time.Time {
+	return time.Date(y, m, d, h, min, 0, 0, time.UTC)
+}
 
 func TestLISTLinesInTwistedFormat(t *testing.T) {
 	stat := &syscall.Stat_t{Nlink: 3, Uid: 1000, Gid: 100}
