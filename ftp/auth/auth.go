@@ -34,6 +34,7 @@ type Authenticator interface {
 
 type entry struct {
 	hash []byte
+	cost int
 	home string
 }
 
@@ -47,19 +48,23 @@ type Config struct {
 	Compare func(hash, password []byte) error
 }
 
-// UsersFile authenticates against a users file.
+// UsersFile authenticates against a users file. It is safe for
+// concurrent use.
 type UsersFile struct {
 	path string
 	cfg  Config
-	salt [32]byte // per process: cache keys are useless elsewhere
-	// dummy is compared against for unknown users, so they cost one bcrypt
-	// like a wrong password does.
-	dummy []byte
+	salt [32]byte // per instance: cache keys are useless elsewhere
 
-	mu    sync.Mutex
+	mu sync.Mutex
+	// dummy is compared against for unknown users, so they cost one bcrypt
+	// at the file's highest cost, like a wrong password does.
+	dummy []byte
 	users map[string]entry
 	lru   *list.List // of cacheKey, front = most recent
 	cache map[cacheKey]*list.Element
+	// gen counts reloads: a verification that raced a reload is not
+	// cached, so a changed password cannot come back through the cache.
+	gen uint64
 }
 
 type cacheKey struct {
@@ -67,7 +72,8 @@ type cacheKey struct {
 	digest [32]byte
 }
 
-// LoadUsersFile reads path. Malformed lines are errors naming the line.
+// LoadUsersFile reads path. Malformed lines are errors naming the line;
+// a missing file is an error, an empty one has no users.
 func LoadUsersFile(path string, cfg Config) (*UsersFile, error) {
 	if cfg.CacheSize == 0 {
 		cfg.CacheSize = 1024
@@ -79,18 +85,14 @@ func LoadUsersFile(path string, cfg Config) (*UsersFile, error) {
 	if _, err := rand.Read(u.salt[:]); err != nil {
 		return nil, fmt.Errorf("auth: salt: %w", err)
 	}
-	dummy, err := bcrypt.GenerateFromPassword(u.salt[:16], bcrypt.DefaultCost)
-	if err != nil {
-		return nil, fmt.Errorf("auth: dummy hash: %w", err)
-	}
-	u.dummy = dummy
 	if err := u.Reload(); err != nil {
 		return nil, err
 	}
 	return u, nil
 }
 
-// Reload re-reads the file and drops the cache.
+// Reload re-reads the file and drops the cache. On error the previous
+// users stay in force.
 func (u *UsersFile) Reload() error {
 	b, err := os.ReadFile(u.path)
 	if err != nil {
@@ -100,36 +102,68 @@ func (u *UsersFile) Reload() error {
 	if err != nil {
 		return err
 	}
+	cost := bcrypt.DefaultCost
+	if len(users) > 0 {
+		cost = bcrypt.MinCost
+		for _, e := range users {
+			cost = max(cost, e.cost)
+		}
+	}
+	u.mu.Lock()
+	dummy := u.dummy
+	u.mu.Unlock()
+	if c, err := bcrypt.Cost(dummy); err != nil || c != cost {
+		// A random password nobody knows, hashed at the users' cost.
+		var pw [16]byte
+		_, _ = rand.Read(pw[:])
+		if dummy, err = bcrypt.GenerateFromPassword(pw[:], cost); err != nil {
+			return fmt.Errorf("auth: dummy hash: %w", err)
+		}
+	}
 	u.mu.Lock()
 	u.users = users
+	u.dummy = dummy
 	u.lru = list.New()
 	u.cache = map[cacheKey]*list.Element{}
+	u.gen++
 	u.mu.Unlock()
 	return nil
 }
 
-func parse(b []byte, name string) (map[string]entry, error) {
+// parse reads "name:bcrypt-hash[:home]" lines; blank lines and lines
+// starting with '#' are skipped. All malformed lines are reported, each
+// with its number. The messages never quote a hash field: a mistaken
+// plaintext password there must not reach a log.
+func parse(b []byte, file string) (map[string]entry, error) {
 	users := map[string]entry{}
+	var errs []error
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		parts := strings.SplitN(line, ":", 3)
-		if len(parts) < 2 || parts[0] == "" {
-			return nil, fmt.Errorf("auth: %s:%d: want name:bcrypt-hash[:home]", name, n)
+		name, rest, ok := strings.Cut(line, ":")
+		hash, home, _ := strings.Cut(rest, ":")
+		cost, err := bcrypt.Cost([]byte(hash))
+		switch {
+		case !ok || name == "":
+			errs = append(errs, fmt.Errorf("auth: %s:%d: want name:bcrypt-hash[:home]", file, n))
+		case err != nil:
+			errs = append(errs, fmt.Errorf("auth: %s:%d: user %q: not a bcrypt hash", file, n, name))
+		case users[name].hash != nil:
+			errs = append(errs, fmt.Errorf("auth: %s:%d: user %q listed twice", file, n, name))
+		default:
+			users[name] = entry{hash: []byte(hash), cost: cost, home: home}
 		}
-		if _, err := bcrypt.Cost([]byte(parts[1])); err != nil {
-			return nil, fmt.Errorf("auth: %s:%d: user %q: not a bcrypt hash: %w", name, n, parts[0], err)
-		}
-		e := entry{hash: []byte(parts[1])}
-		if len(parts) == 3 {
-			e.home = parts[2]
-		}
-		users[parts[0]] = e
 	}
-	return users, sc.Err()
+	if err := sc.Err(); err != nil {
+		errs = append(errs, fmt.Errorf("auth: %s: %w", file, err))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return users, nil
 }
 
 // Authenticate checks user's password. It blocks for one bcrypt unless
@@ -143,18 +177,22 @@ func (u *UsersFile) Authenticate(user, password string) (string, error) {
 		u.mu.Unlock()
 		return e.home, nil
 	}
+	dummy, gen := u.dummy, u.gen
 	u.mu.Unlock()
 	if !known {
-		_ = u.cfg.Compare(u.dummy, []byte(password)) // same cost as a wrong password
+		_ = u.cfg.Compare(dummy, []byte(password)) // same cost as a wrong password
 		return "", ErrBadCredentials
 	}
 	if err := u.cfg.Compare(e.hash, []byte(password)); err != nil {
 		return "", ErrBadCredentials
 	}
-	u.remember(key)
+	u.remember(key, gen)
 	return e.home, nil
 }
 
+// digest is the cache's stand-in for the password: SHA-256 of this
+// instance's random salt, the user and the password, so the cache holds no
+// plaintext and its keys are worthless outside this process.
 func (u *UsersFile) digest(user, password string) [32]byte {
 	h := sha256.New()
 	h.Write(u.salt[:])
@@ -162,16 +200,19 @@ func (u *UsersFile) digest(user, password string) [32]byte {
 	h.Write([]byte{0})
 	h.Write([]byte(password))
 	var d [32]byte
-	copy(d[:], h.Sum(nil))
+	h.Sum(d[:0])
 	return d
 }
 
-func (u *UsersFile) remember(key cacheKey) {
+func (u *UsersFile) remember(key cacheKey, gen uint64) {
 	if u.cfg.CacheSize < 0 {
 		return
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	if gen != u.gen {
+		return
+	}
 	if el, ok := u.cache[key]; ok {
 		u.lru.MoveToFront(el)
 		return
@@ -191,18 +232,23 @@ func (u *UsersFile) CacheLen() int {
 }
 
 // SetPassword adds or updates user in the users file at path with a
-// bcrypt hash of password, keeping every other line (comments included)
-// and the user's home. The file is replaced atomically, mode 0600.
+// bcrypt hash of password at cost (0: bcrypt.DefaultCost), keeping every
+// other line (comments included) and the user's home. The file is
+// replaced atomically (a temporary file in the same directory, synced,
+// then renamed), mode 0600; a missing file is created.
 func SetPassword(path, user, password string, cost int) error {
-	if user == "" || strings.ContainsAny(user, ":\n\r") {
+	if user == "" || strings.ContainsAny(user, ":#\n\r\t ") {
 		return fmt.Errorf("auth: invalid user name %q", user)
+	}
+	if password == "" {
+		return errors.New("auth: empty password")
 	}
 	if cost == 0 {
 		cost = bcrypt.DefaultCost
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), cost)
 	if err != nil {
-		return fmt.Errorf("auth: hashing: %w", err)
+		return fmt.Errorf("auth: hashing the password: %w", err)
 	}
 	old, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -210,39 +256,50 @@ func SetPassword(path, user, password string, cost int) error {
 	}
 	var out []string
 	found := false
-	for _, line := range strings.Split(strings.TrimRight(string(old), "\n"), "\n") {
-		if line == "" && len(old) == 0 {
-			continue
-		}
-		name, rest, ok := strings.Cut(line, ":")
-		if ok && name == user && !strings.HasPrefix(strings.TrimSpace(line), "#") {
-			home := ""
-			if _, h, ok := strings.Cut(rest, ":"); ok {
-				home = ":" + h
+	if len(old) > 0 {
+		for _, line := range strings.Split(strings.TrimSuffix(string(old), "\n"), "\n") {
+			trimmed := strings.TrimSpace(line)
+			name, rest, ok := strings.Cut(trimmed, ":")
+			if ok && name == user && !found {
+				home := ""
+				if _, h, ok := strings.Cut(rest, ":"); ok {
+					home = ":" + h
+				}
+				line = user + ":" + string(hash) + home
+				found = true
 			}
-			line = user + ":" + string(hash) + home
-			found = true
+			out = append(out, line)
 		}
-		out = append(out, line)
 	}
 	if !found {
 		out = append(out, user+":"+string(hash))
 	}
+	return writeAtomic(path, []byte(strings.Join(out, "\n")+"\n"))
+}
+
+// writeAtomic replaces path with data, mode 0600.
+func writeAtomic(path string, data []byte) (err error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".users-*")
 	if err != nil {
 		return fmt.Errorf("auth: writing %s: %w", path, err)
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.WriteString(strings.Join(out, "\n") + "\n"); err != nil {
-		tmp.Close()
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err := tmp.Chmod(0o600); err != nil {
 		return fmt.Errorf("auth: writing %s: %w", path, err)
 	}
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
+	if _, err := tmp.Write(data); err != nil {
+		return fmt.Errorf("auth: writing %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("auth: writing %s: %w", path, err)
 	}
 	if err := tmp.Close(); err != nil {
-		return err
+		return fmt.Errorf("auth: writing %s: %w", path, err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("auth: replacing %s: %w", path, err)

@@ -1,9 +1,11 @@
 package auth_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -29,8 +31,20 @@ func hash(t *testing.T, pw string) string {
 	return string(h)
 }
 
+// counting returns a Compare that counts calls and records the cost of the
+// hashes it was given.
+func counting() (func(h, pw []byte) error, *atomic.Int32, *atomic.Int32) {
+	var n, lastCost atomic.Int32
+	return func(h, pw []byte) error {
+		n.Add(1)
+		c, _ := bcrypt.Cost(h)
+		lastCost.Store(int32(c))
+		return bcrypt.CompareHashAndPassword(h, pw)
+	}, &n, &lastCost
+}
+
 func TestParseAndAuthenticate(t *testing.T) {
-	p := usersFile(t, "# comment\n\nalice:"+hash(t, "pw1")+"\nbob:"+hash(t, "pw2")+":bobdir\n")
+	p := usersFile(t, "# comment\n\n  alice:"+hash(t, "pw1")+"\nbob:"+hash(t, "pw2")+":bobdir\r\n")
 	u, err := auth.LoadUsersFile(p, auth.Config{})
 	require.NoError(t, err)
 	home, err := u.Authenticate("alice", "pw1")
@@ -43,24 +57,66 @@ func TestParseAndAuthenticate(t *testing.T) {
 	assert.ErrorIs(t, err, auth.ErrBadCredentials)
 	_, err = u.Authenticate("carol", "pw1")
 	assert.ErrorIs(t, err, auth.ErrBadCredentials, "unknown user: the same error")
+	_, err = u.Authenticate("", "")
+	assert.ErrorIs(t, err, auth.ErrBadCredentials)
+	assert.NotContains(t, err.Error(), "pw1")
+
+	empty, err := auth.LoadUsersFile(usersFile(t, "# nobody yet\n"), auth.Config{})
+	require.NoError(t, err, "an empty file has no users")
+	_, err = empty.Authenticate("alice", "pw1")
+	assert.ErrorIs(t, err, auth.ErrBadCredentials)
+	_, err = auth.LoadUsersFile(filepath.Join(t.TempDir(), "missing"), auth.Config{})
+	assert.ErrorIs(t, err, os.ErrNotExist)
 }
 
 func TestMalformedLinesNameTheLine(t *testing.T) {
-	for _, content := range []string{"alice\n", "# ok\nbob:notahash\n", ":" + "$2a$04$x\n"} {
-		_, err := auth.LoadUsersFile(usersFile(t, content), auth.Config{})
-		require.Error(t, err, content)
-		assert.Regexp(t, `users:\d+:`, err.Error())
+	good := "ok:" + hash(t, "x") + "\n"
+	cases := []struct{ content, want string }{
+		{"alice\n", `users:1: want name:bcrypt-hash`},
+		{"# ok\n" + good + "bob:plaintextpw\n", `users:3: user "bob": not a bcrypt hash`},
+		{"\n:" + hash(t, "x") + "\n", `users:2: want name:bcrypt-hash`},
+		{good + good, `users:2: user "ok" listed twice`},
 	}
+	for _, c := range cases {
+		_, err := auth.LoadUsersFile(usersFile(t, c.content), auth.Config{})
+		require.Error(t, err, c.content)
+		assert.Contains(t, err.Error(), c.want)
+		assert.NotContains(t, err.Error(), "plaintextpw", "never quote a hash field")
+	}
+	_, err := auth.LoadUsersFile(usersFile(t, "a\n"+good+"b\n"), auth.Config{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "users:1:")
+	assert.Contains(t, err.Error(), "users:3:", "every bad line is reported")
+}
+
+// An unknown user costs one comparison against a hash of the users' own
+// cost, exactly like a wrong password.
+func TestUnknownUserCostsLikeAWrongPassword(t *testing.T) {
+	cmp, n, cost := counting()
+	h5, err := bcrypt.GenerateFromPassword([]byte("pw"), 5)
+	require.NoError(t, err)
+	u, err := auth.LoadUsersFile(usersFile(t, "a:"+hash(t, "pw")+"\nb:"+string(h5)+"\n"), auth.Config{Compare: cmp})
+	require.NoError(t, err)
+	_, err = u.Authenticate("b", "wrong")
+	require.ErrorIs(t, err, auth.ErrBadCredentials)
+	assert.Equal(t, int32(1), n.Load())
+	assert.Equal(t, int32(5), cost.Load())
+	_, err = u.Authenticate("nobody", "wrong")
+	require.ErrorIs(t, err, auth.ErrBadCredentials)
+	assert.Equal(t, int32(2), n.Load(), "one comparison for an unknown user")
+	assert.Equal(t, int32(5), cost.Load(), "at the highest cost in the file")
+	_, _ = u.Authenticate("nobody", "wrong")
+	assert.Equal(t, int32(3), n.Load(), "failures are never cached")
 }
 
 func TestCacheSkipsBcryptAndIsBounded(t *testing.T) {
-	var compares atomic.Int32
-	cmp := func(h, pw []byte) error { compares.Add(1); return bcrypt.CompareHashAndPassword(h, pw) }
+	cmp, compares, _ := counting()
 	content := ""
 	for _, n := range []string{"u1", "u2", "u3"} {
 		content += n + ":" + hash(t, "pw") + "\n"
 	}
-	u, err := auth.LoadUsersFile(usersFile(t, content), auth.Config{CacheSize: 2, Compare: cmp})
+	p := usersFile(t, content)
+	u, err := auth.LoadUsersFile(p, auth.Config{CacheSize: 2, Compare: cmp})
 	require.NoError(t, err)
 	for i := 0; i < 5; i++ {
 		_, err := u.Authenticate("u1", "pw")
@@ -69,44 +125,142 @@ func TestCacheSkipsBcryptAndIsBounded(t *testing.T) {
 	assert.Equal(t, int32(1), compares.Load(), "repeated logins hit the cache")
 	_, err = u.Authenticate("u1", "wrong")
 	assert.ErrorIs(t, err, auth.ErrBadCredentials, "a different password is not a cache hit")
-	_, _ = u.Authenticate("u2", "pw")
-	_, _ = u.Authenticate("u3", "pw")
+	_, err = u.Authenticate("u2", "pw")
+	require.NoError(t, err)
+	_, err = u.Authenticate("u1", "pw")
+	require.NoError(t, err, "u1 is the most recent now")
+	_, err = u.Authenticate("u3", "pw")
+	require.NoError(t, err)
 	assert.Equal(t, 2, u.CacheLen(), "bounded")
 	before := compares.Load()
 	_, _ = u.Authenticate("u1", "pw")
-	assert.Equal(t, before+1, compares.Load(), "u1 was evicted")
+	assert.Equal(t, before, compares.Load(), "u1 was kept (least recently used was u2)")
+	_, _ = u.Authenticate("u2", "pw")
+	assert.Equal(t, before+1, compares.Load(), "u2 was evicted")
+
+	// Reload drops the cache: a changed password stops working at once.
+	require.NoError(t, os.WriteFile(p, []byte("u1:"+hash(t, "new")+"\n"), 0o600))
 	require.NoError(t, u.Reload())
 	assert.Zero(t, u.CacheLen(), "reload drops the cache")
+	_, err = u.Authenticate("u1", "pw")
+	assert.ErrorIs(t, err, auth.ErrBadCredentials)
+	_, err = u.Authenticate("u2", "pw")
+	assert.ErrorIs(t, err, auth.ErrBadCredentials, "removed users are gone")
+	_, err = u.Authenticate("u1", "new")
+	assert.NoError(t, err)
+
+	require.NoError(t, os.WriteFile(p, []byte("broken\n"), 0o600))
+	assert.Error(t, u.Reload())
+	_, err = u.Authenticate("u1", "new")
+	assert.NoError(t, err, "a failed reload keeps the previous users")
+
+	off, err := auth.LoadUsersFile(usersFile(t, content), auth.Config{CacheSize: -1, Compare: cmp})
+	require.NoError(t, err)
+	before = compares.Load()
+	_, _ = off.Authenticate("u1", "pw")
+	_, _ = off.Authenticate("u1", "pw")
+	assert.Equal(t, before+2, compares.Load(), "a negative size disables the cache")
+	assert.Zero(t, off.CacheLen())
+}
+
+func TestConcurrentAuthenticate(t *testing.T) {
+	u, err := auth.LoadUsersFile(usersFile(t, "a:"+hash(t, "pw")+"\n"), auth.Config{CacheSize: 4})
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	var failures atomic.Int32
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 20; i++ {
+				if _, err := u.Authenticate("a", "pw"); err != nil {
+					failures.Add(1)
+				}
+				if _, err := u.Authenticate("a", fmt.Sprint("bad", i)); err == nil {
+					failures.Add(1)
+				}
+				if i == 10 && g == 0 {
+					if err := u.Reload(); err != nil {
+						failures.Add(1)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Zero(t, failures.Load())
 }
 
 func TestSetPasswordKeepsOtherLines(t *testing.T) {
-	p := usersFile(t, "# team\nbob:"+hash(t, "b")+":bobhome\n")
+	p := usersFile(t, "# team\n\nbob:"+hash(t, "b")+":bobhome\n# bob:old comment\n")
+	require.NoError(t, os.Chmod(p, 0o644))
 	require.NoError(t, auth.SetPassword(p, "alice", "a", bcrypt.MinCost))
 	require.NoError(t, auth.SetPassword(p, "bob", "b2", bcrypt.MinCost))
-	b, _ := os.ReadFile(p)
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	require.Len(t, lines, 3)
+	b, err := os.ReadFile(p)
+	require.NoError(t, err)
+	lines := strings.Split(string(b), "\n")
+	require.Len(t, lines, 6, string(b))
 	assert.Equal(t, "# team", lines[0])
-	assert.True(t, strings.HasPrefix(lines[1], "bob:$2"))
-	assert.True(t, strings.HasSuffix(lines[1], ":bobhome"), "home kept")
-	assert.True(t, strings.HasPrefix(lines[2], "alice:$2"))
+	assert.Equal(t, "", lines[1], "blank lines kept")
+	assert.True(t, strings.HasPrefix(lines[2], "bob:$2"))
+	assert.True(t, strings.HasSuffix(lines[2], ":bobhome"), "home kept")
+	assert.Equal(t, "# bob:old comment", lines[3], "comments are not users")
+	assert.True(t, strings.HasPrefix(lines[4], "alice:$2"))
+	assert.Equal(t, "", lines[5], "ends with a newline")
+	assert.NotContains(t, string(b), "b2")
+	fi, err := os.Stat(p)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+	entries, err := os.ReadDir(filepath.Dir(p))
+	require.NoError(t, err)
+	assert.Len(t, entries, 1, "no temporary file left")
+
 	u, err := auth.LoadUsersFile(p, auth.Config{})
 	require.NoError(t, err)
-	_, err = u.Authenticate("bob", "b2")
+	home, err := u.Authenticate("bob", "b2")
 	assert.NoError(t, err)
+	assert.Equal(t, "bobhome", home)
 	_, err = u.Authenticate("bob", "b")
-	assert.Error(t, err)
-	assert.Error(t, auth.SetPassword(p, "bad:name", "x", bcrypt.MinCost))
+	assert.ErrorIs(t, err, auth.ErrBadCredentials)
+	_, err = u.Authenticate("alice", "a")
+	assert.NoError(t, err)
+
+	for _, bad := range []string{"", "bad:name", "#x", "a b", "a\nb"} {
+		assert.Error(t, auth.SetPassword(p, bad, "x", bcrypt.MinCost), "%q", bad)
+	}
+	assert.Error(t, auth.SetPassword(p, "carol", "", bcrypt.MinCost), "empty password")
 }
 
+func TestSetPasswordCreatesTheFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "new-users")
+	require.NoError(t, auth.SetPassword(p, "alice", "secret", bcrypt.MinCost))
+	fi, err := os.Stat(p)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+	b, err := os.ReadFile(p)
+	require.NoError(t, err)
+	assert.Regexp(t, `^alice:\$2a\$04\$[./A-Za-z0-9]{53}\n$`, string(b))
+	u, err := auth.LoadUsersFile(p, auth.Config{})
+	require.NoError(t, err)
+	_, err = u.Authenticate("alice", "secret")
+	assert.NoError(t, err)
+}
+
+// BenchmarkAuthenticate compares a cached login with a full bcrypt
+// verification (the reference) at the default cost.
 func BenchmarkAuthenticate(b *testing.B) {
-	h, _ := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.DefaultCost)
+	h, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.DefaultCost)
+	if err != nil {
+		b.Fatal(err)
+	}
 	p := filepath.Join(b.TempDir(), "users")
-	_ = os.WriteFile(p, []byte("u:"+string(h)+"\n"), 0o600)
+	if err := os.WriteFile(p, []byte("u:"+string(h)+"\n"), 0o600); err != nil {
+		b.Fatal(err)
+	}
 	for _, c := range []struct {
 		name string
 		size int
-	}{{"cached", 0}, {"uncached", -1}} {
+	}{{"cached", 0}, {"reference-uncached", -1}} {
 		b.Run(c.name, func(b *testing.B) {
 			u, err := auth.LoadUsersFile(p, auth.Config{CacheSize: c.size})
 			if err != nil {
