@@ -1,0 +1,223 @@
+package dtp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+)
+
+// Transfer buffers: an ASCII conversion or a copy that cannot use
+// sendfile/splice takes one from the pool for the whole transfer (no
+// allocation per chunk, none per transfer in steady state). The pool only
+// caches memory; it holds no state that changes behaviour.
+const (
+	chunkSize = 32 << 10                // bytes read per step
+	bufSize   = chunkSize + 2*chunkSize // chunk + worst-case LF->CRLF output
+)
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
+
+// side says which end of a copy failed, when the copy loop knows it.
+type side int
+
+const (
+	sideUnknown side = iota // io.Copy: decide from the errno
+	sideNet                 // the data connection
+	sideLocal               // the file (source or destination)
+)
+
+// netErrnos are the errors of a connection that the network or the
+// client ended: they make a transfer error ErrPeerClosed (426) when the
+// copy cannot tell the sides apart (sendfile and splice report the
+// socket's and the file's errors alike).
+var netErrnos = []syscall.Errno{
+	syscall.ECONNRESET, syscall.EPIPE, syscall.ETIMEDOUT, syscall.ECONNABORTED,
+	syscall.ECONNREFUSED, syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.ENETDOWN,
+	syscall.ENETRESET, syscall.EHOSTDOWN, syscall.ENOTCONN, syscall.ESHUTDOWN,
+}
+
+func isNetErr(err error) bool {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		for _, e := range netErrnos {
+			if errno == e {
+				return true
+			}
+		}
+		return false
+	}
+	// Deadlines are set on connections only, never on files.
+	var op *net.OpError
+	return errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &op)
+}
+
+// transferErr wraps a failed copy: ctx's error when the transfer was
+// cancelled (ABOR), else ErrPeerClosed or ErrLocalIO. The original error
+// stays reachable with errors.Is/As (ENOSPC -> 452).
+func transferErr(ctx context.Context, err error, s side) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("dtp: transfer aborted: %w: %w", ctx.Err(), err)
+	}
+	if s == sideUnknown {
+		s = sideLocal
+		if isNetErr(err) {
+			s = sideNet
+		}
+	}
+	if s == sideNet {
+		return fmt.Errorf("%w: %w", ErrPeerClosed, err)
+	}
+	return fmt.Errorf("%w: %w", ErrLocalIO, err)
+}
+
+// abort closes conn with an RST: on ABOR, and after a failed Send, so the
+// client sees an error instead of an end of file after a truncated file.
+func abort(conn *net.TCPConn) {
+	_ = conn.SetLinger(0)
+	_ = conn.Close()
+}
+
+// writerOnly and readerOnly hide ReadFrom/WriteTo so io.CopyBuffer uses
+// the buffer it is given.
+type writerOnly struct{ io.Writer }
+type readerOnly struct{ io.Reader }
+
+// Send copies src to the data connection (RETR, LIST) and closes it. The
+// result n counts bytes read from src. Binary transfers from an *os.File
+// (or an io.WriterTo such as *bytes.Reader) go through io.Copy, which is
+// sendfile(2) for a file on Linux; other sources and ASCII (LF -> CRLF,
+// see CRLFWriter) use a pooled buffer.
+//
+// On success the write side is shut down first (FIN after the last byte),
+// anything the client sent is discarded so the close cannot turn into an
+// RST that would drop unsent data, then the socket is closed. On failure
+// the connection is reset. Errors: ctx.Err() when ctx was cancelled (ABOR;
+// cancelling closes the connection, which unblocks the copy),
+// ErrPeerClosed when the client went away, ErrLocalIO when src failed.
+func Send(ctx context.Context, conn *net.TCPConn, src io.Reader, ascii bool) (n int64, err error) {
+	stop := context.AfterFunc(ctx, func() { abort(conn) })
+	var s side
+	switch {
+	case !ascii && zeroCopySource(src):
+		n, err = io.Copy(conn, src)
+	case !ascii:
+		n, s, err = copyLoop(conn, src, nil)
+	default:
+		n, s, err = copyLoop(conn, src, func(w io.Writer, scratch []byte) io.Writer {
+			return NewCRLFWriter(w, scratch)
+		})
+	}
+	if !stop() { // cancelled: conn is being closed
+		if err == nil {
+			err = net.ErrClosed
+		}
+		return n, transferErr(ctx, err, sideNet)
+	}
+	if err != nil {
+		abort(conn)
+		return n, transferErr(ctx, err, s)
+	}
+	_ = conn.CloseWrite()
+	discardUnread(conn)
+	if err := conn.Close(); err != nil {
+		return n, transferErr(ctx, err, sideNet)
+	}
+	return n, nil
+}
+
+// zeroCopySource reports whether io.Copy into a *net.TCPConn does no
+// per-transfer allocation for src: a file (sendfile), a limited file
+// (sendfile of a range) or a WriterTo.
+func zeroCopySource(src io.Reader) bool {
+	switch r := src.(type) {
+	case *os.File, io.WriterTo:
+		return true
+	case *io.LimitedReader:
+		_, ok := r.R.(*os.File)
+		return ok
+	}
+	return false
+}
+
+// Receive copies the data connection into dst until the client closes it
+// (STOR, APPE), then closes the connection. The result n counts bytes
+// written to dst. Binary transfers into an io.ReaderFrom (an *os.File, or
+// a type embedding one) go through io.Copy, which is splice(2) on Linux;
+// other destinations and ASCII (CRLF -> LF, see LFWriter) use a pooled
+// buffer. Errors as for Send, with ErrLocalIO when dst failed.
+func Receive(ctx context.Context, conn *net.TCPConn, dst io.Writer, ascii bool) (n int64, err error) {
+	stop := context.AfterFunc(ctx, func() { abort(conn) })
+	var s side
+	var lf *LFWriter
+	if _, ok := dst.(io.ReaderFrom); ok && !ascii {
+		n, err = io.Copy(dst, conn)
+	} else if !ascii {
+		n, s, err = copyLoop(dst, conn, nil)
+	} else {
+		_, s, err = copyLoop(dst, conn, func(w io.Writer, scratch []byte) io.Writer {
+			lf = NewLFWriter(w, scratch)
+			return lf
+		})
+		if err == nil {
+			err, s = lf.Flush(), sideLocal
+		}
+		n = lf.Written()
+	}
+	if !stop() {
+		if err == nil {
+			err = net.ErrClosed
+		}
+		return n, transferErr(ctx, err, sideNet)
+	}
+	if err != nil {
+		abort(conn) // unread data: the client learns at once
+		return n, transferErr(ctx, err, s)
+	}
+	_ = conn.Close()
+	return n, nil
+}
+
+// copyLoop copies src to dst (through a converter when newConv is not
+// nil) with a pooled buffer, and says which side failed. n counts bytes
+// read from src and handed on.
+func copyLoop(dst io.Writer, src io.Reader, newConv func(w io.Writer, scratch []byte) io.Writer) (n int64, s side, err error) {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	in, scratch := (*bp)[:chunkSize], (*bp)[chunkSize:]
+	w := dst
+	if newConv != nil {
+		w = newConv(dst, scratch)
+	}
+	for {
+		nr, rerr := src.Read(in)
+		if nr > 0 {
+			nw, werr := w.Write(in[:nr])
+			n += int64(nw)
+			if werr == nil && nw < nr {
+				werr = io.ErrShortWrite
+			}
+			if werr != nil {
+				return n, sideOf(dst), werr
+			}
+		}
+		if rerr == io.EOF {
+			return n, sideUnknown, nil
+		}
+		if rerr != nil {
+			return n, sideOf(src), rerr
+		}
+	}
+}
+
+// sideOf says whether a copy end is the data connection.
+func sideOf(end any) side {
+	if _, ok := end.(*net.TCPConn); ok {
+		return sideNet
+	}
+	return sideLocal
+}
