@@ -186,3 +186,43 @@ func BenchmarkList10000(b *testing.B) {
 		b.ReportMetric(float64(len(buf))/10000, "bytes/line")
 	})
 }
+
+// List of large directories (read in several getdents batches, stat'ed on
+// worker goroutines) agrees with os.Lstat entry by entry.
+func TestLocalListLargeDirectoriesMatchLstat(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		n     int
+		width int
+	}{{"many short names", 3000, 10}, {"few long names", 700, 200}, {"small", 5, 3}} {
+		t.Run(c.name, func(t *testing.T) {
+			sh, dir := newLocal(t)
+			var want []string
+			for i := 0; i < c.n; i++ {
+				name := fmt.Sprintf("%0*d", c.width, i)
+				switch i % 100 {
+				case 7:
+					require.NoError(t, os.Mkdir(filepath.Join(dir, name), 0o750))
+				case 8:
+					require.NoError(t, os.Symlink("nowhere", filepath.Join(dir, name)))
+				default:
+					require.NoError(t, os.WriteFile(filepath.Join(dir, name), make([]byte, i%13), 0o640))
+				}
+				want = append(want, name)
+			}
+			infos, err := sh.List("/")
+			require.NoError(t, err)
+			require.Len(t, infos, c.n)
+			for i, fi := range infos {
+				require.Equal(t, want[i], fi.Name())
+				ref, err := os.Lstat(filepath.Join(dir, fi.Name()))
+				require.NoError(t, err)
+				assert.Equal(t, ref.Mode(), fi.Mode(), fi.Name())
+				assert.Equal(t, ref.IsDir(), fi.IsDir(), fi.Name())
+				assert.Equal(t, ref.Size(), fi.Size(), fi.Name())
+				assert.True(t, ref.ModTime().Equal(fi.ModTime()), fi.Name())
+				assert.Equal(t, ref.Sys().(*syscall.Stat_t).Nlink, fi.Sys().(*syscall.Stat_t).Nlink, fi.Name())
+			}
+		})
+	}
+}
