@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"slices"
 	"syscall"
 )
 
@@ -36,7 +37,11 @@ type Local struct {
 	names *idNames
 }
 
-var _ Shell = (*Local)(nil)
+var (
+	_ Shell      = (*Local)(nil)
+	_ NameLister = (*Local)(nil)
+	_ NameLister = readOnly{}
+)
 
 // NewLocal opens dir as a shell's root.
 func NewLocal(dir string) (*Local, error) {
@@ -189,6 +194,33 @@ func (l *Local) List(p string) ([]fs.FileInfo, error) {
 		return nil, mapErr("list", p, err)
 	}
 	return infos, nil
+}
+
+// ListNames returns the sorted names in the directory p, or p's base
+// name when it is a file (NameLister): one getdents pass, no stat.
+func (l *Local) ListNames(p string) ([]string, error) {
+	r, err := resolve("list", p)
+	if err != nil {
+		return nil, err
+	}
+	f, err := l.root.Open(r)
+	if err != nil {
+		return nil, mapErr("list", p, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, mapErr("list", p, err)
+	}
+	if !fi.IsDir() {
+		return []string{fi.Name()}, nil
+	}
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return nil, mapErr("list", p, err)
+	}
+	slices.Sort(names)
+	return names, nil
 }
 
 // describe fills out with infos and their owner and group names. Entries
@@ -413,6 +445,23 @@ func (readOnly) OpenForWriting(p string, _ int64, _ bool) (WriteFile, error) {
 func (r readOnly) Access(p string) error                { return r.s.Access(p) }
 func (r readOnly) Stat(p string) (fs.FileInfo, error)   { return r.s.Stat(p) }
 func (r readOnly) List(p string) ([]fs.FileInfo, error) { return r.s.List(p) }
+
+// ListNames uses the wrapped shell's NameLister, or List.
+func (r readOnly) ListNames(p string) ([]string, error) {
+	if nl, ok := r.s.(NameLister); ok {
+		return nl.ListNames(p)
+	}
+	infos, err := r.s.List(p)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(infos))
+	for i, fi := range infos {
+		names[i] = fi.Name()
+	}
+	return names, nil
+}
+
 func (r readOnly) OpenForReading(p string, off int64) (io.ReadCloser, error) {
 	return r.s.OpenForReading(p, off)
 }

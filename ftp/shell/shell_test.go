@@ -134,8 +134,9 @@ func TestLocalErrorsHideTheRoot(t *testing.T) {
 }
 
 // BenchmarkList10000 measures LIST's filesystem side and formatting for a
-// 10,000-entry directory, against the bare floor of reading the same
-// directory (Readdir: one getdents pass and one lstat per entry).
+// 10,000-entry directory, against the reference of reading the same
+// directory with os.File.Readdir (one getdents pass, then one lstat per
+// entry, one after the other). ListNames is NLST's side (no stat).
 func BenchmarkList10000(b *testing.B) {
 	dir := b.TempDir()
 	for i := 0; i < 10000; i++ {
@@ -166,6 +167,14 @@ func BenchmarkList10000(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
 			if _, err := l.List("/"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ListNames", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if _, err := l.ListNames("/"); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -226,3 +235,21 @@ func TestLocalListLargeDirectoriesMatchLstat(t *testing.T) {
 		})
 	}
 }
+
+// ReadOnly keeps NLST cheap: it passes ListNames through, or builds it
+// from List for shells without it.
+func TestReadOnlyListNames(t *testing.T) {
+	l, dir := newLocal(t)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "b"), nil, 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "a"), nil, 0o644))
+	for _, sh := range []shell.Shell{shell.ReadOnly(l), shell.ReadOnly(listOnly{l})} {
+		nl, ok := sh.(shell.NameLister)
+		require.True(t, ok)
+		got, err := nl.ListNames("/")
+		require.NoError(t, err)
+		assert.Equal(t, []string{"a", "b"}, got)
+	}
+}
+
+// listOnly hides Local's NameLister.
+type listOnly struct{ shell.Shell }

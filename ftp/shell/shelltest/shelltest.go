@@ -99,6 +99,7 @@ func Run(t *testing.T, newShell Factory) {
 		empty, err := sh.List("/c")
 		require.NoError(t, err)
 		assert.Empty(t, empty)
+		assertNamesAgree(t, sh, "/", "/b.txt", "/c")
 		if dir != "" {
 			b, err := os.ReadFile(filepath.Join(dir, "b.txt"))
 			require.NoError(t, err)
@@ -133,6 +134,12 @@ func Run(t *testing.T, newShell Factory) {
 		assert.ErrorIs(t, err, fs.ErrNotExist)
 		_, err = sh.List("/missing")
 		assert.ErrorIs(t, err, fs.ErrNotExist)
+		if nl, ok := sh.(shell.NameLister); ok {
+			_, err = nl.ListNames("/missing")
+			assert.ErrorIs(t, err, fs.ErrNotExist)
+			_, err = nl.ListNames("/../x")
+			assert.ErrorIs(t, err, shell.ErrInvalidPath)
+		}
 		assert.NotContains(t, sh.RemoveFile("/d").Error(), "\n", "one-line errors")
 		require.NoError(t, sh.RemoveFile("/f"))
 		_, err = sh.Stat("/f")
@@ -344,6 +351,7 @@ func RunReadOnly(t *testing.T, newShell Factory) {
 	infos, err := sh.List("/")
 	require.NoError(t, err)
 	assert.Equal(t, []string{"d", "f"}, names(infos))
+	assertNamesAgree(t, sh, "/", "/d", "/f")
 	_, err = sh.OpenForReading("/d", 0)
 	assert.ErrorIs(t, err, shell.ErrIsDir)
 
@@ -369,6 +377,23 @@ func RunReadOnly(t *testing.T, newShell Factory) {
 	_, err = sh.OpenForReading("/../f", 0)
 	assert.ErrorIs(t, err, shell.ErrInvalidPath)
 	assert.Equal(t, before, snapshot(t, dir), "nothing changed on disk")
+}
+
+// assertNamesAgree checks that a NameLister's ListNames gives the names
+// List gives.
+func assertNamesAgree(t *testing.T, sh shell.Shell, paths ...string) {
+	t.Helper()
+	nl, ok := sh.(shell.NameLister)
+	if !ok {
+		return
+	}
+	for _, p := range paths {
+		infos, err := sh.List(p)
+		require.NoError(t, err, p)
+		got, err := nl.ListNames(p)
+		require.NoError(t, err, p)
+		assert.Equal(t, names(infos), append([]string{}, got...), p)
+	}
 }
 
 // assertAllFail checks that every method fails on p with kind.
