@@ -3,7 +3,6 @@ package ftp_test
 import (
 	"bufio"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -14,14 +13,12 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gnetftp/gnetftp/ftp"
-	"github.com/gnetftp/gnetftp/ftp/auth"
+	"github.com/gnetftp/gnetftp/internal/ftptest"
 	"github.com/gnetftp/gnetftp/internal/leaktest"
 	"github.com/gnetftp/gnetftp/protocol"
 	"github.com/gnetftp/gnetftp/protocol/prototest"
-	"github.com/gnetftp/gnetftp/reactor"
 )
 
 func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
@@ -40,20 +37,7 @@ type pi struct {
 
 func newFactory(t *testing.T, mod func(*ftp.Config)) (*ftp.Factory, string) {
 	t.Helper()
-	root := t.TempDir()
-	users := filepath.Join(t.TempDir(), "users")
-	require.NoError(t, auth.SetPassword(users, "alice", "secret", bcrypt.MinCost))
-	uf, err := auth.LoadUsersFile(users, auth.Config{})
-	require.NoError(t, err)
-	pool := reactor.NewPool(reactor.PoolConfig{Workers: 4})
-	t.Cleanup(pool.Close)
-	cfg := ftp.Config{Root: root, Users: uf, AllowAnonymous: true, Pool: pool,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	if mod != nil {
-		mod(&cfg)
-	}
-	f, err := ftp.NewFactory(cfg)
-	require.NoError(t, err)
+	f, root := ftptest.Factory(t, mod)
 	t.Cleanup(f.StopFactory)
 	return f, root
 }

@@ -2,9 +2,6 @@ package ftpbench_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -15,8 +12,8 @@ import (
 
 	"github.com/gnetftp/gnetftp/bench/ftpbench"
 	"github.com/gnetftp/gnetftp/ftp"
+	"github.com/gnetftp/gnetftp/internal/ftptest"
 	"github.com/gnetftp/gnetftp/internal/leaktest"
-	"github.com/gnetftp/gnetftp/reactor"
 )
 
 func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
@@ -31,20 +28,8 @@ func server(t *testing.T) (string, string) {
 	for i := 0; i < 200; i++ {
 		require.NoError(t, os.WriteFile(filepath.Join(root, "dir", string(rune('a'+i%26))+string(rune('a'+i/26))), nil, 0o644))
 	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	pool := reactor.NewPool(reactor.PoolConfig{})
-	f, err := ftp.NewFactory(ftp.Config{Root: root, AllowAnonymous: true, Pool: pool, Logger: logger})
-	require.NoError(t, err)
-	r := reactor.New(reactor.Config{Logger: logger})
-	require.NoError(t, r.Listen("127.0.0.1:0", f))
-	require.NoError(t, r.Start())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = r.Shutdown(ctx)
-		pool.Close()
-	})
-	return r.Addrs()[0].(*net.TCPAddr).String(), root
+	f, _ := ftptest.Factory(t, func(c *ftp.Config) { c.Root = root })
+	return ftptest.Serve(t, f, "127.0.0.1:0").String(), root
 }
 
 func TestScenariosAgainstTheServer(t *testing.T) {

@@ -4,21 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gnetftp/gnetftp/ftp"
+	"github.com/gnetftp/gnetftp/internal/ftptest"
 	"github.com/gnetftp/gnetftp/internal/leaktest"
-	"github.com/gnetftp/gnetftp/reactor"
 )
 
 // TestMain doubles as ftpbench's idle worker process (it re-executes
@@ -36,20 +32,8 @@ func TestMain(m *testing.M) {
 func startServer(t *testing.T) string {
 	root := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(root, "s.bin"), make([]byte, 4096), 0o644))
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	pool := reactor.NewPool(reactor.PoolConfig{})
-	f, err := ftp.NewFactory(ftp.Config{Root: root, AllowAnonymous: true, Pool: pool, Logger: logger})
-	require.NoError(t, err)
-	r := reactor.New(reactor.Config{Logger: logger})
-	require.NoError(t, r.Listen("127.0.0.1:0", f))
-	require.NoError(t, r.Start())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = r.Shutdown(ctx)
-		pool.Close()
-	})
-	return r.Addrs()[0].(*net.TCPAddr).String()
+	f, _ := ftptest.Factory(t, func(c *ftp.Config) { c.Root = root })
+	return ftptest.Serve(t, f, "127.0.0.1:0").String()
 }
 
 func TestScenariosFromTheCommandLine(t *testing.T) {

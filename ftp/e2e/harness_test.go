@@ -5,22 +5,12 @@
 package e2e_test
 
 import (
-	"context"
-	"io"
-	"log/slog"
-	"net"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/require"
-	"golang.org/x/crypto/bcrypt"
-
 	"github.com/gnetftp/gnetftp/ftp"
-	"github.com/gnetftp/gnetftp/ftp/auth"
+	"github.com/gnetftp/gnetftp/internal/ftptest"
 	"github.com/gnetftp/gnetftp/internal/leaktest"
-	"github.com/gnetftp/gnetftp/reactor"
 )
 
 func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
@@ -42,30 +32,7 @@ func startFTPD(t *testing.T) *server {
 // startFTPDOn is startFTPD on another listen address (IPv6, say).
 func startFTPDOn(t *testing.T, listen string) *server {
 	t.Helper()
-	root := t.TempDir()
-	users := filepath.Join(t.TempDir(), "users")
-	require.NoError(t, auth.SetPassword(users, "alice", "secret", bcrypt.MinCost))
-	uf, err := auth.LoadUsersFile(users, auth.Config{})
-	require.NoError(t, err)
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if os.Getenv("FTP_E2E_LOG") != "" {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
-	pool := reactor.NewPool(reactor.PoolConfig{})
-	f, err := ftp.NewFactory(ftp.Config{
-		Root: root, Users: uf, AllowAnonymous: true, Pool: pool, Logger: logger,
-		FailedLoginDelay: 20 * time.Millisecond,
-	})
-	require.NoError(t, err)
-	r := reactor.New(reactor.Config{Logger: logger})
-	require.NoError(t, r.Listen(listen, f))
-	require.NoError(t, r.Start())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = r.Shutdown(ctx)
-		pool.Close()
-	})
-	a := r.Addrs()[0].(*net.TCPAddr)
+	f, root := ftptest.Factory(t, func(c *ftp.Config) { c.FailedLoginDelay = 20 * time.Millisecond })
+	a := ftptest.Serve(t, f, listen)
 	return &server{addr: a.String(), port: a.Port, root: root, f: f}
 }
