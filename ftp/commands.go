@@ -326,26 +326,8 @@ func (s *Session) cmdRNTO(arg string) {
 	})
 }
 
-func (s *Session) cmdSIZE(arg string) {
-	p, err := s.path(arg)
-	if err != nil {
-		s.replyErr(err, arg)
-		return
-	}
-	sh := s.sh
-	blocking(s, func() (fs.FileInfo, error) { return sh.Stat(p) }, func(fi fs.FileInfo, err error) {
-		switch {
-		case err != nil:
-			s.replyErr(err, arg)
-		case fi.IsDir():
-			s.replyf(codeFileUnavailable, "%s: is a directory", printable(arg))
-		default:
-			s.replyf(codeFileStatus, "%d", fi.Size())
-		}
-	})
-}
-
-func (s *Session) cmdMDTM(arg string) {
+// stat runs Stat on the pool and hands a found entry to found.
+func (s *Session) stat(arg string, found func(fi fs.FileInfo)) {
 	p, err := s.path(arg)
 	if err != nil {
 		s.replyErr(err, arg)
@@ -357,6 +339,22 @@ func (s *Session) cmdMDTM(arg string) {
 			s.replyErr(err, arg)
 			return
 		}
+		found(fi)
+	})
+}
+
+func (s *Session) cmdSIZE(arg string) {
+	s.stat(arg, func(fi fs.FileInfo) {
+		if fi.IsDir() {
+			s.replyf(codeFileUnavailable, "%s: is a directory", printable(arg))
+			return
+		}
+		s.replyf(codeFileStatus, "%d", fi.Size())
+	})
+}
+
+func (s *Session) cmdMDTM(arg string) {
+	s.stat(arg, func(fi fs.FileInfo) {
 		s.reply(codeFileStatus, fi.ModTime().UTC().Format("20060102150405"))
 	})
 }

@@ -171,19 +171,11 @@ func (l *Local) Stat(p string) (fs.FileInfo, error) {
 // symlink) and a handful of allocations for the whole listing; owner
 // names are looked up once per id and Local.
 func (l *Local) List(p string) ([]fs.FileInfo, error) {
-	r, err := resolve("list", p)
+	f, fi, r, err := l.openListed(p)
 	if err != nil {
 		return nil, err
 	}
-	f, err := l.root.Open(r)
-	if err != nil {
-		return nil, mapErr("list", p, err)
-	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, mapErr("list", p, err)
-	}
 	if !fi.IsDir() {
 		out := make([]localInfo, 1)
 		l.describe(out, []fs.FileInfo{fi})
@@ -196,22 +188,30 @@ func (l *Local) List(p string) ([]fs.FileInfo, error) {
 	return infos, nil
 }
 
+// openListed opens p for List/ListNames and stats it; r is p relative
+// to the root. The caller closes f.
+func (l *Local) openListed(p string) (f *os.File, fi fs.FileInfo, r string, err error) {
+	if r, err = resolve("list", p); err != nil {
+		return nil, nil, "", err
+	}
+	if f, err = l.root.Open(r); err != nil {
+		return nil, nil, "", mapErr("list", p, err)
+	}
+	if fi, err = f.Stat(); err != nil {
+		f.Close()
+		return nil, nil, "", mapErr("list", p, err)
+	}
+	return f, fi, r, nil
+}
+
 // ListNames returns the sorted names in the directory p, or p's base
 // name when it is a file (NameLister): one getdents pass, no stat.
 func (l *Local) ListNames(p string) ([]string, error) {
-	r, err := resolve("list", p)
+	f, fi, _, err := l.openListed(p)
 	if err != nil {
 		return nil, err
 	}
-	f, err := l.root.Open(r)
-	if err != nil {
-		return nil, mapErr("list", p, err)
-	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, mapErr("list", p, err)
-	}
 	if !fi.IsDir() {
 		return []string{fi.Name()}, nil
 	}
