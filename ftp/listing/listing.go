@@ -72,9 +72,9 @@ func AppendLIST(dst []byte, fi fs.FileInfo, now time.Time) []byte {
 		dst = append(dst, ' ')
 		dst = appendPadRight(dst, o.Group())
 	case hasStat:
-		dst = appendPadRightBytes(dst, strconv.AppendUint(num[:0], uint64(st.Uid), 10))
+		dst = appendPadRight(dst, strconv.AppendUint(num[:0], uint64(st.Uid), 10))
 		dst = append(dst, ' ')
-		dst = appendPadRightBytes(dst, strconv.AppendUint(num[:0], uint64(st.Gid), 10))
+		dst = appendPadRight(dst, strconv.AppendUint(num[:0], uint64(st.Gid), 10))
 	default:
 		dst = append(dst, "ftp       ftp      "...)
 	}
@@ -142,18 +142,9 @@ const (
 	nameWidth = 9
 )
 
-func appendPadRight(dst []byte, s string) []byte {
-	if len(s) > nameMax {
-		s = s[:nameMax]
-	}
-	dst = append(dst, s...)
-	for i := len(s); i < nameWidth; i++ {
-		dst = append(dst, ' ')
-	}
-	return dst
-}
-
-func appendPadRightBytes(dst, s []byte) []byte {
+// appendPadRight appends s cut to nameMax bytes and padded to nameWidth
+// (owner and group columns), for names held as string or []byte.
+func appendPadRight[T string | []byte](dst []byte, s T) []byte {
 	if len(s) > nameMax {
 		s = s[:nameMax]
 	}
