@@ -8,9 +8,10 @@
 #   peers.sh start NAME DIR PORT  start NAME on 127.0.0.1:PORT; prints its pid
 #   peers.sh names                the servers this script knows
 #
-# NAME: gnetftp pyftpdlib twisted vsftpd pure-ftpd
-# vsftpd and pure-ftpd conflict as Debian packages, so their .debs are
-# unpacked with dpkg-deb -x under DIR/pkgs instead of installed.
+# NAME: gnetftp pyftpdlib twisted vsftpd pure-ftpd proftpd
+# vsftpd, pure-ftpd and proftpd conflict as Debian packages, so their .debs
+# are unpacked with dpkg-deb -x under DIR/pkgs instead of installed and run
+# from there (vsftpd and proftpd with a config generated in DIR/run).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -19,7 +20,7 @@ USER_NAME=ftpbench
 USER_PASS=ftpbench
 BIG_SIZE=${BIG_SIZE:-1073741824}
 
-names() { echo gnetftp pyftpdlib twisted vsftpd pure-ftpd; }
+names() { echo gnetftp pyftpdlib twisted vsftpd pure-ftpd proftpd; }
 
 setup() {
 	local dir=$1
@@ -29,14 +30,28 @@ setup() {
 			apt-get update -qq
 			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pyftpdlib python3-twisted >/dev/null
 		fi
-		# vsftpd's unpacked binary needs libwrap, which conflicts with nothing.
-		if ! ldconfig -p | grep -q libwrap.so.0; then
+		# The unpacked binaries need shared libraries that conflict with
+		# nothing: libwrap for vsftpd; hiredis, libmemcached and pcre2-posix
+		# for ProFTPD. (grep reads all of ldconfig's output: no SIGPIPE.)
+		local libs=() pair
+		for pair in libwrap.so.0=libwrap0 libhiredis.so.0.14=libhiredis0.14 \
+			libmemcached.so.11=libmemcached11 libmemcachedutil.so.2=libmemcachedutil2 \
+			libpcre2-posix.so.3=libpcre2-posix3; do
+			ldconfig -p | grep -F "${pair%%=*}" >/dev/null || libs+=("${pair#*=}")
+		done
+		if [ ${#libs[@]} -gt 0 ]; then
 			apt-get update -qq
-			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libwrap0 >/dev/null
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${libs[@]}" >/dev/null
 		fi
-		for pkg in vsftpd pure-ftpd; do
-			if [ ! -d "$dir/pkgs/$pkg" ]; then
-				(cd "$dir/pkgs" && apt-get download "$pkg" >/dev/null 2>&1 && dpkg-deb -x "$pkg"_*.deb "$pkg")
+		# DIR/pkgs/NAME from Debian package PKG; proftpd-core has every module
+		# the login needs compiled in (mod_auth_unix, mod_delay, mod_ls, ...).
+		for pair in vsftpd=vsftpd pure-ftpd=pure-ftpd proftpd=proftpd-core; do
+			local name=${pair%%=*} pkg=${pair#*=}
+			if [ ! -d "$dir/pkgs/$name" ]; then
+				(cd "$dir/pkgs" &&
+					{ apt-get download "$pkg" >/dev/null 2>&1 ||
+						{ apt-get update -qq && apt-get download "$pkg" >/dev/null 2>&1; }; } &&
+					dpkg-deb -x "$pkg"_*.deb "$name")
 			fi
 		done
 		if ! id "$USER_NAME" >/dev/null 2>&1; then
@@ -130,6 +145,61 @@ CONF
 		;;
 	pure-ftpd)
 		"$dir/pkgs/pure-ftpd/usr/sbin/pure-ftpd" -S "127.0.0.1,$port" -c 50000 -C 50000 -l unix -E -I 0 -H -A >"$log" 2>&1 &
+		;;
+	proftpd)
+		# Standalone, in the foreground (-n, log on stderr): one forked
+		# process per session, like vsftpd. /etc/passwd+shadow only (no PAM),
+		# no DNS or ident lookups, no login delay, no limits or timeouts
+		# (listen backlog 255: TCPBackLog's maximum);
+		# no .ftpaccess lookups (two stats per LIST entry otherwise);
+		# chrooted to DIR/root as pure-ftpd is (-A). Passive ports: the
+		# kernel's choice, as for vsftpd and pure-ftpd. Not configurable:
+		# each session's exit interrupts the master's select(), and the master
+		# then sleeps 0.2 s before accepting again
+		# (PR_TUNABLE_EINTR_RETRY_INTERVAL), which bounds logins/s.
+		cat >"$dir/run/proftpd.conf" <<CONF
+ServerType standalone
+ServerName "proftpd"
+UseIPv6 off
+DefaultAddress 127.0.0.1
+SocketBindTight on
+Port $port
+TCPBackLog 255
+User nobody
+Group nogroup
+PidFile $dir/run/proftpd.pid
+ScoreboardFile $dir/run/proftpd.scoreboard
+TransferLog none
+WtmpLog off
+UseLastlog off
+UseReverseDNS off
+<IfModule mod_ident.c>
+  IdentLookups off
+</IfModule>
+ControlsEngine off
+<IfModule mod_delay.c>
+  DelayEngine off
+</IfModule>
+AuthOrder mod_auth_unix.c
+AuthPAM off
+UseFtpUsers off
+RequireValidShell off
+DefaultRoot $dir/root
+MaxInstances none
+MaxClients none
+MaxClientsPerHost none
+MaxClientsPerUser none
+MaxHostsPerUser none
+MaxConnectionsPerHost none
+TimeoutLogin 0
+TimeoutIdle 0
+TimeoutNoTransfer 0
+TimeoutStalled 0
+Umask 022
+AllowOverwrite on
+AllowOverride off
+CONF
+		"$dir/pkgs/proftpd/usr/sbin/proftpd" -n -c "$dir/run/proftpd.conf" >"$log" 2>&1 &
 		;;
 	*)
 		echo "unknown server $name (known: $(names))" >&2
