@@ -60,9 +60,10 @@ func TestScenariosAgainstTheServer(t *testing.T) {
 	assert.Zero(t, list.Errors, list.FirstErr)
 	assert.Positive(t, list.Bytes)
 
-	lat := ru.Latency(ctx, 4, 2, time.Second, "big.bin", nil)
+	lat := ru.Latency(ctx, 4, 2, time.Second, "big.bin", nil, nil)
 	assert.Zero(t, lat.Errors)
 	assert.Positive(t, lat.NOOP.N)
+	assert.Positive(t, lat.Bulk_.Ops+lat.Bulk_.Errors, "bulk transfers ran meanwhile")
 
 	mbps, err := ftpbench.LoopbackLimit(filepath.Join(root, "big.bin"))
 	require.NoError(t, err)

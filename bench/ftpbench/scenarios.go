@@ -1,11 +1,13 @@
 package ftpbench
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -165,16 +167,56 @@ func loop(ctx context.Context, c, count int, dur time.Duration, progress Progres
 	return res
 }
 
-// Logins: c clients loop connect, USER, PASS, QUIT.
+// Logins: c clients loop connect, USER, PASS, QUIT. The dialogue runs in
+// callbacks on the client's event loop; the client's goroutine only dials
+// and waits for the connection to end, one hop per login, so that the
+// load generator spends as little of the machine as it can.
 func (ru *Runner) Logins(ctx context.Context, c, count int, dur time.Duration, progress Progress) RateResult {
 	return loop(ctx, c, count, dur, progress, "logins", func() (func() (int64, error), func(), error) {
+		done := make(chan error, 1)
 		return func() (int64, error) {
-			s, err := ru.Dial()
+			var finished, quit atomic.Bool
+			end := func(err error) {
+				if finished.CompareAndSwap(false, true) {
+					done <- err
+				}
+			}
+			err := ru.connect(func(cl *ftpclient.Client, g ftpclient.Reply) {
+				if g.Code != 220 {
+					end(fmt.Errorf("greeting: %s", g))
+					cl.Transport.LoseConnection()
+					return
+				}
+				cl.Login(ru.cfg.User, ru.cfg.Pass, func(r ftpclient.Reply) {
+					if r.Code != 230 {
+						end(fmt.Errorf("login: %s", r))
+						cl.Transport.LoseConnection()
+						return
+					}
+					cl.Do("QUIT", func(r ftpclient.Reply) {
+						if r.Code != 221 {
+							end(fmt.Errorf("QUIT: %s", r))
+						}
+						quit.Store(true)
+						cl.Transport.LoseConnection()
+					})
+				})
+			}, func(_ *ftpclient.Client, err error) {
+				if quit.Load() {
+					end(nil)
+				} else {
+					end(fmt.Errorf("ftpbench: connection lost before QUIT: %v", err))
+				}
+			})
 			if err != nil {
 				return 0, err
 			}
-			s.Close()
-			return 0, nil
+			select {
+			case err = <-done:
+			case <-time.After(ru.cfg.Timeout):
+				err = fmt.Errorf("ftpbench: login not done after %v", ru.cfg.Timeout)
+			}
+			return 0, err
 		}, func() {}, nil
 	})
 }
@@ -201,31 +243,117 @@ type LatencyResult struct {
 	NOOP           Latencies
 	Bulk_          RateResult `json:"BulkTransfers"`
 	Errors         int
+	FirstErr       string `json:",omitempty"`
 }
 
-// Latency: m sessions send NOOP every 10 ms while k sessions RETR file.
-func (ru *Runner) Latency(ctx context.Context, m, k int, dur time.Duration, file string, progress Progress) LatencyResult {
+// BulkLoad runs the bulk transfers of the latency scenario until ctx ends
+// or dur passes. The default runs them in this process; ftpbench runs them
+// in a child process so that its own busy data readers do not queue the
+// NOOP prober behind them in Go's scheduler (that would measure ftpbench,
+// not the server).
+type BulkLoad func(ctx context.Context, k int, dur time.Duration, file string) RateResult
+
+// Latency: m sessions send NOOP every 10 ms while k sessions RETR file over
+// and over. Only the NOOP round trip is timed (from writing the command to
+// reading the 200), not the pause between NOOPs.
+func (ru *Runner) Latency(ctx context.Context, m, k int, dur time.Duration, file string, bulk BulkLoad, progress Progress) LatencyResult {
 	res := LatencyResult{Sessions: m, Bulk: k}
+	if bulk == nil {
+		bulk = func(ctx context.Context, k int, dur time.Duration, file string) RateResult {
+			return ru.Transfers(ctx, "latency-bulk", k, 0, dur, "RETR "+file, 0, nil)
+		}
+	}
 	bulkDone := make(chan RateResult, 1)
 	bctx, cancel := context.WithCancel(ctx)
-	go func() { bulkDone <- ru.Transfers(bctx, "latency-bulk", k, 0, dur, "RETR "+file, 0, nil) }()
-	time.Sleep(200 * time.Millisecond) // let the transfers start
+	defer cancel()
+	go func() { bulkDone <- bulk(bctx, k, dur+time.Second, file) }()
+	time.Sleep(500 * time.Millisecond) // let the transfers start
+	rec := &recorder{}
 	noops := loop(ctx, m, 0, dur, progress, "latency", func() (func() (int64, error), func(), error) {
-		s, err := ru.Dial()
+		p, err := ru.dialProbe()
 		if err != nil {
 			return nil, nil, err
 		}
 		return func() (int64, error) {
 			time.Sleep(10 * time.Millisecond)
-			_, err := s.Do("NOOP")
+			t0 := time.Now()
+			err := p.cmd("NOOP", 200)
+			if err == nil {
+				rec.add(time.Since(t0))
+			}
 			return 0, err
-		}, s.Close, nil
+		}, p.close, nil
 	})
 	cancel()
 	res.Bulk_ = <-bulkDone
-	res.NOOP = noops.Latency
+	res.NOOP = rec.summary()
 	res.Errors = noops.Errors
+	res.FirstErr = noops.FirstErr
 	return res
+}
+
+// probe is a plain blocking control connection, the latency scenario's
+// prober: a command is one write and one read by the goroutine that
+// times it, with no hop through a client event loop, so that the figure
+// is the server's and the kernel's, as little as possible ftpbench's.
+type probe struct {
+	conn    net.Conn
+	r       *bufio.Reader
+	timeout time.Duration
+}
+
+func (ru *Runner) dialProbe() (*probe, error) {
+	conn, err := net.DialTimeout("tcp", ru.cfg.Addr, ru.cfg.Timeout)
+	if err != nil {
+		return nil, fmt.Errorf("ftpbench: probe: %w", err)
+	}
+	p := &probe{conn: conn, r: bufio.NewReader(conn), timeout: ru.cfg.Timeout}
+	if err := p.expect(220); err == nil {
+		if err = p.cmd("USER "+ru.cfg.User, 331); err == nil {
+			err = p.cmd("PASS "+ru.cfg.Pass, 230)
+		}
+	} else {
+		conn.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *probe) cmd(line string, want int) error {
+	_ = p.conn.SetDeadline(time.Now().Add(p.timeout))
+	if _, err := io.WriteString(p.conn, line+"\r\n"); err != nil {
+		return fmt.Errorf("ftpbench: probe %q: %w", line, err)
+	}
+	return p.expect(want)
+}
+
+// expect reads one reply, multi-line ones included (RFC 959 4.2).
+func (p *probe) expect(want int) error {
+	var code string
+	for {
+		l, err := p.r.ReadString('\n')
+		if err != nil {
+			return fmt.Errorf("ftpbench: probe: reading a reply: %w", err)
+		}
+		if len(l) < 4 {
+			continue
+		}
+		if code == "" {
+			code = l[:3]
+		}
+		if l[:3] == code && l[3] == ' ' {
+			break
+		}
+	}
+	if got, _ := strconv.Atoi(code); got != want {
+		return fmt.Errorf("ftpbench: probe: got %s, want %d", code, want)
+	}
+	return nil
+}
+
+func (p *probe) close() {
+	_ = p.cmd("QUIT", 221)
+	p.conn.Close()
 }
 
 // LoopbackLimit measures a plain sendfile copy of file over 127.0.0.1

@@ -25,6 +25,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -56,6 +57,7 @@ type opts struct {
 	json     string
 	inflight int
 	quiet    bool
+	cpuProf  string
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -87,6 +89,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.StringVar(&o.size, "size", "1GiB", "stor: bytes per upload (suffixes KiB MiB GiB)")
 	fs.StringVar(&o.json, "json", "", "also write the result as JSON to this file")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress lines")
+	fs.StringVar(&o.cpuProf, "cpuprofile", "", "write ftpbench's own CPU profile (go tool pprof) to this file")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -94,12 +97,29 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return err
 	}
 	limit := procstat.RaiseNoFile()
+	if o.cpuProf != "" {
+		f, err := os.Create(o.cpuProf)
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	progress := func(l string) { fmt.Fprintln(stderr, "ftpbench: "+l) }
 	if o.quiet {
 		progress = nil
 	}
-	if scenario == "idle-worker" {
+	switch scenario {
+	case "idle-worker":
 		return idleWorker(ctx, o, stdin, stdout)
+	case "bulk-worker":
+		ru := ftpbench.NewRunner(o.cfg)
+		defer ru.Close()
+		r := ru.Transfers(ctx, "latency-bulk", o.k, 0, o.duration, "RETR "+o.file, 0, nil)
+		return json.NewEncoder(stdout).Encode(r)
 	}
 	if scenario == "loopback" {
 		mbps, err := ftpbench.LoopbackLimit(o.file)
@@ -159,9 +179,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if o.file == "" {
 			return errors.New("--file is required")
 		}
-		r := ru.Latency(ctx, o.m, o.k, o.duration, o.file, progress)
+		r := ru.Latency(ctx, o.m, o.k, o.duration, o.file, bulkProcess(o), progress)
 		fmt.Fprintf(stdout, "| NOOP on %d sessions while %d transfers run | p50 %v | p99 %v | errors %d | bulk %.0f MB/s |\n",
 			o.m, o.k, r.NOOP.P50, r.NOOP.P99, r.Errors, r.Bulk_.MBps)
+		for _, e := range []string{r.FirstErr, r.Bulk_.FirstErr} {
+			if e != "" {
+				fmt.Fprintf(stdout, "first error: %s\n", e)
+			}
+		}
 		result = r
 	default:
 		return fmt.Errorf("unknown scenario %q", scenario)
@@ -298,6 +323,36 @@ func startWorkers(ctx context.Context, o opts, n, workers int) (int, string, fun
 		}
 	}
 	return total, firstErr, release, nil
+}
+
+// bulkProcess runs the latency scenario's bulk downloads in a child
+// ftpbench ("bulk-worker"), so that the data readers, which always have
+// data to read, do not delay the NOOP prober inside this process's Go
+// scheduler. The child stops by its duration, or on SIGINT when ctx ends.
+func bulkProcess(o opts) ftpbench.BulkLoad {
+	return func(ctx context.Context, k int, dur time.Duration, file string) ftpbench.RateResult {
+		var r ftpbench.RateResult
+		self, err := os.Executable()
+		if err != nil {
+			r.Errors, r.FirstErr = 1, err.Error()
+			return r
+		}
+		cmd := exec.CommandContext(ctx, self, "bulk-worker", "--addr", o.cfg.Addr, "--user", o.cfg.User, "--pass", o.cfg.Pass,
+			"-k", strconv.Itoa(k), "--duration", dur.String(), "--file", file, "--timeout", o.cfg.Timeout.String())
+		cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+		cmd.WaitDelay = 30 * time.Second // then killed: only the child this program started
+		cmd.Stderr = os.Stderr
+		out, err := cmd.Output()
+		jerr := json.Unmarshal(out, &r)
+		switch {
+		case jerr == nil: // a report, also when it ended on our SIGINT (err is then ctx.Err())
+		case err != nil:
+			r.Errors, r.FirstErr = r.Errors+1, fmt.Sprintf("bulk-worker: %v", err)
+		default:
+			r.Errors, r.FirstErr = r.Errors+1, fmt.Sprintf("bulk-worker report: %v", jerr)
+		}
+		return r
+	}
 }
 
 // idleWorker holds n sessions until its stdin closes, after printing its

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gnetftp/gnetftp/bench/ftpbench"
 	"github.com/gnetftp/gnetftp/ftp"
 	"github.com/gnetftp/gnetftp/internal/ftptest"
 	"github.com/gnetftp/gnetftp/internal/leaktest"
@@ -20,8 +22,10 @@ import (
 // TestMain doubles as ftpbench's idle worker process (it re-executes
 // itself with "idle-worker").
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == "idle-worker" {
-		if err := run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
+	if len(os.Args) > 1 && (os.Args[1] == "idle-worker" || os.Args[1] == "bulk-worker") {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt) // as main does
+		defer stop()
+		if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
 			os.Exit(1)
 		}
 		os.Exit(0)
@@ -58,6 +62,18 @@ func TestScenariosFromTheCommandLine(t *testing.T) {
 	out.Reset()
 	require.NoError(t, run(context.Background(), []string{"logins", "--addr", addr, "-c", "2", "--count", "10", "--quiet"}, nil, &out, &errOut))
 	assert.Regexp(t, `\| logins, 2 clients \| \d+ ops \| 0 errors`, out.String())
+	out.Reset()
+	js = filepath.Join(dir, "latency.json")
+	require.NoError(t, run(context.Background(), []string{"latency", "--addr", addr, "--file", "s.bin", "-m", "2", "-k", "2", "--duration", "1s", "--quiet", "--json", js}, nil, &out, &errOut), errOut.String())
+	assert.Contains(t, out.String(), "| NOOP on 2 sessions while 2 transfers run |")
+	assert.NotContains(t, out.String(), "first error")
+	var lat ftpbench.LatencyResult
+	b, err = os.ReadFile(js)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &lat))
+	assert.Positive(t, lat.NOOP.N)
+	assert.Positive(t, lat.Bulk_.Ops, "the bulk-worker process downloaded meanwhile")
+	assert.Equal(t, int64(lat.Bulk_.Ops)*4096, lat.Bulk_.Bytes)
 	assert.Error(t, run(context.Background(), []string{"nope"}, nil, &out, &errOut))
 }
 
