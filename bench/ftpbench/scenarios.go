@@ -109,6 +109,12 @@ type RateResult struct {
 	Bytes     int64
 	MBps      float64
 	FirstErr  string
+	// ServerCPU is the processor time the server's processes used during
+	// the run, when ftpbench was given its pid; ServerCPUPerOp divides it
+	// by Ops: what an operation costs the server, whatever the client
+	// costs on the same machine.
+	ServerCPU      time.Duration `json:",omitempty"`
+	ServerCPUPerOp time.Duration `json:",omitempty"`
 }
 
 func (r *RateResult) finish(start time.Time, rec *recorder) {

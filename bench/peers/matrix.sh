@@ -28,12 +28,12 @@ for s in $servers; do
 		mkdir -p "$o"
 		echo "matrix: $s run $run (pid $pid, port $port)" >&2
 		"$fb" idle "${a[@]}" --n 1000,4000 --pid "$pid" --json "$o/idle-$run.json" || true
-		"$fb" logins "${a[@]}" -c 50 --duration 5s --json "$o/logins-$run.json" || true
-		"$fb" small "${a[@]}" --file small.bin -c 50 --duration 5s --json "$o/small-$run.json" || true
+		"$fb" logins "${a[@]}" --pid "$pid" -c 50 --duration 5s --json "$o/logins-$run.json" || true
+		"$fb" small "${a[@]}" --pid "$pid" --file small.bin -c 50 --duration 5s --json "$o/small-$run.json" || true
 		"$fb" retr "${a[@]}" --file big.bin --json "$o/retr-$run.json" || true
 		"$fb" stor "${a[@]}" --size 1GiB --json "$o/stor-$run.json" || true
 		rm -f "$dir/root"/ftpbench-*.bin
-		"$fb" list "${a[@]}" --dir bigdir --count 10 --json "$o/list-$run.json" || true
+		"$fb" list "${a[@]}" --pid "$pid" --dir bigdir --count 10 --json "$o/list-$run.json" || true
 		"$fb" latency "${a[@]}" --file big.bin -m 50 -k 8 --duration 5s --json "$o/latency-$run.json" || true
 		kill "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true

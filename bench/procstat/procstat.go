@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // Field reads a "Name:  123 kB" field of a /proc file, in bytes.
@@ -62,6 +63,59 @@ func Tree(pid int) (Memory, error) {
 		return nil
 	}
 	return m, walk(pid)
+}
+
+// ticksPerSecond is USER_HZ, the unit of the times in /proc/PID/stat: 100
+// on every Linux architecture Go supports.
+const ticksPerSecond = 100
+
+// CPU is the processor time (user + system) used so far by pid, its live
+// descendants, and the descendants that have exited and been reaped (the
+// kernel adds those to their parent's cutime/cstime). The difference of
+// two readings is what a server, forking or not, spent in between.
+func CPU(pid int) (time.Duration, error) {
+	var ticks int64
+	seen := map[int]bool{}
+	var walk func(p int, top bool) error
+	walk = func(p int, top bool) error {
+		if seen[p] {
+			return nil
+		}
+		seen[p] = true
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
+		if err != nil {
+			return err
+		}
+		// The command name (field 2) may hold spaces: fields count from
+		// the last ')'; utime, stime, cutime, cstime are fields 14-17.
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 {
+			return fmt.Errorf("procstat: %d: malformed stat", p)
+		}
+		f := strings.Fields(string(b[i+1:])) // f[0] is field 3
+		if len(f) < 15 {
+			return fmt.Errorf("procstat: %d: short stat", p)
+		}
+		n := 2 // utime, stime
+		if top {
+			n = 4 // and the reaped children's
+		}
+		for _, v := range f[11 : 11+n] {
+			t, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return fmt.Errorf("procstat: %d: %w", p, err)
+			}
+			ticks += t
+		}
+		for _, child := range children(p) {
+			_ = walk(child, false) // a child may exit meanwhile
+		}
+		return nil
+	}
+	if err := walk(pid, true); err != nil {
+		return 0, err
+	}
+	return time.Duration(ticks) * time.Second / ticksPerSecond, nil
 }
 
 func children(pid int) []int {

@@ -29,3 +29,17 @@ func TestMemoryOfATree(t *testing.T) {
 	assert.Error(t, err)
 	assert.Positive(t, procstat.RaiseNoFile())
 }
+
+func TestCPUOfATree(t *testing.T) {
+	before, err := procstat.CPU(os.Getpid())
+	require.NoError(t, err)
+	// A child that burns CPU and is reaped: its time moves into this
+	// process's cutime/cstime, so the tree's total still grows by it.
+	child := exec.Command("sh", "-c", "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done")
+	require.NoError(t, child.Run())
+	after, err := procstat.CPU(os.Getpid())
+	require.NoError(t, err)
+	assert.Greater(t, after, before, "the reaped child's CPU time is counted")
+	_, err = procstat.CPU(1 << 30)
+	assert.Error(t, err, "no such process")
+}

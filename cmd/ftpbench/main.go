@@ -58,6 +58,7 @@ type opts struct {
 	inflight int
 	quiet    bool
 	cpuProf  string
+	bulkNice int
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -89,6 +90,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.StringVar(&o.size, "size", "1GiB", "stor: bytes per upload (suffixes KiB MiB GiB)")
 	fs.StringVar(&o.json, "json", "", "also write the result as JSON to this file")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress lines")
+	fs.IntVar(&o.bulkNice, "bulk-nice", 10, "latency: nice value of the process running the bulk downloads (the load generator's readers, not the server, should lose the CPU race; 0 = as this process)")
 	fs.StringVar(&o.cpuProf, "cpuprofile", "", "write ftpbench's own CPU profile (go tool pprof) to this file")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -116,6 +118,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "idle-worker":
 		return idleWorker(ctx, o, stdin, stdout)
 	case "bulk-worker":
+		if err := niceAll(o.bulkNice); err != nil {
+			return err
+		}
 		ru := ftpbench.NewRunner(o.cfg)
 		defer ru.Close()
 		r := ru.Transfers(ctx, "latency-bulk", o.k, 0, o.duration, "RETR "+o.file, 0, nil)
@@ -132,6 +137,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	ru := ftpbench.NewRunner(o.cfg)
 	defer ru.Close()
 	var result any
+	cpu := serverCPU(o.pid)
 	switch scenario {
 	case "idle":
 		rows, err := idle(ctx, o, limit, stdout, stderr)
@@ -141,6 +147,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		result = rows
 	case "logins":
 		r := ru.Logins(ctx, o.c, o.count, o.duration, progress)
+		cpu(&r)
 		printRate(stdout, fmt.Sprintf("logins, %d clients", o.c), "logins/s", r)
 		result = r
 	case "retr", "small":
@@ -152,6 +159,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			count = o.c // one download per stream
 		}
 		r := ru.Transfers(ctx, scenario, o.c, count, o.duration, "RETR "+o.file, 0, progress)
+		cpu(&r)
 		printRate(stdout, fmt.Sprintf("%s %s, %d streams", scenario, o.file, o.c), "transfers/s", r)
 		result = r
 	case "stor":
@@ -164,6 +172,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			count = o.c
 		}
 		r := ru.Transfers(ctx, "stor", o.c, count, o.duration, fmt.Sprintf("STOR ftpbench-%d.bin", time.Now().UnixNano()), size, progress)
+		cpu(&r)
 		printRate(stdout, fmt.Sprintf("stor %s, %d streams", o.size, o.c), "transfers/s", r)
 		result = r
 	case "list":
@@ -172,6 +181,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			count = 20
 		}
 		r := ru.Transfers(ctx, "list", o.c, count, o.duration, "LIST "+o.dir, 0, progress)
+		cpu(&r)
 		printRate(stdout, fmt.Sprintf("LIST %s", o.dir), "lists/s", r)
 		fmt.Fprintf(stdout, "| ms per LIST (p50) | %.2f |\n", float64(r.Latency.P50.Microseconds())/1000)
 		result = r
@@ -194,9 +204,33 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return writeJSON(o.json, result)
 }
 
+// serverCPU starts counting the server's processor time (pid and its
+// children); the returned func puts the total and the cost per operation
+// into r. Without a pid it does nothing.
+func serverCPU(pid int) func(r *ftpbench.RateResult) {
+	if pid <= 0 {
+		return func(*ftpbench.RateResult) {}
+	}
+	start, err := procstat.CPU(pid)
+	return func(r *ftpbench.RateResult) {
+		end, err2 := procstat.CPU(pid)
+		if err != nil || err2 != nil {
+			return
+		}
+		r.ServerCPU = end - start
+		if r.Ops > 0 {
+			r.ServerCPUPerOp = r.ServerCPU / time.Duration(r.Ops)
+		}
+	}
+}
+
 func printRate(w io.Writer, what, unit string, r ftpbench.RateResult) {
-	fmt.Fprintf(w, "| %s | %d ops | %d errors | %.1f %s | %.1f MB/s | p50 %v | p99 %v |\n",
+	fmt.Fprintf(w, "| %s | %d ops | %d errors | %.1f %s | %.1f MB/s | p50 %v | p99 %v |",
 		what, r.Ops, r.Errors, r.PerSecond, unit, r.MBps, r.Latency.P50, r.Latency.P99)
+	if r.ServerCPU > 0 {
+		fmt.Fprintf(w, " server CPU %v/op |", r.ServerCPUPerOp)
+	}
+	fmt.Fprintln(w)
 	if r.FirstErr != "" {
 		fmt.Fprintf(w, "first error: %s\n", r.FirstErr)
 	}
@@ -338,7 +372,8 @@ func bulkProcess(o opts) ftpbench.BulkLoad {
 			return r
 		}
 		cmd := exec.CommandContext(ctx, self, "bulk-worker", "--addr", o.cfg.Addr, "--user", o.cfg.User, "--pass", o.cfg.Pass,
-			"-k", strconv.Itoa(k), "--duration", dur.String(), "--file", file, "--timeout", o.cfg.Timeout.String())
+			"-k", strconv.Itoa(k), "--duration", dur.String(), "--file", file, "--timeout", o.cfg.Timeout.String(),
+			"--bulk-nice", strconv.Itoa(o.bulkNice))
 		cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 		cmd.WaitDelay = 30 * time.Second // then killed: only the child this program started
 		cmd.Stderr = os.Stderr
@@ -353,6 +388,34 @@ func bulkProcess(o opts) ftpbench.BulkLoad {
 		}
 		return r
 	}
+}
+
+// niceAll adds inc to the nice value of every thread of this process
+// (Linux keeps it per thread; threads made later inherit it from the
+// thread that makes them).
+func niceAll(inc int) error {
+	if inc == 0 {
+		return nil
+	}
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return fmt.Errorf("--bulk-nice: %w", err)
+	}
+	for _, t := range tasks {
+		tid, err := strconv.Atoi(t.Name())
+		if err != nil {
+			continue
+		}
+		prio, err := syscall.Getpriority(syscall.PRIO_PROCESS, tid)
+		if err != nil {
+			continue // the thread ended
+		}
+		// The raw syscall returns 20 - nice.
+		if err := syscall.Setpriority(syscall.PRIO_PROCESS, tid, 20-prio+inc); err != nil {
+			return fmt.Errorf("--bulk-nice %d: %w", inc, err)
+		}
+	}
+	return nil
 }
 
 // idleWorker holds n sessions until its stdin closes, after printing its

@@ -60,8 +60,16 @@ func TestScenariosFromTheCommandLine(t *testing.T) {
 	require.NoError(t, run(context.Background(), []string{"small", "--addr", addr, "--file", "s.bin", "-c", "2", "--count", "20", "--quiet"}, nil, &out, &errOut))
 	assert.Regexp(t, `\| small s.bin, 2 streams \| \d+ ops \| 0 errors`, out.String())
 	out.Reset()
-	require.NoError(t, run(context.Background(), []string{"logins", "--addr", addr, "-c", "2", "--count", "10", "--quiet"}, nil, &out, &errOut))
-	assert.Regexp(t, `\| logins, 2 clients \| \d+ ops \| 0 errors`, out.String())
+	js = filepath.Join(dir, "logins.json")
+	require.NoError(t, run(context.Background(), []string{"logins", "--addr", addr, "-c", "2", "--count", "200", "--quiet",
+		"--pid", strconv.Itoa(os.Getpid()), "--json", js}, nil, &out, &errOut))
+	assert.Regexp(t, `\| logins, 2 clients \| \d+ ops \| 0 errors .* server CPU \S+/op \|`, out.String())
+	var logins ftpbench.RateResult
+	b, err = os.ReadFile(js)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &logins))
+	assert.GreaterOrEqual(t, logins.Ops, 200)
+	assert.Positive(t, logins.ServerCPU, "the server (here: this process) used CPU for 200 logins")
 	out.Reset()
 	js = filepath.Join(dir, "latency.json")
 	require.NoError(t, run(context.Background(), []string{"latency", "--addr", addr, "--file", "s.bin", "-m", "2", "-k", "2", "--duration", "1s", "--quiet", "--json", js}, nil, &out, &errOut), errOut.String())

@@ -25,9 +25,9 @@ func writeRun(t *testing.T, dir, server, name string, v any) {
 func TestReportMediansRatiosAndChart(t *testing.T) {
 	dir := t.TempDir()
 	for i, rate := range []float64{900, 1000, 1100} { // median 1000
-		writeRun(t, dir, "gnetftp", "logins-"+string(rune('1'+i))+".json", ftpbench.RateResult{Ops: 10, PerSecond: rate})
+		writeRun(t, dir, "gnetftp", "logins-"+string(rune('1'+i))+".json", ftpbench.RateResult{Ops: 10, PerSecond: rate, ServerCPUPerOp: 50 * time.Microsecond})
 	}
-	writeRun(t, dir, "peer", "logins-1.json", ftpbench.RateResult{Ops: 10, PerSecond: 500})
+	writeRun(t, dir, "peer", "logins-1.json", ftpbench.RateResult{Ops: 10, PerSecond: 500, ServerCPUPerOp: 150 * time.Microsecond})
 	writeRun(t, dir, "peer", "logins-2.json", ftpbench.RateResult{Ops: 10, Errors: 1, PerSecond: 99999}) // failed runs do not count
 	writeRun(t, dir, "gnetftp", "idle-1.json", []idleRow{{N: 10, LoggedIn: 10, PSSPerSession: 1000}})
 	writeRun(t, dir, "peer", "idle-1.json", []idleRow{{N: 10, LoggedIn: 10, PSSPerSession: 4000}})
@@ -39,10 +39,11 @@ func TestReportMediansRatiosAndChart(t *testing.T) {
 	md := out.String()
 	assert.Contains(t, md, "| logins/s, 50 clients (/s) | 1000 (900-1100, n=3) | 500 (500-500, n=1) | **2.00x** vs peer |")
 	assert.Contains(t, md, "**4.00x** vs peer", "memory: lower is better")
+	assert.Contains(t, md, "| server CPU per login (µs) | 50.0 (50.0-50.0, n=3) | 150 (150-150, n=1) | **3.00x** vs peer |", "CPU: lower is better")
 	assert.Contains(t, md, "**0.50x** vs peer", "LIST time: lower is better")
 	assert.Contains(t, md, "| RETR 1 GiB (MB/s) | failed | failed | - |")
 	b, err := os.ReadFile(svg)
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(string(b), "<svg"))
-	assert.Equal(t, 3, strings.Count(string(b), "<rect"), "one bar per compared figure")
+	assert.Equal(t, 4, strings.Count(string(b), "<rect"), "one bar per compared figure")
 }
