@@ -57,6 +57,9 @@ setup() {
 		if ! id "$USER_NAME" >/dev/null 2>&1; then
 			useradd --no-create-home --home-dir "$dir/root" --shell /bin/bash "$USER_NAME"
 		fi
+		# pure-ftpd (and vsftpd without local_root) serve the user's home:
+		# point it at this DIR's root even if an earlier setup used another.
+		usermod --home "$dir/root" "$USER_NAME"
 		# SHA-512 crypt, not Debian's default yescrypt: yescrypt makes every
 		# vsftpd/ProFTPD login cost 100+ ms and would measure the hash.
 		echo "$USER_NAME:$(openssl passwd -6 "$USER_PASS")" | chpasswd -e
