@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gnetftp/gnetftp/ftp/auth"
 	"github.com/gnetftp/gnetftp/ftp/dtp"
 	"github.com/gnetftp/gnetftp/ftp/shell"
 )
@@ -109,6 +110,10 @@ func (s *Session) cmdPASS(arg string) {
 	user := s.user
 	users := s.f.cfg.Users
 	anonymous := s.anonymous
+	if sh, ok := s.quickLogin(user, arg); ok {
+		s.loggedIn(sh)
+		return
+	}
 	shellFor := s.f.cfg.ShellFor
 	blocking(s, func() (shell.Shell, error) {
 		if anonymous {
@@ -127,14 +132,35 @@ func (s *Session) cmdPASS(arg string) {
 			s.loginFailed(err)
 			return
 		}
-		s.sh = sh
-		s.state = stateAuthed
-		if anonymous {
-			s.reply(codeLoggedIn, "Anonymous login ok, access restrictions apply.")
-			return
-		}
-		s.reply(codeLoggedIn, "User logged in, proceed")
+		s.loggedIn(sh)
 	})
+}
+
+// quickLogin logs in on the loop when nothing has to block: an anonymous
+// user, or a password the authenticator verified recently, with a shell
+// that is open already. Otherwise PASS goes to the pool.
+func (s *Session) quickLogin(user, password string) (shell.Shell, bool) {
+	home := ""
+	if !s.anonymous {
+		ca, ok := s.f.cfg.Users.(auth.CachedAuthenticator)
+		if !ok {
+			return nil, false
+		}
+		if home, ok = ca.AuthenticateCached(user, password); !ok {
+			return nil, false
+		}
+	}
+	return s.f.readyShell(home, s.anonymous)
+}
+
+func (s *Session) loggedIn(sh shell.Shell) {
+	s.sh = sh
+	s.state = stateAuthed
+	if s.anonymous {
+		s.reply(codeLoggedIn, "Anonymous login ok, access restrictions apply.")
+		return
+	}
+	s.reply(codeLoggedIn, "User logged in, proceed")
 }
 
 var errBadLogin = errors.New("ftp: login failed")
@@ -442,22 +468,20 @@ func (s *Session) cmdPASV(string) {
 // listener on ip, then calls ok with it. The bind runs on the worker
 // pool: with thousands of ports in TIME_WAIT, finding a free port is
 // kernel work of a millisecond or more, which must not stall the loop.
+// listenPassive opens the passive listener on the loop: socket, bind and
+// listen are non-blocking calls with nothing on disk (Twisted's listenTCP
+// runs on the reactor thread too), and a trip through the pool would cost
+// more than the work and make EPSV wait behind stalled filesystem calls.
 func (s *Session) listenPassive(ip net.IP, ok func(p *dtp.Passive)) {
 	s.closeData()
-	cfg, ports := s.f.cfg.Data, s.f.ports
-	blockingOwned(s, func() (*dtp.Passive, error) { return dtp.Listen(cfg, ports, ip) }, func(p *dtp.Passive, err error) {
-		if err != nil {
-			s.f.cfg.Logger.Warn("ftp passive listen", "err", err)
-			s.reply(codeCantOpenData, "Can't open data connection.")
-			return
-		}
-		if s.lost {
-			p.Close()
-			return
-		}
-		s.pasv = p
-		ok(p)
-	}, func(p *dtp.Passive) { p.Close() })
+	p, err := dtp.Listen(s.f.cfg.Data, s.f.ports, ip)
+	if err != nil {
+		s.f.cfg.Logger.Warn("ftp passive listen", "err", err)
+		s.reply(codeCantOpenData, "Can't open data connection.")
+		return
+	}
+	s.pasv = p
+	ok(p)
 }
 
 func (s *Session) cmdEPSV(arg string) {

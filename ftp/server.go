@@ -83,6 +83,8 @@ type Factory struct {
 	shellMu sync.Mutex
 	shells  map[string]*shell.Local // by home directory
 	anon    shell.Shell
+	// localShells: ShellFor is localShell, so readyShell may answer.
+	localShells bool
 }
 
 // NewFactory validates cfg and applies defaults.
@@ -145,6 +147,7 @@ func NewFactory(cfg Config) (*Factory, error) {
 	}
 	if f.cfg.ShellFor == nil {
 		f.cfg.ShellFor = f.localShell
+		f.localShells = true
 	}
 	return f, nil
 }
@@ -201,10 +204,30 @@ func (f *Factory) localShell(user, home string, anonymous bool) (shell.Shell, er
 	return f.userShell(home)
 }
 
+// readyShell returns the shell localShell would, if it exists already:
+// it never blocks, for logins on the event loop.
+func (f *Factory) readyShell(home string, anonymous bool) (shell.Shell, bool) {
+	if !f.localShells {
+		return nil, false
+	}
+	if anonymous {
+		return f.anon, f.anon != nil
+	}
+	f.shellMu.Lock()
+	defer f.shellMu.Unlock()
+	l, ok := f.shells[homeKey(home)]
+	return l, ok
+}
+
+// homeKey is a home directory as the shells map keys it.
+func homeKey(home string) string {
+	return strings.Trim(filepath.ToSlash(filepath.Clean("/"+home)), "/")
+}
+
 // userShell opens (once) the shell for a home directory relative to the
 // root. It blocks (opens a directory): call it on the pool.
 func (f *Factory) userShell(home string) (shell.Shell, error) {
-	home = strings.Trim(filepath.ToSlash(filepath.Clean("/"+home)), "/")
+	home = homeKey(home)
 	f.shellMu.Lock()
 	defer f.shellMu.Unlock()
 	if l, ok := f.shells[home]; ok {

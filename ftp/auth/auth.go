@@ -32,6 +32,18 @@ type Authenticator interface {
 	Authenticate(user, password string) (home string, err error)
 }
 
+// CachedAuthenticator is an Authenticator that can sometimes answer
+// without blocking: the PI asks it first, on the event loop, and logs the
+// user in there when it knows the answer, with no trip through the
+// worker pool (the common case of a client logging in again and again).
+type CachedAuthenticator interface {
+	Authenticator
+	// AuthenticateCached returns user's home if this exact password was
+	// verified recently. ok false means "not known here, call
+	// Authenticate", never "wrong password". It must not block.
+	AuthenticateCached(user, password string) (home string, ok bool)
+}
+
 type entry struct {
 	hash []byte
 	cost int
@@ -166,28 +178,51 @@ func parse(b []byte, file string) (map[string]entry, error) {
 	return users, nil
 }
 
+// AuthenticateCached answers from the cache of recent verifications: a
+// SHA-256 and a map lookup, no bcrypt (CachedAuthenticator).
+func (u *UsersFile) AuthenticateCached(user, password string) (string, bool) {
+	l := u.lookup(cacheKey{user: user, digest: u.digest(user, password)})
+	return l.entry.home, l.hit
+}
+
+// lookup is one look at the users and the cache under the lock: on a miss
+// it also returns what a full check needs.
+type lookup struct {
+	entry      entry
+	known, hit bool
+	dummy      []byte
+	gen        uint64
+}
+
+func (u *UsersFile) lookup(key cacheKey) lookup {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	l := lookup{dummy: u.dummy, gen: u.gen}
+	l.entry, l.known = u.users[key.user]
+	if el, ok := u.cache[key]; ok && l.known {
+		u.lru.MoveToFront(el)
+		l.hit = true
+	}
+	return l
+}
+
 // Authenticate checks user's password. It blocks for one bcrypt unless
 // the same user and password succeeded recently.
 func (u *UsersFile) Authenticate(user, password string) (string, error) {
 	key := cacheKey{user: user, digest: u.digest(user, password)}
-	u.mu.Lock()
-	e, known := u.users[user]
-	if el, ok := u.cache[key]; ok && known {
-		u.lru.MoveToFront(el)
-		u.mu.Unlock()
-		return e.home, nil
+	l := u.lookup(key)
+	if l.hit {
+		return l.entry.home, nil
 	}
-	dummy, gen := u.dummy, u.gen
-	u.mu.Unlock()
-	if !known {
-		_ = u.cfg.Compare(dummy, []byte(password)) // same cost as a wrong password
+	if !l.known {
+		_ = u.cfg.Compare(l.dummy, []byte(password)) // same cost as a wrong password
 		return "", ErrBadCredentials
 	}
-	if err := u.cfg.Compare(e.hash, []byte(password)); err != nil {
+	if err := u.cfg.Compare(l.entry.hash, []byte(password)); err != nil {
 		return "", ErrBadCredentials
 	}
-	u.remember(key, gen)
-	return e.home, nil
+	u.remember(key, l.gen)
+	return l.entry.home, nil
 }
 
 // digest is the cache's stand-in for the password: SHA-256 of this

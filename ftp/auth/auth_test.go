@@ -275,3 +275,28 @@ func BenchmarkAuthenticate(b *testing.B) {
 		})
 	}
 }
+
+func TestAuthenticateCachedNeverBlocksNorGuesses(t *testing.T) {
+	cmp, compares, _ := counting()
+	p := usersFile(t, "u1:"+hash(t, "pw")+":home1\n")
+	u, err := auth.LoadUsersFile(p, auth.Config{Compare: cmp})
+	require.NoError(t, err)
+	var _ auth.CachedAuthenticator = u
+	_, ok := u.AuthenticateCached("u1", "pw")
+	assert.False(t, ok, "not verified yet: ask Authenticate")
+	assert.Zero(t, compares.Load(), "no bcrypt on the cached path")
+	home, err := u.Authenticate("u1", "pw")
+	require.NoError(t, err)
+	got, ok := u.AuthenticateCached("u1", "pw")
+	assert.True(t, ok)
+	assert.Equal(t, home, got)
+	_, ok = u.AuthenticateCached("u1", "other")
+	assert.False(t, ok, "another password is unknown, not wrong")
+	_, ok = u.AuthenticateCached("nobody", "pw")
+	assert.False(t, ok)
+	assert.Equal(t, int32(1), compares.Load())
+	require.NoError(t, os.WriteFile(p, []byte("u1:"+hash(t, "new")+"\n"), 0o600))
+	require.NoError(t, u.Reload())
+	_, ok = u.AuthenticateCached("u1", "pw")
+	assert.False(t, ok, "reload forgets: an old password never comes back through the cache")
+}
