@@ -467,3 +467,44 @@ type writeFailing struct {
 func (w writeFailing) OpenForWriting(string, int64, bool) (shell.WriteFile, error) {
 	return failingWriter{err: w.writeErr, aborted: w.aborted}, nil
 }
+
+// listOnly is a shell without the NameLister capability.
+type listOnly struct{ shell.Shell }
+
+// NLST reads names only when the shell can (shell.NameLister); other
+// shells give the same listing through List.
+func TestNLSTWithAndWithoutNameLister(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		wrap func(*shell.Local) shell.Shell
+	}{
+		{"NameLister", func(l *shell.Local) shell.Shell { return l }},
+		{"List only", func(l *shell.Local) shell.Shell { return listOnly{l} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newPI(t, func(c *ftp.Config) {
+				c.ShellFor = func(user, home string, anon bool) (shell.Shell, error) {
+					l, err := shell.NewLocal(c.Root)
+					return tc.wrap(l), err
+				}
+			})
+			_, isNL := tc.wrap(nil).(shell.NameLister)
+			require.Equal(t, tc.name == "NameLister", isNL)
+			h.login()
+			writeFile(t, h.root, "d/b.txt", "1")
+			writeFile(t, h.root, "d/a.bin", "22")
+			require.NoError(t, os.Mkdir(filepath.Join(h.root, "d", "sub"), 0o755))
+			for cmd, want := range map[string]string{
+				"NLST d":       "a.bin\r\nb.txt\r\nsub\r\n",
+				"NLST d/*.txt": "b.txt\r\n",
+				"NLST d/b.txt": "b.txt\r\n",
+				"NLST nothing": "",
+			} {
+				data := h.pasv()
+				h.cmd(cmd)
+				assert.Equal(t, want, readAll(t, data), cmd)
+				assert.Equal(t, "226 Transfer Complete.", h.next(), cmd)
+			}
+		})
+	}
+}

@@ -218,6 +218,20 @@ func (s *Session) listing(arg string, namesOnly bool, then func(buf []byte, err 
 	sh := s.sh
 	now := s.Transport.Loop().Now()
 	blocking(s, func() ([]byte, error) {
+		if nl, ok := sh.(shell.NameLister); ok && namesOnly {
+			// NLST needs no stat per entry: names straight from the directory.
+			names, err := nl.ListNames(p)
+			if err != nil {
+				return nil, err
+			}
+			var buf []byte
+			for _, n := range names {
+				if pattern == "" || listing.Match(pattern, n) {
+					buf = listing.AppendNLST(buf, n)
+				}
+			}
+			return buf, nil
+		}
 		infos, err := sh.List(p)
 		if err != nil {
 			return nil, err
