@@ -295,3 +295,24 @@ func TestDefaultPassiveRangeAvoidsTheEphemeralRange(t *testing.T) {
 	assert.Less(t, p.Port(), start)
 	p.Close()
 }
+
+// Data connections carry one transfer: no TCP keep-alive (Go turns it on
+// by default, at four setsockopt calls per connection).
+func TestPassiveDataConnectionHasNoKeepAlive(t *testing.T) {
+	p, err := dtp.Listen(dtp.Config{AcceptTimeout: safety}, nil, loopback)
+	require.NoError(t, err)
+	got := acceptAsync(p, context.Background(), loopback)
+	c, err := net.Dial("tcp", p.Addr().String())
+	require.NoError(t, err)
+	defer c.Close()
+	r := <-got
+	require.NoError(t, r.err)
+	defer r.c.Close()
+	rc, err := r.c.SyscallConn()
+	require.NoError(t, err)
+	var ka int
+	var kerr error
+	require.NoError(t, rc.Control(func(fd uintptr) { ka, kerr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_KEEPALIVE) }))
+	require.NoError(t, kerr)
+	assert.Zero(t, ka, "SO_KEEPALIVE off on the accepted data connection")
+}
