@@ -90,6 +90,11 @@ func ServeConn(c net.Conn, p protocol.Protocol, cfg ConnConfig) *ConnTransport {
 // Done is closed once ConnectionLost has returned.
 func (t *ConnTransport) Done() <-chan struct{} { return t.done }
 
+// CallFromThreadOrDrop is CallFromThread (DropNotifier): here every
+// function accepted runs, before ConnectionLost, so dropped is never
+// needed.
+func (t *ConnTransport) CallFromThreadOrDrop(fn, _ func()) bool { return t.post(fn) }
+
 func (t *ConnTransport) post(fn func()) bool {
 	t.mu.Lock()
 	if t.lost.Load() {

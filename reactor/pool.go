@@ -122,9 +122,10 @@ type DropNotifier interface {
 //     up waiting): on the loop;
 //   - the loop accepted the delivery and discarded it because the
 //     connection was lost before its turn: only if loop implements
-//     DropNotifier (on the goroutine that discards it). With any other
-//     Loop this last case is not seen, and the value is left to the
-//     garbage collector (an *os.File is still closed by its finalizer).
+//     DropNotifier (on the goroutine that discards it), as the reactor's
+//     transports do. With any other Loop this last case is not seen, and
+//     the value is left to the garbage collector (an *os.File is still
+//     closed by its finalizer).
 func Defer[T any](p *Pool, loop protocol.Loop, fn func() (T, error), dropped func(T)) *Deferred[T] {
 	d := NewDeferred[T](loop)
 	err := p.Submit(func() {

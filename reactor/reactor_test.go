@@ -434,3 +434,44 @@ func TestListenValidation(t *testing.T) {
 	assert.ErrorIs(t, r.Start(), reactor.ErrReactorClosed)
 	assert.ErrorIs(t, r.Connect(ctx, "127.0.0.1:1", factory("z"), time.Second), reactor.ErrReactorClosed)
 }
+
+// dropProto queues a function from its own loop turn and then aborts the
+// connection in the same turn: by the function's turn the connection is
+// gone, so the transport must call dropped, never fn.
+type dropProto struct {
+	protocol.BaseProtocol
+	ran, dropped chan struct{}
+}
+
+func (p *dropProto) ConnectionMade() {
+	dn, ok := p.Transport.Loop().(reactor.DropNotifier)
+	if !ok {
+		panic("the gnet transport implements reactor.DropNotifier")
+	}
+	if !dn.CallFromThreadOrDrop(func() { close(p.ran) }, func() { close(p.dropped) }) {
+		panic("a live connection accepts the call")
+	}
+	p.Transport.Abort()
+}
+
+func TestCallFromThreadOrDropReleasesWhatALostConnectionDiscards(t *testing.T) {
+	p := &dropProto{ran: make(chan struct{}), dropped: make(chan struct{})}
+	r := startReactor(t, reactor.Config{}, map[string]protocol.Factory{
+		"127.0.0.1:0": protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return p }),
+	}, []string{"127.0.0.1:0"})
+	if c, err := net.DialTimeout("tcp", r.Addrs()[0].String(), 5*time.Second); err == nil {
+		defer c.Close() // the server aborts it; the dial itself may see the reset
+	}
+	select {
+	case <-p.dropped:
+	case <-p.ran:
+		t.Fatal("fn ran after the connection was lost")
+	case <-time.After(10 * time.Second):
+		t.Fatal("neither fn nor dropped was called")
+	}
+	select {
+	case <-p.ran:
+		t.Fatal("fn ran as well as dropped")
+	default:
+	}
+}

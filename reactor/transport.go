@@ -294,6 +294,27 @@ func (t *transport) CallFromThread(fn func()) bool {
 	return err == nil
 }
 
+// CallFromThreadOrDrop is CallFromThread that calls dropped instead of
+// fn when the connection was lost between queueing and fn's turn
+// (DropNotifier): Defer then releases a result (an open file) at once
+// instead of leaving it to the garbage collector. The one exception is an
+// engine stopping with functions still queued, which gnet discards.
+func (t *transport) CallFromThreadOrDrop(fn, dropped func()) bool {
+	if t.closed.Load() {
+		return false
+	}
+	err := t.loop.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		if t.closed.Load() {
+			dropped()
+			return nil
+		}
+		t.guard(fn)
+		t.afterLoopCall()
+		return nil
+	}))
+	return err == nil
+}
+
 // afterLoopCall closes the connection if code run outside a gnet callback
 // (a timer, a Deferred) asked to disconnect and nothing is pending.
 func (t *transport) afterLoopCall() {
