@@ -500,3 +500,28 @@ func TestIdleTimeoutIsOffDuringATransfer(t *testing.T) {
 	h.tr.FakeLoop.Advance(time.Minute)
 	assert.Equal(t, "421 Timeout: closing control connection.", h.next(), "the timeout is back after the transfer")
 }
+
+// A data connection on which nothing moves for Data.IdleTimeout is cut
+// off with 426 (vsftpd and pyftpdlib time out too, after 300 s by
+// default); the session goes on, and a stalled upload leaves no file.
+func TestStalledDataConnectionTimesOut(t *testing.T) {
+	h := newPI(t, func(c *ftp.Config) { c.Data.IdleTimeout = 300 * time.Millisecond })
+	h.login()
+	writeFile(t, h.root, "big.bin", strings.Repeat("z", 32<<20))
+	data := h.pasv()
+	assert.Equal(t, "150 File status okay; about to open data connection.", h.cmd("RETR big.bin"))
+	// the client does not read
+	assert.Equal(t, "426 Transfer aborted.  Data connection closed.", h.next())
+	data.Close()
+	assert.Equal(t, "200 Command OK", h.cmd("NOOP"))
+
+	data = h.pasv()
+	assert.Equal(t, "150 File status okay; about to open data connection.", h.cmd("STOR up.bin"))
+	_, err := data.Write([]byte("the start of an upload, then nothing"))
+	require.NoError(t, err)
+	assert.Equal(t, "426 Transfer aborted.  Data connection closed.", h.next())
+	data.Close()
+	_, err = os.Stat(filepath.Join(h.root, "up.bin"))
+	assert.ErrorIs(t, err, os.ErrNotExist, "the aborted upload did not replace anything")
+	assert.Equal(t, "200 Command OK", h.cmd("NOOP"))
+}

@@ -152,7 +152,7 @@ func (s *Session) cmdRETR(arg string) {
 			return
 		}
 		s.runTransfer("RETR", p, d, func(ctx context.Context, conn *net.TCPConn) (int64, error) {
-			return dtp.Send(ctx, conn, f, ascii)
+			return dtp.Send(ctx, conn, f, ascii, d.cfg.IdleTimeout)
 		}, func(error) error { return f.Close() })
 	}, func(f io.ReadCloser) { f.Close(); d.close() })
 }
@@ -183,7 +183,7 @@ func (s *Session) store(arg string, appendMode bool) {
 			return
 		}
 		s.runTransfer(kind, p, d, func(ctx context.Context, conn *net.TCPConn) (int64, error) {
-			return dtp.Receive(ctx, conn, w, ascii)
+			return dtp.Receive(ctx, conn, w, ascii, d.cfg.IdleTimeout)
 		}, func(err error) error {
 			if err != nil {
 				_ = w.Abort() // the old file stays as it was
@@ -274,7 +274,7 @@ func (s *Session) list(arg string, namesOnly bool) {
 			return
 		}
 		s.runTransfer(kind, p, d, func(ctx context.Context, conn *net.TCPConn) (int64, error) {
-			return dtp.Send(ctx, conn, bytes.NewReader(buf), false)
+			return dtp.Send(ctx, conn, bytes.NewReader(buf), false, d.cfg.IdleTimeout)
 		}, nil)
 	})
 }

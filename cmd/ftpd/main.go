@@ -71,6 +71,7 @@ type options struct {
 	passiveHi       int
 	publicHost      string
 	idleTimeout     time.Duration
+	dataTimeout     time.Duration
 	maxConns        int
 	maxConnsPerIP   int
 	welcome         string
@@ -146,6 +147,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	ports := fs.String("passive-ports", "", "passive data port range LO-HI, e.g. 50000-50100 (default: 1024 up to the kernel's ephemeral range, which keeps TIME_WAIT out of it)")
 	fs.StringVar(&o.publicHost, "public-host", "", "IPv4 address announced in PASV replies (default: the address the client connected to)")
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", 600*time.Second, "close control connections idle this long (421); 0 disables")
+	fs.DurationVar(&o.dataTimeout, "data-timeout", dtp.DefaultIdleTimeout, "abort a transfer (426) when no data moved for this long; 0 disables")
 	fs.IntVar(&o.maxConns, "max-connections", 0, "maximum simultaneous connections, 0 = no limit (over it: 421)")
 	fs.IntVar(&o.maxConnsPerIP, "max-connections-per-ip", 0, "maximum simultaneous connections from one IP address, 0 = no limit")
 	fs.StringVar(&o.welcome, "welcome", "", "text of the 220 greeting")
@@ -276,7 +278,7 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		Root: root, Users: authn, AllowAnonymous: o.anonymous, Welcome: o.welcome,
 		IdleTimeout: idleOrOff(o.idleTimeout), MaxConnections: o.maxConns, MaxConnectionsPerIP: o.maxConnsPerIP,
 		PublicHost: o.publicHost, Pool: pool, Logger: logger,
-		Data: dtp.Config{PortLow: o.passiveLo, PortHigh: o.passiveHi,
+		Data: dtp.Config{PortLow: o.passiveLo, PortHigh: o.passiveHi, IdleTimeout: idleOrOff(o.dataTimeout),
 			AllowForeignPeers: o.allowForeign, AllowPrivilegedPorts: o.allowPrivileged},
 	})
 	if err != nil {

@@ -67,7 +67,7 @@ func TestDialConnectsToTheClient(t *testing.T) {
 	require.NoError(t, err)
 	defer cli.Close()
 	assert.NotEqual(t, "20", portOf(conn.LocalAddr()), "not port 20: not root")
-	n, err := dtp.Send(context.Background(), conn, readerOnly{bytesReader("active")}, false)
+	n, err := dtp.Send(context.Background(), conn, readerOnly{bytesReader("active")}, false, 0)
 	require.NoError(t, err)
 	assert.Equal(t, int64(6), n)
 	got, err := io.ReadAll(cli)

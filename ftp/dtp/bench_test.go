@@ -67,7 +67,7 @@ func BenchmarkSend(b *testing.B) {
 	}
 	b.Run("sendfile", func(b *testing.B) {
 		run(b, func(c *net.TCPConn, f *os.File) error {
-			_, err := dtp.Send(context.Background(), c, f, false)
+			_, err := dtp.Send(context.Background(), c, f, false, 0)
 			return err
 		})
 	})
@@ -80,7 +80,7 @@ func BenchmarkSend(b *testing.B) {
 	})
 	b.Run("ascii", func(b *testing.B) { // LF -> CRLF costs zero-copy; how much?
 		run(b, func(c *net.TCPConn, f *os.File) error {
-			_, err := dtp.Send(context.Background(), c, f, true)
+			_, err := dtp.Send(context.Background(), c, f, true, 0)
 			return err
 		})
 	})
@@ -119,7 +119,7 @@ func BenchmarkReceive(b *testing.B) {
 	}
 	b.Run("splice", func(b *testing.B) {
 		run(b, func(c *net.TCPConn, f *os.File) error {
-			_, err := dtp.Receive(context.Background(), c, f, false)
+			_, err := dtp.Receive(context.Background(), c, f, false, 0)
 			return err
 		})
 	})

@@ -56,6 +56,11 @@ type Config struct {
 	AcceptTimeout time.Duration
 	// DialTimeout bounds an active connection; default 10 s.
 	DialTimeout time.Duration
+	// IdleTimeout aborts a transfer during which no data moved for this
+	// long (a client that stopped reading or sending would otherwise hold
+	// the connection and its file for as long as the control connection
+	// lives); default 300 s as in vsftpd and pyftpdlib, negative: never.
+	IdleTimeout time.Duration
 	// AllowForeignPeers allows data connections to and from other hosts
 	// than the control connection's peer (FXP). Off: RFC 2577.
 	AllowForeignPeers bool
@@ -71,6 +76,7 @@ type Config struct {
 const (
 	DefaultAcceptTimeout = 30 * time.Second
 	DefaultDialTimeout   = 10 * time.Second
+	DefaultIdleTimeout   = 300 * time.Second
 )
 
 // WithDefaults returns c with defaults applied.
@@ -80,6 +86,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.DialTimeout <= 0 {
 		c.DialTimeout = DefaultDialTimeout
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
 	}
 	return c
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // Transfer buffers: an ASCII conversion or a copy that cannot use
@@ -98,17 +99,22 @@ type readerOnly struct{ io.Reader }
 // RST that would drop unsent data, then the socket is closed. On failure
 // the connection is reset. Errors: ctx.Err() when ctx was cancelled (ABOR;
 // cancelling closes the connection, which unblocks the copy),
-// ErrPeerClosed when the client went away, ErrLocalIO when src failed.
-func Send(ctx context.Context, conn *net.TCPConn, src io.Reader, ascii bool) (n int64, err error) {
+// ErrPeerClosed when the client went away or no data could be written
+// for idle (when idle > 0), ErrLocalIO when src failed.
+func Send(ctx context.Context, conn *net.TCPConn, src io.Reader, ascii bool, idle time.Duration) (n int64, err error) {
 	stop := context.AfterFunc(ctx, func() { abort(conn) })
 	var s side
+	var w io.Writer = conn
+	if idle > 0 {
+		w = &idleConn{conn: conn, idle: idle}
+	}
 	switch {
 	case !ascii && zeroCopySource(src):
-		n, err = io.Copy(conn, src)
+		n, err = sendZeroCopy(conn, src, idle)
 	case !ascii:
-		n, s, err = copyLoop(conn, src, nil)
+		n, s, err = copyLoop(w, src, nil)
 	default:
-		n, s, err = copyLoop(conn, src, func(w io.Writer, scratch []byte) io.Writer {
+		n, s, err = copyLoop(w, src, func(w io.Writer, scratch []byte) io.Writer {
 			return NewCRLFWriter(w, scratch)
 		})
 	}
@@ -130,6 +136,103 @@ func Send(ctx context.Context, conn *net.TCPConn, src io.Reader, ascii bool) (n 
 	return n, nil
 }
 
+// idleStep is how much data one idle deadline covers: a client slower
+// than idleStep per idle timeout (870 B/s at the default 300 s) is taken
+// for a stalled one. Each step costs one deadline update and one more
+// sendfile/splice call: 4,096 per GiB, nothing next to the copy.
+const idleStep = 256 << 10
+
+// idleConn is a data connection whose every read and write of at most
+// idleStep bytes must make progress within idle: the deadline moves
+// forward with the data, so only a stall times out, not a long transfer.
+// It has only Read and Write: no SyscallConn through which an
+// (*os.File).WriteTo could sendfile past the deadlines.
+type idleConn struct {
+	conn *net.TCPConn
+	idle time.Duration
+}
+
+func (c *idleConn) Write(p []byte) (int, error) {
+	n := 0
+	for len(p) > 0 {
+		step := min(len(p), idleStep)
+		_ = c.conn.SetWriteDeadline(time.Now().Add(c.idle))
+		m, err := c.conn.Write(p[:step])
+		n += m
+		if err != nil {
+			return n, err
+		}
+		p = p[step:]
+	}
+	return n, nil
+}
+
+func (c *idleConn) Read(p []byte) (int, error) {
+	_ = c.conn.SetReadDeadline(time.Now().Add(c.idle))
+	return c.conn.Read(p)
+}
+
+// sendZeroCopy is io.Copy(conn, src) (sendfile for a file), in idleStep
+// pieces each with a fresh write deadline when idle > 0.
+func sendZeroCopy(conn *net.TCPConn, src io.Reader, idle time.Duration) (int64, error) {
+	if idle <= 0 {
+		return io.Copy(conn, src)
+	}
+	// A range of a file: step through the file itself (sendfile does not
+	// look through two LimitedReaders) and keep the limit here.
+	limit := int64(-1)
+	if lr, ok := src.(*io.LimitedReader); ok {
+		if _, isFile := lr.R.(*os.File); isFile {
+			src, limit = lr.R, lr.N
+			defer func() { lr.N = limit }()
+		}
+	}
+	if _, isFile := src.(*os.File); !isFile {
+		// In memory (a WriterTo such as *bytes.Reader): idleConn.Write
+		// splits it in steps.
+		return io.Copy(&idleConn{conn: conn, idle: idle}, src)
+	}
+	var n int64
+	for limit != 0 {
+		step := int64(idleStep)
+		if limit > 0 {
+			step = min(step, limit)
+		}
+		_ = conn.SetWriteDeadline(time.Now().Add(idle))
+		m, err := io.CopyN(conn, src, step) // sendfile of a range
+		n += m
+		if limit > 0 {
+			limit -= m
+		}
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// receiveZeroCopy is io.Copy(dst, conn) (splice into a file), in idleStep
+// pieces each with a fresh read deadline when idle > 0.
+func receiveZeroCopy(dst io.ReaderFrom, conn *net.TCPConn, idle time.Duration) (int64, error) {
+	if idle <= 0 {
+		return dst.ReadFrom(conn)
+	}
+	var n int64
+	lr := &io.LimitedReader{R: conn}
+	for {
+		_ = conn.SetReadDeadline(time.Now().Add(idle))
+		lr.N = idleStep
+		m, err := dst.ReadFrom(lr) // splice of up to idleStep bytes
+		n += m
+		if err != nil || m < idleStep {
+			return n, err // m < idleStep without error: end of data
+		}
+	}
+}
+
 // zeroCopySource reports whether io.Copy into a *net.TCPConn does no
 // per-transfer allocation for src: a file (sendfile), a limited file
 // (sendfile of a range) or a WriterTo.
@@ -149,17 +252,22 @@ func zeroCopySource(src io.Reader) bool {
 // written to dst. Binary transfers into an io.ReaderFrom (an *os.File, or
 // a type embedding one) go through io.Copy, which is splice(2) on Linux;
 // other destinations and ASCII (CRLF -> LF, see LFWriter) use a pooled
-// buffer. Errors as for Send, with ErrLocalIO when dst failed.
-func Receive(ctx context.Context, conn *net.TCPConn, dst io.Writer, ascii bool) (n int64, err error) {
+// buffer. Errors as for Send, with ErrLocalIO when dst failed and
+// ErrPeerClosed also when no data arrived for idle (when idle > 0).
+func Receive(ctx context.Context, conn *net.TCPConn, dst io.Writer, ascii bool, idle time.Duration) (n int64, err error) {
 	stop := context.AfterFunc(ctx, func() { abort(conn) })
 	var s side
 	var lf *LFWriter
-	if _, ok := dst.(io.ReaderFrom); ok && !ascii {
-		n, err = io.Copy(dst, conn)
+	var r io.Reader = conn
+	if idle > 0 {
+		r = &idleConn{conn: conn, idle: idle}
+	}
+	if rf, ok := dst.(io.ReaderFrom); ok && !ascii {
+		n, err = receiveZeroCopy(rf, conn, idle)
 	} else if !ascii {
-		n, s, err = copyLoop(dst, conn, nil)
+		n, s, err = copyLoop(dst, r, nil)
 	} else {
-		_, s, err = copyLoop(dst, conn, func(w io.Writer, scratch []byte) io.Writer {
+		_, s, err = copyLoop(dst, r, func(w io.Writer, scratch []byte) io.Writer {
 			lf = NewLFWriter(w, scratch)
 			return lf
 		})
@@ -216,7 +324,8 @@ func copyLoop(dst io.Writer, src io.Reader, newConv func(w io.Writer, scratch []
 
 // sideOf says whether a copy end is the data connection.
 func sideOf(end any) side {
-	if _, ok := end.(*net.TCPConn); ok {
+	switch end.(type) {
+	case *net.TCPConn, *idleConn:
 		return sideNet
 	}
 	return sideLocal

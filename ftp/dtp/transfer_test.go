@@ -39,6 +39,11 @@ func randomFile(t testing.TB, size int) (string, []byte) {
 // sendAll runs Send and returns what the client read.
 func sendAll(t *testing.T, src io.Reader, ascii bool) (int64, []byte) {
 	t.Helper()
+	return sendAllIdle(t, src, ascii, 0)
+}
+
+func sendAllIdle(t *testing.T, src io.Reader, ascii bool, idle time.Duration) (int64, []byte) {
+	t.Helper()
 	srv, cli := pair(t)
 	defer cli.Close()
 	type res struct {
@@ -46,7 +51,7 @@ func sendAll(t *testing.T, src io.Reader, ascii bool) (int64, []byte) {
 		err error
 	}
 	done := make(chan res, 1)
-	go func() { n, err := dtp.Send(context.Background(), srv, src, ascii); done <- res{n, err} }()
+	go func() { n, err := dtp.Send(context.Background(), srv, src, ascii, idle); done <- res{n, err} }()
 	got, err := io.ReadAll(cli)
 	require.NoError(t, err, "a clean end of file after the last byte")
 	r := <-done
@@ -58,6 +63,11 @@ func sendAll(t *testing.T, src io.Reader, ascii bool) (int64, []byte) {
 // Receive into dst.
 func receiveAll(t *testing.T, dst io.Writer, ascii bool, pieces ...[]byte) int64 {
 	t.Helper()
+	return receiveAllIdle(t, dst, ascii, 0, pieces...)
+}
+
+func receiveAllIdle(t *testing.T, dst io.Writer, ascii bool, idle time.Duration, pieces ...[]byte) int64 {
+	t.Helper()
 	srv, cli := pair(t)
 	go func() {
 		for _, p := range pieces {
@@ -67,7 +77,7 @@ func receiveAll(t *testing.T, dst io.Writer, ascii bool, pieces ...[]byte) int64
 		}
 		cli.Close()
 	}()
-	n, err := dtp.Receive(context.Background(), srv, dst, ascii)
+	n, err := dtp.Receive(context.Background(), srv, dst, ascii, idle)
 	require.NoError(t, err)
 	return n
 }
@@ -84,10 +94,21 @@ func TestBinaryRoundTripByteForByte(t *testing.T) {
 		"plain reader (pooled buffer)": func() io.Reader { return readerOnly{bytes.NewReader(data)} },
 		"bytes.Reader (WriterTo)":      func() io.Reader { return bytes.NewReader(data) },
 	}
-	for name, src := range sources {
-		n, got := sendAll(t, src(), false)
-		assert.Equal(t, int64(len(data)), n, name)
-		assert.True(t, bytes.Equal(data, got), "RETR %s: byte for byte", name)
+	// idle > 0 moves the data in idle-deadline steps: the same bytes.
+	for _, idle := range []time.Duration{0, time.Minute} {
+		for name, src := range sources {
+			n, got := sendAllIdle(t, src(), false, idle)
+			assert.Equal(t, int64(len(data)), n, name)
+			assert.True(t, bytes.Equal(data, got), "RETR %s, idle %v: byte for byte", name, idle)
+		}
+		f, err := os.Open(path)
+		require.NoError(t, err)
+		_, err = f.Seek(100, io.SeekStart)
+		require.NoError(t, err)
+		n, got := sendAllIdle(t, &io.LimitedReader{R: f, N: 700_000}, false, idle)
+		f.Close()
+		assert.Equal(t, int64(700_000), n)
+		assert.True(t, bytes.Equal(data[100:700_100], got), "a range of a file (REST), idle %v", idle)
 	}
 
 	dsts := map[string]func() (io.Writer, func() []byte){
@@ -102,11 +123,13 @@ func TestBinaryRoundTripByteForByte(t *testing.T) {
 			return writerOnly{&b}, b.Bytes
 		},
 	}
-	for name, dst := range dsts {
-		w, contents := dst()
-		n := receiveAll(t, w, false, data[:1000], data[1000:])
-		assert.Equal(t, int64(len(data)), n, name)
-		assert.True(t, bytes.Equal(data, contents()), "STOR %s: byte for byte", name)
+	for _, idle := range []time.Duration{0, time.Minute} {
+		for name, dst := range dsts {
+			w, contents := dst()
+			n := receiveAllIdle(t, w, false, idle, data[:1000], data[1000:])
+			assert.Equal(t, int64(len(data)), n, name)
+			assert.True(t, bytes.Equal(data, contents()), "STOR %s, idle %v: byte for byte", name, idle)
+		}
 	}
 }
 
@@ -137,7 +160,7 @@ func TestClientGoneMidSendIsPeerClosed(t *testing.T) {
 		srv, cli := pair(t)
 		require.NoError(t, cli.SetLinger(0))
 		require.NoError(t, cli.Close()) // RST
-		_, err = dtp.Send(context.Background(), srv, f, ascii)
+		_, err = dtp.Send(context.Background(), srv, f, ascii, 0)
 		f.Close()
 		assert.ErrorIs(t, err, dtp.ErrPeerClosed, "ascii=%v", ascii)
 		assert.NotErrorIs(t, err, dtp.ErrLocalIO, "ascii=%v", ascii)
@@ -162,7 +185,7 @@ func TestClientResetMidReceiveIsPeerClosed(t *testing.T) {
 			_ = cli.SetLinger(0)
 			cli.Close() // RST instead of FIN: the upload did not end
 		}()
-		_, err := dtp.Receive(context.Background(), srv, dst(), name == "ascii")
+		_, err := dtp.Receive(context.Background(), srv, dst(), name == "ascii", 0)
 		assert.ErrorIs(t, err, dtp.ErrPeerClosed, name)
 	}
 }
@@ -179,7 +202,7 @@ func TestLocalErrorsAreNotPeerErrors(t *testing.T) {
 	for _, ascii := range []bool{false, true} {
 		srv, cli := pair(t)
 		src := io.MultiReader(bytesReader("partial\n"), failingReader{&os.PathError{Op: "read", Path: "f", Err: syscall.EIO}})
-		_, err := dtp.Send(context.Background(), srv, src, ascii)
+		_, err := dtp.Send(context.Background(), srv, src, ascii, 0)
 		assert.ErrorIs(t, err, dtp.ErrLocalIO, "ascii=%v", ascii)
 		assert.ErrorIs(t, err, syscall.EIO)
 		assert.NotErrorIs(t, err, dtp.ErrPeerClosed)
@@ -209,7 +232,7 @@ func receiveErr(t *testing.T, dst io.Writer, ascii bool) (int64, error) {
 	srv, cli := pair(t)
 	defer cli.Close()
 	go func() { _, _ = cli.Write([]byte("some data\r\n")) }()
-	return dtp.Receive(context.Background(), srv, dst, ascii)
+	return dtp.Receive(context.Background(), srv, dst, ascii, 0)
 }
 
 func TestCancelAbortsTransfers(t *testing.T) {
@@ -218,7 +241,7 @@ func TestCancelAbortsTransfers(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() {
-			_, err := dtp.Send(ctx, srv, readerOnly{io.LimitReader(zeros{}, 1<<40)}, ascii)
+			_, err := dtp.Send(ctx, srv, readerOnly{io.LimitReader(zeros{}, 1<<40)}, ascii, 0)
 			done <- err
 		}()
 		cancel() // the client never reads: only ABOR can end this
@@ -234,7 +257,7 @@ func TestCancelAbortsTransfers(t *testing.T) {
 		srv, cli = pair(t)
 		ctx, cancel = context.WithCancel(context.Background())
 		go func() {
-			_, err := dtp.Receive(ctx, srv, io.Discard, ascii)
+			_, err := dtp.Receive(ctx, srv, io.Discard, ascii, 0)
 			done <- err
 		}()
 		cancel() // the client never sends nor closes
@@ -269,7 +292,7 @@ func TestSendDeliversEverythingWhenTheClientSentData(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	done := make(chan error, 1)
-	go func() { _, err := dtp.Send(context.Background(), srv, f, false); done <- err }()
+	go func() { _, err := dtp.Send(context.Background(), srv, f, false, 0); done <- err }()
 	got, err := io.ReadAll(cli)
 	require.NoError(t, err, "FIN after the last byte, no RST")
 	require.NoError(t, <-done)
@@ -284,4 +307,79 @@ func unread(t *testing.T, c *net.TCPConn) int {
 	n := 0
 	require.NoError(t, rc.Control(func(fd uintptr) { n = ioctlInq(fd) }))
 	return n
+}
+
+// A client that opens the data connection and then neither reads (RETR)
+// nor sends (STOR) is cut off after the idle timeout: ErrPeerClosed, the
+// connection and the file released, instead of both held for as long as
+// the control connection lives.
+func TestStalledClientTimesOut(t *testing.T) {
+	path, _ := randomFile(t, 16<<20) // more than the socket buffers hold
+	for _, ascii := range []bool{false, true} {
+		srv, cli := pair(t)
+		f, err := os.Open(path)
+		require.NoError(t, err)
+		done := make(chan error, 1)
+		go func() { _, err := dtp.Send(context.Background(), srv, f, ascii, 200*time.Millisecond); done <- err }()
+		select {
+		case err := <-done:
+			assert.ErrorIs(t, err, dtp.ErrPeerClosed, "ascii=%v", ascii)
+			assert.ErrorIs(t, err, os.ErrDeadlineExceeded)
+		case <-time.After(safety):
+			t.Fatalf("Send to a client that does not read never ended (ascii=%v)", ascii)
+		}
+		f.Close()
+		cli.Close()
+	}
+	for name, dst := range map[string]io.Writer{"file (splice)": tempFile(t), "plain writer": writerOnly{io.Discard}} {
+		srv, cli := pair(t)
+		_, err := cli.Write([]byte("some data, then silence"))
+		require.NoError(t, err)
+		done := make(chan error, 1)
+		go func() {
+			_, err := dtp.Receive(context.Background(), srv, dst, false, 200*time.Millisecond)
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			assert.ErrorIs(t, err, dtp.ErrPeerClosed, name)
+			assert.ErrorIs(t, err, os.ErrDeadlineExceeded, name)
+		case <-time.After(safety):
+			t.Fatalf("Receive from a client that went silent never ended (%s)", name)
+		}
+		cli.Close()
+	}
+}
+
+// The idle timeout is about progress, not length: a transfer that keeps
+// moving finishes however long it takes in total.
+func TestSlowButSteadyClientIsNotCutOff(t *testing.T) {
+	path, data := randomFile(t, 4<<20)
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	srv, cli := pair(t)
+	defer cli.Close()
+	done := make(chan error, 1)
+	go func() { _, err := dtp.Send(context.Background(), srv, f, false, time.Second); done <- err }()
+	var got bytes.Buffer
+	buf := make([]byte, 128<<10)
+	for {
+		n, err := cli.Read(buf) // ~2.5 MB/s: one idle step in ~0.1 s, a tenth of the timeout
+		got.Write(buf[:n])
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		time.Sleep(50 * time.Millisecond)
+	}
+	require.NoError(t, <-done)
+	assert.True(t, bytes.Equal(data, got.Bytes()))
+}
+
+func tempFile(t *testing.T) *os.File {
+	f, err := os.Create(filepath.Join(t.TempDir(), "dst"))
+	require.NoError(t, err)
+	t.Cleanup(func() { f.Close() })
+	return f
 }
