@@ -474,7 +474,14 @@ func (s *Session) cmdPASV(string) {
 // more than the work and make EPSV wait behind stalled filesystem calls.
 func (s *Session) listenPassive(ip net.IP, ok func(p *dtp.Passive)) {
 	s.closeData()
-	p, err := dtp.Listen(s.f.cfg.Data, s.f.ports, ip)
+	cfg := s.f.cfg.Data
+	if cfg.OnForeignPeer == nil {
+		logger, peer := s.f.cfg.Logger, s.Transport.RemoteAddr().String()
+		cfg.OnForeignPeer = func(remote *net.TCPAddr) { // on the accepting goroutine
+			logger.Warn("ftp data connection from another host refused (RFC 2577)", "peer", peer, "from", remote.String())
+		}
+	}
+	p, err := dtp.Listen(cfg, s.f.ports, ip)
 	if err != nil {
 		s.f.cfg.Logger.Warn("ftp passive listen", "err", err)
 		s.reply(codeCantOpenData, "Can't open data connection.")
@@ -485,26 +492,22 @@ func (s *Session) listenPassive(ip net.IP, ok func(p *dtp.Passive)) {
 }
 
 func (s *Session) cmdEPSV(arg string) {
-	arg = strings.ToUpper(strings.TrimSpace(arg))
-	if arg == "ALL" {
+	kind, err := dtp.ParseEPSVArg(arg)
+	ip := s.localIP()
+	v4 := ip.To4() != nil
+	switch {
+	case errors.Is(err, dtp.ErrUnsupportedNetwork):
+		s.reply(codeNetworkProtocol, "Network protocol not supported, use (1,2)")
+		return
+	case err != nil:
+		s.replyf(codeArgSyntaxError, "syntax error in argument(s) %s.", printable(strings.TrimSpace(arg)))
+		return
+	case kind == dtp.EPSVAll:
 		s.epsvAll = true
 		s.reply(codeCommandOK, "EPSV ALL OK")
 		return
-	}
-	ip := s.localIP()
-	switch arg {
-	case "":
-	case "1", "2":
-		if (arg == "1") != (ip.To4() != nil) {
-			s.reply(codeNetworkProtocol, "Network protocol not supported, use ("+map[bool]string{true: "1", false: "2"}[ip.To4() != nil]+")")
-			return
-		}
-	default:
-		if _, err := strconv.Atoi(arg); err == nil {
-			s.reply(codeNetworkProtocol, "Network protocol not supported, use (1,2)")
-			return
-		}
-		s.replyf(codeArgSyntaxError, "syntax error in argument(s) %s.", printable(arg))
+	case kind == dtp.EPSVIPv4 && !v4, kind == dtp.EPSVIPv6 && v4:
+		s.reply(codeNetworkProtocol, "Network protocol not supported, use ("+map[bool]string{true: "1", false: "2"}[v4]+")")
 		return
 	}
 	s.listenPassive(ip, func(p *dtp.Passive) {

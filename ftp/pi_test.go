@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -107,7 +108,7 @@ func TestUnknownUnimplementedAndMalformedCommands(t *testing.T) {
 		"EPRT |3|x|1|":             "522 Network protocol not supported, use (1,2)",
 		"EPRT garbage":             "501 syntax error in argument(s) garbage.",
 		"EPSV 7":                   "522 Network protocol not supported, use (1,2)",
-		"EPSV x":                   "501 syntax error in argument(s) X.",
+		"EPSV x":                   "501 syntax error in argument(s) x.",
 		"RNTO x":                   "503 Incorrect sequence of commands: RNFR required before RNTO",
 		"RETR missing":             "425 Use PORT, PASV, EPRT or EPSV first.",
 		"SIZE ../../../etc/passwd": "550 ../../../etc/passwd: No such file or directory.",
@@ -365,7 +366,8 @@ func TestABORAndCommandsDuringATransfer(t *testing.T) {
 }
 
 func TestDataConnectionFromAStrangerIsRefused(t *testing.T) {
-	h := newPI(t, nil)
+	logs := &syncBuffer{}
+	h := newPI(t, func(c *ftp.Config) { c.Logger = slog.New(slog.NewTextHandler(logs, nil)) })
 	h.login()
 	writeFile(t, h.root, "f", "data")
 	r := h.cmd("PASV")
@@ -385,6 +387,7 @@ func TestDataConnectionFromAStrangerIsRefused(t *testing.T) {
 	_ = good.SetDeadline(time.Now().Add(10 * time.Second))
 	assert.Equal(t, "data", readAll(t, good))
 	assert.Equal(t, "226 Transfer Complete.", h.next())
+	assert.Contains(t, logs.String(), "from=127.0.0.2:", "the refused stranger is logged")
 }
 
 // panicky is a Shell whose listing panics: the session must survive.
