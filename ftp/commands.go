@@ -11,6 +11,7 @@ import (
 
 	"github.com/gnetftp/gnetftp/ftp/auth"
 	"github.com/gnetftp/gnetftp/ftp/dtp"
+	"github.com/gnetftp/gnetftp/ftp/listing"
 	"github.com/gnetftp/gnetftp/ftp/shell"
 )
 
@@ -67,13 +68,15 @@ func commandTable() map[string]*command {
 		{name: "EPRT", arg: argRequired, help: "EPRT |proto|addr|port|: extended active mode", run: (*Session).cmdEPRT},
 		{name: "LIST", arg: argOptional, help: "LIST [path]: long listing", run: (*Session).cmdLIST},
 		{name: "NLST", arg: argOptional, help: "NLST [path|glob]: names", run: (*Session).cmdNLST},
+		{name: "MLSD", arg: argOptional, help: "MLSD [dir]: machine-readable listing (RFC 3659)", run: (*Session).cmdMLSD},
+		{name: "MLST", arg: argOptional, help: "MLST [path]: facts of one entry (RFC 3659)", run: (*Session).cmdMLST},
 		{name: "RETR", arg: argRequired, help: "RETR <file>: download", run: (*Session).cmdRETR},
 		{name: "STOR", arg: argRequired, help: "STOR <file>: upload (atomic: the old file stays until the upload completes)", run: (*Session).cmdSTOR},
 		{name: "APPE", arg: argRequired, help: "APPE <file>: append", run: (*Session).cmdAPPE},
 		{name: "ABOR", arg: argNone, duringTransfer: true, urgent: true, help: "ABOR: abort the transfer", run: (*Session).cmdABOR},
 		// Known, not implemented: 502 (Twisted's behaviour for these).
 		{name: "ACCT"}, {name: "REIN"}, {name: "SITE"}, {name: "SMNT"}, {name: "STOU"},
-		{name: "MLST"}, {name: "MLSD"}, {name: "AUTH"}, {name: "PBSZ"}, {name: "PROT"},
+		{name: "AUTH"}, {name: "PBSZ"}, {name: "PROT"},
 		{name: "HOST"}, {name: "LANG"},
 	}
 	aliases := map[string]string{"XPWD": "PWD", "XCWD": "CWD", "XCUP": "CDUP", "XMKD": "MKD", "XRMD": "RMD"}
@@ -199,16 +202,22 @@ func (s *Session) cmdQUIT(string) {
 func (s *Session) cmdNOOP(string) { s.reply(codeCommandOK, "Command OK") }
 func (s *Session) cmdSYST(string) { s.reply(codeSystemType, "UNIX Type: L8") }
 
-// features are what FEAT lists: only what is implemented.
+// features are what FEAT lists besides MLST (whose line depends on the
+// session's facts): only what is implemented.
 var features = []string{"EPRT", "EPSV", "MDTM", "PASV", "REST STREAM", "SIZE", "TVFS", "TYPE A;I", "UTF8"}
 
 func (s *Session) cmdFEAT(string) {
-	s.reply(codeSystemStatus, "Features:\n "+strings.Join(features, "\n ")+"\nEnd")
+	s.reply(codeSystemStatus, "Features:\n "+strings.Join(features, "\n ")+"\n "+s.facts.Feature()+"\nEnd")
 }
 
 func (s *Session) cmdOPTS(arg string) {
 	if strings.EqualFold(strings.Join(strings.Fields(arg), " "), "UTF8 ON") {
 		s.reply(codeCommandOK, "UTF8 mode is always on.")
+		return
+	}
+	if name, facts, _ := strings.Cut(strings.TrimSpace(arg), " "); strings.EqualFold(name, "MLST") {
+		s.facts = listing.ParseFacts(facts)
+		s.reply(codeCommandOK, "MLST OPTS "+s.facts.String())
 		return
 	}
 	s.replyf(codeNotImplemented, "Option '%s' not implemented.", printable(arg))

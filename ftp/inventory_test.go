@@ -508,3 +508,44 @@ func TestNLSTWithAndWithoutNameLister(t *testing.T) {
 		})
 	}
 }
+
+// MLSD and MLST (RFC 3659), which pure-ftpd, ProFTPD and pyftpdlib have
+// and Twisted lacks: machine-readable facts, UTC times, perm from what the
+// user may do, facts chosen with OPTS MLST.
+func TestMLSDAndMLST(t *testing.T) {
+	h := newPI(t, nil)
+	h.login()
+	writeFile(t, h.root, "d/f.txt", "abc")
+	require.NoError(t, os.Mkdir(filepath.Join(h.root, "d", "sub"), 0o755))
+	mtime := time.Date(2025, 12, 31, 23, 59, 58, 0, time.UTC)
+	require.NoError(t, os.Chtimes(filepath.Join(h.root, "d", "f.txt"), mtime, mtime))
+
+	data := h.pasv()
+	assert.Equal(t, "150 File status okay; about to open data connection.", h.cmd("MLSD d"))
+	lines := strings.Split(strings.TrimSuffix(readAll(t, data), "\r\n"), "\r\n")
+	assert.Equal(t, "226 Transfer Complete.", h.next())
+	require.Len(t, lines, 2)
+	assert.Regexp(t, `^type=file;size=3;modify=20251231235958;perm=adfrw;unix\.mode=0644;unix\.owner=[^;]+;unix\.group=[^;]+;unique=[0-9a-f]+g[0-9a-f]+; f\.txt$`, lines[0])
+	assert.Regexp(t, `^type=dir;size=\d+;modify=\d{14};perm=cdeflmp;unix\.mode=0755;.* sub$`, lines[1])
+
+	assert.Regexp(t, `^250-Listing /d/f\.txt\n type=file;size=3;modify=20251231235958;perm=adfrw;.*; /d/f\.txt\n250 End$`, h.cmd("MLST d/f.txt"))
+	assert.Regexp(t, `^250-Listing /\n type=dir;.*; /\n250 End$`, h.cmd("MLST"), "no argument: the working directory")
+	assert.Equal(t, "550 nothing: No such file or directory.", h.cmd("MLST nothing"))
+	h.pasv()
+	assert.Equal(t, "550 d/f.txt: is not a directory", h.cmd("MLSD d/f.txt"), "MLSD lists directories; MLST describes files")
+
+	assert.Equal(t, "200 MLST OPTS type;size;", h.cmd("OPTS MLST size;Type;bogus;"))
+	assert.Equal(t, "250-Listing /d/f.txt\n type=file;size=3; /d/f.txt\n250 End", h.cmd("MLST d/f.txt"))
+	assert.Contains(t, h.cmd("FEAT"), "\n MLST type*;size*;modify;perm;")
+
+	anon := newPI(t, nil)
+	require.Equal(t, "220 gnetftp FTP server ready.", anon.next())
+	anon.cmd("USER anonymous")
+	require.Equal(t, "230 Anonymous login ok, access restrictions apply.", anon.cmd("PASS x@"))
+	writeFile(t, anon.root, "pub/r.txt", "r")
+	data = anon.pasv()
+	anon.cmd("MLSD /")
+	assert.Regexp(t, `^type=dir;[^ ]*perm=el;[^ ]* pub\r\n$`, readAll(t, data), "read-only: enter and list")
+	anon.next()
+	assert.Regexp(t, `perm=r;.* /pub/r\.txt\n`, anon.cmd("MLST /pub/r.txt"), "read-only: retrieve only")
+}

@@ -34,7 +34,7 @@ func TestGreetingAndLoginStates(t *testing.T) {
 	assert.Equal(t, "230 User logged in, proceed", h.cmd("PASS secret"))
 	assert.Equal(t, `257 "/" is the current directory`, h.cmd("PWD"))
 	assert.Equal(t, "503 Incorrect sequence of commands: already logged in", h.cmd("USER bob"))
-	assert.Equal(t, "211-Features:\n EPRT\n EPSV\n MDTM\n PASV\n REST STREAM\n SIZE\n TVFS\n TYPE A;I\n UTF8\n211 End", h.cmd("FEAT"))
+	assert.Equal(t, "211-Features:\n EPRT\n EPSV\n MDTM\n PASV\n REST STREAM\n SIZE\n TVFS\n TYPE A;I\n UTF8\n MLST type*;size*;modify*;perm*;unix.mode*;unix.owner*;unix.group*;unique*;\n211 End", h.cmd("FEAT"))
 	assert.Equal(t, "221 Goodbye.", h.cmd("QUIT"))
 	assert.True(t, h.tr.Lost)
 }
@@ -86,7 +86,7 @@ func TestUnknownUnimplementedAndMalformedCommands(t *testing.T) {
 	cases := map[string]string{
 		"FROB":                     "500 Syntax error: command 'FROB' unrecognized.",
 		"SITE CHMOD 7":             "502 Command 'SITE' not implemented",
-		"MLSD":                     "502 Command 'MLSD' not implemented",
+		"STOU":                     "502 Command 'STOU' not implemented",
 		"TYPE":                     "501 Syntax error: TYPE requires an argument.",
 		"TYPE X":                   "504 Not implemented for parameter 'X'.",
 		"TYPE A N":                 "200 Type set to A.",
@@ -102,7 +102,8 @@ func TestUnknownUnimplementedAndMalformedCommands(t *testing.T) {
 		"REST abc":                 "501 syntax error in argument(s) abc.",
 		"ALLO 100":                 "202 Command not implemented, superfluous at this site",
 		"OPTS UTF8 ON":             "200 UTF8 mode is always on.",
-		"OPTS MLST x":              "502 Option 'MLST x' not implemented.",
+		"OPTS MLST x":              "200 MLST OPTS ", // unknown facts are left out (RFC 3659 7.9)
+		"OPTS MODE Z":              "502 Option 'MODE Z' not implemented.",
 		"PORT 1,2,3":               "501 syntax error in argument(s) 1,2,3.",
 		"PORT 300,0,0,1,4,1":       "501 syntax error in argument(s) 300,0,0,1,4,1.",
 		"EPRT |3|x|1|":             "522 Network protocol not supported, use (1,2)",

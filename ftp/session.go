@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gnetftp/gnetftp/ftp/dtp"
+	"github.com/gnetftp/gnetftp/ftp/listing"
 	"github.com/gnetftp/gnetftp/ftp/shell"
 	"github.com/gnetftp/gnetftp/linereceiver"
 	"github.com/gnetftp/gnetftp/protocol"
@@ -52,6 +53,7 @@ type Session struct {
 	ascii      bool
 	rest       int64
 	epsvAll    bool
+	facts      listing.Facts // MLST/MLSD facts, chosen by OPTS MLST
 
 	pasv   *dtp.Passive
 	active *net.TCPAddr
@@ -91,6 +93,7 @@ func (s *Session) ConnectionMade() {
 		s.SetTimeout(s.f.cfg.IdleTimeout)
 	}
 	s.cwd = "/"
+	s.facts = listing.AllFacts
 	s.f.cfg.Logger.Info("ftp session start", "peer", s.Transport.RemoteAddr().String())
 	s.reply(codeServiceReady, s.f.cfg.Welcome)
 }

@@ -253,6 +253,72 @@ func (s *Session) listing(arg string, namesOnly bool, then func(buf []byte, err 
 
 func (s *Session) cmdLIST(arg string) { s.list(arg, false) }
 
+// writable is whether the session's user may change files, for the MLSx
+// perm fact.
+func (s *Session) writable() bool { return !s.anonymous && !shell.IsReadOnly(s.sh) }
+
+// cmdMLSD sends the facts of every entry of a directory (RFC 3659 7);
+// a file is 550 "is not a directory" (as ProFTPD; MLST describes files).
+func (s *Session) cmdMLSD(arg string) {
+	s.rest = 0
+	p, err := s.path(arg)
+	if err != nil {
+		s.replyErr(err, arg)
+		return
+	}
+	d, ok := s.takeData()
+	if !ok {
+		return
+	}
+	sh, facts, writable := s.sh, s.facts, s.writable()
+	blocking(s, func() ([]byte, error) {
+		fi, err := sh.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !fi.IsDir() {
+			return nil, shell.ErrNotDir
+		}
+		infos, err := sh.List(p)
+		if err != nil {
+			return nil, err
+		}
+		buf := make([]byte, 0, 128*len(infos))
+		for _, fi := range infos {
+			buf = listing.AppendMLSx(buf, fi, fi.Name(), facts, writable, true)
+		}
+		return buf, nil
+	}, func(buf []byte, err error) {
+		if err != nil {
+			d.close()
+			s.replyErr(err, arg)
+			return
+		}
+		s.runTransfer("MLSD", p, d, func(ctx context.Context, conn *net.TCPConn) (int64, error) {
+			return dtp.Send(ctx, conn, bytes.NewReader(buf), false, d.cfg.IdleTimeout)
+		}, nil)
+	})
+}
+
+// cmdMLST answers with the facts of one entry on the control connection:
+// "250-Listing PATH", " facts PATH", "250 End".
+func (s *Session) cmdMLST(arg string) {
+	p, err := s.path(arg)
+	if err != nil {
+		s.replyErr(err, arg)
+		return
+	}
+	sh, facts, writable := s.sh, s.facts, s.writable()
+	blocking(s, func() (fs.FileInfo, error) { return sh.Stat(p) }, func(fi fs.FileInfo, err error) {
+		if err != nil {
+			s.replyErr(err, arg)
+			return
+		}
+		line := listing.AppendMLSx(nil, fi, p, facts, writable, false)
+		s.reply(codeFileActionOK, "Listing "+p+"\n "+string(line)+"\nEnd")
+	})
+}
+
 // cmdNLST accepts a bare NLST (Twisted requires an argument; RFC 959 and
 // every client say it is optional).
 func (s *Session) cmdNLST(arg string) { s.list(arg, true) }

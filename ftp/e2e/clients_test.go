@@ -238,6 +238,11 @@ listing = []
 f.dir(listing.append)
 assert len(listing) == 3, listing
 assert f.size("bin.dat") == len(data)
+# MLSD (RFC 3659) as ftplib parses it: names with their facts.
+facts = dict(f.mlsd("/", facts=["type", "size", "perm"]))
+assert sorted(facts) == ["bin.dat", "sub", "text.txt"], facts
+assert facts["bin.dat"]["type"] == "file" and int(facts["bin.dat"]["size"]) == len(data), facts["bin.dat"]
+assert facts["sub"]["type"] == "dir" and "l" in facts["sub"]["perm"], facts["sub"]
 f.rename("bin.dat", "moved.dat")
 f.delete("moved.dat")
 f.rmd("sub")
@@ -329,9 +334,13 @@ func TestLftpMirror(t *testing.T) {
 		require.NoError(t, os.WriteFile(p, b, 0o644))
 	}
 	back := t.TempDir()
-	script := fmt.Sprintf("set ftp:passive-mode on; set net:max-retries 1; set net:timeout 20; "+
-		"mirror -R --verbose=0 %s /up; mirror --verbose=0 /up %s/up; bye", local, back)
+	debug := filepath.Join(t.TempDir(), "lftp.log")
+	script := fmt.Sprintf("debug -o %s 5; set ftp:passive-mode on; set net:max-retries 1; set net:timeout 20; "+
+		"mirror -R --verbose=0 %s /up; mirror --verbose=0 /up %s/up; bye", debug, local, back)
 	runTool(t, 2*time.Minute, lftp, "-u", "alice,secret", "-p", fmt.Sprint(s.port), "-e", script, "127.0.0.1")
+	log, err := os.ReadFile(debug)
+	require.NoError(t, err)
+	assert.Contains(t, string(log), "---> MLSD", "lftp lists with MLSD, which FEAT announces")
 	for name, want := range tree {
 		got, err := os.ReadFile(filepath.Join(s.root, "up", filepath.FromSlash(name)))
 		require.NoError(t, err, name)

@@ -60,6 +60,13 @@ type NameLister interface {
 	ListNames(path string) ([]string, error)
 }
 
+// IsReadOnly reports whether sh was made by ReadOnly: the PI's MLSx perm
+// fact tells such a user that nothing may be changed.
+func IsReadOnly(sh Shell) bool {
+	_, ok := sh.(readOnly)
+	return ok
+}
+
 // WriteFile is an upload in progress. The local shell's implementation
 // also implements io.ReaderFrom through an embedded *os.File, so copying a
 // *net.TCPConn into it uses splice(2).
