@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gnetftp/gnetftp/ftp/auth"
 	"github.com/gnetftp/gnetftp/ftp/dtp"
@@ -57,6 +58,7 @@ func commandTable() map[string]*command {
 		{name: "RNTO", arg: argRequired, help: "RNTO <to>: rename to", run: (*Session).cmdRNTO},
 		{name: "SIZE", arg: argRequired, help: "SIZE <file>: size in bytes", run: (*Session).cmdSIZE},
 		{name: "MDTM", arg: argRequired, help: "MDTM <file>: modification time (UTC)", run: (*Session).cmdMDTM},
+		{name: "MFMT", arg: argRequired, help: "MFMT <YYYYMMDDHHMMSS> <path>: set the modification time (UTC)", run: (*Session).cmdMFMT},
 		{name: "TYPE", arg: argRequired, help: "TYPE A|I|L 8: transfer type", run: (*Session).cmdTYPE},
 		{name: "STRU", arg: argRequired, help: "STRU F: file structure", run: (*Session).cmdSTRU},
 		{name: "MODE", arg: argRequired, help: "MODE S: stream mode", run: (*Session).cmdMODE},
@@ -204,7 +206,7 @@ func (s *Session) cmdSYST(string) { s.reply(codeSystemType, "UNIX Type: L8") }
 
 // features are what FEAT lists besides MLST (whose line depends on the
 // session's facts): only what is implemented.
-var features = []string{"EPRT", "EPSV", "MDTM", "PASV", "REST STREAM", "SIZE", "TVFS", "TYPE A;I", "UTF8"}
+var features = []string{"EPRT", "EPSV", "MDTM", "MFMT", "PASV", "REST STREAM", "SIZE", "TVFS", "TYPE A;I", "UTF8"}
 
 func (s *Session) cmdFEAT(string) {
 	s.reply(codeSystemStatus, "Features:\n "+strings.Join(features, "\n ")+"\n "+s.facts.Feature()+"\nEnd")
@@ -391,6 +393,36 @@ func (s *Session) cmdSIZE(arg string) {
 func (s *Session) cmdMDTM(arg string) {
 	s.stat(arg, func(fi fs.FileInfo) {
 		s.reply(codeFileStatus, fi.ModTime().UTC().Format("20060102150405"))
+	})
+}
+
+// cmdMFMT sets a file's modification time: "MFMT YYYYMMDDHHMMSS path"
+// (UTC, draft-somers-ftp-mfxx, as pure-ftpd, ProFTPD and pyftpdlib);
+// lftp and FileZilla send it after an upload to keep the original's time.
+func (s *Session) cmdMFMT(arg string) {
+	stamp, name, ok := strings.Cut(strings.TrimLeft(arg, " "), " ")
+	stamp, _, _ = strings.Cut(stamp, ".") // fractions of a second are dropped
+	t, err := time.ParseInLocation("20060102150405", stamp, time.UTC)
+	if !ok || err != nil || strings.TrimSpace(name) == "" {
+		s.replyf(codeArgSyntaxError, "Syntax error: MFMT YYYYMMDDHHMMSS path (got '%s').", printable(arg))
+		return
+	}
+	ts, can := s.sh.(shell.TimeSetter)
+	if !can {
+		s.reply(codeNotImplemented, "Command 'MFMT' not implemented for this filesystem")
+		return
+	}
+	p, err := s.path(name)
+	if err != nil {
+		s.replyErr(err, name)
+		return
+	}
+	blocking(s, func() (struct{}, error) { return struct{}{}, ts.SetModTime(p, t) }, func(_ struct{}, err error) {
+		if err != nil {
+			s.replyErr(err, name)
+			return
+		}
+		s.replyf(codeFileStatus, "Modify=%s; %s", t.Format("20060102150405"), p)
 	})
 }
 

@@ -549,3 +549,25 @@ func TestMLSDAndMLST(t *testing.T) {
 	anon.next()
 	assert.Regexp(t, `perm=r;.* /pub/r\.txt\n`, anon.cmd("MLST /pub/r.txt"), "read-only: retrieve only")
 }
+
+func TestMFMTSetsTheModificationTime(t *testing.T) {
+	h := newPI(t, nil)
+	h.login()
+	writeFile(t, h.root, "f.txt", "x")
+	assert.Equal(t, "213 Modify=20200229123456; /f.txt", h.cmd("MFMT 20200229123456 f.txt"))
+	fi, err := os.Stat(filepath.Join(h.root, "f.txt"))
+	require.NoError(t, err)
+	assert.Equal(t, time.Date(2020, 2, 29, 12, 34, 56, 0, time.UTC), fi.ModTime().UTC(), "the file on disk")
+	assert.Equal(t, "213 20200229123456", h.cmd("MDTM f.txt"))
+	assert.Equal(t, "213 Modify=20210101000000; /f.txt", h.cmd("MFMT 20210101000000.123 f.txt"), "fractions dropped")
+	for _, bad := range []string{"MFMT 2020 f.txt", "MFMT 20201301000000 f.txt", "MFMT 20200229123456", "MFMT f.txt"} {
+		assert.Regexp(t, `^501 `, h.cmd(bad), bad)
+	}
+	assert.Equal(t, "550 nothing: No such file or directory.", h.cmd("MFMT 20200229123456 nothing"))
+
+	anon := newPI(t, nil)
+	require.Equal(t, "220 gnetftp FTP server ready.", anon.next())
+	anon.cmd("USER anonymous")
+	anon.cmd("PASS x@")
+	assert.Equal(t, "550 f.txt: Permission denied.", anon.cmd("MFMT 20200229123456 f.txt"))
+}

@@ -333,6 +333,8 @@ func TestLftpMirror(t *testing.T) {
 		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
 		require.NoError(t, os.WriteFile(p, b, 0o644))
 	}
+	old := time.Date(2021, 7, 8, 9, 10, 11, 0, time.UTC)
+	require.NoError(t, os.Chtimes(filepath.Join(local, "d1", "one.bin"), old, old))
 	back := t.TempDir()
 	debug := filepath.Join(t.TempDir(), "lftp.log")
 	script := fmt.Sprintf("debug -o %s 5; set ftp:passive-mode on; set net:max-retries 1; set net:timeout 20; "+
@@ -341,6 +343,11 @@ func TestLftpMirror(t *testing.T) {
 	log, err := os.ReadFile(debug)
 	require.NoError(t, err)
 	assert.Contains(t, string(log), "---> MLSD", "lftp lists with MLSD, which FEAT announces")
+	for _, copyOf := range []string{filepath.Join(s.root, "up"), filepath.Join(back, "up")} {
+		fi, err := os.Stat(filepath.Join(copyOf, "d1", "one.bin"))
+		require.NoError(t, err)
+		assert.Equal(t, old, fi.ModTime().UTC(), "the time survives the round trip (MFMT up, MLSD's modify down): %s", copyOf)
+	}
 	for name, want := range tree {
 		got, err := os.ReadFile(filepath.Join(s.root, "up", filepath.FromSlash(name)))
 		require.NoError(t, err, name)

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"time"
 )
 
 // Shell is one user's filesystem view.
@@ -58,6 +59,14 @@ type NameLister interface {
 	// ListNames returns the names of the entries of the directory path,
 	// sorted, or the base name of path when it is a file.
 	ListNames(path string) ([]string, error)
+}
+
+// TimeSetter is an optional capability for MFMT (set a file's
+// modification time, as mirroring clients do after an upload so the copy
+// keeps the original's time). The local shell has it; ReadOnly refuses;
+// the PI answers 502 for shells without it.
+type TimeSetter interface {
+	SetModTime(path string, t time.Time) error
 }
 
 // IsReadOnly reports whether sh was made by ReadOnly: the PI's MLSx perm

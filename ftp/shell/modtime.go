@@ -1,0 +1,20 @@
+package shell
+
+import "time"
+
+// SetModTime sets the modification time of p (TimeSetter, for MFMT); the
+// access time is set to the same value. Symlinks inside the root are
+// followed, as by Stat.
+func (l *Local) SetModTime(p string, t time.Time) error {
+	r, err := resolve("mfmt", p)
+	if err != nil {
+		return err
+	}
+	if err := l.root.Chtimes(r, t, t); err != nil {
+		return mapErr("mfmt", p, err)
+	}
+	return nil
+}
+
+// SetModTime is refused: a read-only user changes nothing.
+func (r readOnly) SetModTime(p string, _ time.Time) error { return mapErr("mfmt", p, ErrReadOnly) }
