@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -18,13 +19,28 @@ import (
 )
 
 // LIST of a large directory is bound by one fstatat(2) per entry (about
-// 1.6 µs each on the reference machine, so 10,000 entries take 16 ms one
-// after the other) and by getdents (another 3 ms). So listDir pipelines
-// them: while it reads the next batch of names, up to statWorkers
-// goroutines stat the previous ones; a directory that fits in one read of
-// fewer than parallelMin names is stat'ed inline without goroutines.
-// Entries are stored in one slice per batch, not one allocation per entry
-// as os.File.Readdir makes.
+// 1.25 µs each on the benchmark machine, a kernel path lookup, so 10,000
+// entries take 16 ms one after the other) and by getdents (another 3-4
+// ms). So listDir pipelines them: while it reads the next batch of names,
+// up to statWorkers goroutines stat the previous ones; a directory that
+// fits in one read of fewer than parallelMin names is stat'ed inline
+// without goroutines. Entries are stored in one slice per batch, not one
+// allocation per entry as os.File.Readdir makes.
+//
+// Doing that work once is still too slow for a large directory listed
+// again and again, so directories of minCachedEntries or more are cached
+// (listcache_linux.go), validated with inotify: a watch is added before
+// the scan, any event on it drops the listing, and List drains the event
+// queue before each lookup. What a watch on the directory cannot see is
+// stat'ed again at every use of the cached listing: entries that are
+// directories, symlinks, or files with several hard links. Its limits,
+// inherent to inotify: writes to a file that had one link when cached,
+// made through a name in another directory (a hard link made later, as
+// link(2) notifies only the file itself, or a descriptor opened through a
+// link since removed), and mtime changes from writes through a shared
+// mmap raise no event on this directory, so they are not seen until
+// something else changes in it. Only filesystems where the kernel sees
+// every change are cached (tmpfs, ext2/3/4, xfs, btrfs).
 const (
 	parallelMin   = 512
 	statWorkers   = 8
@@ -32,26 +48,110 @@ const (
 	direntBufSize = 32 << 10
 )
 
-// listDir lists the directory f (root-relative name r) on Linux, sorted
-// by name.
-func (l *Local) listDir(f *os.File, r string) ([]fs.FileInfo, error) {
+// listDir lists the directory f (root-relative name r, f.Stat() fi) on
+// Linux, sorted by name.
+func (l *Local) listDir(f *os.File, r string, fi fs.FileInfo) ([]fs.FileInfo, error) {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return nil, err
 	}
-	var batches [][]dirEntry
+	var out []fs.FileInfo
 	var opErr error
-	err = rc.Control(func(fd uintptr) { batches, opErr = scanDir(int(fd)) })
+	err = rc.Control(func(fd uintptr) { out, opErr = l.listFD(int(fd), r, fi) })
 	if err == nil {
 		err = opErr
 	}
 	if err != nil {
 		return nil, err
 	}
+	return out, nil
+}
+
+// listFD lists the directory open as fd: from the cache when it has the
+// directory, else by a scan, cached if the directory is large enough and
+// nothing changes in it meanwhile.
+func (l *Local) listFD(fd int, r string, fi fs.FileInfo) ([]fs.FileInfo, error) {
+	c, id, large := l.cache, dirID{}, false
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && c != nil {
+		id = dirID{dev: uint64(st.Dev), ino: st.Ino}
+		var snap *dirSnapshot
+		if snap, large = c.get(id); snap != nil {
+			return l.fromSnapshot(fd, r, snap)
+		}
+	} else {
+		c = nil
+	}
+	buf := make([]byte, direntBufSize)
+	var d *cachedDir
+	if large { // it was last time: watch before reading anything
+		d = c.watch(fd, id)
+	}
+	var batches [][]dirEntry
+	var err error
+	if d == nil {
+		batches, d, err = l.scanOrWatch(fd, buf, c, id)
+	}
+	if d != nil {
+		defer c.abandon(d)
+		if err == nil {
+			batches, err = scanDir(fd, buf)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	out, recheck := l.collect(batches, r, d != nil)
+	if d != nil {
+		c.store(d, &dirSnapshot{infos: slices.Clone(out), recheck: recheck})
+	}
+	return out, nil
+}
+
+// scanOrWatch reads the start of the directory fd to tell whether it is
+// worth caching. If so, and c can watch it, it returns the watch with the
+// directory rewound, for the caller to scan under the watch (the names
+// read so far predate it). Else it returns the whole scan.
+func (l *Local) scanOrWatch(fd int, buf []byte, c *listCache, id dirID) ([][]dirEntry, *cachedDir, error) {
+	first, err := readBatch(fd, buf)
+	if err != nil || len(first) == 0 {
+		return nil, nil, err
+	}
+	batches := [][]dirEntry{first}
+	complete := false
+	if len(first) < parallelMin {
+		more, err := readBatch(fd, buf)
+		if err != nil {
+			return nil, nil, err
+		}
+		if complete = len(more) == 0; !complete {
+			batches = append(batches, more)
+		}
+	}
+	if c != nil && !(complete && len(first) < c.minEntries) {
+		if d := c.watch(fd, id); d != nil {
+			if _, err := unix.Seek(fd, 0, io.SeekStart); err != nil {
+				return nil, d, fmt.Errorf("rewinding directory: %w", err)
+			}
+			return nil, d, nil
+		}
+	}
+	if complete {
+		return batches, nil, statRange(fd, first)
+	}
+	batches, err = scanParallel(fd, buf, batches)
+	return batches, nil, err
+}
+
+// collect sorts the scanned entries by name, leaving out those removed
+// during the scan, and completes them (symlinks followed, owner and group
+// names). With recheck it also returns the indexes of the entries a
+// cached listing must stat again (see dirSnapshot), judged on lstat.
+func (l *Local) collect(batches [][]dirEntry, r string, recheck bool) ([]fs.FileInfo, []int32) {
 	n := 0
 	for _, b := range batches {
 		n += len(b)
 	}
+	l.fstatats.Add(int64(n))
 	sorted := make([]*dirEntry, 0, n)
 	for _, b := range batches {
 		for i := range b {
@@ -62,33 +162,86 @@ func (l *Local) listDir(f *os.File, r string) ([]fs.FileInfo, error) {
 	}
 	slices.SortFunc(sorted, func(a, b *dirEntry) int { return strings.Compare(a.name, b.name) })
 	out := make([]fs.FileInfo, len(sorted))
-	var lastUID, lastGID uint32
-	var owner, group string
+	var again []int32
+	var ids idMemo
 	for i, e := range sorted {
-		if e.mode&fs.ModeSymlink != 0 {
-			// Follow only inside the root: os.Root refuses the rest.
-			if t, err := l.root.Stat(path.Join(r, e.name)); err == nil {
-				if st, ok := t.Sys().(*syscall.Stat_t); ok {
-					e.stat, e.mode = *st, fileMode(st.Mode)
-				}
-			}
+		if recheck && unstable(e) {
+			again = append(again, int32(i))
 		}
-		if owner == "" || e.stat.Uid != lastUID {
-			lastUID, owner = e.stat.Uid, l.names.user(e.stat.Uid)
-		}
-		if group == "" || e.stat.Gid != lastGID {
-			lastGID, group = e.stat.Gid, l.names.group(e.stat.Gid)
-		}
-		e.owner, e.group = owner, group
+		l.complete(e, r, &ids)
 		out[i] = e
+	}
+	return out, again
+}
+
+// unstable reports whether inotify on e's directory may miss a change of
+// what List shows of e (e as lstat'ed, before following a symlink).
+func unstable(e *dirEntry) bool {
+	return e.mode.IsDir() || e.mode&fs.ModeSymlink != 0 || e.stat.Nlink > 1
+}
+
+// fromSnapshot returns a copy of a cached listing of the directory open
+// as fd, with its unstable entries stat'ed again (dropped if gone).
+func (l *Local) fromSnapshot(fd int, r string, snap *dirSnapshot) ([]fs.FileInfo, error) {
+	out := slices.Clone(snap.infos)
+	if len(snap.recheck) == 0 {
+		return out, nil
+	}
+	fresh := make([]dirEntry, len(snap.recheck))
+	for k, i := range snap.recheck {
+		fresh[k].name = snap.infos[i].Name()
+	}
+	l.fstatats.Add(int64(len(fresh)))
+	if err := statEntries(fd, fresh); err != nil {
+		return nil, err
+	}
+	var ids idMemo
+	gone := false
+	for k, i := range snap.recheck {
+		e := &fresh[k]
+		if e.gone {
+			out[i], gone = nil, true
+			continue
+		}
+		l.complete(e, r, &ids)
+		out[i] = e
+	}
+	if gone {
+		out = slices.DeleteFunc(out, func(fi fs.FileInfo) bool { return fi == nil })
 	}
 	return out, nil
 }
 
-// scanDir reads the directory fd batch by batch and stats every entry
-// relative to fd, the stats of one batch overlapping the read of the next.
-func scanDir(fd int) ([][]dirEntry, error) {
-	buf := make([]byte, direntBufSize)
+// idMemo remembers the last uid and gid named: entries of one directory
+// mostly share them.
+type idMemo struct {
+	uid, gid     uint32
+	owner, group string
+}
+
+// complete follows e if it is a symlink whose target is inside the root
+// (os.Root refuses the rest) and sets its owner and group names.
+func (l *Local) complete(e *dirEntry, r string, m *idMemo) {
+	if e.mode&fs.ModeSymlink != 0 {
+		if t, err := l.root.Stat(path.Join(r, e.name)); err == nil {
+			if st, ok := t.Sys().(*syscall.Stat_t); ok {
+				e.stat, e.mode = *st, fileMode(st.Mode)
+			}
+		}
+	}
+	if m.owner == "" || e.stat.Uid != m.uid {
+		m.uid, m.owner = e.stat.Uid, l.names.user(e.stat.Uid)
+	}
+	if m.group == "" || e.stat.Gid != m.gid {
+		m.gid, m.group = e.stat.Gid, l.names.group(e.stat.Gid)
+	}
+	e.owner, e.group = m.owner, m.group
+}
+
+// scanDir reads the directory fd from its current position batch by
+// batch and stats every entry relative to fd, the stats of one batch
+// overlapping the read of the next.
+func scanDir(fd int, buf []byte) ([][]dirEntry, error) {
 	first, err := readBatch(fd, buf)
 	if err != nil || len(first) == 0 {
 		return nil, err
@@ -106,32 +259,43 @@ func scanDir(fd int) ([][]dirEntry, error) {
 	return scanParallel(fd, buf, [][]dirEntry{first})
 }
 
+// statWorkerCount is how many goroutines stat in parallel, this one
+// included.
+func statWorkerCount() int { return max(1, min(runtime.GOMAXPROCS(0), statWorkers)) }
+
+// statPieces stats the pieces received until the channel is closed and
+// returns the first error.
+func statPieces(fd int, pieces <-chan []dirEntry) error {
+	var first error
+	for p := range pieces {
+		if err := statRange(fd, p); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// sendPieces sends b to pieces in slices of statPiece entries.
+func sendPieces(pieces chan<- []dirEntry, b []dirEntry) {
+	for len(b) > 0 {
+		n := min(len(b), statPiece)
+		pieces <- b[:n]
+		b = b[n:]
+	}
+}
+
 // scanParallel stats the batches read so far and the rest of the
 // directory on worker goroutines, all joined before it returns.
 func scanParallel(fd int, buf []byte, batches [][]dirEntry) ([][]dirEntry, error) {
 	pieces := make(chan []dirEntry, 64)
-	workers := max(1, min(runtime.GOMAXPROCS(0), statWorkers))
+	workers := statWorkerCount()
 	errs := make([]error, workers+1)
 	var wg sync.WaitGroup
-	drain := func(slot int) {
-		for p := range pieces {
-			if err := statRange(fd, p); err != nil && errs[slot] == nil {
-				errs[slot] = err
-			}
-		}
-	}
 	for w := 0; w < workers; w++ {
-		wg.Go(func() { drain(w) })
-	}
-	send := func(b []dirEntry) {
-		for len(b) > 0 {
-			n := min(len(b), statPiece)
-			pieces <- b[:n]
-			b = b[n:]
-		}
+		wg.Go(func() { errs[w] = statPieces(fd, pieces) })
 	}
 	for _, b := range batches {
-		send(b)
+		sendPieces(pieces, b)
 	}
 	var readErr error
 	for {
@@ -144,15 +308,35 @@ func scanParallel(fd int, buf []byte, batches [][]dirEntry) ([][]dirEntry, error
 			break
 		}
 		batches = append(batches, b)
-		send(b)
+		sendPieces(pieces, b)
 	}
 	close(pieces)
-	drain(workers) // this goroutine's share, now that reading is done
+	errs[workers] = statPieces(fd, pieces) // this goroutine's share, now that reading is done
 	wg.Wait()
 	if readErr != nil {
 		return nil, readErr
 	}
 	return batches, errors.Join(errs...)
+}
+
+// statEntries stats entries relative to the directory fd, on worker
+// goroutines when there are many.
+func statEntries(fd int, entries []dirEntry) error {
+	if len(entries) < parallelMin {
+		return statRange(fd, entries)
+	}
+	pieces := make(chan []dirEntry, (len(entries)+statPiece-1)/statPiece)
+	sendPieces(pieces, entries)
+	close(pieces)
+	workers := statWorkerCount()
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := 1; w < workers; w++ {
+		wg.Go(func() { errs[w] = statPieces(fd, pieces) })
+	}
+	errs[0] = statPieces(fd, pieces)
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // readBatch reads the next getdents batch of names, without "." and "..",
@@ -227,6 +411,8 @@ func statRange(fd int, entries []dirEntry) error {
 
 // dirEntry is one LIST entry: an fs.FileInfo over the raw stat, with
 // owner and group names. Sys returns the *syscall.Stat_t, as os does.
+// Once returned by List it never changes (cached listings share it), and
+// callers must not modify what Sys points to.
 type dirEntry struct {
 	name         string
 	mode         fs.FileMode

@@ -10,9 +10,16 @@ import (
 	"strings"
 )
 
+// listCache is Linux's listing cache (inotify); elsewhere there is none.
+type listCache struct{}
+
+func newListCache(*os.Root) *listCache { return nil }
+
+func (*listCache) close() error { return nil }
+
 // listDir lists the directory f (root-relative name r) with Readdir: one
 // lstat per entry, relative to the directory's descriptor.
-func (l *Local) listDir(f *os.File, r string) ([]fs.FileInfo, error) {
+func (l *Local) listDir(f *os.File, r string, _ fs.FileInfo) ([]fs.FileInfo, error) {
 	infos, err := f.Readdir(-1)
 	if err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"slices"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -28,6 +29,23 @@ import (
 // A Local is safe for concurrent use: the server shares one per home
 // directory among that user's sessions.
 //
+// On Linux, List caches the listings of large directories (64 entries or
+// more, up to 200,000 entries and 512 directories per Local, least
+// recently used evicted) when the root is on tmpfs, ext2/3/4, xfs or
+// btrfs. Each cached directory has an inotify watch, added before it is
+// scanned; any event drops the listing, and every List first reads the
+// queued events, so a change made on this machine that completed before
+// the List began is always seen. Entries inotify cannot vouch for
+// (directories, symlinks, files with several hard links) are stat'ed
+// again at every List. Not seen until something else changes in the
+// directory (inotify reports neither): writes to a file that had one link
+// when cached, made through a name in another directory (a hard link made
+// later, or a descriptor opened through a link since removed), and mtime
+// updates from writes through a shared mmap. Without inotify (no instance
+// or watch left) List simply scans. A Local holds one inotify instance
+// (fs.inotify.max_user_instances is 128 per user by default), released by
+// Close.
+//
 // An atomic upload in progress is visible in LIST as a hidden file named
 // ".<name>.upload-<random>" in the target's directory; it disappears on
 // Commit (renamed over the target) or Abort (removed). A crash in between
@@ -35,6 +53,10 @@ import (
 type Local struct {
 	root  *os.Root
 	names *idNames
+	cache *listCache // nil: no listing cache
+
+	// fstatats counts the entries List has stat'ed (tests: cache hits).
+	fstatats atomic.Int64
 }
 
 var (
@@ -49,13 +71,17 @@ func NewLocal(dir string) (*Local, error) {
 	if err != nil {
 		return nil, fmt.Errorf("shell: opening root %s: %w", dir, err)
 	}
-	return &Local{root: r, names: newIDNames()}, nil
+	return &Local{root: r, names: newIDNames(), cache: newListCache(r)}, nil
 }
 
-// Close releases the root directory.
+// Close releases the root directory and the listing cache.
 func (l *Local) Close() error {
+	cacheErr := l.cache.close()
 	if err := l.root.Close(); err != nil {
 		return fmt.Errorf("shell: closing root: %w", err)
+	}
+	if cacheErr != nil {
+		return fmt.Errorf("shell: closing listing cache: %w", cacheErr)
 	}
 	return nil
 }
@@ -166,10 +192,13 @@ func (l *Local) Stat(p string) (fs.FileInfo, error) {
 
 // List returns a directory's entries sorted by name (byte order), or the
 // file itself. Entries implement FileInfoOwner and their Sys is the
-// *syscall.Stat_t. On Linux the cost is one getdents pass, a sort, one
-// fstatat per entry (in parallel for large directories; one more per
-// symlink) and a handful of allocations for the whole listing; owner
-// names are looked up once per id and Local.
+// *syscall.Stat_t (not to be modified); the slice is the caller's. On
+// Linux the cost is one getdents pass, a sort, one fstatat per entry (in
+// parallel for large directories; one more per symlink) and a handful of
+// allocations for the whole listing; owner names are looked up once per
+// id and Local. A large directory listed again is served from the cache
+// (see Local): a copy of the slice plus one fstatat per subdirectory,
+// symlink or multiply linked file.
 func (l *Local) List(p string) ([]fs.FileInfo, error) {
 	f, fi, r, err := l.openListed(p)
 	if err != nil {
@@ -181,7 +210,7 @@ func (l *Local) List(p string) ([]fs.FileInfo, error) {
 		l.describe(out, []fs.FileInfo{fi})
 		return []fs.FileInfo{&out[0]}, nil
 	}
-	infos, err := l.listDir(f, r)
+	infos, err := l.listDir(f, r, fi)
 	if err != nil {
 		return nil, mapErr("list", p, err)
 	}

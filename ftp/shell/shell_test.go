@@ -136,7 +136,10 @@ func TestLocalErrorsHideTheRoot(t *testing.T) {
 // BenchmarkList10000 measures LIST's filesystem side and formatting for a
 // 10,000-entry directory, against the reference of reading the same
 // directory with os.File.Readdir (one getdents pass, then one lstat per
-// entry, one after the other). ListNames is NLST's side (no stat).
+// entry, one after the other). ListNames is NLST's side (no stat). "List"
+// is a Local without the listing cache; "List cached" the same directory
+// listed again through the cache (Linux, temporary directory on tmpfs,
+// ext2/3/4, xfs or btrfs; skipped otherwise).
 func BenchmarkList10000(b *testing.B) {
 	dir := b.TempDir()
 	for i := 0; i < 10000; i++ {
@@ -144,11 +147,28 @@ func BenchmarkList10000(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	l, err := shell.NewLocal(dir)
+	l, err := shell.NewLocalUncached(dir)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer l.Close()
+	cached, err := shell.NewLocal(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cached.Close()
+	warm := func(b *testing.B) { // fill the cache, or skip
+		before := int64(-1)
+		for range 2 {
+			before = shell.Fstatats(cached)
+			if _, err := cached.List("/"); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if shell.Fstatats(cached) != before {
+			b.Skip("no listing cache here (Linux, tmpfs, ext2/3/4, xfs or btrfs)")
+		}
+	}
 	now := time.Now()
 	b.Run("reference-Readdir", func(b *testing.B) {
 		b.ReportAllocs()
@@ -167,6 +187,16 @@ func BenchmarkList10000(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
 			if _, err := l.List("/"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("List cached", func(b *testing.B) {
+		warm(b)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if _, err := cached.List("/"); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -194,6 +224,22 @@ func BenchmarkList10000(b *testing.B) {
 		}
 		b.ReportMetric(float64(len(buf))/10000, "bytes/line")
 	})
+	b.Run("List cached+AppendLIST", func(b *testing.B) {
+		warm(b)
+		b.ReportAllocs()
+		b.ResetTimer()
+		var buf []byte
+		for i := 0; i < b.N; i++ {
+			infos, err := cached.List("/")
+			if err != nil {
+				b.Fatal(err)
+			}
+			buf = buf[:0]
+			for _, fi := range infos {
+				buf = listing.AppendLIST(buf, fi, now)
+			}
+		}
+	})
 }
 
 // List of large directories (read in several getdents batches, stat'ed on
@@ -219,18 +265,25 @@ func TestLocalListLargeDirectoriesMatchLstat(t *testing.T) {
 				}
 				want = append(want, name)
 			}
-			infos, err := sh.List("/")
+			uncached, err := shell.NewLocalUncached(dir)
 			require.NoError(t, err)
-			require.Len(t, infos, c.n)
-			for i, fi := range infos {
-				require.Equal(t, want[i], fi.Name())
-				ref, err := os.Lstat(filepath.Join(dir, fi.Name()))
+			defer uncached.Close()
+			// Twice each: the second List of the (default) Local comes
+			// from its cache, where the platform has one.
+			for _, sh := range []shell.Shell{sh, sh, uncached, uncached} {
+				infos, err := sh.List("/")
 				require.NoError(t, err)
-				assert.Equal(t, ref.Mode(), fi.Mode(), fi.Name())
-				assert.Equal(t, ref.IsDir(), fi.IsDir(), fi.Name())
-				assert.Equal(t, ref.Size(), fi.Size(), fi.Name())
-				assert.True(t, ref.ModTime().Equal(fi.ModTime()), fi.Name())
-				assert.Equal(t, ref.Sys().(*syscall.Stat_t).Nlink, fi.Sys().(*syscall.Stat_t).Nlink, fi.Name())
+				require.Len(t, infos, c.n)
+				for i, fi := range infos {
+					require.Equal(t, want[i], fi.Name())
+					ref, err := os.Lstat(filepath.Join(dir, fi.Name()))
+					require.NoError(t, err)
+					assert.Equal(t, ref.Mode(), fi.Mode(), fi.Name())
+					assert.Equal(t, ref.IsDir(), fi.IsDir(), fi.Name())
+					assert.Equal(t, ref.Size(), fi.Size(), fi.Name())
+					assert.True(t, ref.ModTime().Equal(fi.ModTime()), fi.Name())
+					assert.Equal(t, ref.Sys().(*syscall.Stat_t).Nlink, fi.Sys().(*syscall.Stat_t).Nlink, fi.Name())
+				}
 			}
 		})
 	}
