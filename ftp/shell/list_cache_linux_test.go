@@ -641,3 +641,27 @@ func TestListCacheConcurrentListsAndWrites(t *testing.T) {
 	requireMatchesDisk(t, l, "/b", filepath.Join(root, "b"))
 	assert.True(t, isCached(t, l, filepath.Join(root, "b")))
 }
+
+// A file hard-linked from another directory after its listing was cached,
+// then written through that name, raises no event on the cached
+// directory's watch: the listing is stale until maxCacheAge, then scanned
+// again.
+func TestListCacheAgeBoundsWhatInotifyCannotSee(t *testing.T) {
+	root := NotifiableTempDir(t)
+	l := newCached(t, root)
+	l.cache.maxAge = 100 * time.Millisecond
+	d, e := filepath.Join(root, "d"), filepath.Join(root, "e")
+	fill(t, d, "f", 100)
+	require.NoError(t, os.Mkdir(e, 0o755))
+	_, _ = stats(t, l, "/d")
+	require.True(t, isCached(t, l, d))
+	require.NoError(t, os.Link(filepath.Join(d, "f-008"), filepath.Join(e, "h")))
+	appendTo(t, filepath.Join(e, "h"), "0123456789")
+	time.Sleep(150 * time.Millisecond) // past the (test's) maximum age
+	infos, n := stats(t, l, "/d")
+	assert.EqualValues(t, 100, n, "an expired listing is scanned again")
+	assert.EqualValues(t, 18, find(infos, "f-008").Size())
+	assert.True(t, isCached(t, l, d), "and cached again under the same watch")
+	_, n = stats(t, l, "/d")
+	assert.EqualValues(t, 1, n, "served from the new snapshot (f-008 now has two links: re-checked)")
+}

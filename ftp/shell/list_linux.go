@@ -38,8 +38,9 @@ import (
 // made through a name in another directory (a hard link made later, as
 // link(2) notifies only the file itself, or a descriptor opened through a
 // link since removed), and mtime changes from writes through a shared
-// mmap raise no event on this directory, so they are not seen until
-// something else changes in it. Only filesystems where the kernel sees
+// mmap raise no event on this directory; a listing older than
+// maxCacheAge (2 s) is therefore scanned again, which bounds how long
+// they can go unseen. Only filesystems where the kernel sees
 // every change are cached (tmpfs, ext2/3/4, xfs, btrfs).
 const (
 	parallelMin   = 512

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -33,6 +34,15 @@ const (
 	watchMask = unix.IN_CREATE | unix.IN_DELETE | unix.IN_MOVED_FROM | unix.IN_MOVED_TO |
 		unix.IN_MODIFY | unix.IN_ATTRIB | unix.IN_CLOSE_WRITE |
 		unix.IN_DELETE_SELF | unix.IN_MOVE_SELF | unix.IN_ONLYDIR
+	// maxCacheAge bounds how stale a listing can be in the few cases
+	// inotify on the directory cannot see (a file hard-linked from another
+	// directory after it was cached and written through that name, a
+	// write through a descriptor opened via a link since removed, a write
+	// through a shared mmap): a cached listing older than this is scanned
+	// again. Short next to NFS's attribute cache (3-60 s); long enough
+	// that clients polling a directory, and a mirror listing it again,
+	// hit the cache.
+	maxCacheAge = 2 * time.Second
 	// maxLargeDirs bounds listCache.large (16 bytes a directory); it is
 	// emptied when full.
 	maxLargeDirs = 8 * maxCachedDirs
@@ -87,6 +97,7 @@ type cachedDir struct {
 type dirSnapshot struct {
 	infos   []fs.FileInfo
 	recheck []int32
+	stored  time.Time // for maxCacheAge
 }
 
 // listCache is a Local's cache of large directory listings, validated
@@ -111,8 +122,10 @@ type listCache struct {
 	entries int       // cached entries across directories
 	buf     []byte
 
-	// maxCachedEntries, maxCachedDirs and minCachedEntries; tests change them.
+	// maxCachedEntries, maxCachedDirs, minCachedEntries and maxCacheAge;
+	// tests change them.
 	maxEntries, maxDirs, minEntries int
+	maxAge                          time.Duration
 	// addWatch is unix.InotifyAddWatch; tests make it fail.
 	addWatch func(fd int, path string, mask uint32) (int, error)
 }
@@ -141,6 +154,7 @@ func newListCache(root *os.Root) *listCache {
 		maxEntries: maxCachedEntries,
 		maxDirs:    maxCachedDirs,
 		minEntries: minCachedEntries,
+		maxAge:     maxCacheAge,
 		addWatch:   unix.InotifyAddWatch,
 	}
 }
@@ -157,6 +171,13 @@ func (c *listCache) get(id dirID) (snap *dirSnapshot, large bool) {
 	c.drainLocked()
 	d := c.dirs[id]
 	if d == nil || d.snap == nil {
+		return nil, large
+	}
+	if time.Since(d.snap.stored) > c.maxAge {
+		// Too old: scan again under the same watch; store replaces it.
+		c.entries -= len(d.snap.infos)
+		c.lru.Remove(d.elem)
+		d.snap, d.elem = nil, nil
 		return nil, large
 	}
 	c.lru.MoveToFront(d.elem)
@@ -228,6 +249,7 @@ func (c *listCache) store(d *cachedDir, snap *dirSnapshot) {
 		c.dropLocked(d, true)
 		return
 	}
+	snap.stored = time.Now()
 	d.snap, d.elem = snap, c.lru.PushFront(d)
 	c.entries += n
 	for c.entries > c.maxEntries || c.lru.Len() > c.maxDirs {

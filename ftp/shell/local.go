@@ -37,11 +37,12 @@ import (
 // queued events, so a change made on this machine that completed before
 // the List began is always seen. Entries inotify cannot vouch for
 // (directories, symlinks, files with several hard links) are stat'ed
-// again at every List. Not seen until something else changes in the
-// directory (inotify reports neither): writes to a file that had one link
-// when cached, made through a name in another directory (a hard link made
-// later, or a descriptor opened through a link since removed), and mtime
-// updates from writes through a shared mmap. Without inotify (no instance
+// again at every List. Not seen by inotify, and so shown stale for at
+// most maxCacheAge (2 s), after which the directory is scanned again:
+// writes to a file that had one link when cached, made through a name in
+// another directory (a hard link made later, or a descriptor opened
+// through a link since removed), and mtime updates from writes through a
+// shared mmap. Without inotify (no instance
 // or watch left) List simply scans. A Local holds one inotify instance
 // (fs.inotify.max_user_instances is 128 per user by default), released by
 // Close.
