@@ -571,3 +571,14 @@ func TestMFMTSetsTheModificationTime(t *testing.T) {
 	anon.cmd("PASS x@")
 	assert.Equal(t, "550 f.txt: Permission denied.", anon.cmd("MFMT 20200229123456 f.txt"))
 }
+
+func TestRETROfAFIFOIs550NotAHang(t *testing.T) {
+	h := newPI(t, nil)
+	h.login()
+	require.NoError(t, syscall.Mkfifo(filepath.Join(h.root, "fifo"), 0o644))
+	h.pasv()
+	assert.Equal(t, "550 fifo: not a regular file", h.cmd("RETR fifo"))
+	h.pasv()
+	assert.Equal(t, "550 fifo: not a regular file", h.cmd("APPE fifo"))
+	assert.Equal(t, "200 Command OK", h.cmd("NOOP"))
+}

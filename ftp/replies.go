@@ -81,6 +81,7 @@ var fsErrors = []struct {
 	{fs.ErrNotExist, codeFileUnavailable, "%s: No such file or directory."},
 	{shell.ErrIsDir, codeFileUnavailable, "%s: is a directory"},
 	{shell.ErrNotDir, codeFileUnavailable, "%s: is not a directory"},
+	{shell.ErrNotRegular, codeFileUnavailable, "%s: not a regular file"},
 	{fs.ErrExist, codeFileUnavailable, "%s: File exists"},
 	{syscall.ENOSPC, codeInsufficientStorage, "Requested action aborted. Insufficient storage."},
 	{syscall.EDQUOT, codeExceededStorage, "Requested file action aborted, exceeded file storage allocation"},

@@ -38,6 +38,7 @@ var errKinds = []struct{ cause, kind error }{
 	{ErrReadOnly, ErrReadOnly},
 	{ErrIsDir, ErrIsDir},
 	{ErrNotDir, ErrNotDir},
+	{ErrNotRegular, ErrNotRegular},
 	{syscall.EISDIR, ErrIsDir},
 	{syscall.ENOTDIR, ErrNotDir},
 	{syscall.ELOOP, ErrInvalidPath},

@@ -224,7 +224,8 @@ func (l *Local) openListed(p string) (f *os.File, fi fs.FileInfo, r string, err 
 	if r, err = resolve("list", p); err != nil {
 		return nil, nil, "", err
 	}
-	if f, err = l.root.Open(r); err != nil {
+	// O_NONBLOCK: opening a FIFO must not wait for a writer.
+	if f, err = l.root.OpenFile(r, os.O_RDONLY|syscall.O_NONBLOCK, 0); err != nil {
 		return nil, nil, "", mapErr("list", p, err)
 	}
 	if fi, err = f.Stat(); err != nil {
@@ -296,7 +297,9 @@ func (l *Local) OpenForReading(p string, offset int64) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := l.root.Open(r)
+	// O_NONBLOCK: opening a FIFO must not wait for a writer (it is then
+	// refused). Reads of a regular file ignore the flag.
+	f, err := l.root.OpenFile(r, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, mapErr("open", p, err)
 	}
@@ -308,6 +311,10 @@ func (l *Local) OpenForReading(p string, offset int64) (io.ReadCloser, error) {
 	if fi.IsDir() {
 		f.Close()
 		return nil, mapErr("open", p, ErrIsDir)
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, mapErr("open", p, ErrNotRegular)
 	}
 	if offset > 0 {
 		if _, err := f.Seek(offset, io.SeekStart); err != nil {
@@ -338,6 +345,8 @@ func (l *Local) OpenForWriting(p string, offset int64, appendMode bool) (WriteFi
 	switch {
 	case err == nil && old.IsDir():
 		return nil, mapErr("open", p, ErrIsDir)
+	case err == nil && !old.Mode().IsRegular():
+		return nil, mapErr("open", p, ErrNotRegular)
 	case err == nil:
 		perm = old.Mode().Perm()
 	case !errors.Is(err, fs.ErrNotExist):
@@ -374,9 +383,15 @@ func (l *Local) openInPlace(p, r string, offset int64, appendMode bool) (WriteFi
 	if appendMode && offset <= 0 {
 		flags |= os.O_APPEND
 	}
-	f, err := l.root.OpenFile(r, flags, 0o644)
+	// O_NONBLOCK: a FIFO put there since the check above fails (ENXIO)
+	// instead of blocking; writes to a regular file ignore the flag.
+	f, err := l.root.OpenFile(r, flags|syscall.O_NONBLOCK, 0o644)
 	if err != nil {
 		return nil, mapErr("open", p, err)
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, mapErr("open", p, ErrNotRegular)
 	}
 	if offset > 0 {
 		if err := f.Truncate(offset); err != nil {

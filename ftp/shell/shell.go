@@ -105,4 +105,9 @@ var (
 	ErrNotDir = errors.New("not a directory")
 	// ErrInvalidPath: the path climbs above the root or holds a NUL.
 	ErrInvalidPath = errors.New("invalid path")
+	// ErrNotRegular: RETR, STOR or APPE of something that is neither a
+	// regular file nor a directory (a FIFO would block the worker opening
+	// it until a writer came; a device is not the server's to hand out),
+	// refused as vsftpd does.
+	ErrNotRegular = errors.New("not a regular file")
 )

@@ -306,3 +306,40 @@ func TestReadOnlyListNames(t *testing.T) {
 
 // listOnly hides Local's NameLister.
 type listOnly struct{ shell.Shell }
+
+// A FIFO inside the root must not block the worker that opens it (open
+// of a FIFO waits for the other end): transfers refuse it at once, and
+// LIST describes it.
+func TestFIFOIsRefusedWithoutBlocking(t *testing.T) {
+	sh, dir := newLocal(t)
+	require.NoError(t, syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o644))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, err := sh.OpenForReading("/fifo", 0)
+		assert.ErrorIs(t, err, shell.ErrNotRegular, "RETR")
+		_, err = sh.OpenForWriting("/fifo", 0, false)
+		assert.ErrorIs(t, err, shell.ErrNotRegular, "STOR over it")
+		_, err = sh.OpenForWriting("/fifo", 0, true)
+		assert.ErrorIs(t, err, shell.ErrNotRegular, "APPE")
+		_, err = sh.OpenForWriting("/fifo", 5, false)
+		assert.ErrorIs(t, err, shell.ErrNotRegular, "REST+STOR")
+		infos, err := sh.List("/fifo")
+		if assert.NoError(t, err) && assert.Len(t, infos, 1) {
+			assert.Equal(t, os.ModeNamedPipe, infos[0].Mode().Type())
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		// Unblock the stuck open so the test can end, then fail.
+		if f, err := os.OpenFile(filepath.Join(dir, "fifo"), os.O_RDWR, 0); err == nil {
+			defer f.Close()
+		}
+		<-done
+		t.Fatal("opening a FIFO blocked")
+	}
+	fi, err := os.Lstat(filepath.Join(dir, "fifo"))
+	require.NoError(t, err)
+	assert.Equal(t, os.ModeNamedPipe, fi.Mode().Type(), "the FIFO is still there, not replaced by an upload")
+}
