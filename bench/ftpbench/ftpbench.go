@@ -244,14 +244,18 @@ func (zeroReader) Read(p []byte) (int, error) {
 type Latencies struct {
 	N        int
 	P50, P99 time.Duration
+	// First is the first operation to finish: with one client, a cold
+	// start (a LIST before any cache has the directory).
+	First time.Duration
 }
 
 func summarize(d []time.Duration) Latencies {
 	if len(d) == 0 {
 		return Latencies{}
 	}
+	first := d[0]
 	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
-	return Latencies{N: len(d), P50: d[len(d)/2], P99: d[len(d)*99/100]}
+	return Latencies{N: len(d), P50: d[len(d)/2], P99: d[len(d)*99/100], First: first}
 }
 
 // recorder collects latencies from many goroutines.

@@ -59,6 +59,7 @@ func TestScenariosAgainstTheServer(t *testing.T) {
 	list := ru.Transfers(ctx, "list", 1, 3, time.Minute, "LIST dir", 0, nil)
 	assert.Zero(t, list.Errors, list.FirstErr)
 	assert.Positive(t, list.Bytes)
+	assert.Positive(t, list.Latency.First, "the first (cold) LIST is kept apart")
 
 	lat := ru.Latency(ctx, 4, 2, time.Second, "big.bin", nil, nil)
 	assert.Zero(t, lat.Errors)

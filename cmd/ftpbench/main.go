@@ -183,7 +183,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		r := ru.Transfers(ctx, "list", o.c, count, o.duration, "LIST "+o.dir, 0, progress)
 		cpu(&r)
 		printRate(stdout, fmt.Sprintf("LIST %s", o.dir), "lists/s", r)
-		fmt.Fprintf(stdout, "| ms per LIST (p50) | %.2f |\n", float64(r.Latency.P50.Microseconds())/1000)
+		fmt.Fprintf(stdout, "| ms per LIST (p50) | %.2f | first | %.2f |\n", float64(r.Latency.P50.Microseconds())/1000, float64(r.Latency.First.Microseconds())/1000)
 		result = r
 	case "latency":
 		if o.file == "" {

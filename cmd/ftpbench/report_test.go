@@ -31,8 +31,8 @@ func TestReportMediansRatiosAndChart(t *testing.T) {
 	writeRun(t, dir, "peer", "logins-2.json", ftpbench.RateResult{Ops: 10, Errors: 1, PerSecond: 99999}) // failed runs do not count
 	writeRun(t, dir, "gnetftp", "idle-1.json", []idleRow{{N: 10, LoggedIn: 10, PSSPerSession: 1000}})
 	writeRun(t, dir, "peer", "idle-1.json", []idleRow{{N: 10, LoggedIn: 10, PSSPerSession: 4000}})
-	writeRun(t, dir, "gnetftp", "list-1.json", ftpbench.RateResult{Ops: 1, Latency: ftpbench.Latencies{P50: 20 * time.Millisecond}})
-	writeRun(t, dir, "peer", "list-1.json", ftpbench.RateResult{Ops: 1, Latency: ftpbench.Latencies{P50: 10 * time.Millisecond}})
+	writeRun(t, dir, "gnetftp", "list-1.json", ftpbench.RateResult{Ops: 1, Latency: ftpbench.Latencies{P50: 20 * time.Millisecond, First: 30 * time.Millisecond}})
+	writeRun(t, dir, "peer", "list-1.json", ftpbench.RateResult{Ops: 1, Latency: ftpbench.Latencies{P50: 10 * time.Millisecond, First: 60 * time.Millisecond}})
 	var out, errOut bytes.Buffer
 	svg := filepath.Join(dir, "r.svg")
 	require.NoError(t, report([]string{"--dir", dir, "--svg", svg}, &out, &errOut))
@@ -41,9 +41,10 @@ func TestReportMediansRatiosAndChart(t *testing.T) {
 	assert.Contains(t, md, "**4.00x** vs peer", "memory: lower is better")
 	assert.Contains(t, md, "| server CPU per login (µs) | 50.0 (50.0-50.0, n=3) | 150 (150-150, n=1) | **3.00x** vs peer |", "CPU: lower is better")
 	assert.Contains(t, md, "**0.50x** vs peer", "LIST time: lower is better")
+	assert.Contains(t, md, "| LIST of 10,000 entries, first of the run (ms) | 30.0 (30.0-30.0, n=1) | 60.0 (60.0-60.0, n=1) | **2.00x** vs peer |")
 	assert.Contains(t, md, "| RETR 1 GiB (MB/s) | failed | failed | - |")
 	b, err := os.ReadFile(svg)
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(string(b), "<svg"))
-	assert.Equal(t, 4, strings.Count(string(b), "<rect"), "one bar per compared figure")
+	assert.Equal(t, 5, strings.Count(string(b), "<rect"), "one bar per compared figure")
 }
