@@ -18,7 +18,10 @@ mkdir -p "$out"
 (cd "$repo" && go build -o "$dir/ftpbench" ./cmd/ftpbench)
 fb="$dir/ftpbench"
 common=(--user ftpbench --pass ftpbench --quiet --timeout 60s)
-port=${BASE_PORT:-45000}   # control ports outside the default passive range (1024-32767)
+# Control ports above the kernel's ephemeral range (where the load
+# generator's own connections take their source ports, which would make a
+# server's bind fail now and then) and above the passive range below it.
+port=${BASE_PORT:-$(( $(awk '{print $2}' /proc/sys/net/ipv4/ip_local_port_range) + 1 ))}
 for s in $servers; do
 	for run in $(seq 1 "$runs"); do
 		port=$((port + 1))
