@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"runtime/debug"
 	"strings"
@@ -94,8 +95,17 @@ func (s *Session) ConnectionMade() {
 	}
 	s.cwd = "/"
 	s.facts = listing.AllFacts
-	s.f.cfg.Logger.Info("ftp session start", "peer", s.Transport.RemoteAddr().String())
+	if s.logs() {
+		s.f.cfg.Logger.Info("ftp session start", "peer", s.Transport.RemoteAddr().String())
+	}
 	s.reply(codeServiceReady, s.f.cfg.Welcome)
+}
+
+// logs reports whether Info records are kept: the per-session and
+// per-transfer log lines format addresses and durations, work wasted on
+// every small transfer when the level is higher.
+func (s *Session) logs() bool {
+	return s.f.cfg.Logger.Enabled(context.Background(), slog.LevelInfo)
 }
 
 // DataReceived feeds the line receiver.
@@ -119,8 +129,10 @@ func (s *Session) ConnectionLost(err error) {
 		s.xfer.cancel()
 	}
 	s.closeData()
-	s.f.cfg.Logger.Info("ftp session end", "peer", s.Transport.RemoteAddr().String(), "user", s.user,
-		"duration", s.Transport.Loop().Now().Sub(s.start).Round(time.Millisecond).String())
+	if s.logs() {
+		s.f.cfg.Logger.Info("ftp session end", "peer", s.Transport.RemoteAddr().String(), "user", s.user,
+			"duration", s.Transport.Loop().Now().Sub(s.start).Round(time.Millisecond).String())
+	}
 }
 
 // ShutdownRequested says goodbye when the server stops.

@@ -100,8 +100,10 @@ func (s *Session) safely(fn func() (int64, error)) (n int64, err error) {
 }
 
 func (s *Session) finishTransfer(x *transfer, kind, p string, n int64, took time.Duration, openErr, err error) {
-	s.f.cfg.Logger.Info("ftp transfer", "peer", s.Transport.RemoteAddr().String(), "user", s.user,
-		"kind", kind, "path", p, "bytes", n, "duration", took.Round(time.Microsecond).String(), "ok", err == nil, "err", errString(err))
+	if s.logs() {
+		s.f.cfg.Logger.Info("ftp transfer", "peer", s.Transport.RemoteAddr().String(), "user", s.user,
+			"kind", kind, "path", p, "bytes", n, "duration", took.Round(time.Microsecond).String(), "ok", err == nil, "err", errString(err))
+	}
 	switch {
 	case x.aborted:
 		s.reply(codeTransferAborted, "Transfer aborted.  Data connection closed.")
