@@ -120,6 +120,13 @@ func (h *pi) login() {
 	require.Equal(h.t, "230 User logged in, proceed", h.cmd("PASS secret"))
 }
 
+func (h *pi) loginAnonymous() {
+	h.t.Helper()
+	require.Equal(h.t, "220 gnetftp FTP server ready.", h.next())
+	require.Equal(h.t, "331 Guest login ok, type your email address as password.", h.cmd("USER anonymous"))
+	require.Equal(h.t, "230 Anonymous login ok, access restrictions apply.", h.cmd("PASS guest@"))
+}
+
 var pasvRE = regexp.MustCompile(`\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)`)
 
 // pasv sends PASV and connects to the announced port.

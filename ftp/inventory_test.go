@@ -539,9 +539,7 @@ func TestMLSDAndMLST(t *testing.T) {
 	assert.Contains(t, h.cmd("FEAT"), "\n MLST type*;size*;modify;perm;")
 
 	anon := newPI(t, nil)
-	require.Equal(t, "220 gnetftp FTP server ready.", anon.next())
-	anon.cmd("USER anonymous")
-	require.Equal(t, "230 Anonymous login ok, access restrictions apply.", anon.cmd("PASS x@"))
+	anon.loginAnonymous()
 	writeFile(t, anon.root, "pub/r.txt", "r")
 	data = anon.pasv()
 	anon.cmd("MLSD /")
@@ -566,9 +564,7 @@ func TestMFMTSetsTheModificationTime(t *testing.T) {
 	assert.Equal(t, "550 nothing: No such file or directory.", h.cmd("MFMT 20200229123456 nothing"))
 
 	anon := newPI(t, nil)
-	require.Equal(t, "220 gnetftp FTP server ready.", anon.next())
-	anon.cmd("USER anonymous")
-	anon.cmd("PASS x@")
+	anon.loginAnonymous()
 	assert.Equal(t, "550 f.txt: Permission denied.", anon.cmd("MFMT 20200229123456 f.txt"))
 }
 
