@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -76,6 +77,7 @@ type options struct {
 	maxConnsPerIP   int
 	welcome         string
 	loops           int
+	procs           int
 	allowForeign    bool
 	allowPrivileged bool
 	logFormat       string
@@ -152,6 +154,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.maxConnsPerIP, "max-connections-per-ip", 0, "maximum simultaneous connections from one IP address, 0 = no limit")
 	fs.StringVar(&o.welcome, "welcome", "", "text of the 220 greeting")
 	fs.IntVar(&o.loops, "loops", 0, "event loops (default: one per CPU)")
+	fs.IntVar(&o.procs, "procs", 0, "Go processors (GOMAXPROCS); 0: twice Go's default, unless the GOMAXPROCS variable is set")
 	fs.BoolVar(&o.allowForeign, "allow-foreign-data", false, "allow data connections to/from other hosts than the client's (FXP); off = RFC 2577 bounce protection")
 	fs.BoolVar(&o.allowPrivileged, "allow-privileged-ports", false, "allow PORT/EPRT to ports below 1024")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
@@ -250,6 +253,7 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	runtime.GOMAXPROCS(procs(o.procs, os.Getenv("GOMAXPROCS") != "", goDefaultProcs))
 	if o.cpuProfile != "" {
 		stop, err := startCPUProfile(o.cpuProfile)
 		if err != nil {
@@ -337,6 +341,29 @@ func idleOrOff(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
+}
+
+// goDefaultProcs is GOMAXPROCS as the runtime chose it at start (CPUs,
+// cgroup quota, or the GOMAXPROCS variable), read once so that serving
+// twice in one process (tests) does not double it twice.
+var goDefaultProcs = runtime.GOMAXPROCS(0)
+
+// procs chooses GOMAXPROCS: asked for, or what the GOMAXPROCS variable
+// set (current), or twice Go's default. Transfers spend their time in
+// blocking system calls (sendfile, splice, accept, close) that hold a Go
+// processor until the runtime notices; with only one processor per CPU an
+// event loop back from epoll_wait then waits for one. Measured on 2 cores
+// (ftpbench against ftpd, alternating runs): NOOP p99 under 8 downloads
+// 4.95 -> 4.5 ms, 4 KiB downloads 7,200 -> 7,800-8,700/s at 131 -> 113-124
+// us of server CPU each, logins unchanged.
+func procs(asked int, envSet bool, current int) int {
+	switch {
+	case asked > 0:
+		return asked
+	case envSet:
+		return current
+	}
+	return 2 * current
 }
 
 // startCPUProfile profiles the whole process until the returned stop.

@@ -105,3 +105,9 @@ func TestServeStartsAndStopsOnSignal(t *testing.T) {
 	c.Close()
 	pr.Close()
 }
+
+func TestProcs(t *testing.T) {
+	assert.Equal(t, 4, procs(0, false, 2), "twice Go's default")
+	assert.Equal(t, 3, procs(0, true, 3), "the GOMAXPROCS variable wins over the default")
+	assert.Equal(t, 6, procs(6, true, 3), "--procs wins over everything")
+}
