@@ -166,6 +166,19 @@ func TestDirectoriesAndRenames(t *testing.T) {
 	assert.Empty(t, entries)
 }
 
+// A CR in a path goes out as CR NUL, and CR NUL in a command is a CR
+// (RFC 2640 section 3.1): a name cannot end a reply line early and make
+// the client read a reply the server never sent.
+func TestCarriageReturnInPathsIsPaddedWithNUL(t *testing.T) {
+	h := newPI(t, nil)
+	h.login()
+	assert.Equal(t, "257 \"/a\r\x00226 fake\" created", h.cmd("MKD a\r226 fake"))
+	assert.DirExists(t, filepath.Join(h.root, "a\r226 fake"))
+	assert.Equal(t, "257 \"/c\r\x00d\" created", h.cmd("MKD c\r\x00d"))
+	assert.DirExists(t, filepath.Join(h.root, "c\rd"))
+	assert.Equal(t, "550 x\r\x00y: No such file or directory.", h.cmd("CWD x\ry"))
+}
+
 func TestPipelinedCommandsAnsweredInOrderOneAtATime(t *testing.T) {
 	h := newPI(t, nil)
 	h.next()

@@ -119,8 +119,14 @@ func toReply(err error, path string) (int, string) {
 // text has several lines: "code-first", the middle lines as they are (a
 // middle line that starts with a digit gets a leading space so it cannot
 // be taken for the end), "code last". FEAT's feature lines are then the
-// " FEATURE" lines RFC 2389 asks for, as in Twisted.
+// " FEATURE" lines RFC 2389 asks for, as in Twisted. A CR inside the text
+// (a path named by the client) goes out as CR NUL (RFC 2640 section 3.1),
+// so no client can take it for the end of a line and read a reply the
+// server never sent.
 func formatReply(dst []byte, code int, text string) []byte {
+	if strings.IndexByte(text, '\r') >= 0 {
+		text = strings.ReplaceAll(text, "\r", "\r\x00")
+	}
 	lines := strings.Split(text, "\n")
 	for i, l := range lines {
 		switch {

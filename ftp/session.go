@@ -218,8 +218,14 @@ func stripTelnet(line []byte) []byte {
 	return line
 }
 
+// splitCommand splits a line into the upper-case command name and its
+// argument. A CR NUL in the argument is a CR of a path name (RFC 2640
+// section 3.1: the receiver strips the NUL).
 func splitCommand(line []byte) (string, string) {
 	name, arg, _ := strings.Cut(string(line), " ")
+	if strings.Contains(arg, "\r\x00") {
+		arg = strings.ReplaceAll(arg, "\r\x00", "\r")
+	}
 	return strings.ToUpper(strings.TrimSpace(name)), arg
 }
 
