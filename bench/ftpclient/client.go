@@ -66,22 +66,28 @@ func (c *Client) ConnectionMade() { c.LineReceiver.Init(c.Transport, c) }
 // DataReceived feeds the line receiver.
 func (c *Client) DataReceived(b []byte) { c.LineReceiver.DataReceived(b) }
 
+// MaxReplyLines bounds a multi-line reply: a server that never ends one
+// loses its connection instead of growing the client's memory.
+const MaxReplyLines = 10000
+
 // LineReceived assembles single and multi-line replies (RFC 959 4.2).
+// Lines outside a reply that do not start with a three-digit code are
+// dropped.
 func (c *Client) LineReceived(line []byte) {
 	s := string(line)
 	c.lines = append(c.lines, s)
 	first := c.lines[0]
-	if len(first) < 3 {
-		c.lines = nil
-		return
-	}
-	code, err := strconv.Atoi(first[:3])
-	if err != nil {
+	code, ok := replyCode(first)
+	if !ok {
 		c.lines = nil
 		return
 	}
 	if len(first) > 3 && first[3] == '-' {
 		if len(c.lines) == 1 || !(len(s) >= 4 && s[:3] == first[:3] && s[3] == ' ') {
+			if len(c.lines) >= MaxReplyLines {
+				c.lines = nil
+				c.Transport.Abort()
+			}
 			return // more to come
 		}
 	}
@@ -144,33 +150,55 @@ func (c *Client) ConnectionLost(err error) {
 	}
 }
 
-var pasvRE = regexp.MustCompile(`(\d+),(\d+),(\d+),(\d+),(\d+),(\d+)`)
-var epsvRE = regexp.MustCompile(`\(([^0-9])([^0-9])([^0-9])(\d+)([^0-9])\)`)
+// replyCode reads the three-digit code (100-599) a reply line starts with.
+func replyCode(line string) (int, bool) {
+	if len(line) < 3 || line[0] < '1' || line[0] > '5' || line[1] < '0' || line[1] > '9' || line[2] < '0' || line[2] > '9' {
+		return 0, false
+	}
+	return int(line[0]-'0')*100 + int(line[1]-'0')*10 + int(line[2]-'0'), true
+}
 
-// DataAddr turns a 227 or 229 reply into the address to connect to; for
-// 229 the host is the control connection's peer.
+var pasvRE = regexp.MustCompile(`(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3})`)
+var epsvRE = regexp.MustCompile(`\(([^0-9])([^0-9])([^0-9])(\d{1,5})([^0-9])\)`)
+
+// DataAddr turns a 227 or 229 reply into the address to connect to. The
+// host is always the control connection's peer (127.0.0.1 when unknown):
+// for 229 by definition, for 227 as curl does by default since 7.74
+// (--ftp-skip-pasv-ip), so that a server cannot send the load generator's
+// data connections to a third host. The port must be 1-65535.
 func DataAddr(r Reply, controlPeer net.Addr) (string, error) {
+	var port int
 	switch r.Code {
 	case 227:
 		m := pasvRE.FindStringSubmatch(r.Text())
 		if m == nil {
 			return "", fmt.Errorf("ftpclient: bad PASV reply %q", r)
 		}
+		for _, n := range m[1:] {
+			if v, _ := strconv.Atoi(n); v > 255 {
+				return "", fmt.Errorf("ftpclient: bad PASV reply %q: %s is not a byte", r, n)
+			}
+		}
 		p1, _ := strconv.Atoi(m[5])
 		p2, _ := strconv.Atoi(m[6])
-		return net.JoinHostPort(strings.Join(m[1:5], "."), strconv.Itoa(p1*256+p2)), nil
+		port = p1*256 + p2
 	case 229:
 		m := epsvRE.FindStringSubmatch(r.Text())
 		if m == nil {
 			return "", fmt.Errorf("ftpclient: bad EPSV reply %q", r)
 		}
-		host := "127.0.0.1"
-		if ta, ok := controlPeer.(*net.TCPAddr); ok {
-			host = ta.IP.String()
-		}
-		return net.JoinHostPort(host, m[4]), nil
+		port, _ = strconv.Atoi(m[4])
+	default:
+		return "", fmt.Errorf("ftpclient: not a passive reply: %q", r)
 	}
-	return "", fmt.Errorf("ftpclient: not a passive reply: %q", r)
+	if port < 1 || port > 65535 {
+		return "", fmt.Errorf("ftpclient: bad port %d in %q", port, r)
+	}
+	host := "127.0.0.1"
+	if ta, ok := controlPeer.(*net.TCPAddr); ok {
+		host = ta.IP.String()
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port)), nil
 }
 
 // Passive asks for a passive data address: EPSV, falling back to PASV.
