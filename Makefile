@@ -29,14 +29,24 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	# 32-bit Linux and the BSDs build too (field widths of syscall types differ).
+	GOARCH=386 $(GO) vet ./...
+	GOOS=freebsd $(GO) build ./...
+	GOOS=darwin $(GO) build ./...
 
 test: test-deps lint
 	$(GO) test -race -count=1 -timeout 30m ./...
 
-# Short fuzzing runs of every parser (the corpus under testdata/fuzz is
-# replayed by make test anyway).
+# Short fuzzing runs of every fuzz target (the corpus under testdata/fuzz
+# is replayed by make test anyway). FUZZTIME=10m make fuzz for longer.
+FUZZTIME ?= 30s
 fuzz:
-	$(GO) test -run='^$$' -fuzz=FuzzFraming -fuzztime=30s ./linereceiver
+	$(GO) test -run='^$$' -fuzz='^FuzzFraming$$' -fuzztime=$(FUZZTIME) ./linereceiver
+	$(GO) test -run='^$$' -fuzz='^FuzzParsePORT$$' -fuzztime=$(FUZZTIME) ./ftp/dtp
+	$(GO) test -run='^$$' -fuzz='^FuzzParseEPRT$$' -fuzztime=$(FUZZTIME) ./ftp/dtp
+	$(GO) test -run='^$$' -fuzz='^FuzzResolve$$' -fuzztime=$(FUZZTIME) ./ftp/shell
+	$(GO) test -run='^$$' -fuzz='^FuzzSession$$' -fuzztime=$(FUZZTIME) ./ftp
+	$(GO) test -run='^$$' -fuzz='^FuzzReplies$$' -fuzztime=$(FUZZTIME) ./bench/ftpclient
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...

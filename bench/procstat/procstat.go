@@ -144,5 +144,5 @@ func RaiseNoFile() uint64 {
 	}
 	lim.Cur = lim.Max
 	_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
-	return lim.Max
+	return uint64(lim.Max) // int64 on some BSDs
 }

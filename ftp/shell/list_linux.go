@@ -452,7 +452,7 @@ func fileMode(sys uint32) fs.FileMode {
 	}
 	return m
 }
-func (e *dirEntry) ModTime() time.Time { return time.Unix(e.stat.Mtim.Sec, e.stat.Mtim.Nsec) }
+func (e *dirEntry) ModTime() time.Time { return time.Unix(e.stat.Mtim.Unix()) }
 func (e *dirEntry) IsDir() bool        { return e.mode.IsDir() }
 func (e *dirEntry) Sys() any           { return &e.stat }
 

@@ -1,13 +1,16 @@
 package shell_test
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/user"
+	"path"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -67,6 +70,42 @@ func TestResolve(t *testing.T) {
 		_, err := shell.Resolve(bad.cwd, bad.arg)
 		assert.ErrorIs(t, err, shell.ErrInvalidPath, bad)
 	}
+}
+
+// FuzzResolve checks Resolve against path.Clean as an oracle: a path that
+// climbs above "/" at any point (or holds a NUL) is ErrInvalidPath, any
+// other is the cleaned absolute path. This is the rule that keeps every
+// client name inside the served root.
+//
+//	go test -run '^$' -fuzz FuzzResolve ./ftp/shell
+func FuzzResolve(f *testing.F) {
+	f.Add("/a/b", "../../c")
+	f.Add("/", "..")
+	f.Add("/a/../..", "b")
+	f.Add("a", "/x/./y//z/..")
+	f.Add("/", "a\x00b")
+	f.Fuzz(func(t *testing.T, cwd, arg string) {
+		got, err := shell.Resolve(cwd, arg)
+		joined := arg
+		if !strings.HasPrefix(arg, "/") {
+			joined = cwd + "/" + arg
+		}
+		c := path.Clean(strings.TrimLeft(joined, "/"))
+		climbs := c == ".." || strings.HasPrefix(c, "../")
+		if strings.ContainsRune(cwd+arg, 0) || climbs {
+			if !errors.Is(err, shell.ErrInvalidPath) {
+				t.Fatalf("Resolve(%q, %q) = %q, %v; want ErrInvalidPath", cwd, arg, got, err)
+			}
+			return
+		}
+		want := "/" + c
+		if c == "." {
+			want = "/"
+		}
+		if err != nil || got != want {
+			t.Fatalf("Resolve(%q, %q) = %q, %v; want %q", cwd, arg, got, err, want)
+		}
+	})
 }
 
 // The zero-copy paths depend on types: RETR hands a *os.File to io.Copy
