@@ -25,11 +25,12 @@ test-deps:
 	fi
 	$(GO) mod download
 
+# lint: gofmt, go vet, and the same vet for 32-bit Linux plus builds for
+# FreeBSD and macOS (field widths of syscall types differ there).
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
-	# 32-bit Linux and the BSDs build too (field widths of syscall types differ).
 	GOARCH=386 $(GO) vet ./...
 	GOOS=freebsd $(GO) build ./...
 	GOOS=darwin $(GO) build ./...
