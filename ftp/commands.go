@@ -506,20 +506,18 @@ func (s *Session) cmdPASV(string) {
 }
 
 // listenPassive replaces the session's data channel with a new passive
-// listener on ip, then calls ok with it. The bind runs on the worker
-// pool: with thousands of ports in TIME_WAIT, finding a free port is
-// kernel work of a millisecond or more, which must not stall the loop.
-// listenPassive opens the passive listener on the loop: socket, bind and
-// listen are non-blocking calls with nothing on disk (Twisted's listenTCP
-// runs on the reactor thread too), and a trip through the pool would cost
-// more than the work and make EPSV wait behind stalled filesystem calls.
+// listener on ip, then calls ok with it. It runs on the loop: socket,
+// bind and listen are non-blocking calls with nothing on disk (Twisted's
+// listenTCP runs on the reactor thread too), and a trip through the pool
+// would cost more than the work and make EPSV wait behind stalled
+// filesystem calls.
 func (s *Session) listenPassive(ip net.IP, ok func(p *dtp.Passive)) {
 	s.closeData()
 	cfg := s.f.cfg.Data
 	if cfg.OnForeignPeer == nil {
-		logger, peer := s.f.cfg.Logger, s.Transport.RemoteAddr().String()
+		logger, peer := s.f.cfg.Logger, s.Transport.RemoteAddr()
 		cfg.OnForeignPeer = func(remote *net.TCPAddr) { // on the accepting goroutine
-			logger.Warn("ftp data connection from another host refused (RFC 2577)", "peer", peer, "from", remote.String())
+			logger.Warn("ftp data connection from another host refused (RFC 2577)", "peer", peer.String(), "from", remote.String())
 		}
 	}
 	p, err := dtp.Listen(cfg, s.f.ports, ip)

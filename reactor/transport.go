@@ -279,33 +279,22 @@ func (t *transport) Loop() protocol.Loop { return t }
 // CallFromThread hops onto the connection's event loop with Execute. The
 // closed flag is checked before queueing and again on the loop, so fn
 // never runs after ConnectionLost.
-func (t *transport) CallFromThread(fn func()) bool {
-	if t.closed.Load() {
-		return false
-	}
-	err := t.loop.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-		if t.closed.Load() {
-			return nil
-		}
-		t.guard(fn)
-		t.afterLoopCall()
-		return nil
-	}))
-	return err == nil
-}
+func (t *transport) CallFromThread(fn func()) bool { return t.CallFromThreadOrDrop(fn, nil) }
 
-// CallFromThreadOrDrop is CallFromThread that calls dropped instead of
-// fn when the connection was lost between queueing and fn's turn
-// (DropNotifier): Defer then releases a result (an open file) at once
-// instead of leaving it to the garbage collector. The one exception is an
-// engine stopping with functions still queued, which gnet discards.
+// CallFromThreadOrDrop is CallFromThread that calls dropped (when not nil)
+// instead of fn when the connection was lost between queueing and fn's
+// turn (DropNotifier): Defer then releases a result (an open file) at
+// once instead of leaving it to the garbage collector. The one exception
+// is an engine stopping with functions still queued, which gnet discards.
 func (t *transport) CallFromThreadOrDrop(fn, dropped func()) bool {
 	if t.closed.Load() {
 		return false
 	}
 	err := t.loop.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
 		if t.closed.Load() {
-			dropped()
+			if dropped != nil {
+				dropped()
+			}
 			return nil
 		}
 		t.guard(fn)
