@@ -104,17 +104,13 @@ type readerOnly struct{ io.Reader }
 func Send(ctx context.Context, conn *net.TCPConn, src io.Reader, ascii bool, idle time.Duration) (n int64, err error) {
 	stop := context.AfterFunc(ctx, func() { abort(conn) })
 	var s side
-	var w io.Writer = conn
-	if idle > 0 {
-		w = &idleConn{conn: conn, idle: idle}
-	}
 	switch {
 	case !ascii && zeroCopySource(src):
 		n, err = sendZeroCopy(conn, src, idle)
 	case !ascii:
-		n, s, err = copyLoop(w, src, nil)
+		n, s, err = copyLoop(withIdle(conn, idle), src, nil)
 	default:
-		n, s, err = copyLoop(w, src, func(w io.Writer, scratch []byte) io.Writer {
+		n, s, err = copyLoop(withIdle(conn, idle), src, func(w io.Writer, scratch []byte) io.Writer {
 			return NewCRLFWriter(w, scratch)
 		})
 	}
@@ -150,6 +146,14 @@ const idleStep = 256 << 10
 type idleConn struct {
 	conn *net.TCPConn
 	idle time.Duration
+}
+
+// withIdle is conn, wrapped in an idleConn when idle > 0.
+func withIdle(conn *net.TCPConn, idle time.Duration) io.ReadWriter {
+	if idle <= 0 {
+		return conn
+	}
+	return &idleConn{conn: conn, idle: idle}
 }
 
 func (c *idleConn) Write(p []byte) (int, error) {
@@ -193,22 +197,21 @@ func sendZeroCopy(conn *net.TCPConn, src io.Reader, idle time.Duration) (int64, 
 		return io.Copy(&idleConn{conn: conn, idle: idle}, src)
 	}
 	var n int64
+	lr := &io.LimitedReader{R: src}
 	for limit != 0 {
-		step := int64(idleStep)
+		lr.N = idleStep
 		if limit > 0 {
-			step = min(step, limit)
+			lr.N = min(lr.N, limit)
 		}
+		step := lr.N
 		_ = conn.SetWriteDeadline(time.Now().Add(idle))
-		m, err := io.CopyN(conn, src, step) // sendfile of a range
+		m, err := conn.ReadFrom(lr) // sendfile of up to step bytes
 		n += m
 		if limit > 0 {
 			limit -= m
 		}
-		if err == io.EOF {
-			return n, nil
-		}
-		if err != nil {
-			return n, err
+		if err != nil || m < step {
+			return n, err // m < step without error: end of file
 		}
 	}
 	return n, nil
@@ -258,16 +261,12 @@ func Receive(ctx context.Context, conn *net.TCPConn, dst io.Writer, ascii bool, 
 	stop := context.AfterFunc(ctx, func() { abort(conn) })
 	var s side
 	var lf *LFWriter
-	var r io.Reader = conn
-	if idle > 0 {
-		r = &idleConn{conn: conn, idle: idle}
-	}
 	if rf, ok := dst.(io.ReaderFrom); ok && !ascii {
 		n, err = receiveZeroCopy(rf, conn, idle)
 	} else if !ascii {
-		n, s, err = copyLoop(dst, r, nil)
+		n, s, err = copyLoop(dst, withIdle(conn, idle), nil)
 	} else {
-		_, s, err = copyLoop(dst, r, func(w io.Writer, scratch []byte) io.Writer {
+		_, s, err = copyLoop(dst, withIdle(conn, idle), func(w io.Writer, scratch []byte) io.Writer {
 			lf = NewLFWriter(w, scratch)
 			return lf
 		})
