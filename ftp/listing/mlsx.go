@@ -147,24 +147,20 @@ func AppendMLSx(dst []byte, fi fs.FileInfo, name string, f Facts, writable, crlf
 		dst = appendZeroPad(dst, num[:0], perm, 8, 4)
 		dst = append(dst, ';')
 	}
-	o, hasOwner := fi.(Owner)
-	if f&FactUnixOwner != 0 && (hasOwner || hasStat) {
-		dst = append(dst, "unix.owner="...)
+	if o, hasOwner := fi.(Owner); f&(FactUnixOwner|FactUnixGroup) != 0 && (hasOwner || hasStat) {
+		var owner, group string
+		var uid, gid uint32
 		if hasOwner {
-			dst = append(dst, o.Owner()...)
+			owner, group = o.Owner(), o.Group()
 		} else {
-			dst = strconv.AppendUint(dst, uint64(st.Uid), 10)
+			uid, gid = st.Uid, st.Gid
 		}
-		dst = append(dst, ';')
-	}
-	if f&FactUnixGroup != 0 && (hasOwner || hasStat) {
-		dst = append(dst, "unix.group="...)
-		if hasOwner {
-			dst = append(dst, o.Group()...)
-		} else {
-			dst = strconv.AppendUint(dst, uint64(st.Gid), 10)
+		if f&FactUnixOwner != 0 {
+			dst = appendIDFact(dst, "unix.owner=", owner, hasOwner, uid)
 		}
-		dst = append(dst, ';')
+		if f&FactUnixGroup != 0 {
+			dst = appendIDFact(dst, "unix.group=", group, hasOwner, gid)
+		}
 	}
 	if f&FactUnique != 0 && hasStat {
 		dst = append(dst, "unique="...)
@@ -189,4 +185,16 @@ func appendZeroPad(dst, scratch []byte, v uint64, base, width int) []byte {
 		dst = append(dst, '0')
 	}
 	return append(dst, digits...)
+}
+
+// appendIDFact appends fact (with its '='), then the owner or group name
+// when byName, else the numeric id, then ';'.
+func appendIDFact(dst []byte, fact, name string, byName bool, id uint32) []byte {
+	dst = append(dst, fact...)
+	if byName {
+		dst = append(dst, name...)
+	} else {
+		dst = strconv.AppendUint(dst, uint64(id), 10)
+	}
+	return append(dst, ';')
 }

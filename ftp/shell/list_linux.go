@@ -213,13 +213,6 @@ func (l *Local) fromSnapshot(fd int, r string, snap *dirSnapshot) ([]fs.FileInfo
 	return out, nil
 }
 
-// idMemo remembers the last uid and gid named: entries of one directory
-// mostly share them.
-type idMemo struct {
-	uid, gid     uint32
-	owner, group string
-}
-
 // complete follows e if it is a symlink whose target is inside the root
 // (os.Root refuses the rest) and sets its owner and group names.
 func (l *Local) complete(e *dirEntry, r string, m *idMemo) {
@@ -230,13 +223,7 @@ func (l *Local) complete(e *dirEntry, r string, m *idMemo) {
 			}
 		}
 	}
-	if m.owner == "" || e.stat.Uid != m.uid {
-		m.uid, m.owner = e.stat.Uid, l.names.user(e.stat.Uid)
-	}
-	if m.group == "" || e.stat.Gid != m.gid {
-		m.gid, m.group = e.stat.Gid, l.names.group(e.stat.Gid)
-	}
-	e.owner, e.group = m.owner, m.group
+	e.owner, e.group = m.names(l.names, e.stat.Uid, e.stat.Gid)
 }
 
 // scanDir reads the directory fd from its current position batch by

@@ -174,10 +174,7 @@ func (c *listCache) get(id dirID) (snap *dirSnapshot, large bool) {
 		return nil, large
 	}
 	if time.Since(d.snap.stored) > c.maxAge {
-		// Too old: scan again under the same watch; store replaces it.
-		c.entries -= len(d.snap.infos)
-		c.lru.Remove(d.elem)
-		d.snap, d.elem = nil, nil
+		c.forgetSnapLocked(d) // too old: scan again under the same watch
 		return nil, large
 	}
 	c.lru.MoveToFront(d.elem)
@@ -321,16 +318,22 @@ func (c *listCache) dropLocked(d *cachedDir, rmWatch bool) {
 	d.dead = true
 	delete(c.dirs, d.id)
 	delete(c.wds, d.wd)
-	if d.snap != nil {
-		c.entries -= len(d.snap.infos)
-		c.lru.Remove(d.elem)
-		d.snap, d.elem = nil, nil
-	}
+	c.forgetSnapLocked(d)
 	if rmWatch && c.fd >= 0 {
 		// EINVAL if the kernel removed it already; its IN_IGNORED, queued
 		// now, names a descriptor no longer in wds.
 		_, _ = unix.InotifyRmWatch(c.fd, uint32(d.wd))
 	}
+}
+
+// forgetSnapLocked drops d's listing, if it has one, keeping its watch.
+func (c *listCache) forgetSnapLocked(d *cachedDir) {
+	if d.snap == nil {
+		return
+	}
+	c.entries -= len(d.snap.infos)
+	c.lru.Remove(d.elem)
+	d.snap, d.elem = nil, nil
 }
 
 // resetLocked drops every directory and closes the inotify instance,

@@ -254,12 +254,9 @@ func (l *Local) ListNames(p string) ([]string, error) {
 	return names, nil
 }
 
-// describe fills out with infos and their owner and group names. Entries
-// of one directory mostly share an owner, so names are looked up only
-// when the id changes.
+// describe fills out with infos and their owner and group names.
 func (l *Local) describe(out []localInfo, infos []fs.FileInfo) {
-	var lastUID, lastGID uint32
-	var owner, group string
+	var ids idMemo
 	for i, fi := range infos {
 		out[i].FileInfo = fi
 		st, ok := fi.Sys().(*syscall.Stat_t)
@@ -267,14 +264,26 @@ func (l *Local) describe(out []localInfo, infos []fs.FileInfo) {
 			out[i].owner, out[i].group = "ftp", "ftp"
 			continue
 		}
-		if owner == "" || st.Uid != lastUID {
-			lastUID, owner = st.Uid, l.names.user(st.Uid)
-		}
-		if group == "" || st.Gid != lastGID {
-			lastGID, group = st.Gid, l.names.group(st.Gid)
-		}
-		out[i].owner, out[i].group = owner, group
+		out[i].owner, out[i].group = ids.names(l.names, st.Uid, st.Gid)
 	}
+}
+
+// idMemo remembers the last uid and gid named: entries of one directory
+// mostly share them, so names are looked up only when the id changes.
+type idMemo struct {
+	uid, gid     uint32
+	owner, group string
+}
+
+// names returns the owner and group names of uid and gid.
+func (m *idMemo) names(n *idNames, uid, gid uint32) (owner, group string) {
+	if m.owner == "" || uid != m.uid {
+		m.uid, m.owner = uid, n.user(uid)
+	}
+	if m.group == "" || gid != m.gid {
+		m.gid, m.group = gid, n.group(gid)
+	}
+	return m.owner, m.group
 }
 
 // localInfo is a FileInfo with owner and group names for LIST.
