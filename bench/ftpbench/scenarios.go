@@ -7,7 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
-	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -333,28 +333,25 @@ func (p *probe) cmd(line string, want int) error {
 	return p.expect(want)
 }
 
-// expect reads one reply, multi-line ones included (RFC 959 4.2).
+// expect reads one reply, multi-line ones included.
 func (p *probe) expect(want int) error {
-	var code string
+	var replies ftpclient.Assembler
 	for {
 		l, err := p.r.ReadString('\n')
 		if err != nil {
 			return fmt.Errorf("ftpbench: probe: reading a reply: %w", err)
 		}
-		if len(l) < 4 {
-			continue
+		r, done, err := replies.Add(strings.TrimRight(l, "\r\n"))
+		if err != nil {
+			return fmt.Errorf("ftpbench: probe: %w", err)
 		}
-		if code == "" {
-			code = l[:3]
-		}
-		if l[:3] == code && l[3] == ' ' {
-			break
+		if done {
+			if r.Code != want {
+				return fmt.Errorf("ftpbench: probe: got %q, want %d", r, want)
+			}
+			return nil
 		}
 	}
-	if got, _ := strconv.Atoi(code); got != want {
-		return fmt.Errorf("ftpbench: probe: got %s, want %d", code, want)
-	}
-	return nil
 }
 
 func (p *probe) close() {

@@ -55,7 +55,7 @@ type Client struct {
 	OnLost func(c *Client, err error)
 
 	queue   []func(Reply)
-	lines   []string
+	replies Assembler
 	greeted bool
 	lost    bool
 }
@@ -70,29 +70,52 @@ func (c *Client) DataReceived(b []byte) { c.LineReceiver.DataReceived(b) }
 // loses its connection instead of growing the client's memory.
 const MaxReplyLines = 10000
 
-// LineReceived assembles single and multi-line replies (RFC 959 4.2).
-// Lines outside a reply that do not start with a three-digit code are
-// dropped.
-func (c *Client) LineReceived(line []byte) {
-	s := string(line)
-	c.lines = append(c.lines, s)
-	first := c.lines[0]
+// ErrReplyTooLong: a multi-line reply went on past MaxReplyLines.
+var ErrReplyTooLong = errors.New("ftpclient: multi-line reply longer than MaxReplyLines")
+
+// Assembler puts reply lines together into replies (RFC 959 4.2): a
+// reply is one "ddd text" line, or "ddd-text" up to a line that starts
+// with the same code and a space. Lines outside a reply that do not start
+// with a code (100-599) are dropped. The Client uses one; a blocking
+// reader can use another. The zero value is ready.
+type Assembler struct{ lines []string }
+
+// Add takes one line without its CRLF and returns the reply it completes,
+// if any; after MaxReplyLines lines of one reply it gives up with
+// ErrReplyTooLong.
+func (a *Assembler) Add(line string) (r Reply, done bool, err error) {
+	a.lines = append(a.lines, line)
+	first := a.lines[0]
 	code, ok := replyCode(first)
 	if !ok {
-		c.lines = nil
-		return
+		a.lines = nil
+		return Reply{}, false, nil
 	}
 	if len(first) > 3 && first[3] == '-' {
-		if len(c.lines) == 1 || !(len(s) >= 4 && s[:3] == first[:3] && s[3] == ' ') {
-			if len(c.lines) >= MaxReplyLines {
-				c.lines = nil
-				c.Transport.Abort()
+		if len(a.lines) == 1 || !(len(line) >= 4 && line[:3] == first[:3] && line[3] == ' ') {
+			if len(a.lines) >= MaxReplyLines {
+				a.lines = nil
+				return Reply{}, false, ErrReplyTooLong
 			}
-			return // more to come
+			return Reply{}, false, nil // more to come
 		}
 	}
-	r := Reply{Code: code, Lines: c.lines}
-	c.lines = nil
+	r = Reply{Code: code, Lines: a.lines}
+	a.lines = nil
+	return r, true, nil
+}
+
+// LineReceived assembles replies (Assembler) and hands each to the
+// greeting callback or to the command it answers.
+func (c *Client) LineReceived(line []byte) {
+	r, done, err := c.replies.Add(string(line))
+	if err != nil {
+		c.Transport.Abort()
+		return
+	}
+	if !done {
+		return
+	}
 	if !c.greeted {
 		c.greeted = true
 		if c.OnGreeting != nil {
@@ -100,7 +123,7 @@ func (c *Client) LineReceived(line []byte) {
 		}
 		return
 	}
-	if code >= 100 && code < 200 {
+	if r.Code >= 100 && r.Code < 200 {
 		// A preliminary reply: the command's callback sees it and stays
 		// for the final one.
 		if len(c.queue) > 0 {
