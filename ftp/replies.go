@@ -7,9 +7,10 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/gnetftp/gnetftp/deferred"
+
 	"github.com/gnetftp/gnetftp/ftp/dtp"
 	"github.com/gnetftp/gnetftp/ftp/shell"
-	"github.com/gnetftp/gnetftp/reactor"
 )
 
 // Reply codes used by the server, named as RFC 959 (section 4.2) and its
@@ -102,12 +103,12 @@ func toReply(err error, path string) (int, string) {
 			return m.code, m.text
 		}
 	}
-	var pe *reactor.PanicError
+	var pe *deferred.PanicError
 	if errors.As(err, &pe) {
 		return codeLocalError, "Requested action aborted. Local error in processing."
 	}
 	switch {
-	case errors.Is(err, reactor.ErrPoolFull):
+	case errors.Is(err, deferred.ErrPoolFull):
 		return codeServiceNotAvailable, "Server busy, try again later."
 	case errors.Is(err, dtp.ErrPeerClosed):
 		return codeTransferAborted, "Transfer aborted.  Data connection closed."

@@ -19,11 +19,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gnetftp/gnetftp/deferred"
+
 	"github.com/gnetftp/gnetftp/ftp/auth"
 	"github.com/gnetftp/gnetftp/ftp/dtp"
 	"github.com/gnetftp/gnetftp/ftp/shell"
 	"github.com/gnetftp/gnetftp/protocol"
-	"github.com/gnetftp/gnetftp/reactor"
 )
 
 // Config configures the server. Zero values get the defaults listed.
@@ -60,9 +61,10 @@ type Config struct {
 	// Root/home, read-only for anonymous users. It runs on the pool.
 	// Other backends (and tests) plug in here.
 	ShellFor func(user, home string, anonymous bool) (shell.Shell, error)
-	// Pool runs filesystem calls and bcrypt; default a new pool, closed
-	// by StopFactory.
-	Pool *reactor.Pool
+	// Pool runs filesystem calls and bcrypt (any deferred.Submitter, so an
+	// embedder can share its own bounded executor); default a new
+	// deferred.Pool, closed by StopFactory.
+	Pool deferred.Submitter
 	// Logger gets session and transfer logs; default slog.Default().
 	Logger *slog.Logger
 }
@@ -74,7 +76,7 @@ type Factory struct {
 	commands map[string]*command
 	ports    *dtp.Ports
 	pubIP    net.IP
-	ownPool  bool
+	ownPool  *deferred.Pool // the default pool, closed by StopFactory
 
 	total atomic.Int64
 	mu    sync.Mutex
@@ -118,8 +120,8 @@ func NewFactory(cfg Config) (*Factory, error) {
 	cfg.Data = cfg.Data.WithDefaults()
 	f := &Factory{cfg: cfg, commands: commandTable(), perIP: map[string]int{}, shells: map[string]*shell.Local{}}
 	if cfg.Pool == nil {
-		f.cfg.Pool = reactor.NewPool(reactor.PoolConfig{})
-		f.ownPool = true
+		f.ownPool = deferred.NewPool(deferred.PoolConfig{})
+		f.cfg.Pool = f.ownPool
 	}
 	if cfg.PublicHost != "" {
 		ip := net.ParseIP(cfg.PublicHost).To4()
@@ -157,8 +159,8 @@ func (f *Factory) StartFactory() {}
 
 // StopFactory closes the shells and, if the factory made it, the pool.
 func (f *Factory) StopFactory() {
-	if f.ownPool {
-		f.cfg.Pool.Close()
+	if f.ownPool != nil {
+		f.ownPool.Close()
 	}
 	f.shellMu.Lock()
 	for _, l := range f.shells {

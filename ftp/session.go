@@ -10,12 +10,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gnetftp/gnetftp/deferred"
+
 	"github.com/gnetftp/gnetftp/ftp/dtp"
 	"github.com/gnetftp/gnetftp/ftp/listing"
 	"github.com/gnetftp/gnetftp/ftp/shell"
 	"github.com/gnetftp/gnetftp/linereceiver"
 	"github.com/gnetftp/gnetftp/protocol"
-	"github.com/gnetftp/gnetftp/reactor"
 	"github.com/gnetftp/gnetftp/timeout"
 )
 
@@ -318,7 +319,7 @@ func blocking[T any](s *Session, fn func() (T, error), then func(T, error)) {
 func blockingOwned[T any](s *Session, fn func() (T, error), then func(T, error), release func(T)) {
 	s.busy = true
 	s.LineReceiver.PauseProducing()
-	reactor.Defer(s.f.cfg.Pool, s.Transport.Loop(), fn, release).AddBoth(func(v T, err error) {
+	deferred.Defer(s.f.cfg.Pool, s.Transport.Loop(), fn, release).AddBoth(func(v T, err error) {
 		s.busy = false
 		s.guard(func() { then(v, err) })
 		s.resume()

@@ -7,12 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gnetftp/gnetftp/deferred"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gnetftp/gnetftp/ftp"
 	"github.com/gnetftp/gnetftp/internal/ftptest"
-	"github.com/gnetftp/gnetftp/reactor"
 )
 
 // ctl is a raw control connection for tests that need several at once.
@@ -59,7 +60,7 @@ func (k *ctl) cmd(line string, code int) string {
 // the loop). Commands that need the filesystem wait and are answered when
 // the workers come back.
 func TestStalledFilesystemBlocksNoLoop(t *testing.T) {
-	pool := reactor.NewPool(reactor.PoolConfig{Workers: 2})
+	pool := deferred.NewPool(deferred.PoolConfig{Workers: 2})
 	t.Cleanup(pool.Close)
 	f, _ := ftptest.Factory(t, func(c *ftp.Config) { c.Pool = pool })
 	t.Cleanup(f.StopFactory)

@@ -7,18 +7,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gnetftp/gnetftp/deferred"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gnetftp/gnetftp/protocol/prototest"
-	"github.com/gnetftp/gnetftp/reactor"
 )
 
 // anonSession is a session logged in anonymously on a fake transport (no
 // bcrypt: the table checks below run every command).
 func anonSession(t *testing.T) (*Session, *prototest.Transport) {
 	t.Helper()
-	pool := reactor.NewPool(reactor.PoolConfig{Workers: 2})
+	pool := deferred.NewPool(deferred.PoolConfig{Workers: 2})
 	t.Cleanup(pool.Close)
 	f, err := NewFactory(Config{Root: t.TempDir(), AllowAnonymous: true, Pool: pool,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})

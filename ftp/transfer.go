@@ -13,10 +13,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gnetftp/gnetftp/deferred"
+
 	"github.com/gnetftp/gnetftp/ftp/dtp"
 	"github.com/gnetftp/gnetftp/ftp/listing"
 	"github.com/gnetftp/gnetftp/ftp/shell"
-	"github.com/gnetftp/gnetftp/reactor"
 )
 
 // dataSource is how the transfer goroutine gets its data connection.
@@ -64,7 +65,7 @@ func (s *Session) runTransfer(kind, p string, d dataSource, work func(ctx contex
 		openErr := err
 		if err == nil {
 			n, err = s.safely(func() (int64, error) { return work(ctx, conn) })
-			if _, panicked := err.(*reactor.PanicError); panicked {
+			if _, panicked := err.(*deferred.PanicError); panicked {
 				conn.Close()
 			}
 		}
@@ -87,13 +88,13 @@ func (s *Session) runTransfer(kind, p string, d dataSource, work func(ctx contex
 
 // safely runs part of a transfer on its goroutine. The shell's readers
 // and writers are pluggable code outside this package: a panic in one of
-// them becomes a *reactor.PanicError (a 451 for this transfer) instead of
+// them becomes a *deferred.PanicError (a 451 for this transfer) instead of
 // ending the whole server, as a handler's panic on the loop does.
 func (s *Session) safely(fn func() (int64, error)) (n int64, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			s.f.cfg.Logger.Error("ftp transfer panic", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-			err = &reactor.PanicError{Value: v}
+			err = &deferred.PanicError{Value: v}
 		}
 	}()
 	return fn()

@@ -106,6 +106,19 @@ type Loop interface {
 	Now() time.Time
 }
 
+// DropNotifier is an optional interface of Loop implementations that can
+// say when they discard a function they accepted. deferred.Defer uses it
+// to release a result (an open file) whose delivery was accepted but never
+// ran because the connection was lost before its turn. The reactor's
+// transports and prototest's Loop implement it.
+type DropNotifier interface {
+	// CallFromThreadOrDrop is CallFromThread with a promise: when it
+	// reports true, exactly one of fn (on the loop) or dropped (on any
+	// goroutine, it must not block) is eventually called. When it reports
+	// false, neither is.
+	CallFromThreadOrDrop(fn, dropped func()) bool
+}
+
 // DelayedCall is a scheduled call (Twisted's IDelayedCall). Its methods are
 // loop-only, like the CallLater that made it.
 type DelayedCall interface {

@@ -11,13 +11,15 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gnetftp/gnetftp/clock"
+
 	"github.com/gnetftp/gnetftp/protocol"
 )
 
 // ConnConfig configures ServeConn. The zero value is usable.
 type ConnConfig struct {
 	// Clock drives CallLater; default RealClock.
-	Clock Clock
+	Clock clock.Clock
 	// Logger receives recovered panics; default slog.Default().
 	Logger *slog.Logger
 	// WriteTimeout bounds one blocked write; default 30 s.
@@ -28,7 +30,7 @@ type ConnConfig struct {
 
 func (c ConnConfig) withDefaults() ConnConfig {
 	if c.Clock == nil {
-		c.Clock = RealClock{}
+		c.Clock = clock.RealClock{}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -282,7 +284,7 @@ func (t *ConnTransport) CallFromThread(fn func()) bool { return t.post(fn) }
 
 // CallLater runs fn on the loop goroutine after d.
 func (t *ConnTransport) CallLater(d time.Duration, fn func()) protocol.DelayedCall {
-	return NewDelayedCall(t.cfg.Clock, t.post, d, fn)
+	return clock.NewDelayedCall(t.cfg.Clock, t.post, d, fn)
 }
 
 // Now returns the clock's time.

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gnetftp/gnetftp/clock"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -37,7 +39,7 @@ func loopbackPair(t *testing.T) (client, server net.Conn) {
 }
 
 func TestServeConnSameSemanticsAsTheLoop(t *testing.T) {
-	clock := reactor.NewManualClock()
+	clock := clock.NewManualClock()
 	c, s := loopbackPair(t)
 	defer c.Close()
 	lost := make(chan error, 1)

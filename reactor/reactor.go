@@ -1,8 +1,10 @@
 // Package reactor owns the gnet v2 event loops and everything that runs on
-// them: listening, connecting out, per-connection transports, timers
-// (CallLater), Deferreds and the worker pool for blocking work. It is the
-// only package of the project that imports gnet: protocols see only the
-// interfaces of package protocol.
+// them: listening, connecting out, per-connection transports and their
+// timers (CallLater on a clock.Clock). It is the only package of the
+// project besides the programs under cmd/ that imports gnet: protocols see
+// only the interfaces of package protocol, and the Deferreds and worker
+// pool they use (package deferred) and the clock (package clock) know
+// nothing of gnet either.
 package reactor
 
 import (
@@ -16,6 +18,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gnetftp/gnetftp/clock"
 
 	"github.com/panjf2000/gnet/v2"
 	"github.com/panjf2000/gnet/v2/pkg/logging"
@@ -33,7 +37,7 @@ type Config struct {
 	// Loops is the number of event loops; default runtime.NumCPU().
 	Loops int
 	// Clock drives CallLater; default RealClock. Tests pass a ManualClock.
-	Clock Clock
+	Clock clock.Clock
 	// Logger receives panics recovered from protocol code and gnet's own
 	// errors; default slog.Default().
 	Logger *slog.Logger
@@ -57,7 +61,7 @@ func (c Config) withDefaults() Config {
 		c.Loops = runtime.NumCPU()
 	}
 	if c.Clock == nil {
-		c.Clock = RealClock{}
+		c.Clock = clock.RealClock{}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -123,7 +127,7 @@ func New(cfg Config) *Reactor {
 }
 
 // Clock returns the reactor's clock.
-func (r *Reactor) Clock() Clock { return r.cfg.Clock }
+func (r *Reactor) Clock() clock.Clock { return r.cfg.Clock }
 
 // Logger returns the reactor's logger.
 func (r *Reactor) Logger() *slog.Logger { return r.cfg.Logger }

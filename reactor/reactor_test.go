@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gnetftp/gnetftp/clock"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -237,7 +239,7 @@ func TestLoseConnectionFlushesFirst(t *testing.T) {
 }
 
 func TestPauseBuffersThenResumeDelivers(t *testing.T) {
-	clock := reactor.NewManualClock()
+	clock := clock.NewManualClock()
 	r := startReactor(t, reactor.Config{Clock: clock, Loops: 1}, map[string]protocol.Factory{"127.0.0.1:0": factory("z")}, []string{"127.0.0.1:0"})
 	c := dial(t, r.Addrs()[0])
 	assert.Equal(t, "hello z", c.line(t))
@@ -327,7 +329,7 @@ func (p *recorder) ConnectionLost(error)  { close(p.lost) }
 func (p *recorder) DataReceived(b []byte) { _ = p.Transport.Write(b) }
 
 func TestCallFromThreadAndCallLaterOnTheLoop(t *testing.T) {
-	clock := reactor.NewManualClock()
+	clock := clock.NewManualClock()
 	rec := &recorder{ready: make(chan protocol.Transport, 1), lost: make(chan struct{})}
 	r := startReactor(t, reactor.Config{Clock: clock, Loops: 1}, map[string]protocol.Factory{
 		"127.0.0.1:0": protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return rec }),
@@ -444,9 +446,9 @@ type dropProto struct {
 }
 
 func (p *dropProto) ConnectionMade() {
-	dn, ok := p.Transport.Loop().(reactor.DropNotifier)
+	dn, ok := p.Transport.Loop().(protocol.DropNotifier)
 	if !ok {
-		panic("the gnet transport implements reactor.DropNotifier")
+		panic("the gnet transport implements protocol.DropNotifier")
 	}
 	if !dn.CallFromThreadOrDrop(func() { close(p.ran) }, func() { close(p.dropped) }) {
 		panic("a live connection accepts the call")

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gnetftp/gnetftp/clock"
+
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 
@@ -315,7 +317,7 @@ func (t *transport) afterLoopCall() {
 }
 
 func (t *transport) CallLater(d time.Duration, fn func()) protocol.DelayedCall {
-	return NewDelayedCall(t.r.cfg.Clock, t.CallFromThread, d, fn)
+	return clock.NewDelayedCall(t.r.cfg.Clock, t.CallFromThread, d, fn)
 }
 
 func (t *transport) Now() time.Time { return t.r.cfg.Clock.Now() }

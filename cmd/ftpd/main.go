@@ -25,6 +25,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gnetftp/gnetftp/deferred"
+
 	"github.com/gnetftp/gnetftp/ftp"
 	"github.com/gnetftp/gnetftp/ftp/auth"
 	"github.com/gnetftp/gnetftp/ftp/dtp"
@@ -276,7 +278,7 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 		authn = users
 	}
-	pool := reactor.NewPool(reactor.PoolConfig{})
+	pool := deferred.NewPool(deferred.PoolConfig{})
 	defer pool.Close()
 	f, err := ftp.NewFactory(ftp.Config{
 		Root: root, Users: authn, AllowAnonymous: o.anonymous, Welcome: o.welcome,

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gnetftp/gnetftp/deferred"
+
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/bcrypt"
 
@@ -46,7 +48,7 @@ func Factory(t testing.TB, mod func(*ftp.Config)) (*ftp.Factory, string) {
 	require.NoError(t, auth.SetPassword(users, User, Password, bcrypt.MinCost))
 	uf, err := auth.LoadUsersFile(users, auth.Config{})
 	require.NoError(t, err)
-	pool := reactor.NewPool(reactor.PoolConfig{})
+	pool := deferred.NewPool(deferred.PoolConfig{})
 	t.Cleanup(pool.Close)
 	cfg := ftp.Config{Root: root, Users: uf, AllowAnonymous: true, Pool: pool, Logger: Logger()}
 	if mod != nil {

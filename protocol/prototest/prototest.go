@@ -13,35 +13,47 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gnetftp/gnetftp/clock"
+
 	"github.com/gnetftp/gnetftp/protocol"
-	"github.com/gnetftp/gnetftp/reactor"
 )
+
+var _ protocol.DropNotifier = (*Loop)(nil)
 
 // Loop is a fake protocol.Loop driven by the test goroutine.
 type Loop struct {
 	// Clock is the manual clock behind CallLater and Now.
-	Clock *reactor.ManualClock
+	Clock *clock.ManualClock
 
 	mu      sync.Mutex
-	queue   []func()
+	queue   []queued
 	ready   chan struct{}
 	stopped bool
 }
 
 // NewLoop returns a loop on a fresh manual clock.
 func NewLoop() *Loop {
-	return &Loop{Clock: reactor.NewManualClock(), ready: make(chan struct{}, 1)}
+	return &Loop{Clock: clock.NewManualClock(), ready: make(chan struct{}, 1)}
 }
+
+// queued is a function delivered to the loop, and what to call instead if
+// Stop drops it.
+type queued struct{ fn, dropped func() }
 
 // CallFromThread queues fn; it runs when the test calls RunPending or
 // WaitPending. It reports false once Stop was called.
-func (l *Loop) CallFromThread(fn func()) bool {
+func (l *Loop) CallFromThread(fn func()) bool { return l.CallFromThreadOrDrop(fn, nil) }
+
+// CallFromThreadOrDrop is CallFromThread that calls dropped (when not nil)
+// if Stop discards fn before it ran (protocol.DropNotifier), as a real
+// transport does when its connection is lost.
+func (l *Loop) CallFromThreadOrDrop(fn, dropped func()) bool {
 	l.mu.Lock()
 	if l.stopped {
 		l.mu.Unlock()
 		return false
 	}
-	l.queue = append(l.queue, fn)
+	l.queue = append(l.queue, queued{fn, dropped})
 	l.mu.Unlock()
 	select {
 	case l.ready <- struct{}{}:
@@ -54,7 +66,7 @@ func (l *Loop) CallFromThread(fn func()) bool {
 // (through the queue, so call RunPending after Advance, or use Advance on
 // this Loop which does both).
 func (l *Loop) CallLater(d time.Duration, fn func()) protocol.DelayedCall {
-	return reactor.NewDelayedCall(l.Clock, l.CallFromThread, d, fn)
+	return clock.NewDelayedCall(l.Clock, l.CallFromThread, d, fn)
 }
 
 // Now returns the manual clock's time.
@@ -78,8 +90,8 @@ func (l *Loop) RunPending() int {
 		if len(q) == 0 {
 			return n
 		}
-		for _, fn := range q {
-			fn()
+		for _, c := range q {
+			c.fn()
 			n++
 		}
 	}
@@ -107,12 +119,19 @@ func (l *Loop) WaitPending(timeout time.Duration) int {
 }
 
 // Stop makes further CallFromThread calls report false and drops the queue,
-// as a lost connection does.
+// as a lost connection does (calling the dropped functions of what was
+// queued with CallFromThreadOrDrop).
 func (l *Loop) Stop() {
 	l.mu.Lock()
 	l.stopped = true
+	q := l.queue
 	l.queue = nil
 	l.mu.Unlock()
+	for _, c := range q {
+		if c.dropped != nil {
+			c.dropped()
+		}
+	}
 }
 
 // Transport is a fake protocol.Transport that records what is written.

@@ -1,4 +1,4 @@
-package reactor
+package deferred
 
 import (
 	"errors"
@@ -11,9 +11,9 @@ import (
 var (
 	// ErrPoolFull is the failure of work submitted while the queue is
 	// full: event loops must never block on the pool.
-	ErrPoolFull = errors.New("reactor: worker pool queue is full")
+	ErrPoolFull = errors.New("deferred: worker pool queue is full")
 	// ErrPoolClosed is the failure of work submitted after Close.
-	ErrPoolClosed = errors.New("reactor: worker pool is closed")
+	ErrPoolClosed = errors.New("deferred: worker pool is closed")
 )
 
 // PoolConfig sizes a Pool. The zero value is usable.
@@ -23,6 +23,17 @@ type PoolConfig struct {
 	Workers int
 	// Queue is how many functions may wait; default 65536.
 	Queue int
+}
+
+// Submitter is what Defer needs of a pool: a way to queue a function
+// that never blocks the caller (an event loop). *Pool implements it;
+// ftp.Config and linereceiver.Blocking take one, so an embedder can share
+// its own bounded executor.
+type Submitter interface {
+	// Submit queues fn to run on another goroutine, or fails at once
+	// (ErrPoolFull, ErrPoolClosed): it never blocks. Safe from any
+	// goroutine.
+	Submit(fn func()) error
 }
 
 // Pool runs blocking work (filesystem calls, password hashing) with
@@ -91,18 +102,6 @@ func (p *Pool) Close() {
 	p.wg.Wait()
 }
 
-// DropNotifier is an optional interface of protocol.Loop implementations
-// that can say when they discard a function they accepted. Defer uses it
-// to release a result whose delivery was accepted but never ran because
-// the connection was lost before its turn.
-type DropNotifier interface {
-	// CallFromThreadOrDrop is CallFromThread with a promise: when it
-	// reports true, exactly one of fn (on the loop) or dropped (on any
-	// goroutine, it must not block) is eventually called. When it reports
-	// false, neither is.
-	CallFromThreadOrDrop(fn, dropped func()) bool
-}
-
 // Defer runs fn on the pool and delivers its result as a Deferred whose
 // callbacks run on loop. A panic in fn becomes a *PanicError. If the pool
 // is full or closed, the Deferred fails with ErrPoolFull or ErrPoolClosed
@@ -122,11 +121,11 @@ type DropNotifier interface {
 //     up waiting): on the loop;
 //   - the loop accepted the delivery and discarded it because the
 //     connection was lost before its turn: only if loop implements
-//     DropNotifier (on the goroutine that discards it), as the reactor's
+//     protocol.DropNotifier (on the goroutine that discards it), as the reactor's
 //     transports do. With any other Loop this last case is not seen, and
 //     the value is left to the garbage collector (an *os.File is still
 //     closed by its finalizer).
-func Defer[T any](p *Pool, loop protocol.Loop, fn func() (T, error), dropped func(T)) *Deferred[T] {
+func Defer[T any](p Submitter, loop protocol.Loop, fn func() (T, error), dropped func(T)) *Deferred[T] {
 	d := NewDeferred[T](loop)
 	err := p.Submit(func() {
 		v, err := safeCall(fn)
@@ -141,7 +140,7 @@ func Defer[T any](p *Pool, loop protocol.Loop, fn func() (T, error), dropped fun
 			}
 		}
 		var accepted bool
-		if dn, ok := loop.(DropNotifier); ok {
+		if dn, ok := loop.(protocol.DropNotifier); ok {
 			accepted = dn.CallFromThreadOrDrop(deliver, release)
 		} else {
 			accepted = loop.CallFromThread(deliver)

@@ -1,4 +1,12 @@
-package reactor
+// Package deferred is Twisted's twisted.internet.defer and deferToThread
+// for this project: Deferred[T], a result that arrives later and whose
+// callbacks run on a protocol's loop, and Pool, the bounded worker pool
+// that runs blocking work (filesystem calls, password hashing) off the
+// event loops and hands its result back as a Deferred.
+//
+// It knows only the protocol.Loop interface, never the reactor that
+// implements it: protocols and their tests use it without linking gnet.
+package deferred
 
 import (
 	"errors"
@@ -10,11 +18,11 @@ import (
 )
 
 // ErrAlreadyCalled is returned when a Deferred is resolved twice.
-var ErrAlreadyCalled = errors.New("reactor: deferred already resolved")
+var ErrAlreadyCalled = errors.New("deferred: already resolved")
 
 // ErrNilDeferred is the failure of a ThenDeferred whose function returned a
 // nil *Deferred (instead of hanging the chain forever).
-var ErrNilDeferred = errors.New("reactor: ThenDeferred function returned a nil Deferred")
+var ErrNilDeferred = errors.New("deferred: ThenDeferred function returned a nil Deferred")
 
 // PanicError is the error a callback's (or a pooled function's) panic
 // becomes, so it travels down the chain like any other failure and the

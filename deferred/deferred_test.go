@@ -1,4 +1,4 @@
-package reactor_test
+package deferred_test
 
 import (
 	"errors"
@@ -8,16 +8,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gnetftp/gnetftp/deferred"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gnetftp/gnetftp/protocol/prototest"
-	"github.com/gnetftp/gnetftp/reactor"
 )
 
 func TestDeferredCallbacksRunOnTheLoopInOrder(t *testing.T) {
 	loop := prototest.NewLoop()
-	d := reactor.NewDeferred[int](loop)
+	d := deferred.NewDeferred[int](loop)
 	var got []string
 	d.AddBoth(func(v int, err error) { got = append(got, "a"+strconv.Itoa(v)) })
 	d.AddCallbacks(func(v int) (int, error) { return v * 10, nil }, nil)
@@ -31,13 +32,13 @@ func TestDeferredCallbacksRunOnTheLoopInOrder(t *testing.T) {
 	assert.Len(t, got, 2, "a callback added after the result still waits for the loop")
 	loop.RunPending()
 	assert.Equal(t, "late40", got[2], "it sees the result left by earlier steps")
-	assert.ErrorIs(t, d.Callback(5), reactor.ErrAlreadyCalled)
+	assert.ErrorIs(t, d.Callback(5), deferred.ErrAlreadyCalled)
 }
 
 func TestDeferredErrorsSkipToErrbacksAndCanRecover(t *testing.T) {
 	loop := prototest.NewLoop()
 	boom := errors.New("boom")
-	d := reactor.NewDeferred[string](loop)
+	d := deferred.NewDeferred[string](loop)
 	calls := 0
 	d.AddCallbacks(func(s string) (string, error) { calls++; return s, nil }, nil)
 	d.AddCallbacks(nil, func(err error) (string, error) {
@@ -56,22 +57,22 @@ func TestDeferredErrorsSkipToErrbacksAndCanRecover(t *testing.T) {
 
 func TestDeferredPanicBecomesError(t *testing.T) {
 	loop := prototest.NewLoop()
-	d := reactor.Succeed(loop, 1)
+	d := deferred.Succeed(loop, 1)
 	d.AddCallbacks(func(int) (int, error) { panic("bad callback") }, nil)
 	var err error
 	d.AddBoth(func(_ int, e error) { err = e })
 	loop.RunPending()
-	var pe *reactor.PanicError
+	var pe *deferred.PanicError
 	require.ErrorAs(t, err, &pe)
 	assert.Equal(t, "bad callback", pe.Value)
 }
 
 func TestThenChangesTypeAndThenDeferredWaits(t *testing.T) {
 	loop := prototest.NewLoop()
-	d := reactor.NewDeferred[int](loop)
-	s := reactor.Then(d, func(v int) (string, error) { return strconv.Itoa(v), nil })
-	inner := reactor.NewDeferred[float64](loop)
-	f := reactor.ThenDeferred(s, func(v string) *reactor.Deferred[float64] { return inner })
+	d := deferred.NewDeferred[int](loop)
+	s := deferred.Then(d, func(v int) (string, error) { return strconv.Itoa(v), nil })
+	inner := deferred.NewDeferred[float64](loop)
+	f := deferred.ThenDeferred(s, func(v string) *deferred.Deferred[float64] { return inner })
 	var got float64
 	var done bool
 	f.AddBoth(func(v float64, err error) { got, done = v, true })
@@ -83,9 +84,9 @@ func TestThenChangesTypeAndThenDeferredWaits(t *testing.T) {
 	assert.True(t, done)
 	assert.Equal(t, 2.5, got)
 
-	e := reactor.Fail[int](loop, errors.New("nope"))
+	e := deferred.Fail[int](loop, errors.New("nope"))
 	var gotErr error
-	reactor.Then(e, func(int) (string, error) { t.Error("must not run"); return "", nil }).
+	deferred.Then(e, func(int) (string, error) { t.Error("must not run"); return "", nil }).
 		AddBoth(func(_ string, err error) { gotErr = err })
 	loop.RunPending()
 	assert.EqualError(t, gotErr, "nope")
@@ -97,7 +98,7 @@ func TestResolveFromAnotherGoroutineNeverConcurrent(t *testing.T) {
 	var running, maxRunning int32
 	counter := 0 // touched only by callbacks: the race detector checks they are serial
 	for i := 0; i < n; i++ {
-		d := reactor.NewDeferred[int](loop)
+		d := deferred.NewDeferred[int](loop)
 		d.AddBoth(func(v int, err error) {
 			r := atomic.AddInt32(&running, 1)
 			if r > atomic.LoadInt32(&maxRunning) {
@@ -118,7 +119,7 @@ func TestResolveFromAnotherGoroutineNeverConcurrent(t *testing.T) {
 
 func TestDeferredStepsAddedByACallbackRunInTheSameTurn(t *testing.T) {
 	loop := prototest.NewLoop()
-	d := reactor.NewDeferred[int](loop)
+	d := deferred.NewDeferred[int](loop)
 	var got []string
 	d.AddBoth(func(v int, err error) {
 		got = append(got, "first")
@@ -133,10 +134,10 @@ func TestDeferredStepsAddedByACallbackRunInTheSameTurn(t *testing.T) {
 func TestDeferredPanicCarriesItsStack(t *testing.T) {
 	loop := prototest.NewLoop()
 	var err error
-	reactor.Then(reactor.Succeed(loop, 1), func(int) (int, error) { panic("in Then") }).
+	deferred.Then(deferred.Succeed(loop, 1), func(int) (int, error) { panic("in Then") }).
 		AddBoth(func(_ int, e error) { err = e })
 	loop.RunPending()
-	var pe *reactor.PanicError
+	var pe *deferred.PanicError
 	require.ErrorAs(t, err, &pe)
 	assert.Equal(t, "in Then", pe.Value)
 	assert.Contains(t, string(pe.Stack), "deferred_test.go", "the stack names the panicking code")
@@ -144,9 +145,9 @@ func TestDeferredPanicCarriesItsStack(t *testing.T) {
 
 func TestThenRunsTheNextStageInTheSameTurn(t *testing.T) {
 	loop := prototest.NewLoop()
-	d := reactor.NewDeferred[int](loop)
+	d := deferred.NewDeferred[int](loop)
 	var got string
-	reactor.Then(reactor.Then(d, func(v int) (int, error) { return v + 1, nil }),
+	deferred.Then(deferred.Then(d, func(v int) (int, error) { return v + 1, nil }),
 		func(v int) (string, error) { return strconv.Itoa(v), nil }).
 		AddBoth(func(v string, _ error) { got = v })
 	require.NoError(t, d.Callback(41))
@@ -159,16 +160,16 @@ func TestThenDeferredErrors(t *testing.T) {
 	boom := errors.New("inner failed")
 	cases := []struct {
 		name  string
-		inner func(loop *prototest.Loop) *reactor.Deferred[int]
+		inner func(loop *prototest.Loop) *deferred.Deferred[int]
 		check func(t *testing.T, err error)
 	}{
-		{"inner fails", func(l *prototest.Loop) *reactor.Deferred[int] { return reactor.Fail[int](l, boom) },
+		{"inner fails", func(l *prototest.Loop) *deferred.Deferred[int] { return deferred.Fail[int](l, boom) },
 			func(t *testing.T, err error) { assert.ErrorIs(t, err, boom) }},
-		{"nil inner", func(*prototest.Loop) *reactor.Deferred[int] { return nil },
-			func(t *testing.T, err error) { assert.ErrorIs(t, err, reactor.ErrNilDeferred) }},
-		{"fn panics", func(*prototest.Loop) *reactor.Deferred[int] { panic("no inner") },
+		{"nil inner", func(*prototest.Loop) *deferred.Deferred[int] { return nil },
+			func(t *testing.T, err error) { assert.ErrorIs(t, err, deferred.ErrNilDeferred) }},
+		{"fn panics", func(*prototest.Loop) *deferred.Deferred[int] { panic("no inner") },
 			func(t *testing.T, err error) {
-				var pe *reactor.PanicError
+				var pe *deferred.PanicError
 				assert.ErrorAs(t, err, &pe)
 			}},
 	}
@@ -176,7 +177,7 @@ func TestThenDeferredErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var err error
 			done := false
-			reactor.ThenDeferred(reactor.Succeed(loop, "x"), func(string) *reactor.Deferred[int] { return tc.inner(loop) }).
+			deferred.ThenDeferred(deferred.Succeed(loop, "x"), func(string) *deferred.Deferred[int] { return tc.inner(loop) }).
 				AddBoth(func(_ int, e error) { err, done = e, true })
 			loop.RunPending()
 			require.True(t, done, "the chain does not hang")
@@ -187,9 +188,9 @@ func TestThenDeferredErrors(t *testing.T) {
 
 func TestThenDeferredOnAnotherLoopComesBackToTheOwner(t *testing.T) {
 	owner, other := prototest.NewLoop(), prototest.NewLoop()
-	inner := reactor.NewDeferred[int](other)
+	inner := deferred.NewDeferred[int](other)
 	var got int
-	reactor.ThenDeferred(reactor.Succeed(owner, 0), func(int) *reactor.Deferred[int] { return inner }).
+	deferred.ThenDeferred(deferred.Succeed(owner, 0), func(int) *deferred.Deferred[int] { return inner }).
 		AddBoth(func(v int, _ error) { got = v })
 	owner.RunPending()
 	require.NoError(t, inner.Callback(9))
@@ -205,42 +206,42 @@ func TestDeferredOnUnhandled(t *testing.T) {
 	boom := errors.New("boom")
 	cases := []struct {
 		name  string
-		build func(d *reactor.Deferred[int], l *prototest.Loop)
+		build func(d *deferred.Deferred[int], l *prototest.Loop)
 		want  []error
 	}{
-		{"no steps", func(*reactor.Deferred[int], *prototest.Loop) {}, []error{boom}},
-		{"seen by AddBoth", func(d *reactor.Deferred[int], _ *prototest.Loop) { d.AddBoth(func(int, error) {}) }, nil},
-		{"passed through a callback", func(d *reactor.Deferred[int], _ *prototest.Loop) {
+		{"no steps", func(*deferred.Deferred[int], *prototest.Loop) {}, []error{boom}},
+		{"seen by AddBoth", func(d *deferred.Deferred[int], _ *prototest.Loop) { d.AddBoth(func(int, error) {}) }, nil},
+		{"passed through a callback", func(d *deferred.Deferred[int], _ *prototest.Loop) {
 			d.AddCallbacks(func(v int) (int, error) { return v, nil }, nil)
 		}, []error{boom}},
-		{"recovered by an errback", func(d *reactor.Deferred[int], _ *prototest.Loop) {
+		{"recovered by an errback", func(d *deferred.Deferred[int], _ *prototest.Loop) {
 			d.AddCallbacks(nil, func(error) (int, error) { return 0, nil })
 		}, nil},
-		{"errback fails again", func(d *reactor.Deferred[int], _ *prototest.Loop) {
+		{"errback fails again", func(d *deferred.Deferred[int], _ *prototest.Loop) {
 			d.AddCallbacks(nil, func(err error) (int, error) { return 0, fmt.Errorf("again: %w", err) })
 		}, []error{boom}},
-		{"AddBoth panics", func(d *reactor.Deferred[int], _ *prototest.Loop) {
+		{"AddBoth panics", func(d *deferred.Deferred[int], _ *prototest.Loop) {
 			d.AddBoth(func(int, error) { panic("in AddBoth") })
-		}, []error{&reactor.PanicError{Value: "in AddBoth"}}},
-		{"forwarded by Then, unhandled there, reported once", func(d *reactor.Deferred[int], _ *prototest.Loop) {
-			reactor.Then(d, func(v int) (int, error) { return v, nil })
+		}, []error{&deferred.PanicError{Value: "in AddBoth"}}},
+		{"forwarded by Then, unhandled there, reported once", func(d *deferred.Deferred[int], _ *prototest.Loop) {
+			deferred.Then(d, func(v int) (int, error) { return v, nil })
 		}, []error{boom}},
-		{"forwarded by Then and handled there", func(d *reactor.Deferred[int], _ *prototest.Loop) {
-			reactor.Then(d, func(v int) (int, error) { return v, nil }).AddBoth(func(int, error) {})
+		{"forwarded by Then and handled there", func(d *deferred.Deferred[int], _ *prototest.Loop) {
+			deferred.Then(d, func(v int) (int, error) { return v, nil }).AddBoth(func(int, error) {})
 		}, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			loop := prototest.NewLoop()
 			var got []error
-			d := reactor.NewDeferred[int](loop).OnUnhandled(func(err error) { got = append(got, err) })
+			d := deferred.NewDeferred[int](loop).OnUnhandled(func(err error) { got = append(got, err) })
 			tc.build(d, loop)
 			require.NoError(t, d.Errback(boom))
 			loop.RunPending()
 			require.Len(t, got, len(tc.want))
 			for i, want := range tc.want {
-				if pe, ok := want.(*reactor.PanicError); ok {
-					var gotPE *reactor.PanicError
+				if pe, ok := want.(*deferred.PanicError); ok {
+					var gotPE *deferred.PanicError
 					require.ErrorAs(t, got[i], &gotPE)
 					assert.Equal(t, pe.Value, gotPE.Value)
 					continue
@@ -253,7 +254,7 @@ func TestDeferredOnUnhandled(t *testing.T) {
 	t.Run("success is never reported", func(t *testing.T) {
 		loop := prototest.NewLoop()
 		reported := false
-		reactor.Succeed(loop, 1).OnUnhandled(func(error) { reported = true })
+		deferred.Succeed(loop, 1).OnUnhandled(func(error) { reported = true })
 		loop.RunPending()
 		assert.False(t, reported)
 	})
@@ -261,7 +262,7 @@ func TestDeferredOnUnhandled(t *testing.T) {
 
 func TestDeferredOnAStoppedLoopNeverRunsCallbacks(t *testing.T) {
 	loop := prototest.NewLoop()
-	d := reactor.NewDeferred[int](loop)
+	d := deferred.NewDeferred[int](loop)
 	ran := false
 	d.AddBoth(func(int, error) { ran = true })
 	loop.Stop()

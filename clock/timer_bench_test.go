@@ -1,4 +1,4 @@
-package reactor_test
+package clock_test
 
 import (
 	"runtime"
@@ -7,12 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gnetftp/gnetftp/clock"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gnetftp/gnetftp/protocol"
 	"github.com/gnetftp/gnetftp/protocol/prototest"
-	"github.com/gnetftp/gnetftp/reactor"
 )
 
 // The FTP idle-timeout pattern: 100,000 armed timers, one reset per
@@ -37,7 +38,7 @@ func BenchmarkTimerReset(b *testing.B) {
 		{"AfterFunc", func(b *testing.B) ([]protocol.DelayedCall, func()) {
 			calls := make([]protocol.DelayedCall, armedTimers)
 			for i := range calls {
-				calls[i] = reactor.NewDelayedCall(reactor.RealClock{}, exec, idle, func() {})
+				calls[i] = clock.NewDelayedCall(clock.RealClock{}, exec, idle, func() {})
 			}
 			return calls, func() {}
 		}},
@@ -55,7 +56,7 @@ func BenchmarkTimerReset(b *testing.B) {
 		{"AfterFuncNoNow", func(b *testing.B) ([]protocol.DelayedCall, func()) {
 			calls := make([]protocol.DelayedCall, armedTimers)
 			for i := range calls {
-				calls[i] = newStaleCall(reactor.RealClock{}, exec, idle, func() {})
+				calls[i] = newStaleCall(clock.RealClock{}, exec, idle, func() {})
 			}
 			return calls, func() {}
 		}},
@@ -123,7 +124,7 @@ func BenchmarkTimerReset(b *testing.B) {
 // is when an expiry is queued or about to be queued for the loop; that one
 // expiry must be ignored when it arrives. Loop-only except expired.
 type staleCall struct {
-	timer  reactor.Timer
+	timer  clock.Timer
 	fn     func()
 	exec   func(func()) bool
 	onLoop func()
@@ -131,7 +132,7 @@ type staleCall struct {
 	active bool
 }
 
-func newStaleCall(clock reactor.Clock, exec func(func()) bool, d time.Duration, fn func()) *staleCall {
+func newStaleCall(clock clock.Clock, exec func(func()) bool, d time.Duration, fn func()) *staleCall {
 	c := &staleCall{fn: fn, exec: exec, active: true}
 	c.onLoop = c.expiredOnLoop
 	c.timer = clock.AfterFunc(d, c.expired)

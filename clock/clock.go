@@ -1,4 +1,8 @@
-package reactor
+// Package clock is the injectable source of time of every loop (Twisted's
+// IReactorTime and task.Clock): RealClock in production, ManualClock in
+// tests, so no test sleeps to wait for a timeout; and NewDelayedCall, the
+// building block of every protocol.Loop's CallLater.
+package clock
 
 import (
 	"container/heap"
@@ -8,7 +12,7 @@ import (
 	"github.com/gnetftp/gnetftp/protocol"
 )
 
-// Clock is the reactor's source of time. The real clock is used in
+// Clock is a loop's source of time. The real clock is used in
 // production; ManualClock (Twisted's task.Clock) is used by every test that
 // involves a timeout, so no test sleeps to wait for one.
 type Clock interface {

@@ -1,19 +1,20 @@
-package reactor_test
+package clock_test
 
 import (
 	"testing"
 	"time"
+
+	"github.com/gnetftp/gnetftp/clock"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gnetftp/gnetftp/protocol"
 	"github.com/gnetftp/gnetftp/protocol/prototest"
-	"github.com/gnetftp/gnetftp/reactor"
 )
 
 func TestManualClockOrderAndNestedTimers(t *testing.T) {
-	c := reactor.NewManualClock()
+	c := clock.NewManualClock()
 	start := c.Now()
 	var got []string
 	c.AfterFunc(3*time.Second, func() { got = append(got, "3s") })
@@ -76,7 +77,7 @@ func TestDelayedCallExpiryRacingWithReset(t *testing.T) {
 }
 
 func TestManualTimerStopAndResetAfterFiring(t *testing.T) {
-	c := reactor.NewManualClock()
+	c := clock.NewManualClock()
 	fired := 0
 	tm := c.AfterFunc(0, func() { fired++ })
 	c.Advance(0)

@@ -1,4 +1,4 @@
-package reactor_test
+package deferred_test
 
 import (
 	"errors"
@@ -7,11 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gnetftp/gnetftp/deferred"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gnetftp/gnetftp/protocol/prototest"
-	"github.com/gnetftp/gnetftp/reactor"
 )
 
 // safety is the bound on waits that should end at once: a guard against
@@ -19,31 +20,31 @@ import (
 const safety = 10 * time.Second
 
 func TestDeferOnPool(t *testing.T) {
-	pool := reactor.NewPool(reactor.PoolConfig{})
+	pool := deferred.NewPool(deferred.PoolConfig{})
 	defer pool.Close()
 	loop := prototest.NewLoop()
-	d := reactor.Defer(pool, loop, func() (string, error) { return "from worker", nil }, nil)
+	d := deferred.Defer(pool, loop, func() (string, error) { return "from worker", nil }, nil)
 	var got string
 	d.AddBoth(func(v string, err error) { got = v })
 	require.Equal(t, 1, loop.WaitPending(safety), "one hop delivers and runs the callbacks")
 	assert.Equal(t, "from worker", got)
 
-	p := reactor.Defer(pool, loop, func() (int, error) { panic("worker panic") }, nil)
+	p := deferred.Defer(pool, loop, func() (int, error) { panic("worker panic") }, nil)
 	var err error
 	p.AddBoth(func(_ int, e error) { err = e })
 	require.NotZero(t, loop.WaitPending(safety))
-	var pe *reactor.PanicError
+	var pe *deferred.PanicError
 	require.ErrorAs(t, err, &pe)
 	assert.Equal(t, "worker panic", pe.Value)
 }
 
 func TestDeferToAGoneLoopReleasesTheResult(t *testing.T) {
-	pool := reactor.NewPool(reactor.PoolConfig{Workers: 1})
+	pool := deferred.NewPool(deferred.PoolConfig{Workers: 1})
 	defer pool.Close()
 	loop := prototest.NewLoop()
 	loop.Stop() // the connection was lost
 	released := make(chan string, 1)
-	d := reactor.Defer(pool, loop, func() (string, error) { return "file handle", nil },
+	d := deferred.Defer(pool, loop, func() (string, error) { return "file handle", nil },
 		func(v string) { released <- v })
 	d.AddBoth(func(string, error) { t.Error("no callback on a dead loop") })
 	select {
@@ -55,23 +56,23 @@ func TestDeferToAGoneLoopReleasesTheResult(t *testing.T) {
 }
 
 func TestDeferFailureIsNotDropped(t *testing.T) {
-	pool := reactor.NewPool(reactor.PoolConfig{Workers: 1})
+	pool := deferred.NewPool(deferred.PoolConfig{Workers: 1})
 	loop := prototest.NewLoop()
 	loop.Stop()
 	var dropped atomic.Int32
-	reactor.Defer(pool, loop, func() (int, error) { return 0, errors.New("open failed") },
+	deferred.Defer(pool, loop, func() (int, error) { return 0, errors.New("open failed") },
 		func(int) { dropped.Add(1) })
 	pool.Close() // the work has run when Close returns
 	assert.Zero(t, dropped.Load(), "a failed call owns nothing to release")
 }
 
 func TestDeferResolvedByTheCallerFirstReleasesTheResult(t *testing.T) {
-	pool := reactor.NewPool(reactor.PoolConfig{Workers: 1})
+	pool := deferred.NewPool(deferred.PoolConfig{Workers: 1})
 	defer pool.Close()
 	loop := prototest.NewLoop()
 	release := make(chan struct{})
 	var dropped []string // on the loop
-	d := reactor.Defer(pool, loop, func() (string, error) { <-release; return "late file", nil },
+	d := deferred.Defer(pool, loop, func() (string, error) { <-release; return "late file", nil },
 		func(v string) { dropped = append(dropped, v) })
 	var got error
 	d.AddBoth(func(_ string, err error) { got = err })
@@ -84,7 +85,7 @@ func TestDeferResolvedByTheCallerFirstReleasesTheResult(t *testing.T) {
 	assert.Equal(t, []string{"late file"}, dropped)
 }
 
-// droppingLoop is a fake loop that implements reactor.DropNotifier: Stop
+// droppingLoop is a fake loop that implements protocol.DropNotifier: Stop
 // discards accepted deliveries and reports them, as a loop whose
 // connection is lost before their turn.
 type droppingLoop struct {
@@ -123,11 +124,11 @@ func (l *droppingLoop) Stop() {
 }
 
 func TestDeferAcceptedThenDiscardedReleasesTheResult(t *testing.T) {
-	pool := reactor.NewPool(reactor.PoolConfig{Workers: 1})
+	pool := deferred.NewPool(deferred.PoolConfig{Workers: 1})
 	defer pool.Close()
 	loop := &droppingLoop{Loop: prototest.NewLoop()}
 	var released atomic.Value
-	d := reactor.Defer(pool, loop, func() (string, error) { return "file", nil },
+	d := deferred.Defer(pool, loop, func() (string, error) { return "file", nil },
 		func(v string) { released.Store(v) })
 	d.AddBoth(func(string, error) { t.Error("no callback after the connection was lost") })
 	deadline := time.Now().Add(safety)
@@ -146,25 +147,25 @@ func TestDeferAcceptedThenDiscardedReleasesTheResult(t *testing.T) {
 }
 
 func TestPoolFullNeverBlocks(t *testing.T) {
-	pool := reactor.NewPool(reactor.PoolConfig{Workers: 1, Queue: 1})
+	pool := deferred.NewPool(deferred.PoolConfig{Workers: 1, Queue: 1})
 	defer pool.Close()
 	block := make(chan struct{})
 	started := make(chan struct{})
 	require.NoError(t, pool.Submit(func() { close(started); <-block }))
 	<-started
 	require.NoError(t, pool.Submit(func() {})) // fills the queue
-	assert.ErrorIs(t, pool.Submit(func() {}), reactor.ErrPoolFull, "never blocks the caller")
+	assert.ErrorIs(t, pool.Submit(func() {}), deferred.ErrPoolFull, "never blocks the caller")
 
 	loop := prototest.NewLoop()
 	var err error
-	reactor.Defer(pool, loop, func() (int, error) { return 1, nil }, nil).AddBoth(func(_ int, e error) { err = e })
+	deferred.Defer(pool, loop, func() (int, error) { return 1, nil }, nil).AddBoth(func(_ int, e error) { err = e })
 	loop.RunPending()
-	assert.ErrorIs(t, err, reactor.ErrPoolFull, "the Deferred fails instead")
+	assert.ErrorIs(t, err, deferred.ErrPoolFull, "the Deferred fails instead")
 	close(block)
 }
 
 func TestPoolCloseRunsQueuedWorkThenRefuses(t *testing.T) {
-	pool := reactor.NewPool(reactor.PoolConfig{Workers: 2, Queue: 100})
+	pool := deferred.NewPool(deferred.PoolConfig{Workers: 2, Queue: 100})
 	block := make(chan struct{})
 	var ran atomic.Int32
 	for i := 0; i < 50; i++ {
@@ -184,19 +185,19 @@ func TestPoolCloseRunsQueuedWorkThenRefuses(t *testing.T) {
 		t.Fatal("Close did not return")
 	}
 	assert.Equal(t, int32(50), ran.Load(), "queued work ran before Close returned")
-	assert.ErrorIs(t, pool.Submit(func() {}), reactor.ErrPoolClosed)
+	assert.ErrorIs(t, pool.Submit(func() {}), deferred.ErrPoolClosed)
 	pool.Close() // twice is fine
 
 	loop := prototest.NewLoop()
 	var err error
-	reactor.Defer(pool, loop, func() (int, error) { return 1, nil }, nil).AddBoth(func(_ int, e error) { err = e })
+	deferred.Defer(pool, loop, func() (int, error) { return 1, nil }, nil).AddBoth(func(_ int, e error) { err = e })
 	loop.RunPending()
-	assert.ErrorIs(t, err, reactor.ErrPoolClosed)
+	assert.ErrorIs(t, err, deferred.ErrPoolClosed)
 }
 
 func TestPoolBoundsConcurrency(t *testing.T) {
 	const workers = 3
-	pool := reactor.NewPool(reactor.PoolConfig{Workers: workers, Queue: 64})
+	pool := deferred.NewPool(deferred.PoolConfig{Workers: workers, Queue: 64})
 	var running, peak atomic.Int32
 	release := make(chan struct{})
 	for i := 0; i < 30; i++ {
@@ -225,13 +226,13 @@ func TestPoolBoundsConcurrency(t *testing.T) {
 // reference of a goroutine per call delivering with CallFromThread.
 func BenchmarkDefer(b *testing.B) {
 	b.Run("Pool", func(b *testing.B) {
-		pool := reactor.NewPool(reactor.PoolConfig{})
+		pool := deferred.NewPool(deferred.PoolConfig{})
 		defer pool.Close()
 		loop := prototest.NewLoop()
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
 			done := false
-			reactor.Defer(pool, loop, func() (int, error) { return i, nil }, nil).
+			deferred.Defer(pool, loop, func() (int, error) { return i, nil }, nil).
 				AddBoth(func(int, error) { done = true })
 			for !done {
 				loop.WaitPending(safety)
