@@ -43,8 +43,9 @@ test: test-deps lint
 FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzFraming$$' -fuzztime=$(FUZZTIME) ./linereceiver
-	$(GO) test -run='^$$' -fuzz='^FuzzParsePORT$$' -fuzztime=$(FUZZTIME) ./ftp/dtp
-	$(GO) test -run='^$$' -fuzz='^FuzzParseEPRT$$' -fuzztime=$(FUZZTIME) ./ftp/dtp
+	$(GO) test -run='^$$' -fuzz='^FuzzParsePORT$$' -fuzztime=$(FUZZTIME) ./ftp/ftpwire
+	$(GO) test -run='^$$' -fuzz='^FuzzParseEPRT$$' -fuzztime=$(FUZZTIME) ./ftp/ftpwire
+	$(GO) test -run='^$$' -fuzz='^FuzzPassiveReplies$$' -fuzztime=$(FUZZTIME) ./ftp/ftpwire
 	$(GO) test -run='^$$' -fuzz='^FuzzResolve$$' -fuzztime=$(FUZZTIME) ./ftp/shell
 	$(GO) test -run='^$$' -fuzz='^FuzzSession$$' -fuzztime=$(FUZZTIME) ./ftp
 	$(GO) test -run='^$$' -fuzz='^FuzzReplies$$' -fuzztime=$(FUZZTIME) ./bench/ftpclient

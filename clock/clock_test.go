@@ -4,11 +4,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gnetftp/gnetftp/clock"
-
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gnetftp/gnetftp/clock"
 	"github.com/gnetftp/gnetftp/protocol"
 	"github.com/gnetftp/gnetftp/protocol/prototest"
 )

@@ -8,11 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gnetftp/gnetftp/deferred"
-
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gnetftp/gnetftp/deferred"
 	"github.com/gnetftp/gnetftp/protocol/prototest"
 )
 

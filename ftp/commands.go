@@ -12,6 +12,7 @@ import (
 
 	"github.com/gnetftp/gnetftp/ftp/auth"
 	"github.com/gnetftp/gnetftp/ftp/dtp"
+	"github.com/gnetftp/gnetftp/ftp/ftpwire"
 	"github.com/gnetftp/gnetftp/ftp/listing"
 	"github.com/gnetftp/gnetftp/ftp/shell"
 )
@@ -94,22 +95,22 @@ func commandTable() map[string]*command {
 
 func (s *Session) cmdUSER(arg string) {
 	if s.state == stateAuthed || s.state == stateRenaming {
-		s.reply(codeBadSequence, "Incorrect sequence of commands: already logged in")
+		s.reply(ftpwire.StatusBadSequence, "Incorrect sequence of commands: already logged in")
 		return
 	}
 	s.user = arg
 	s.state = stateInAuth
 	s.anonymous = s.f.cfg.AllowAnonymous && (strings.EqualFold(arg, "anonymous") || strings.EqualFold(arg, "ftp"))
 	if s.anonymous {
-		s.reply(codeNeedPassword, "Guest login ok, type your email address as password.")
+		s.reply(ftpwire.StatusNeedPassword, "Guest login ok, type your email address as password.")
 		return
 	}
-	s.replyf(codeNeedPassword, "Password required for %s.", printable(arg))
+	s.replyf(ftpwire.StatusNeedPassword, "Password required for %s.", printable(arg))
 }
 
 func (s *Session) cmdPASS(arg string) {
 	if s.state != stateInAuth {
-		s.reply(codeBadSequence, "Incorrect sequence of commands: USER required before PASS")
+		s.reply(ftpwire.StatusBadSequence, "Incorrect sequence of commands: USER required before PASS")
 		return
 	}
 	user := s.user
@@ -162,10 +163,10 @@ func (s *Session) loggedIn(sh shell.Shell) {
 	s.sh = sh
 	s.state = stateAuthed
 	if s.anonymous {
-		s.reply(codeLoggedIn, "Anonymous login ok, access restrictions apply.")
+		s.reply(ftpwire.StatusLoggedIn, "Anonymous login ok, access restrictions apply.")
 		return
 	}
-	s.reply(codeLoggedIn, "User logged in, proceed")
+	s.reply(ftpwire.StatusLoggedIn, "User logged in, proceed")
 }
 
 var errBadLogin = errors.New("ftp: login failed")
@@ -183,9 +184,9 @@ func (s *Session) loginFailed(err error) {
 	s.LineReceiver.PauseProducing()
 	s.Transport.Loop().CallLater(s.f.cfg.FailedLoginDelay, func() {
 		s.busy = false
-		s.reply(codeNotLoggedIn, "Sorry, Authentication failed.")
+		s.reply(ftpwire.StatusNotLoggedIn, "Sorry, Authentication failed.")
 		if s.failures >= s.f.cfg.MaxLoginFailures {
-			s.reply(codeServiceNotAvailable, "Too many failed logins, closing control connection.")
+			s.reply(ftpwire.StatusServiceNotAvailable, "Too many failed logins, closing control connection.")
 			s.Transport.LoseConnection()
 			return
 		}
@@ -197,42 +198,42 @@ func (s *Session) cmdQUIT(string) {
 	if s.xfer != nil {
 		s.xfer.cancel()
 	}
-	s.reply(codeClosing, "Goodbye.")
+	s.reply(ftpwire.StatusClosing, "Goodbye.")
 	s.Transport.LoseConnection()
 }
 
-func (s *Session) cmdNOOP(string) { s.reply(codeCommandOK, "Command OK") }
-func (s *Session) cmdSYST(string) { s.reply(codeSystemType, "UNIX Type: L8") }
+func (s *Session) cmdNOOP(string) { s.reply(ftpwire.StatusCommandOK, "Command OK") }
+func (s *Session) cmdSYST(string) { s.reply(ftpwire.StatusSystemType, "UNIX Type: L8") }
 
 // features are what FEAT lists besides MLST (whose line depends on the
 // session's facts): only what is implemented.
 var features = []string{"EPRT", "EPSV", "MDTM", "MFMT", "PASV", "REST STREAM", "SIZE", "TVFS", "TYPE A;I", "UTF8"}
 
 func (s *Session) cmdFEAT(string) {
-	s.reply(codeSystemStatus, "Features:\n "+strings.Join(features, "\n ")+"\n "+s.facts.Feature()+"\nEnd")
+	s.reply(ftpwire.StatusSystemStatus, "Features:\n "+strings.Join(features, "\n ")+"\n "+s.facts.Feature()+"\nEnd")
 }
 
 func (s *Session) cmdOPTS(arg string) {
 	if strings.EqualFold(strings.Join(strings.Fields(arg), " "), "UTF8 ON") {
-		s.reply(codeCommandOK, "UTF8 mode is always on.")
+		s.reply(ftpwire.StatusCommandOK, "UTF8 mode is always on.")
 		return
 	}
 	if name, facts, _ := strings.Cut(strings.TrimSpace(arg), " "); strings.EqualFold(name, "MLST") {
 		s.facts = listing.ParseFacts(facts)
-		s.reply(codeCommandOK, "MLST OPTS "+s.facts.String())
+		s.reply(ftpwire.StatusCommandOK, "MLST OPTS "+s.facts.String())
 		return
 	}
-	s.replyf(codeNotImplemented, "Option '%s' not implemented.", printable(arg))
+	s.replyf(ftpwire.StatusNotImplemented, "Option '%s' not implemented.", printable(arg))
 }
 
 func (s *Session) cmdHELP(arg string) {
 	if arg = strings.ToUpper(strings.TrimSpace(arg)); arg != "" {
 		c := s.f.commands[arg]
 		if c == nil || c.run == nil {
-			s.replyf(codeArgSyntaxError, "Unknown command %s.", printable(arg))
+			s.replyf(ftpwire.StatusArgSyntaxError, "Unknown command %s.", printable(arg))
 			return
 		}
-		s.reply(codeHelp, c.help)
+		s.reply(ftpwire.StatusHelp, c.help)
 		return
 	}
 	var names []string
@@ -254,7 +255,7 @@ func (s *Session) cmdHELP(arg string) {
 		fmt.Fprintf(&b, "%-5s", n)
 	}
 	b.WriteString("\nHelp OK.")
-	s.reply(codeHelp, b.String())
+	s.reply(ftpwire.StatusHelp, b.String())
 }
 
 func (s *Session) cmdSTAT(arg string) {
@@ -267,12 +268,12 @@ func (s *Session) cmdSTAT(arg string) {
 		if s.xfer != nil {
 			xfer = "Data transfer in progress"
 		}
-		s.reply(codeSystemStatus, fmt.Sprintf("FTP server status:\n Connected to %s\n Logged in as %s\n TYPE: %s, STRUcture: File, MODE: Stream\n %s\nEnd of status",
+		s.reply(ftpwire.StatusSystemStatus, fmt.Sprintf("FTP server status:\n Connected to %s\n Logged in as %s\n TYPE: %s, STRUcture: File, MODE: Stream\n %s\nEnd of status",
 			s.Transport.RemoteAddr(), printable(s.user), mode, xfer))
 		return
 	}
 	if s.xfer != nil {
-		s.reply(codeBadSequence, "Incorrect sequence of commands: transfer in progress")
+		s.reply(ftpwire.StatusBadSequence, "Incorrect sequence of commands: transfer in progress")
 		return
 	}
 	s.listing(arg, false, func(buf []byte, err error, p string) {
@@ -284,12 +285,12 @@ func (s *Session) cmdSTAT(arg string) {
 		if len(buf) == 0 {
 			text = "Status of " + p + ":\nEnd of status"
 		}
-		s.reply(codeFileStatus, text)
+		s.reply(ftpwire.StatusFileStatus, text)
 	})
 }
 
 func (s *Session) cmdPWD(string) {
-	s.reply(codePathCreated, s.quote(s.cwd)+" is the current directory")
+	s.reply(ftpwire.StatusPathCreated, s.quote(s.cwd)+" is the current directory")
 }
 
 func (s *Session) quote(p string) string { return `"` + strings.ReplaceAll(p, `"`, `""`) + `"` }
@@ -307,7 +308,7 @@ func (s *Session) cmdCWD(arg string) {
 			return
 		}
 		s.cwd = p
-		s.reply(codeFileActionOK, "Requested File Action Completed OK")
+		s.reply(ftpwire.StatusFileActionOK, "Requested File Action Completed OK")
 	})
 }
 
@@ -332,16 +333,16 @@ func (s *Session) simple(arg string, op func(shell.Shell, string) error, ok func
 
 func (s *Session) cmdMKD(arg string) {
 	s.simple(arg, shell.Shell.MakeDirectory, func(p string) {
-		s.reply(codePathCreated, s.quote(p)+" created")
+		s.reply(ftpwire.StatusPathCreated, s.quote(p)+" created")
 	})
 }
 
 func (s *Session) cmdRMD(arg string) {
-	s.simple(arg, shell.Shell.RemoveDirectory, func(string) { s.reply(codeFileActionOK, "Requested File Action Completed OK") })
+	s.simple(arg, shell.Shell.RemoveDirectory, func(string) { s.reply(ftpwire.StatusFileActionOK, "Requested File Action Completed OK") })
 }
 
 func (s *Session) cmdDELE(arg string) {
-	s.simple(arg, shell.Shell.RemoveFile, func(string) { s.reply(codeFileActionOK, "Requested File Action Completed OK") })
+	s.simple(arg, shell.Shell.RemoveFile, func(string) { s.reply(ftpwire.StatusFileActionOK, "Requested File Action Completed OK") })
 }
 
 // RNFR checks that the source exists (as vsftpd and pyftpdlib do; Twisted
@@ -350,7 +351,7 @@ func (s *Session) cmdRNFR(arg string) {
 	s.simple(arg, func(sh shell.Shell, p string) error { _, err := sh.Stat(p); return err }, func(p string) {
 		s.renameFrom = p
 		s.state = stateRenaming
-		s.reply(codePending, "Requested file action pending further information.")
+		s.reply(ftpwire.StatusPending, "Requested file action pending further information.")
 	})
 }
 
@@ -359,7 +360,7 @@ func (s *Session) cmdRNTO(arg string) {
 	s.renameFrom = ""
 	s.state = stateAuthed
 	s.simple(arg, func(sh shell.Shell, p string) error { return sh.Rename(from, p) }, func(string) {
-		s.reply(codeFileActionOK, "Requested File Action Completed OK")
+		s.reply(ftpwire.StatusFileActionOK, "Requested File Action Completed OK")
 	})
 }
 
@@ -383,16 +384,16 @@ func (s *Session) stat(arg string, found func(fi fs.FileInfo)) {
 func (s *Session) cmdSIZE(arg string) {
 	s.stat(arg, func(fi fs.FileInfo) {
 		if fi.IsDir() {
-			s.replyf(codeFileUnavailable, "%s: is a directory", printable(arg))
+			s.replyf(ftpwire.StatusFileUnavailable, "%s: is a directory", printable(arg))
 			return
 		}
-		s.replyf(codeFileStatus, "%d", fi.Size())
+		s.replyf(ftpwire.StatusFileStatus, "%d", fi.Size())
 	})
 }
 
 func (s *Session) cmdMDTM(arg string) {
 	s.stat(arg, func(fi fs.FileInfo) {
-		s.reply(codeFileStatus, fi.ModTime().UTC().Format("20060102150405"))
+		s.reply(ftpwire.StatusFileStatus, fi.ModTime().UTC().Format("20060102150405"))
 	})
 }
 
@@ -404,12 +405,12 @@ func (s *Session) cmdMFMT(arg string) {
 	stamp, _, _ = strings.Cut(stamp, ".") // fractions of a second are dropped
 	t, err := time.ParseInLocation("20060102150405", stamp, time.UTC)
 	if !ok || err != nil || strings.TrimSpace(name) == "" {
-		s.replyf(codeArgSyntaxError, "Syntax error: MFMT YYYYMMDDHHMMSS path (got '%s').", printable(arg))
+		s.replyf(ftpwire.StatusArgSyntaxError, "Syntax error: MFMT YYYYMMDDHHMMSS path (got '%s').", printable(arg))
 		return
 	}
 	ts, can := s.sh.(shell.TimeSetter)
 	if !can {
-		s.reply(codeNotImplemented, "Command 'MFMT' not implemented for this filesystem")
+		s.reply(ftpwire.StatusNotImplemented, "Command 'MFMT' not implemented for this filesystem")
 		return
 	}
 	p, err := s.path(name)
@@ -422,7 +423,7 @@ func (s *Session) cmdMFMT(arg string) {
 			s.replyErr(err, name)
 			return
 		}
-		s.replyf(codeFileStatus, "Modify=%s; %s", t.Format("20060102150405"), p)
+		s.replyf(ftpwire.StatusFileStatus, "Modify=%s; %s", t.Format("20060102150405"), p)
 	})
 }
 
@@ -431,43 +432,43 @@ func (s *Session) cmdTYPE(arg string) {
 	switch strings.ToUpper(strings.Join(strings.Fields(arg), " ")) {
 	case "A", "A N":
 		s.ascii = true
-		s.reply(codeCommandOK, "Type set to A.")
+		s.reply(ftpwire.StatusCommandOK, "Type set to A.")
 	case "I", "L 8":
 		s.ascii = false
-		s.reply(codeCommandOK, "Type set to I.")
+		s.reply(ftpwire.StatusCommandOK, "Type set to I.")
 	default:
-		s.replyf(codeNotImplementedParam, "Not implemented for parameter '%s'.", printable(arg))
+		s.replyf(ftpwire.StatusNotImplementedParam, "Not implemented for parameter '%s'.", printable(arg))
 	}
 }
 
 func (s *Session) cmdSTRU(arg string) {
 	if strings.EqualFold(strings.TrimSpace(arg), "F") {
-		s.reply(codeCommandOK, "Command OK")
+		s.reply(ftpwire.StatusCommandOK, "Command OK")
 		return
 	}
-	s.replyf(codeNotImplementedParam, "Not implemented for parameter '%s'.", printable(arg))
+	s.replyf(ftpwire.StatusNotImplementedParam, "Not implemented for parameter '%s'.", printable(arg))
 }
 
 func (s *Session) cmdMODE(arg string) {
 	if strings.EqualFold(strings.TrimSpace(arg), "S") {
-		s.reply(codeCommandOK, "Command OK")
+		s.reply(ftpwire.StatusCommandOK, "Command OK")
 		return
 	}
-	s.replyf(codeNotImplementedParam, "Not implemented for parameter '%s'.", printable(arg))
+	s.replyf(ftpwire.StatusNotImplementedParam, "Not implemented for parameter '%s'.", printable(arg))
 }
 
 func (s *Session) cmdALLO(string) {
-	s.reply(codeSuperfluous, "Command not implemented, superfluous at this site")
+	s.reply(ftpwire.StatusSuperfluous, "Command not implemented, superfluous at this site")
 }
 
 func (s *Session) cmdREST(arg string) {
 	n, err := strconv.ParseInt(strings.TrimSpace(arg), 10, 64)
 	if err != nil || n < 0 {
-		s.replyf(codeArgSyntaxError, "syntax error in argument(s) %s.", printable(arg))
+		s.replyf(ftpwire.StatusArgSyntaxError, "syntax error in argument(s) %s.", printable(arg))
 		return
 	}
 	s.rest = n
-	s.replyf(codePending, "Restarting at %d. Send STOR or RETR to initiate transfer.", n)
+	s.replyf(ftpwire.StatusPending, "Restarting at %d. Send STOR or RETR to initiate transfer.", n)
 }
 
 // localIP is the control connection's real local address (getsockname).
@@ -488,12 +489,12 @@ func (s *Session) closeData() {
 
 func (s *Session) cmdPASV(string) {
 	if s.epsvAll {
-		s.reply(codeBadSequence, "Incorrect sequence of commands: may not send PASV after EPSV ALL")
+		s.reply(ftpwire.StatusBadSequence, "Incorrect sequence of commands: may not send PASV after EPSV ALL")
 		return
 	}
 	ip := s.localIP()
 	if ip.To4() == nil {
-		s.reply(codeNotImplemented, "PASV available only for IPv4 (use EPSV instead)")
+		s.reply(ftpwire.StatusNotImplemented, "PASV available only for IPv4 (use EPSV instead)")
 		return
 	}
 	announce := ip
@@ -501,7 +502,7 @@ func (s *Session) cmdPASV(string) {
 		announce = s.f.pubIP
 	}
 	s.listenPassive(ip, func(p *dtp.Passive) {
-		s.replyf(codePassive, "Entering Passive Mode (%s).", dtp.FormatPASV(announce, p.Port()))
+		s.replyf(ftpwire.StatusPassive, "Entering Passive Mode (%s).", ftpwire.FormatPASV(announce, p.Port()))
 	})
 }
 
@@ -523,7 +524,7 @@ func (s *Session) listenPassive(ip net.IP, ok func(p *dtp.Passive)) {
 	p, err := dtp.Listen(cfg, s.f.ports, ip)
 	if err != nil {
 		s.f.cfg.Logger.Warn("ftp passive listen", "err", err)
-		s.reply(codeCantOpenData, "Can't open data connection.")
+		s.reply(ftpwire.StatusCantOpenData, "Can't open data connection.")
 		return
 	}
 	s.pasv = p
@@ -531,60 +532,60 @@ func (s *Session) listenPassive(ip net.IP, ok func(p *dtp.Passive)) {
 }
 
 func (s *Session) cmdEPSV(arg string) {
-	kind, err := dtp.ParseEPSVArg(arg)
+	kind, err := ftpwire.ParseEPSVArg(arg)
 	ip := s.localIP()
 	v4 := ip.To4() != nil
 	switch {
-	case errors.Is(err, dtp.ErrUnsupportedNetwork):
-		s.reply(codeNetworkProtocol, "Network protocol not supported, use (1,2)")
+	case errors.Is(err, ftpwire.ErrUnsupportedNetwork):
+		s.reply(ftpwire.StatusNetworkProtocol, "Network protocol not supported, use (1,2)")
 		return
 	case err != nil:
-		s.replyf(codeArgSyntaxError, "syntax error in argument(s) %s.", printable(strings.TrimSpace(arg)))
+		s.replyf(ftpwire.StatusArgSyntaxError, "syntax error in argument(s) %s.", printable(strings.TrimSpace(arg)))
 		return
-	case kind == dtp.EPSVAll:
+	case kind == ftpwire.EPSVAll:
 		s.epsvAll = true
-		s.reply(codeCommandOK, "EPSV ALL OK")
+		s.reply(ftpwire.StatusCommandOK, "EPSV ALL OK")
 		return
-	case kind == dtp.EPSVIPv4 && !v4, kind == dtp.EPSVIPv6 && v4:
-		s.reply(codeNetworkProtocol, "Network protocol not supported, use ("+map[bool]string{true: "1", false: "2"}[v4]+")")
+	case kind == ftpwire.EPSVIPv4 && !v4, kind == ftpwire.EPSVIPv6 && v4:
+		s.reply(ftpwire.StatusNetworkProtocol, "Network protocol not supported, use ("+map[bool]string{true: "1", false: "2"}[v4]+")")
 		return
 	}
 	s.listenPassive(ip, func(p *dtp.Passive) {
-		s.replyf(codeExtendedPassive, "Entering Extended Passive Mode (|||%d|).", p.Port())
+		s.replyf(ftpwire.StatusExtendedPassive, "Entering Extended Passive Mode (|||%d|).", p.Port())
 	})
 }
 
-func (s *Session) cmdPORT(arg string) { s.activeMode("PORT", arg, dtp.ParsePORT) }
-func (s *Session) cmdEPRT(arg string) { s.activeMode("EPRT", arg, dtp.ParseEPRT) }
+func (s *Session) cmdPORT(arg string) { s.activeMode("PORT", arg, ftpwire.ParsePORT) }
+func (s *Session) cmdEPRT(arg string) { s.activeMode("EPRT", arg, ftpwire.ParseEPRT) }
 
 func (s *Session) activeMode(name, arg string, parse func(string) (*net.TCPAddr, error)) {
 	if s.epsvAll {
-		s.replyf(codeBadSequence, "Incorrect sequence of commands: may not send %s after EPSV ALL", name)
+		s.replyf(ftpwire.StatusBadSequence, "Incorrect sequence of commands: may not send %s after EPSV ALL", name)
 		return
 	}
 	target, err := parse(arg)
 	switch {
-	case errors.Is(err, dtp.ErrUnsupportedNetwork):
-		s.reply(codeNetworkProtocol, "Network protocol not supported, use (1,2)")
+	case errors.Is(err, ftpwire.ErrUnsupportedNetwork):
+		s.reply(ftpwire.StatusNetworkProtocol, "Network protocol not supported, use (1,2)")
 		return
 	case err != nil:
-		s.replyf(codeArgSyntaxError, "syntax error in argument(s) %s.", printable(arg))
+		s.replyf(ftpwire.StatusArgSyntaxError, "syntax error in argument(s) %s.", printable(arg))
 		return
 	}
 	if err := dtp.CheckActive(s.f.cfg.Data, s.peerIP, target); err != nil {
 		s.f.cfg.Logger.Warn("ftp refused active data address", "peer", s.Transport.RemoteAddr().String(), "target", target.String(), "err", err)
-		s.replyf(codeSyntaxError, "Illegal %s command: %v.", name, err)
+		s.replyf(ftpwire.StatusSyntaxError, "Illegal %s command: %v.", name, err)
 		return
 	}
 	s.closeData()
 	s.active = target
-	s.replyf(codeCommandOK, "%s OK", name)
+	s.replyf(ftpwire.StatusCommandOK, "%s OK", name)
 }
 
 func (s *Session) cmdABOR(string) {
 	s.closeData()
 	if s.xfer == nil {
-		s.reply(codeNoTransfer, "No transfer to abort.")
+		s.reply(ftpwire.StatusNoTransfer, "No transfer to abort.")
 		return
 	}
 	s.xfer.aborted = true

@@ -6,8 +6,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gnetftp/gnetftp/ftp"
+	"github.com/gnetftp/gnetftp/ftp/ftpwire"
 	"github.com/gnetftp/gnetftp/internal/ftptest"
 	"github.com/gnetftp/gnetftp/internal/leaktest"
 	"github.com/gnetftp/gnetftp/protocol"
@@ -79,8 +78,12 @@ func (h *pi) next() string {
 	}
 }
 
+// cutReply takes the first complete reply off s (its lines joined with
+// \n) with ftpwire's Assembler. A line outside a reply that has no code,
+// which a client would drop, is returned as a reply of its own, so that
+// the checks of the caller see it.
 func cutReply(s string) (string, string, bool) {
-	var lines []string
+	var a ftpwire.Assembler
 	for {
 		i := strings.Index(s, "\r\n")
 		if i < 0 {
@@ -88,14 +91,15 @@ func cutReply(s string) (string, string, bool) {
 		}
 		line := s[:i]
 		s = s[i+2:]
-		lines = append(lines, line)
-		if len(lines[0]) >= 4 && lines[0][3] == '-' {
-			if len(line) >= 4 && line[:3] == lines[0][:3] && line[3] == ' ' {
-				return strings.Join(lines, "\n"), s, true
-			}
-			continue
+		r, done, err := a.Add(line)
+		switch {
+		case err != nil:
+			return line, s, true
+		case done:
+			return r.String(), s, true
+		case !a.Pending():
+			return line, s, true
 		}
-		return line, s, true
 	}
 }
 
@@ -127,17 +131,13 @@ func (h *pi) loginAnonymous() {
 	require.Equal(h.t, "230 Anonymous login ok, access restrictions apply.", h.cmd("PASS guest@"))
 }
 
-var pasvRE = regexp.MustCompile(`\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)`)
-
 // pasv sends PASV and connects to the announced port.
 func (h *pi) pasv() *net.TCPConn {
 	h.t.Helper()
 	r := h.cmd("PASV")
-	m := pasvRE.FindStringSubmatch(r)
-	require.NotNil(h.t, m, r)
-	p1, _ := strconv.Atoi(m[5])
-	p2, _ := strconv.Atoi(m[6])
-	c, err := net.DialTimeout("tcp", net.JoinHostPort(strings.Join(m[1:5], "."), strconv.Itoa(p1*256+p2)), 5*time.Second)
+	a, err := ftpwire.ParsePASVReply(r)
+	require.NoError(h.t, err, r)
+	c, err := net.DialTimeout("tcp", a.String(), 5*time.Second)
 	require.NoError(h.t, err)
 	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
 	h.t.Cleanup(func() { c.Close() })

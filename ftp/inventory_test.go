@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gnetftp/gnetftp/ftp"
+	"github.com/gnetftp/gnetftp/ftp/ftpwire"
 	"github.com/gnetftp/gnetftp/ftp/shell"
 )
 
@@ -243,10 +244,10 @@ func TestEPSVAllRefusesEveryOtherDataCommand(t *testing.T) {
 func TestASecondPASVClosesTheFirstListener(t *testing.T) {
 	h := newPI(t, nil)
 	h.login()
-	first := pasvRE.FindStringSubmatch(h.cmd("PASV"))
-	require.NotNil(t, first)
+	first, err := ftpwire.ParsePASVReply(h.cmd("PASV"))
+	require.NoError(t, err)
 	h.pasv()
-	_, err := net.DialTimeout("tcp", "127.0.0.1:"+itoa(atoi(first[5])*256+atoi(first[6])), 5*time.Second)
+	_, err = net.DialTimeout("tcp", first.String(), 5*time.Second)
 	assert.Error(t, err, "the first passive port is closed")
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gnetftp/gnetftp/ftp"
+	"github.com/gnetftp/gnetftp/ftp/ftpwire"
 	"github.com/gnetftp/gnetftp/ftp/shell"
 )
 
@@ -385,9 +386,9 @@ func TestDataConnectionFromAStrangerIsRefused(t *testing.T) {
 	h.login()
 	writeFile(t, h.root, "f", "data")
 	r := h.cmd("PASV")
-	m := pasvRE.FindStringSubmatch(r)
-	require.NotNil(t, m)
-	port := atoi(m[5])*256 + atoi(m[6])
+	a, err := ftpwire.ParsePASVReply(r)
+	require.NoError(t, err)
+	port := a.Port
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}, Timeout: 5 * time.Second}
 	assert.Equal(t, "150 File status okay; about to open data connection.", h.cmd("RETR f"))
 	if stranger, err := d.Dial("tcp", net.JoinHostPort("127.0.0.1", itoa(port))); err == nil {
@@ -396,7 +397,7 @@ func TestDataConnectionFromAStrangerIsRefused(t *testing.T) {
 		assert.Empty(t, stolen, "the stranger gets nothing")
 		stranger.Close()
 	}
-	good, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", itoa(port)))
+	good, err := net.Dial("tcp", a.String())
 	require.NoError(t, err)
 	_ = good.SetDeadline(time.Now().Add(10 * time.Second))
 	assert.Equal(t, "data", readAll(t, good))

@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/gnetftp/gnetftp/deferred"
-
 	"github.com/gnetftp/gnetftp/ftp/auth"
 	"github.com/gnetftp/gnetftp/ftp/dtp"
 	"github.com/gnetftp/gnetftp/ftp/shell"

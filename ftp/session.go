@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/gnetftp/gnetftp/deferred"
-
 	"github.com/gnetftp/gnetftp/ftp/dtp"
+	"github.com/gnetftp/gnetftp/ftp/ftpwire"
 	"github.com/gnetftp/gnetftp/ftp/listing"
 	"github.com/gnetftp/gnetftp/ftp/shell"
 	"github.com/gnetftp/gnetftp/linereceiver"
@@ -82,7 +82,7 @@ func (s *Session) ConnectionMade() {
 		s.peerIP = ta.IP
 	}
 	if s.refuse {
-		s.reply(codeServiceNotAvailable, "Too many users right now, try again in a few minutes.")
+		s.reply(ftpwire.StatusServiceNotAvailable, "Too many users right now, try again in a few minutes.")
 		s.Transport.LoseConnection()
 		return
 	}
@@ -99,7 +99,7 @@ func (s *Session) ConnectionMade() {
 	if s.logs() {
 		s.f.cfg.Logger.Info("ftp session start", "peer", s.Transport.RemoteAddr().String())
 	}
-	s.reply(codeServiceReady, s.f.cfg.Welcome)
+	s.reply(ftpwire.StatusServiceReady, s.f.cfg.Welcome)
 }
 
 // logs reports whether Info records are kept: the per-session and
@@ -141,30 +141,30 @@ func (s *Session) ShutdownRequested() {
 	if s.xfer != nil {
 		s.xfer.cancel()
 	}
-	s.reply(codeServiceNotAvailable, "Service not available, closing control connection.")
+	s.reply(ftpwire.StatusServiceNotAvailable, "Service not available, closing control connection.")
 	s.Transport.LoseConnection()
 }
 
 func (s *Session) timedOut() {
-	s.reply(codeServiceNotAvailable, "Timeout: closing control connection.")
+	s.reply(ftpwire.StatusServiceNotAvailable, "Timeout: closing control connection.")
 	s.Transport.LoseConnection()
 }
 
 // LineLengthExceeded answers an over-long line and closes.
 func (s *Session) LineLengthExceeded([]byte) {
-	s.reply(codeSyntaxError, "Command line too long.")
+	s.reply(ftpwire.StatusSyntaxError, "Command line too long.")
 	s.Transport.LoseConnection()
 }
 
 // PausedBufferExceeded closes a client that pipelines without end.
 func (s *Session) PausedBufferExceeded() {
-	s.reply(codeServiceNotAvailable, "Too much pipelined input, closing control connection.")
+	s.reply(ftpwire.StatusServiceNotAvailable, "Too much pipelined input, closing control connection.")
 	s.Transport.LoseConnection()
 }
 
 // reply sends one reply (multi-line if text has newlines).
 func (s *Session) reply(code int, text string) {
-	s.out = formatReply(s.out[:0], code, text)
+	s.out = ftpwire.AppendReply(s.out[:0], code, text)
 	_ = s.Transport.Write(s.out)
 	if cap(s.out) > 4096 {
 		s.out = nil // do not keep a big buffer on an idle session
@@ -177,7 +177,7 @@ func (s *Session) replyf(code int, format string, args ...any) {
 
 func (s *Session) replyErr(err error, path string) {
 	code, text := toReply(err, path)
-	if code == codeLocalError {
+	if code == ftpwire.StatusLocalError {
 		s.f.cfg.Logger.Warn("ftp command failed", "peer", s.Transport.RemoteAddr().String(), "user", s.user, "path", path, "err", err)
 	}
 	s.reply(code, text)
@@ -233,48 +233,48 @@ func splitCommand(line []byte) (string, string) {
 func (s *Session) dispatch(line []byte) {
 	name, arg := splitCommand(line)
 	if name == "" {
-		s.reply(codeSyntaxError, "Syntax error: empty command.")
+		s.reply(ftpwire.StatusSyntaxError, "Syntax error: empty command.")
 		return
 	}
 	c := s.f.commands[name]
 	if c == nil {
-		s.replyf(codeSyntaxError, "Syntax error: command '%s' unrecognized.", printable(name))
+		s.replyf(ftpwire.StatusSyntaxError, "Syntax error: command '%s' unrecognized.", printable(name))
 		return
 	}
 	switch {
 	case c.public:
 	case s.state == stateUnauth && name != "USER":
 		if name == "PASS" {
-			s.reply(codeBadSequence, "Incorrect sequence of commands: USER required before PASS")
+			s.reply(ftpwire.StatusBadSequence, "Incorrect sequence of commands: USER required before PASS")
 		} else {
-			s.reply(codeNotLoggedIn, "Please login with USER and PASS.")
+			s.reply(ftpwire.StatusNotLoggedIn, "Please login with USER and PASS.")
 		}
 		return
 	case s.state == stateInAuth && name != "PASS" && name != "USER":
-		s.reply(codeBadSequence, "Incorrect sequence of commands: PASS required after USER")
+		s.reply(ftpwire.StatusBadSequence, "Incorrect sequence of commands: PASS required after USER")
 		return
 	case s.state == stateRenaming && name != "RNTO":
 		s.state = stateAuthed
 		s.renameFrom = ""
-		s.reply(codeBadSequence, "Incorrect sequence of commands: RNTO required after RNFR")
+		s.reply(ftpwire.StatusBadSequence, "Incorrect sequence of commands: RNTO required after RNFR")
 		return
 	case s.state == stateAuthed && name == "RNTO":
-		s.reply(codeBadSequence, "Incorrect sequence of commands: RNFR required before RNTO")
+		s.reply(ftpwire.StatusBadSequence, "Incorrect sequence of commands: RNFR required before RNTO")
 		return
 	}
 	if c.run == nil {
-		s.replyf(codeNotImplemented, "Command '%s' not implemented", name)
+		s.replyf(ftpwire.StatusNotImplemented, "Command '%s' not implemented", name)
 		return
 	}
 	switch c.arg {
 	case argRequired:
 		if strings.TrimSpace(arg) == "" {
-			s.replyf(codeArgSyntaxError, "Syntax error: %s requires an argument.", name)
+			s.replyf(ftpwire.StatusArgSyntaxError, "Syntax error: %s requires an argument.", name)
 			return
 		}
 	case argNone:
 		if strings.TrimSpace(arg) != "" {
-			s.replyf(codeArgSyntaxError, "Syntax error: %s takes no argument.", name)
+			s.replyf(ftpwire.StatusArgSyntaxError, "Syntax error: %s takes no argument.", name)
 			return
 		}
 	}
@@ -287,7 +287,7 @@ func (s *Session) guard(fn func()) {
 		if v := recover(); v != nil {
 			s.f.cfg.Logger.Error("ftp handler panic", "peer", s.Transport.RemoteAddr().String(),
 				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-			s.reply(codeLocalError, "Requested action aborted. Local error in processing.")
+			s.reply(ftpwire.StatusLocalError, "Requested action aborted. Local error in processing.")
 			s.busy = false
 			s.resume()
 		}

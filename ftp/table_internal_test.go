@@ -7,11 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gnetftp/gnetftp/deferred"
-
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gnetftp/gnetftp/deferred"
 	"github.com/gnetftp/gnetftp/protocol/prototest"
 )
 
@@ -104,13 +103,4 @@ func TestHelpCoversEveryImplementedCommand(t *testing.T) {
 		assert.NotEmpty(t, c.help, name)
 		assert.Equal(t, "214 "+c.help+"\r\n", exchange(s, tr, "HELP "+strings.ToLower(name)), name)
 	}
-}
-
-// TestReplyTableFormatsMultiLineReplies: RFC 959 section 4.2 multi-line
-// form, with a middle line that starts with a digit indented so that a
-// client cannot take it for the last line.
-func TestReplyTableFormatsMultiLineReplies(t *testing.T) {
-	assert.Equal(t, "200 Command OK\r\n", string(formatReply(nil, codeCommandOK, "Command OK")))
-	assert.Equal(t, "211-Features:\r\n UTF8\r\n 211 End in the middle\r\n211 End\r\n",
-		string(formatReply(nil, codeSystemStatus, "Features:\n UTF8\n211 End in the middle\nEnd")))
 }

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/gnetftp/gnetftp/deferred"
-
 	"github.com/gnetftp/gnetftp/ftp/dtp"
+	"github.com/gnetftp/gnetftp/ftp/ftpwire"
 	"github.com/gnetftp/gnetftp/ftp/listing"
 	"github.com/gnetftp/gnetftp/ftp/shell"
 )
@@ -40,7 +40,7 @@ func (d dataSource) open(ctx context.Context) (*net.TCPConn, error) {
 // Twisted says 503).
 func (s *Session) takeData() (dataSource, bool) {
 	if s.pasv == nil && s.active == nil {
-		s.reply(codeCantOpenData, "Use PORT, PASV, EPRT or EPSV first.")
+		s.reply(ftpwire.StatusCantOpenData, "Use PORT, PASV, EPRT or EPSV first.")
 		return dataSource{}, false
 	}
 	d := dataSource{pasv: s.pasv, active: s.active, peer: s.peerIP, cfg: s.f.cfg.Data}
@@ -56,7 +56,7 @@ func (s *Session) runTransfer(kind, p string, d dataSource, work func(ctx contex
 	x := &transfer{cancel: cancel}
 	s.xfer = x
 	prevTimeout := s.SetTimeout(0)
-	s.reply(codeFileStatusOK, "File status okay; about to open data connection.")
+	s.reply(ftpwire.StatusFileStatusOK, "File status okay; about to open data connection.")
 	start := time.Now()
 	loop := s.Transport.Loop()
 	go func() {
@@ -107,14 +107,14 @@ func (s *Session) finishTransfer(x *transfer, kind, p string, n int64, took time
 	}
 	switch {
 	case x.aborted:
-		s.reply(codeTransferAborted, "Transfer aborted.  Data connection closed.")
-		s.reply(codeTransferComplete, "Abort successful")
+		s.reply(ftpwire.StatusTransferAborted, "Transfer aborted.  Data connection closed.")
+		s.reply(ftpwire.StatusTransferComplete, "Abort successful")
 	case openErr != nil:
-		s.reply(codeCantOpenData, "Can't open data connection.")
+		s.reply(ftpwire.StatusCantOpenData, "Can't open data connection.")
 	case err == nil:
-		s.reply(codeTransferComplete, "Transfer Complete.")
+		s.reply(ftpwire.StatusTransferComplete, "Transfer Complete.")
 	case errors.Is(err, dtp.ErrPeerClosed), errors.Is(err, context.Canceled):
-		s.reply(codeTransferAborted, "Transfer aborted.  Data connection closed.")
+		s.reply(ftpwire.StatusTransferAborted, "Transfer aborted.  Data connection closed.")
 	default:
 		s.replyErr(err, p)
 	}
@@ -318,7 +318,7 @@ func (s *Session) cmdMLST(arg string) {
 			return
 		}
 		line := listing.AppendMLSx(nil, fi, p, facts, writable, false)
-		s.reply(codeFileActionOK, "Listing "+p+"\n "+string(line)+"\nEnd")
+		s.reply(ftpwire.StatusFileActionOK, "Listing "+p+"\n "+string(line)+"\nEnd")
 	})
 }
 

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/gnetftp/gnetftp/clock"
-
 	"github.com/gnetftp/gnetftp/protocol"
 )
 

@@ -19,12 +19,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gnetftp/gnetftp/clock"
-
 	"github.com/panjf2000/gnet/v2"
 	"github.com/panjf2000/gnet/v2/pkg/logging"
 	"golang.org/x/sys/unix"
 
+	"github.com/gnetftp/gnetftp/clock"
 	"github.com/gnetftp/gnetftp/protocol"
 )
 

@@ -10,11 +10,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gnetftp/gnetftp/clock"
-
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/gnetftp/gnetftp/clock"
 	"github.com/gnetftp/gnetftp/protocol"
 )
 

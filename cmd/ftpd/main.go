@@ -26,7 +26,6 @@ import (
 	"time"
 
 	"github.com/gnetftp/gnetftp/deferred"
-
 	"github.com/gnetftp/gnetftp/ftp"
 	"github.com/gnetftp/gnetftp/ftp/auth"
 	"github.com/gnetftp/gnetftp/ftp/dtp"

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+
+	"github.com/gnetftp/gnetftp/ftp/ftpwire"
 )
 
 // Dial opens an active data connection (PORT/EPRT) to target, after
@@ -31,7 +33,7 @@ func Dial(ctx context.Context, cfg Config, ctrlPeer net.IP, target *net.TCPAddr)
 // errors are the bare sentinels: the PI quotes them in its 500 reply.
 func CheckActive(cfg Config, ctrlPeer net.IP, target *net.TCPAddr) error {
 	if target == nil {
-		return ErrSyntax
+		return ftpwire.ErrSyntax
 	}
 	if !cfg.AllowForeignPeers && !target.IP.Equal(ctrlPeer) {
 		return ErrForeignAddress

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gnetftp/gnetftp/ftp/dtp"
+	"github.com/gnetftp/gnetftp/ftp/ftpwire"
 )
 
 func TestActiveChecks(t *testing.T) {
@@ -28,7 +29,7 @@ func TestActiveChecks(t *testing.T) {
 		{"privileged port", strict, loopback, &net.TCPAddr{IP: loopback, Port: 1023}, dtp.ErrPrivilegedPort},
 		{"port 21 of a third host", strict, loopback, &net.TCPAddr{IP: stranger, Port: 21}, dtp.ErrForeignAddress},
 		{"FXP allowed", open, loopback, &net.TCPAddr{IP: stranger, Port: 21}, nil},
-		{"no target", strict, loopback, nil, dtp.ErrSyntax},
+		{"no target", strict, loopback, nil, ftpwire.ErrSyntax},
 	}
 	for _, c := range cases {
 		err := dtp.CheckActive(c.cfg, c.peer, c.target)

@@ -21,10 +21,6 @@ import (
 
 // Errors of the data channel; the PI maps them to replies.
 var (
-	// ErrSyntax: a malformed PORT/EPRT/EPSV argument (501).
-	ErrSyntax = errors.New("dtp: syntax error in argument")
-	// ErrUnsupportedNetwork: an EPRT/EPSV protocol other than 1 or 2 (522).
-	ErrUnsupportedNetwork = errors.New("dtp: network protocol not supported")
 	// ErrForeignAddress: PORT/EPRT to another host than the client (RFC 2577).
 	ErrForeignAddress = errors.New("dtp: data connection to a third host refused")
 	// ErrPrivilegedPort: PORT/EPRT to a port below 1024 (RFC 2577).

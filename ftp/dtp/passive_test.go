@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gnetftp/gnetftp/ftp/dtp"
+	"github.com/gnetftp/gnetftp/ftp/ftpwire"
 )
 
 type acceptResult struct {
@@ -102,7 +103,7 @@ func TestPassiveIPv6EPSV(t *testing.T) {
 	p, err := dtp.Listen(dtp.Config{AcceptTimeout: safety}, nil, net.IPv6loopback)
 	require.NoError(t, err)
 	assert.Equal(t, "::1", p.Addr().IP.String())
-	reply := "229 Entering Extended Passive Mode " + dtp.FormatEPSV(p.Port())
+	reply := "229 Entering Extended Passive Mode " + ftpwire.FormatEPSV(p.Port())
 	var port int
 	_, err = fmt.Sscanf(reply, "229 Entering Extended Passive Mode (|||%d|)", &port)
 	require.NoError(t, err)

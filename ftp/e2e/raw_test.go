@@ -2,19 +2,18 @@ package e2e_test
 
 import (
 	"bufio"
-	"fmt"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gnetftp/gnetftp/ftp/ftpwire"
 )
 
 // rawConn speaks FTP by hand, to send what real clients never would.
@@ -73,15 +72,11 @@ func (r *rawConn) login() {
 	assert.Regexp(r.t, `^230`, r.cmd("PASS secret"))
 }
 
-var pasvRE = regexp.MustCompile(`\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)`)
-
 func pasvAddr(t *testing.T, reply string) string {
 	t.Helper()
-	m := pasvRE.FindStringSubmatch(reply)
-	require.NotNil(t, m, "PASV reply %q", reply)
-	p1, _ := strconv.Atoi(m[5])
-	p2, _ := strconv.Atoi(m[6])
-	return fmt.Sprintf("%s.%s.%s.%s:%d", m[1], m[2], m[3], m[4], p1*256+p2)
+	a, err := ftpwire.ParsePASVReply(reply)
+	require.NoError(t, err, "PASV reply %q", reply)
+	return a.String()
 }
 
 func TestDataConnectionFromAnotherHostIsRefused(t *testing.T) {

@@ -13,11 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gnetftp/gnetftp/deferred"
-
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/gnetftp/gnetftp/deferred"
 	"github.com/gnetftp/gnetftp/ftp"
 	"github.com/gnetftp/gnetftp/ftp/auth"
 	"github.com/gnetftp/gnetftp/protocol"

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/gnetftp/gnetftp/clock"
-
 	"github.com/gnetftp/gnetftp/protocol"
 )
 

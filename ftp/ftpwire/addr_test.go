@@ -1,4 +1,4 @@
-package dtp_test
+package ftpwire_test
 
 import (
 	"errors"
@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/gnetftp/gnetftp/ftp/dtp"
+	"github.com/gnetftp/gnetftp/ftp/ftpwire"
 )
 
 func TestParsePORT(t *testing.T) {
@@ -22,7 +22,7 @@ func TestParsePORT(t *testing.T) {
 		{"0,0,0,0,1,0", "0.0.0.0:256"},
 	}
 	for _, c := range good {
-		a, err := dtp.ParsePORT(c.arg)
+		a, err := ftpwire.ParsePORT(c.arg)
 		require.NoError(t, err, c.arg)
 		assert.Equal(t, c.want, a.String(), c.arg)
 		assert.Len(t, a.IP, net.IPv4len, "4-byte form: %q", c.arg)
@@ -35,8 +35,8 @@ func TestParsePORT(t *testing.T) {
 		"1,2,3,4,5,\u00a06",
 	}
 	for _, arg := range bad {
-		_, err := dtp.ParsePORT(arg)
-		assert.ErrorIs(t, err, dtp.ErrSyntax, "%q", arg)
+		_, err := ftpwire.ParsePORT(arg)
+		assert.ErrorIs(t, err, ftpwire.ErrSyntax, "%q", arg)
 	}
 }
 
@@ -51,14 +51,14 @@ func TestParseEPRT(t *testing.T) {
 		{" |1|1.2.3.4|5| ", "1.2.3.4:5"},
 	}
 	for _, c := range good {
-		a, err := dtp.ParseEPRT(c.arg)
+		a, err := ftpwire.ParseEPRT(c.arg)
 		require.NoError(t, err, c.arg)
 		assert.Equal(t, c.want, a.String(), c.arg)
 	}
 	unsupported := []string{"|3|1.2.3.4|5|", "|0|1.2.3.4|5|", "|99|::1|5|", "|3|garbage|x|"}
 	for _, arg := range unsupported {
-		_, err := dtp.ParseEPRT(arg)
-		assert.ErrorIs(t, err, dtp.ErrUnsupportedNetwork, "%q", arg)
+		_, err := ftpwire.ParseEPRT(arg)
+		assert.ErrorIs(t, err, ftpwire.ErrUnsupportedNetwork, "%q", arg)
 	}
 	bad := []string{
 		"", "|", "||||", "|1|1.2.3.4|", "|1|1.2.3.4|5", "1|1.2.3.4|5|", "|1|1.2.3.4|5|6|",
@@ -68,32 +68,32 @@ func TestParseEPRT(t *testing.T) {
 		"\x7f1\x7f1.2.3.4\x7f5\x7f", " 1 1.2.3.4 5 ", "|1|host.example|5|",
 	}
 	for _, arg := range bad {
-		_, err := dtp.ParseEPRT(arg)
-		assert.ErrorIs(t, err, dtp.ErrSyntax, "%q", arg)
+		_, err := ftpwire.ParseEPRT(arg)
+		assert.ErrorIs(t, err, ftpwire.ErrSyntax, "%q", arg)
 	}
 }
 
 func TestParseEPSVArg(t *testing.T) {
 	cases := []struct {
 		arg  string
-		kind dtp.EPSVKind
+		kind ftpwire.EPSVKind
 		err  error
 	}{
-		{"", dtp.EPSVAny, nil},
-		{"  ", dtp.EPSVAny, nil},
-		{"1", dtp.EPSVIPv4, nil},
-		{"2", dtp.EPSVIPv6, nil},
-		{"ALL", dtp.EPSVAll, nil},
-		{"all", dtp.EPSVAll, nil},
-		{"3", 0, dtp.ErrUnsupportedNetwork},
-		{"0", 0, dtp.ErrUnsupportedNetwork},
-		{"ALLX", 0, dtp.ErrSyntax},
-		{"x", 0, dtp.ErrSyntax},
-		{"-1", 0, dtp.ErrSyntax},
-		{"1 2", 0, dtp.ErrSyntax},
+		{"", ftpwire.EPSVAny, nil},
+		{"  ", ftpwire.EPSVAny, nil},
+		{"1", ftpwire.EPSVIPv4, nil},
+		{"2", ftpwire.EPSVIPv6, nil},
+		{"ALL", ftpwire.EPSVAll, nil},
+		{"all", ftpwire.EPSVAll, nil},
+		{"3", 0, ftpwire.ErrUnsupportedNetwork},
+		{"0", 0, ftpwire.ErrUnsupportedNetwork},
+		{"ALLX", 0, ftpwire.ErrSyntax},
+		{"x", 0, ftpwire.ErrSyntax},
+		{"-1", 0, ftpwire.ErrSyntax},
+		{"1 2", 0, ftpwire.ErrSyntax},
 	}
 	for _, c := range cases {
-		kind, err := dtp.ParseEPSVArg(c.arg)
+		kind, err := ftpwire.ParseEPSVArg(c.arg)
 		if c.err != nil {
 			assert.ErrorIs(t, err, c.err, "%q", c.arg)
 			continue
@@ -104,19 +104,19 @@ func TestParseEPSVArg(t *testing.T) {
 }
 
 func TestFormat(t *testing.T) {
-	assert.Equal(t, "127,0,0,1,200,10", dtp.FormatPASV(loopback, 51210))
-	assert.Equal(t, "127,0,0,1,200,10", dtp.FormatPASV(net.ParseIP("::ffff:127.0.0.1"), 51210))
-	assert.Equal(t, "10,0,0,255,0,21", dtp.FormatPASV(net.IPv4(10, 0, 0, 255), 21))
-	assert.Equal(t, "0,0,0,0,255,255", dtp.FormatPASV(net.IPv6loopback, 65535), "PASV cannot carry IPv6")
-	assert.Equal(t, "(|||51210|)", dtp.FormatEPSV(51210))
+	assert.Equal(t, "127,0,0,1,200,10", ftpwire.FormatPASV(loopback, 51210))
+	assert.Equal(t, "127,0,0,1,200,10", ftpwire.FormatPASV(net.ParseIP("::ffff:127.0.0.1"), 51210))
+	assert.Equal(t, "10,0,0,255,0,21", ftpwire.FormatPASV(net.IPv4(10, 0, 0, 255), 21))
+	assert.Equal(t, "0,0,0,0,255,255", ftpwire.FormatPASV(net.IPv6loopback, 65535), "PASV cannot carry IPv6")
+	assert.Equal(t, "(|||51210|)", ftpwire.FormatEPSV(51210))
 }
 
 // checkPORT is the fuzz property of ParsePORT: a result is an IPv4
 // address with a valid port, and formatting it for 227 parses back to it.
 func checkPORT(t *testing.T, s string) {
-	a, err := dtp.ParsePORT(s)
+	a, err := ftpwire.ParsePORT(s)
 	if err != nil {
-		if !errors.Is(err, dtp.ErrSyntax) {
+		if !errors.Is(err, ftpwire.ErrSyntax) {
 			t.Fatalf("ParsePORT(%q): %v", s, err)
 		}
 		return
@@ -124,7 +124,7 @@ func checkPORT(t *testing.T, s string) {
 	if len(a.IP) != net.IPv4len || a.Port <= 0 || a.Port > 65535 {
 		t.Fatalf("ParsePORT(%q) = %v", s, a)
 	}
-	again, err := dtp.ParsePORT(dtp.FormatPASV(a.IP, a.Port))
+	again, err := ftpwire.ParsePORT(ftpwire.FormatPASV(a.IP, a.Port))
 	if err != nil || !again.IP.Equal(a.IP) || again.Port != a.Port {
 		t.Fatalf("round trip of %q: %v %v", s, again, err)
 	}
@@ -133,9 +133,9 @@ func checkPORT(t *testing.T, s string) {
 // checkEPRT is the fuzz property of ParseEPRT: errors are one of the two
 // kinds, and a result formatted back as EPRT parses to itself.
 func checkEPRT(t *testing.T, s string) {
-	a, err := dtp.ParseEPRT(s)
+	a, err := ftpwire.ParseEPRT(s)
 	if err != nil {
-		if !errors.Is(err, dtp.ErrSyntax) && !errors.Is(err, dtp.ErrUnsupportedNetwork) {
+		if !errors.Is(err, ftpwire.ErrSyntax) && !errors.Is(err, ftpwire.ErrUnsupportedNetwork) {
 			t.Fatalf("ParseEPRT(%q): %v", s, err)
 		}
 		return
@@ -147,14 +147,14 @@ func checkEPRT(t *testing.T, s string) {
 	if a.IP.To4() != nil {
 		proto = "1"
 	}
-	again, err := dtp.ParseEPRT("|" + proto + "|" + a.IP.String() + "|" + strconv.Itoa(a.Port) + "|")
+	again, err := ftpwire.ParseEPRT("|" + proto + "|" + a.IP.String() + "|" + strconv.Itoa(a.Port) + "|")
 	if err != nil || !again.IP.Equal(a.IP) || again.Port != a.Port {
 		t.Fatalf("round trip of %q: %v %v", s, again, err)
 	}
 }
 
 // The seed corpus is in testdata/fuzz/Fuzz*/; `go test` runs it, and
-// `go test -fuzz=FuzzParsePORT ./ftp/dtp/` explores further.
+// `go test -fuzz=FuzzParsePORT ./ftp/ftpwire/` explores further.
 func FuzzParsePORT(f *testing.F) {
 	f.Add("127,0,0,1,200,10")
 	f.Fuzz(checkPORT)

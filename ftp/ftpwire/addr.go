@@ -1,4 +1,4 @@
-package dtp
+package ftpwire
 
 import (
 	"net"
@@ -162,4 +162,81 @@ func FormatPASV(ip net.IP, port int) string {
 // FormatEPSV formats a 229 address: "(|||port|)".
 func FormatEPSV(port int) string {
 	return "(|||" + strconv.Itoa(port) + "|)"
+}
+
+// FormatPORT formats a PORT argument, "h1,h2,h3,h4,p1,p2" (the same text
+// as a 227 address). ip must be IPv4; see FormatPASV.
+func FormatPORT(ip net.IP, port int) string { return FormatPASV(ip, port) }
+
+// FormatEPRT formats an EPRT argument: "|1|1.2.3.4|port|" for IPv4 (and
+// IPv4-mapped) addresses, "|2|::1|port|" for IPv6.
+func FormatEPRT(ip net.IP, port int) string {
+	proto := "2"
+	if v4 := ip.To4(); v4 != nil {
+		proto, ip = "1", v4
+	}
+	return "|" + proto + "|" + ip.String() + "|" + strconv.Itoa(port) + "|"
+}
+
+// ParsePASVReply reads the address of a 227 reply's text. RFC 959 leaves
+// the text around the six numbers free, so, as RFC 1123 section 4.1.2.6
+// advises, it scans for the first run of six comma-separated numbers
+// (each 0-255, the port not 0): "Entering Passive Mode (127,0,0,1,4,1)."
+// and "=127,0,0,1,4,1" both parse. Anything else is ErrSyntax.
+func ParsePASVReply(text string) (*net.TCPAddr, error) {
+	for i := 0; i < len(text); i++ {
+		if !isDigit(text[i]) || (i > 0 && (isDigit(text[i-1]) || text[i-1] == ',')) {
+			continue
+		}
+		j := i
+		for j < len(text) && (isDigit(text[j]) || text[j] == ',') {
+			j++
+		}
+		if a, err := ParsePORT(text[i:j]); err == nil {
+			return a, nil
+		}
+	}
+	return nil, ErrSyntax
+}
+
+// ParseEPSVReply reads the port of a 229 reply's text: "(<d><d><d>port<d>)"
+// with the same delimiter <d> (a printable character other than a digit,
+// "|" in practice) four times and a port of 1 to 65535 (RFC 2428 section
+// 3). The host is the control connection's peer by definition. Anything
+// else is ErrSyntax.
+func ParseEPSVReply(text string) (int, error) {
+	for {
+		open := strings.IndexByte(text, '(')
+		if open < 0 {
+			return 0, ErrSyntax
+		}
+		text = text[open+1:]
+		if len(text) < 6 {
+			return 0, ErrSyntax
+		}
+		d := text[0]
+		if d < '!' || d > '~' || isDigit(d) || text[1] != d || text[2] != d {
+			continue
+		}
+		end := strings.IndexByte(text[3:], d)
+		if end < 0 || 3+end+1 >= len(text) || text[3+end+1] != ')' {
+			continue
+		}
+		port, ok := digits(text[3:3+end], 5)
+		if !ok || port < 1 || port > 65535 {
+			return 0, ErrSyntax
+		}
+		return port, nil
+	}
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// unmap returns the 4-byte form of an IPv4 or IPv4-mapped IPv6 address,
+// ip itself otherwise.
+func unmap(ip net.IP) net.IP {
+	if v4 := ip.To4(); v4 != nil {
+		return v4
+	}
+	return ip
 }
