@@ -48,7 +48,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzPassiveReplies$$' -fuzztime=$(FUZZTIME) ./ftp/ftpwire
 	$(GO) test -run='^$$' -fuzz='^FuzzResolve$$' -fuzztime=$(FUZZTIME) ./ftp/shell
 	$(GO) test -run='^$$' -fuzz='^FuzzSession$$' -fuzztime=$(FUZZTIME) ./ftp
-	$(GO) test -run='^$$' -fuzz='^FuzzReplies$$' -fuzztime=$(FUZZTIME) ./bench/ftpclient
+	$(GO) test -run='^$$' -fuzz='^FuzzReplies$$' -fuzztime=$(FUZZTIME) ./ftp/client
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...

@@ -9,6 +9,7 @@
 package deferred
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"runtime/debug"
@@ -74,6 +75,12 @@ type Deferred[T any] struct {
 	unhandled bool // err has not been seen by an observing step yet
 	steps     []step[T]
 	hook      func(error)
+	// watchers see the result as resolved, on the goroutine that
+	// resolves it, loop or not (Wait and Call: a goroutine waiting for a
+	// Deferred must learn its result even if the loop is gone by then).
+	watchers []func(T, error)
+	rv       T // the result as resolved, before any step
+	rerr     error
 }
 
 // step is one callback. An observing step (AddBoth, the forwarders of
@@ -112,12 +119,43 @@ func (d *Deferred[T]) Resolve(v T, err error) error {
 		return ErrAlreadyCalled
 	}
 	d.fired, d.v, d.err, d.unhandled = true, v, err, err != nil
+	d.rv, d.rerr = v, err
 	schedule := d.needsRunLocked()
+	watchers := d.takeWatchersLocked()
 	d.mu.Unlock()
+	notify(watchers, v, err)
 	if schedule {
 		d.schedule()
 	}
 	return nil
+}
+
+// takeWatchersLocked returns the watchers to call now that d is resolved.
+func (d *Deferred[T]) takeWatchersLocked() []func(T, error) {
+	w := d.watchers
+	d.watchers = nil
+	return w
+}
+
+func notify[T any](watchers []func(T, error), v T, err error) {
+	for _, w := range watchers {
+		w(v, err)
+	}
+}
+
+// watch calls fn once with the result d is resolved with, on the
+// resolving goroutine (at once if d is resolved already). fn must not
+// block. The steps' changes to the result are not seen.
+func (d *Deferred[T]) watch(fn func(T, error)) {
+	d.mu.Lock()
+	if !d.fired {
+		d.watchers = append(d.watchers, fn)
+		d.mu.Unlock()
+		return
+	}
+	v, err := d.rv, d.rerr
+	d.mu.Unlock()
+	fn(v, err)
 }
 
 // Callback resolves with a value.
@@ -205,10 +243,17 @@ func (d *Deferred[T]) schedule() {
 	}
 }
 
-// resolveOnLoop sets the result and runs the steps at once. It must be
-// called on d's loop, from code the loop is running (a delivered function
-// or another Deferred's step), so it keeps the no-reentrancy promise. It
-// reports false if d was already resolved.
+// ResolveNow sets the result and runs the callbacks added so far before
+// it returns, saving the loop turn Resolve waits for (callbacks added
+// later run on a later turn, as usual). Loop-only: call it on d's loop,
+// from code the loop is running (a protocol method, a delivered function
+// or another Deferred's step), never from inside one of d's own
+// callbacks. It is how a protocol answers a request at once, for example
+// a client resolving a command's Deferred with the reply it just read.
+// It reports false (and changes nothing) if d was already resolved.
+func (d *Deferred[T]) ResolveNow(v T, err error) bool { return d.resolveOnLoop(v, err) }
+
+// resolveOnLoop is ResolveNow.
 func (d *Deferred[T]) resolveOnLoop(v T, err error) bool {
 	d.mu.Lock()
 	if d.fired {
@@ -216,7 +261,10 @@ func (d *Deferred[T]) resolveOnLoop(v T, err error) bool {
 		return false
 	}
 	d.fired, d.v, d.err, d.unhandled = true, v, err, err != nil
+	d.rv, d.rerr = v, err
+	watchers := d.takeWatchersLocked()
 	d.mu.Unlock()
+	notify(watchers, v, err)
 	d.run() // nothing can be queued or running: d was not fired
 	return true
 }
@@ -323,4 +371,71 @@ func ThenDeferred[T, U any](d *Deferred[T], fn func(T) *Deferred[U]) *Deferred[U
 		return v, err
 	}})
 	return nd
+}
+
+// Wait blocks until d is resolved, or ctx ends (then ctx.Err()), and
+// returns the result d was resolved with (what its callbacks make of it
+// is theirs). It is for goroutines that are not d's loop (a test, a
+// program's main): it does not need the loop, so it returns even when
+// the loop's connection is gone, but on the loop it would wait for itself.
+func Wait[T any](ctx context.Context, d *Deferred[T]) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	ch := make(chan result, 1)
+	d.watch(func(v T, err error) { ch <- result{v, err} })
+	select {
+	case r := <-ch:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
+}
+
+// ErrLoopGone is the failure of Call when the loop no longer runs
+// anything (its connection was lost) before fn could run.
+var ErrLoopGone = errors.New("deferred: the loop is gone")
+
+// Call runs fn on loop and waits for the Deferred it returns (see Wait):
+// the bridge from an ordinary goroutine to loop-only operations, such as
+// those of ftp/client's Client:
+//
+//	n, err := deferred.Call(ctx, c.Loop(), func() *deferred.Deferred[int64] {
+//		return c.Retrieve("file", w)
+//	})
+//
+// Not for use on loop itself.
+func Call[T any](ctx context.Context, loop protocol.Loop, fn func() *Deferred[T]) (T, error) {
+	got := make(chan *Deferred[T], 1)
+	run := func() {
+		d, err := safeCall(func() (*Deferred[T], error) { return fn(), nil })
+		switch {
+		case err != nil:
+			d = Fail[T](loop, err)
+		case d == nil:
+			d = Fail[T](loop, ErrNilDeferred)
+		}
+		got <- d
+	}
+	dropped := make(chan struct{})
+	var accepted bool
+	if dn, ok := loop.(protocol.DropNotifier); ok {
+		accepted = dn.CallFromThreadOrDrop(run, func() { close(dropped) })
+	} else {
+		accepted = loop.CallFromThread(run)
+	}
+	var zero T
+	if !accepted {
+		return zero, ErrLoopGone
+	}
+	select {
+	case d := <-got:
+		return Wait(ctx, d)
+	case <-dropped:
+		return zero, ErrLoopGone
+	case <-ctx.Done():
+		return zero, ctx.Err()
+	}
 }

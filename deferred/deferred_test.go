@@ -1,6 +1,7 @@
 package deferred_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -268,4 +269,68 @@ func TestDeferredOnAStoppedLoopNeverRunsCallbacks(t *testing.T) {
 	assert.NoError(t, d.Callback(1), "resolving still works")
 	assert.Zero(t, loop.RunPending())
 	assert.False(t, ran)
+}
+
+func TestResolveNowRunsCallbacksBeforeItReturns(t *testing.T) {
+	loop := prototest.NewLoop()
+	d := deferred.NewDeferred[int](loop)
+	var got int
+	d.AddBoth(func(v int, _ error) { got = v })
+	require.True(t, d.ResolveNow(7, nil))
+	assert.Equal(t, 7, got, "no loop turn needed")
+	assert.False(t, d.ResolveNow(8, nil), "once only")
+	var later int
+	d.AddBoth(func(v int, _ error) { later = v })
+	assert.Zero(t, later, "a callback added afterwards waits for the loop's turn")
+	loop.RunPending()
+	assert.Equal(t, 7, later)
+}
+
+func TestCallAndWaitBridgeAGoroutineToTheLoop(t *testing.T) {
+	loop := prototest.NewLoop()
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() { // the loop's goroutine
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				loop.WaitPending(10 * time.Millisecond)
+			}
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	v, err := deferred.Call(ctx, loop, func() *deferred.Deferred[string] {
+		d := deferred.NewDeferred[string](loop)
+		loop.CallFromThread(func() { _ = d.Callback("done") })
+		return d
+	})
+	require.NoError(t, err)
+	assert.Equal(t, "done", v)
+
+	_, err = deferred.Call(ctx, loop, func() *deferred.Deferred[string] { panic("in fn") })
+	var pe *deferred.PanicError
+	assert.ErrorAs(t, err, &pe)
+	_, err = deferred.Call(ctx, loop, func() *deferred.Deferred[string] { return nil })
+	assert.ErrorIs(t, err, deferred.ErrNilDeferred)
+
+	short, cancelShort := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancelShort()
+	_, err = deferred.Wait(short, deferred.NewDeferred[int](loop))
+	assert.ErrorIs(t, err, context.DeadlineExceeded, "an unresolved Deferred waits for ctx")
+
+	gone := prototest.NewLoop()
+	d := deferred.NewDeferred[int](gone)
+	gone.Stop()
+	go func() { _ = d.Callback(42) }()
+	n, err := deferred.Wait(ctx, d)
+	require.NoError(t, err)
+	assert.Equal(t, 42, n, "Wait needs no loop: the result reaches it though the loop is gone")
+
+	stopped := prototest.NewLoop()
+	stopped.Stop()
+	_, err = deferred.Call(ctx, stopped, func() *deferred.Deferred[int] { return nil })
+	assert.ErrorIs(t, err, deferred.ErrLoopGone)
 }

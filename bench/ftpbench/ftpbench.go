@@ -1,13 +1,11 @@
 // Package ftpbench is an FTP load generator built on the reactor: control
-// connections are ftpclient protocols on gnet client loops (no goroutine
+// connections are ftp/client protocols on gnet client loops (no goroutine
 // per connection), data connections use Go's net package. It runs the
 // scenarios of cmd/ftpbench against any FTP server.
 package ftpbench
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -17,7 +15,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gnetftp/gnetftp/bench/ftpclient"
+	"github.com/gnetftp/gnetftp/deferred"
+	"github.com/gnetftp/gnetftp/ftp/client"
+	"github.com/gnetftp/gnetftp/ftp/ftpwire"
 	"github.com/gnetftp/gnetftp/protocol"
 	"github.com/gnetftp/gnetftp/reactor"
 )
@@ -75,162 +75,79 @@ func (ru *Runner) source() *net.TCPAddr {
 }
 
 // connect opens a control connection and calls ready on its loop with
-// the greeting.
-func (ru *Runner) connect(ready func(c *ftpclient.Client, r ftpclient.Reply), lost func(c *ftpclient.Client, err error)) error {
+// the greeting (or the failure that came first). The scenarios that use
+// it bound each dialogue from their own goroutine, so the client keeps no
+// reply timer: one timer per connection and a reset per reply cost the
+// login loop about 5% of its rate on two cores.
+func (ru *Runner) connect(ready func(c *client.Client, r ftpwire.Reply, err error), lost func(c *client.Client, err error)) error {
+	cfg := ru.clientConfig()
+	cfg.ReplyTimeout = -1
 	f := protocol.FactoryFunc(func(net.Addr) protocol.Protocol {
-		return &ftpclient.Client{OnGreeting: ready, OnLost: lost}
+		return &client.Client{Config: cfg, OnGreeting: ready, OnLost: lost}
 	})
 	return ru.r.ConnectFrom(context.Background(), ru.source(), ru.cfg.Addr, f, ru.cfg.Timeout)
+}
+
+// clientConfig bounds every reply and every data connection by Timeout.
+func (ru *Runner) clientConfig() client.Config {
+	return client.Config{ReplyTimeout: ru.cfg.Timeout, DataTimeout: ru.cfg.Timeout}
 }
 
 // Session is a logged-in connection driven synchronously from one
 // goroutine (for the transfer scenarios, where C is small).
 type Session struct {
-	c     *ftpclient.Client
-	ru    *Runner
-	local net.IP // the control connection's source IP: data connections use it too
-	peer  net.Addr
+	c  *client.Client
+	ru *Runner
 }
 
 // Dial opens and logs in a Session.
 func (ru *Runner) Dial() (*Session, error) {
-	done := make(chan *Session, 1)
-	fail := make(chan error, 1)
-	err := ru.connect(func(c *ftpclient.Client, g ftpclient.Reply) {
-		if g.Code != 220 {
-			fail <- fmt.Errorf("greeting: %s", g)
-			c.Transport.LoseConnection()
-			return
-		}
-		c.Login(ru.cfg.User, ru.cfg.Pass, func(r ftpclient.Reply) {
-			if r.Code != 230 {
-				fail <- fmt.Errorf("login: %s", r)
-				c.Transport.LoseConnection()
-				return
-			}
-			s := &Session{c: c, ru: ru, peer: c.Transport.RemoteAddr()}
-			if ta, ok := c.Transport.LocalAddr().(*net.TCPAddr); ok {
-				s.local = ta.IP
-			}
-			done <- s
-		})
-	}, func(c *ftpclient.Client, err error) {
-		select {
-		case fail <- fmt.Errorf("connection lost: %v", err):
-		default:
-		}
-	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*ru.cfg.Timeout)
+	defer cancel()
+	c, err := client.DialFrom(ctx, ru.r, ru.source(), ru.cfg.Addr, ru.clientConfig())
 	if err != nil {
 		return nil, err
 	}
-	select {
-	case s := <-done:
-		return s, nil
-	case err := <-fail:
+	s := &Session{c: c, ru: ru}
+	if _, err := call(s, func() *deferred.Deferred[ftpwire.Reply] { return c.Login(ru.cfg.User, ru.cfg.Pass) }); err != nil {
+		s.Close()
 		return nil, err
-	case <-time.After(ru.cfg.Timeout):
-		return nil, errors.New("ftpbench: login timed out")
 	}
+	return s, nil
+}
+
+// call runs a Client operation from the session's goroutine and waits for
+// it (the client's own timeouts bound it; the context is a safety net).
+func call[T any](s *Session, op func() *deferred.Deferred[T]) (T, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*s.ru.cfg.Timeout)
+	defer cancel()
+	return deferred.Call(ctx, s.c.Loop(), op)
 }
 
 // Do sends a command from any goroutine and waits for its final reply.
-func (s *Session) Do(cmd string) (ftpclient.Reply, error) { return s.do(cmd, nil) }
-
-// do is Do with a hook for the preliminary (1xx) reply, run on the loop.
-func (s *Session) do(cmd string, prelim func(ftpclient.Reply)) (ftpclient.Reply, error) {
-	ch := make(chan ftpclient.Reply, 1)
-	ok := s.c.Transport.Loop().CallFromThread(func() {
-		s.c.Do(cmd, func(r ftpclient.Reply) {
-			if r.Code >= 200 || r.Code == 0 {
-				ch <- r
-			} else if prelim != nil {
-				prelim(r)
-			}
-		})
-	})
-	if !ok {
-		return ftpclient.Reply{}, ftpclient.ErrLost
-	}
-	select {
-	case r := <-ch:
-		if r.Code == 0 {
-			return r, ftpclient.ErrLost
-		}
-		return r, nil
-	case <-time.After(s.ru.cfg.Timeout):
-		return ftpclient.Reply{}, fmt.Errorf("ftpbench: %s: no reply in %v", strings.Fields(cmd)[0], s.ru.cfg.Timeout)
-	}
+func (s *Session) Do(cmd string) (ftpwire.Reply, error) {
+	return call(s, func() *deferred.Deferred[ftpwire.Reply] { return s.c.Command(cmd) })
 }
 
 // Close quits.
 func (s *Session) Close() {
-	_, _ = s.Do("QUIT")
-	s.c.Transport.Loop().CallFromThread(s.c.Transport.LoseConnection)
+	_, _ = call(s, func() *deferred.Deferred[ftpwire.Reply] { return s.c.Quit() })
+	s.c.Loop().CallFromThread(s.c.Transport.LoseConnection)
 }
 
-// Transfer runs one data command (RETR, STOR, LIST, NLST): EPSV (PASV
-// fallback), connect, run the command, move the data with io (upload
-// `size` bytes for STOR), and wait for the 226. It returns the bytes moved.
+// Transfer runs one data command (RETR, STOR, LIST, NLST) with the
+// client's Download or Upload (EPSV with a PASV fallback, the data
+// connection from the control connection's address, an upload of `size`
+// zero bytes started after the 1xx, the 226 awaited). It returns the bytes
+// moved.
 func (s *Session) Transfer(cmd string, size int64) (int64, error) {
-	r, err := s.Do("EPSV")
-	if err == nil && r.Code != 229 {
-		r, err = s.Do("PASV")
-	}
-	if err != nil {
-		return 0, err
-	}
-	addr, err := ftpclient.DataAddr(r, s.peer)
-	if err != nil {
-		return 0, err
-	}
-	// From the control connection's address: servers accept data
-	// connections only from the client's IP (RFC 2577).
-	d := net.Dialer{Timeout: s.ru.cfg.Timeout}
-	if s.local != nil {
-		d.LocalAddr = &net.TCPAddr{IP: s.local}
-	}
-	conn, err := d.Dial("tcp", addr)
-	if err != nil {
-		return 0, fmt.Errorf("ftpbench: data connection: %w", err)
-	}
-	// An upload starts once the server said 150/125, as real clients do
-	// (some servers drop data that arrives before the command).
 	upload := strings.HasPrefix(cmd, "STOR") || strings.HasPrefix(cmd, "APPE")
-	ready := make(chan bool, 1)
-	moved := make(chan int64, 1)
-	go func() {
-		defer conn.Close()
-		var n int64
+	return call(s, func() *deferred.Deferred[int64] {
 		if upload {
-			if <-ready {
-				n, _ = io.CopyN(conn, zeroReader{}, size)
-			}
-		} else {
-			n, _ = io.Copy(io.Discard, conn)
+			return s.c.Upload(cmd, io.LimitReader(zeroReader{}, size))
 		}
-		moved <- n
-	}()
-	final, err := s.do(cmd, func(ftpclient.Reply) {
-		select {
-		case ready <- true:
-		default:
-		}
+		return s.c.Download(cmd, io.Discard)
 	})
-	select {
-	case ready <- false: // no 1xx came: do not upload
-	default:
-	}
-	if err != nil || final.Code >= 400 {
-		conn.Close() // unblock the data goroutine
-	}
-	n := <-moved
-	if err != nil {
-		return n, err
-	}
-	if final.Code != 226 && final.Code != 250 {
-		return n, fmt.Errorf("ftpbench: %s: %s", cmd, final)
-	}
-	return n, nil
 }
 
 type zeroReader struct{}

@@ -12,7 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gnetftp/gnetftp/bench/ftpclient"
+	"github.com/gnetftp/gnetftp/ftp/client"
+	"github.com/gnetftp/gnetftp/ftp/ftpwire"
 )
 
 // Progress is called about once a second by long scenarios.
@@ -37,7 +38,7 @@ func (ru *Runner) Idle(ctx context.Context, n, inflight int, progress Progress, 
 	var ok, done atomic.Int64
 	var firstErr atomic.Value
 	var mu sync.Mutex
-	var clients []*ftpclient.Client
+	var clients []*client.Client
 	fail := func(err error) {
 		firstErr.CompareAndSwap(nil, err.Error())
 	}
@@ -50,24 +51,27 @@ func (ru *Runner) Idle(ctx context.Context, n, inflight int, progress Progress, 
 		var once sync.Once
 		var settled atomic.Bool // the login finished, one way or the other
 		end := func() { settled.Store(true); once.Do(finished) }
-		err := ru.connect(func(c *ftpclient.Client, g ftpclient.Reply) {
-			if g.Code != 220 {
-				fail(fmt.Errorf("greeting: %s", g))
+		err := ru.connect(func(c *client.Client, g ftpwire.Reply, err error) {
+			if err == nil && g.Code != 220 {
+				err = fmt.Errorf("greeting: %s", g)
+			}
+			if err != nil {
+				fail(err)
 				end()
 				return
 			}
-			c.Login(ru.cfg.User, ru.cfg.Pass, func(r ftpclient.Reply) {
-				if r.Code == 230 {
+			c.Login(ru.cfg.User, ru.cfg.Pass).AddBoth(func(_ ftpwire.Reply, err error) {
+				if err == nil {
 					ok.Add(1)
 					mu.Lock()
 					clients = append(clients, c)
 					mu.Unlock()
 				} else {
-					fail(fmt.Errorf("login: %s", r))
+					fail(fmt.Errorf("login: %w", err))
 				}
 				end()
 			})
-		}, func(c *ftpclient.Client, err error) {
+		}, func(c *client.Client, err error) {
 			if !settled.Load() {
 				fail(fmt.Errorf("connection lost before login: %v", err))
 			}
@@ -187,27 +191,29 @@ func (ru *Runner) Logins(ctx context.Context, c, count int, dur time.Duration, p
 					done <- err
 				}
 			}
-			err := ru.connect(func(cl *ftpclient.Client, g ftpclient.Reply) {
-				if g.Code != 220 {
-					end(fmt.Errorf("greeting: %s", g))
+			err := ru.connect(func(cl *client.Client, g ftpwire.Reply, err error) {
+				if err == nil && g.Code != 220 {
+					err = fmt.Errorf("greeting: %s", g)
+				}
+				if err != nil {
+					end(err)
 					cl.Transport.LoseConnection()
 					return
 				}
-				cl.Login(ru.cfg.User, ru.cfg.Pass, func(r ftpclient.Reply) {
-					if r.Code != 230 {
-						end(fmt.Errorf("login: %s", r))
+				cl.Login(ru.cfg.User, ru.cfg.Pass).AddBoth(func(_ ftpwire.Reply, err error) {
+					if err != nil {
+						end(fmt.Errorf("login: %w", err))
 						cl.Transport.LoseConnection()
 						return
 					}
-					cl.Do("QUIT", func(r ftpclient.Reply) {
-						if r.Code != 221 {
-							end(fmt.Errorf("QUIT: %s", r))
+					cl.Quit().AddBoth(func(_ ftpwire.Reply, err error) {
+						if err != nil {
+							end(err)
 						}
 						quit.Store(true)
-						cl.Transport.LoseConnection()
 					})
 				})
-			}, func(_ *ftpclient.Client, err error) {
+			}, func(_ *client.Client, err error) {
 				if quit.Load() {
 					end(nil)
 				} else {
@@ -335,7 +341,7 @@ func (p *probe) cmd(line string, want int) error {
 
 // expect reads one reply, multi-line ones included.
 func (p *probe) expect(want int) error {
-	var replies ftpclient.Assembler
+	var replies ftpwire.Assembler
 	for {
 		l, err := p.r.ReadString('\n')
 		if err != nil {
