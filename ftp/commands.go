@@ -120,10 +120,10 @@ func (s *Session) cmdPASS(arg string) {
 		s.loggedIn(sh)
 		return
 	}
-	shellFor := s.f.cfg.ShellFor
+	realm := s.f.cfg.Realm
 	blocking(s, func() (shell.Shell, error) {
 		if anonymous {
-			return shellFor(user, "", true)
+			return realm.Shell(shell.Login{User: user, Anonymous: true})
 		}
 		if users == nil {
 			return nil, errBadLogin
@@ -132,7 +132,7 @@ func (s *Session) cmdPASS(arg string) {
 		if err != nil {
 			return nil, errBadLogin
 		}
-		return shellFor(user, home, false)
+		return realm.Shell(shell.Login{User: user, Home: home})
 	}, func(sh shell.Shell, err error) {
 		if err != nil {
 			s.loginFailed(err)
@@ -156,7 +156,11 @@ func (s *Session) quickLogin(user, password string) (shell.Shell, bool) {
 			return nil, false
 		}
 	}
-	return s.f.readyShell(home, s.anonymous)
+	rr, ok := s.f.cfg.Realm.(shell.ReadyRealm)
+	if !ok {
+		return nil, false
+	}
+	return rr.ReadyShell(shell.Login{User: user, Home: home, Anonymous: s.anonymous})
 }
 
 func (s *Session) loggedIn(sh shell.Shell) {

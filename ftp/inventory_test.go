@@ -25,6 +25,7 @@ import (
 	"github.com/gnetftp/gnetftp/ftp"
 	"github.com/gnetftp/gnetftp/ftp/ftpwire"
 	"github.com/gnetftp/gnetftp/ftp/shell"
+	"github.com/gnetftp/gnetftp/ftp/shell/local"
 )
 
 func TestBeforeLoginOnlyPublicCommandsRun(t *testing.T) {
@@ -354,10 +355,10 @@ func (explosive) OpenForReading(string, int64) (io.ReadCloser, error) { return p
 
 func TestPanicDuringATransferGives451AndTheSessionGoesOn(t *testing.T) {
 	h := newPI(t, func(c *ftp.Config) {
-		c.ShellFor = func(user, home string, anon bool) (shell.Shell, error) {
-			l, err := shell.NewLocal(c.Root)
+		c.Realm = shell.RealmFunc(func(shell.Login) (shell.Shell, error) {
+			l, err := local.New(c.Root)
 			return explosive{l}, err
-		}
+		})
 	})
 	h.login()
 	data := h.pasv()
@@ -437,10 +438,10 @@ func TestStorageAndReadErrorsDuringTransfers(t *testing.T) {
 	} {
 		var aborted bool
 		h := newPI(t, func(cfg *ftp.Config) {
-			cfg.ShellFor = func(user, home string, anon bool) (shell.Shell, error) {
-				l, err := shell.NewLocal(cfg.Root)
+			cfg.Realm = shell.RealmFunc(func(shell.Login) (shell.Shell, error) {
+				l, err := local.New(cfg.Root)
 				return writeFailing{failing{l, c.err}, &aborted}, err
-			}
+			})
 		})
 		h.login()
 		data := h.pasv()
@@ -477,17 +478,17 @@ type listOnly struct{ shell.Shell }
 func TestNLSTWithAndWithoutNameLister(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		wrap func(*shell.Local) shell.Shell
+		wrap func(*local.Local) shell.Shell
 	}{
-		{"NameLister", func(l *shell.Local) shell.Shell { return l }},
-		{"List only", func(l *shell.Local) shell.Shell { return listOnly{l} }},
+		{"NameLister", func(l *local.Local) shell.Shell { return l }},
+		{"List only", func(l *local.Local) shell.Shell { return listOnly{l} }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newPI(t, func(c *ftp.Config) {
-				c.ShellFor = func(user, home string, anon bool) (shell.Shell, error) {
-					l, err := shell.NewLocal(c.Root)
+				c.Realm = shell.RealmFunc(func(shell.Login) (shell.Shell, error) {
+					l, err := local.New(c.Root)
 					return tc.wrap(l), err
-				}
+				})
 			})
 			_, isNL := tc.wrap(nil).(shell.NameLister)
 			require.Equal(t, tc.name == "NameLister", isNL)

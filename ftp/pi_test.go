@@ -20,6 +20,7 @@ import (
 	"github.com/gnetftp/gnetftp/ftp"
 	"github.com/gnetftp/gnetftp/ftp/ftpwire"
 	"github.com/gnetftp/gnetftp/ftp/shell"
+	"github.com/gnetftp/gnetftp/ftp/shell/local"
 )
 
 func TestGreetingAndLoginStates(t *testing.T) {
@@ -413,10 +414,10 @@ func (panicky) Access(string) error                { return errors.New("backend 
 
 func TestPanickingShellGives451AndTheSessionGoesOn(t *testing.T) {
 	h := newPI(t, func(c *ftp.Config) {
-		c.ShellFor = func(user, home string, anon bool) (shell.Shell, error) {
-			l, err := shell.NewLocal(c.Root)
+		c.Realm = shell.RealmFunc(func(shell.Login) (shell.Shell, error) {
+			l, err := local.New(c.Root)
 			return panicky{l}, err
-		}
+		})
 	})
 	h.login()
 	h.pasv()

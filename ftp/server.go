@@ -9,12 +9,10 @@ package ftp
 
 import (
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +21,7 @@ import (
 	"github.com/gnetftp/gnetftp/ftp/auth"
 	"github.com/gnetftp/gnetftp/ftp/dtp"
 	"github.com/gnetftp/gnetftp/ftp/shell"
+	"github.com/gnetftp/gnetftp/ftp/shell/local"
 	"github.com/gnetftp/gnetftp/protocol"
 )
 
@@ -55,11 +54,12 @@ type Config struct {
 	// protection). With no passive range, dtp.DefaultPassiveRange is used
 	// (the ports below the kernel's ephemeral range).
 	Data dtp.Config
-	// ShellFor returns the shell of a user who logged in (home from the
-	// Authenticator) or of an anonymous user; default: a local shell on
-	// Root/home, read-only for anonymous users. It runs on the pool.
-	// Other backends (and tests) plug in here.
-	ShellFor func(user, home string, anonymous bool) (shell.Shell, error)
+	// Realm gives a user who logged in (home from the Authenticator), or
+	// an anonymous user, its shell; it runs on the pool, and first on the
+	// event loop when it is a shell.ReadyRealm. Default: a local.Realm on
+	// Root (a Local per home, read-only for anonymous users), closed by
+	// StopFactory. Other backends plug in here.
+	Realm shell.Realm
 	// Pool runs filesystem calls and bcrypt (any deferred.Submitter, so an
 	// embedder can share its own bounded executor); default a new
 	// deferred.Pool, closed by StopFactory.
@@ -81,11 +81,7 @@ type Factory struct {
 	mu    sync.Mutex
 	perIP map[string]int
 
-	shellMu sync.Mutex
-	shells  map[string]*shell.Local // by home directory
-	anon    shell.Shell
-	// localShells: ShellFor is localShell, so readyShell may answer.
-	localShells bool
+	ownRealm *local.Realm // the default realm, closed by StopFactory
 }
 
 // NewFactory validates cfg and applies defaults.
@@ -117,7 +113,7 @@ func NewFactory(cfg Config) (*Factory, error) {
 		cfg.Logger = slog.Default()
 	}
 	cfg.Data = cfg.Data.WithDefaults()
-	f := &Factory{cfg: cfg, commands: commandTable(), perIP: map[string]int{}, shells: map[string]*shell.Local{}}
+	f := &Factory{cfg: cfg, commands: commandTable(), perIP: map[string]int{}}
 	if cfg.Pool == nil {
 		f.ownPool = deferred.NewPool(deferred.PoolConfig{})
 		f.cfg.Pool = f.ownPool
@@ -138,17 +134,12 @@ func NewFactory(cfg Config) (*Factory, error) {
 		f.cfg.Data = cfg.Data
 	}
 	f.ports = dtp.NewPorts(cfg.Data.PortLow, cfg.Data.PortHigh)
-	if cfg.AllowAnonymous && cfg.ShellFor == nil {
-		l, err := shell.NewLocal(root)
+	if cfg.Realm == nil {
+		realm, err := local.NewRealm(root)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("ftp: %w", err)
 		}
-		f.shells[""] = l
-		f.anon = shell.ReadOnly(l)
-	}
-	if f.cfg.ShellFor == nil {
-		f.cfg.ShellFor = f.localShell
-		f.localShells = true
+		f.ownRealm, f.cfg.Realm = realm, realm
 	}
 	return f, nil
 }
@@ -156,17 +147,14 @@ func NewFactory(cfg Config) (*Factory, error) {
 // StartFactory does nothing; the factory is ready when built.
 func (f *Factory) StartFactory() {}
 
-// StopFactory closes the shells and, if the factory made it, the pool.
+// StopFactory closes the pool and the realm if the factory made them.
 func (f *Factory) StopFactory() {
 	if f.ownPool != nil {
 		f.ownPool.Close()
 	}
-	f.shellMu.Lock()
-	for _, l := range f.shells {
-		l.Close()
+	if f.ownRealm != nil {
+		_ = f.ownRealm.Close()
 	}
-	f.shells = map[string]*shell.Local{}
-	f.shellMu.Unlock()
 }
 
 // BuildProtocol returns a session, or a one-line refusal when a
@@ -198,54 +186,6 @@ func (f *Factory) release(ip string) {
 // Connections reports the live sessions (tests, STAT).
 func (f *Factory) Connections() int { return int(f.total.Load()) }
 
-func (f *Factory) localShell(user, home string, anonymous bool) (shell.Shell, error) {
-	if anonymous {
-		return f.anon, nil
-	}
-	return f.userShell(home)
-}
-
-// readyShell returns the shell localShell would, if it exists already:
-// it never blocks, for logins on the event loop.
-func (f *Factory) readyShell(home string, anonymous bool) (shell.Shell, bool) {
-	if !f.localShells {
-		return nil, false
-	}
-	if anonymous {
-		return f.anon, f.anon != nil
-	}
-	f.shellMu.Lock()
-	defer f.shellMu.Unlock()
-	l, ok := f.shells[homeKey(home)]
-	return l, ok
-}
-
-// homeKey is a home directory as the shells map keys it.
-func homeKey(home string) string {
-	return strings.Trim(filepath.ToSlash(filepath.Clean("/"+home)), "/")
-}
-
-// userShell opens (once) the shell for a home directory relative to the
-// root. It blocks (opens a directory): call it on the pool.
-func (f *Factory) userShell(home string) (shell.Shell, error) {
-	home = homeKey(home)
-	f.shellMu.Lock()
-	defer f.shellMu.Unlock()
-	if l, ok := f.shells[home]; ok {
-		return l, nil
-	}
-	dir := filepath.Join(f.cfg.Root, filepath.FromSlash(home))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("ftp: home %s: %w", home, err)
-	}
-	l, err := shell.NewLocal(dir)
-	if err != nil {
-		return nil, err
-	}
-	f.shells[home] = l
-	return l, nil
-}
-
 func hostOf(a net.Addr) string {
 	if ta, ok := a.(*net.TCPAddr); ok {
 		return ta.IP.String()
@@ -259,5 +199,3 @@ func hostOf(a net.Addr) string {
 	}
 	return h
 }
-
-var _ io.Closer = (*shell.Local)(nil)

@@ -12,6 +12,8 @@ import (
 
 	"github.com/gnetftp/gnetftp/deferred"
 	"github.com/gnetftp/gnetftp/ftp"
+	"github.com/gnetftp/gnetftp/ftp/shell"
+	"github.com/gnetftp/gnetftp/ftp/shell/local"
 	"github.com/gnetftp/gnetftp/internal/ftptest"
 )
 
@@ -102,4 +104,75 @@ func TestStalledFilesystemBlocksNoLoop(t *testing.T) {
 	unstall()
 	assert.Contains(t, k.expect(257), "made-while-stalled")
 	wrong.expect(530)
+}
+
+// wrappedRealm is a third-party realm in front of the local one: with
+// ReadyShell it keeps the event-loop login, without it every login needs
+// a pool worker.
+type wrappedRealm struct{ inner *local.Realm }
+
+func (w wrappedRealm) Shell(l shell.Login) (shell.Shell, error) { return w.inner.Shell(l) }
+
+type readyWrappedRealm struct{ wrappedRealm }
+
+func (w readyWrappedRealm) ReadyShell(l shell.Login) (shell.Shell, bool) {
+	return w.inner.ReadyShell(l)
+}
+
+// A custom Realm keeps the event-loop fast path only if it says so
+// (shell.ReadyRealm): a repeated login then answers while the pool is
+// stalled; with a plain Realm it waits for a worker.
+func TestCustomRealmKeepsTheLoopLoginWhenReady(t *testing.T) {
+	for _, ready := range []bool{true, false} {
+		t.Run(map[bool]string{true: "ReadyRealm", false: "plain Realm"}[ready], func(t *testing.T) {
+			pool := deferred.NewPool(deferred.PoolConfig{Workers: 1})
+			t.Cleanup(pool.Close)
+			f, _ := ftptest.Factory(t, func(c *ftp.Config) {
+				inner, err := local.NewRealm(c.Root)
+				require.NoError(t, err)
+				t.Cleanup(func() { inner.Close() })
+				c.Pool = pool
+				c.Realm = wrappedRealm{inner: inner}
+				if ready {
+					c.Realm = readyWrappedRealm{wrappedRealm{inner: inner}}
+				}
+			})
+			t.Cleanup(f.StopFactory)
+			addr := ftptest.Serve(t, f, "127.0.0.1:0").String()
+			first := dialCtl(t, addr)
+			first.cmd("USER "+ftptest.User, 331)
+			first.cmd("PASS "+ftptest.Password, 230)
+
+			release := make(chan struct{})
+			stuck := make(chan struct{})
+			require.NoError(t, pool.Submit(func() { close(stuck); <-release }))
+			<-stuck
+			var once sync.Once
+			unstall := func() { once.Do(func() { close(release) }) }
+			t.Cleanup(unstall)
+
+			nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			require.NoError(t, err)
+			t.Cleanup(func() { nc.Close() })
+			k := &ctl{t: t, c: textproto.NewConn(nc)}
+			_ = nc.SetDeadline(time.Now().Add(20 * time.Second))
+			k.expect(220)
+			k.cmd("USER "+ftptest.User, 331)
+			k.send("PASS " + ftptest.Password)
+			if ready {
+				k.expect(230)
+				return
+			}
+			// No reply while the only worker is stuck (a slow machine
+			// cannot make this pass wrongly: it only delays a reply).
+			_ = nc.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+			_, _, err = k.c.ReadResponse(230)
+			var ne net.Error
+			require.ErrorAs(t, err, &ne)
+			require.True(t, ne.Timeout(), "the login waits for the pool")
+			_ = nc.SetDeadline(time.Now().Add(20 * time.Second))
+			unstall()
+			k.expect(230)
+		})
+	}
 }

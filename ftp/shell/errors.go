@@ -3,12 +3,11 @@ package shell
 import (
 	"errors"
 	"io/fs"
-	"syscall"
 )
 
 // pathError is a shell failure: the operation, the client's virtual path,
 // the kind the PI maps to a reply (fs.ErrNotExist, ErrIsDir, ...) and the
-// OS error behind it. errors.Is matches both the kind and the cause. Its
+// error behind it. errors.Is matches both the kind and the cause. Its
 // text names only the virtual path and the kind, so it can go into a reply
 // or a log line without showing where the root lives on disk.
 type pathError struct {
@@ -31,49 +30,36 @@ func (e *pathError) Unwrap() []error {
 	return []error{e.kind, e.err}
 }
 
-// errKinds maps OS errors to the shell's kinds; the first match wins.
-// ENOTEMPTY (RMD of a directory with entries) counts as "exists".
-var errKinds = []struct{ cause, kind error }{
-	{ErrInvalidPath, ErrInvalidPath},
-	{ErrReadOnly, ErrReadOnly},
-	{ErrIsDir, ErrIsDir},
-	{ErrNotDir, ErrNotDir},
-	{ErrNotRegular, ErrNotRegular},
-	{syscall.EISDIR, ErrIsDir},
-	{syscall.ENOTDIR, ErrNotDir},
-	{syscall.ELOOP, ErrInvalidPath},
-	{fs.ErrNotExist, fs.ErrNotExist},
-	{fs.ErrExist, fs.ErrExist}, // EEXIST and ENOTEMPTY
-	{fs.ErrPermission, fs.ErrPermission},
+// Kinds are the error kinds the server maps to replies, in the order
+// Wrap tries them: the first one the cause matches (errors.Is) wins.
+// fs.ErrExist also covers a directory that is not empty (RMD).
+var Kinds = []error{
+	ErrInvalidPath, ErrReadOnly, ErrIsDir, ErrNotDir, ErrNotRegular,
+	fs.ErrNotExist, fs.ErrExist, fs.ErrPermission,
 }
 
-// escapeText is os.Root's (unexported) error for a path or symlink that
-// would leave the root.
-const escapeText = "path escapes from parent"
-
-// mapErr wraps err (nil stays nil) with op, the virtual path p and its kind.
-func mapErr(op, p string, err error) error {
+// Wrap returns err (nil stays nil) as a failure of op on the virtual path
+// p, of the first kind in Kinds that err matches (or of no kind). Every
+// backend wraps its errors with Wrap or PathError: the text then shows
+// the client's path and the kind, never a backend's own paths or keys.
+func Wrap(op, p string, err error) error {
 	if err == nil {
 		return nil
 	}
-	e := &pathError{op: op, path: p, err: err}
-	for _, k := range errKinds {
-		if errors.Is(err, k.cause) {
-			e.kind = k.kind
-			return e
+	for _, k := range Kinds {
+		if errors.Is(err, k) {
+			return &pathError{op: op, path: p, kind: k, err: err}
 		}
 	}
-	if isEscape(err) {
-		e.kind = ErrInvalidPath
-	}
-	return e
+	return &pathError{op: op, path: p, err: err}
 }
 
-func isEscape(err error) bool {
-	for ; err != nil; err = errors.Unwrap(err) {
-		if err.Error() == escapeText {
-			return true
-		}
+// PathError is Wrap with the kind chosen by the backend (nil: none), for
+// causes that match no kind by themselves (an errno that means "is a
+// directory", a store's "no such key").
+func PathError(op, p string, kind, cause error) error {
+	if cause == nil {
+		cause = kind
 	}
-	return false
+	return &pathError{op: op, path: p, kind: kind, err: cause}
 }

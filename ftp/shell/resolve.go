@@ -44,9 +44,12 @@ func appendSegments(segs []string, p string) ([]string, error) {
 	return segs, nil
 }
 
-// rel maps a virtual absolute path to a name relative to the root ("."
-// for the root itself), with Resolve's rules: nothing climbs above "/".
-func rel(p string) (string, error) {
+// RootRelative maps a virtual absolute path to a name relative to the
+// shell's root ("." for the root itself), with Resolve's rules: nothing
+// climbs above "/"; a relative path is ErrInvalidPath. A backend uses it
+// to turn what the server hands it into its own names (os.Root names,
+// object keys).
+func RootRelative(p string) (string, error) {
 	if !strings.HasPrefix(p, "/") {
 		return "", ErrInvalidPath
 	}

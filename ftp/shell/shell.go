@@ -1,7 +1,11 @@
-// Package shell is the FTP server's view of a user's filesystem (Twisted's
-// IFTPShell): the interface every backend implements, path resolution, the
-// local backend on os.Root, and the read-only wrapper used for anonymous
-// users.
+// Package shell is the contract between the FTP server and whatever
+// stores a user's files (Twisted's IFTPShell and IRealm): the Shell
+// interface and its optional capabilities, the error kinds the server maps
+// to replies, path resolution, the read-only wrapper used for anonymous
+// users, and the Realm that gives a logged-in user its Shell. It knows no
+// backend and no operating system: the local one (os.Root on a directory)
+// is ftp/shell/local, and shelltest is the conformance suite every
+// backend runs.
 //
 // Paths handed to a Shell are virtual, clean and absolute ("/", "/a/b"):
 // the PI resolves a client's argument against its working directory with
@@ -69,11 +73,17 @@ type TimeSetter interface {
 	SetModTime(path string, t time.Time) error
 }
 
-// IsReadOnly reports whether sh was made by ReadOnly: the PI's MLSx perm
-// fact tells such a user that nothing may be changed.
+// ReadOnlyShell is an optional interface of a shell that refuses every
+// change (ReadOnly's wrapper, or a backend on a read-only store): the
+// PI's MLSx perm fact then tells the user that nothing may be changed.
+type ReadOnlyShell interface {
+	ReadOnly() bool
+}
+
+// IsReadOnly reports whether sh says it is read-only (ReadOnlyShell).
 func IsReadOnly(sh Shell) bool {
-	_, ok := sh.(readOnly)
-	return ok
+	ro, ok := sh.(ReadOnlyShell)
+	return ok && ro.ReadOnly()
 }
 
 // WriteFile is an upload in progress. The local shell's implementation

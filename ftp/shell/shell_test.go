@@ -2,24 +2,17 @@ package shell_test
 
 import (
 	"errors"
-	"fmt"
-	"io"
-	"net"
 	"os"
-	"os/user"
 	"path"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/gnetftp/gnetftp/ftp/listing"
 	"github.com/gnetftp/gnetftp/ftp/shell"
+	"github.com/gnetftp/gnetftp/ftp/shell/local"
 	"github.com/gnetftp/gnetftp/ftp/shell/shelltest"
 	"github.com/gnetftp/gnetftp/internal/leaktest"
 )
@@ -28,13 +21,11 @@ func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 
 func newLocal(t *testing.T) (shell.Shell, string) {
 	dir := t.TempDir()
-	l, err := shell.NewLocal(dir)
+	l, err := local.New(dir)
 	require.NoError(t, err)
 	t.Cleanup(func() { l.Close() })
 	return l, dir
 }
-
-func TestLocalConformance(t *testing.T) { shelltest.Run(t, newLocal) }
 
 func TestReadOnlyConformance(t *testing.T) {
 	shelltest.RunReadOnly(t, func(t *testing.T) (shell.Shell, string) {
@@ -108,216 +99,6 @@ func FuzzResolve(f *testing.F) {
 	})
 }
 
-// The zero-copy paths depend on types: RETR hands a *os.File to io.Copy
-// (sendfile), STOR copies into a writer that is an io.ReaderFrom (splice).
-func TestLocalKeepsTheZeroCopyTypes(t *testing.T) {
-	sh, _ := newLocal(t)
-	w, err := sh.OpenForWriting("/f", 0, false)
-	require.NoError(t, err)
-	_, ok := w.(io.ReaderFrom)
-	assert.True(t, ok, "upload writer implements io.ReaderFrom (splice from *net.TCPConn)")
-	require.NoError(t, w.Commit())
-	r, err := sh.OpenForReading("/f", 0)
-	require.NoError(t, err)
-	defer r.Close()
-	_, isFile := r.(*os.File)
-	assert.True(t, isFile, "reads are an *os.File (sendfile into *net.TCPConn)")
-	w, err = sh.OpenForWriting("/f", -1, true)
-	require.NoError(t, err)
-	_, ok = w.(io.ReaderFrom)
-	assert.True(t, ok, "appends too")
-	require.NoError(t, w.Commit())
-	var _ io.ReaderFrom = (*net.TCPConn)(nil)
-}
-
-// LIST shows owner and group names, looked up once per id.
-func TestLocalListsOwnerNames(t *testing.T) {
-	sh, dir := newLocal(t)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "f"), []byte("x"), 0o644))
-	infos, err := sh.List("/")
-	require.NoError(t, err)
-	require.Len(t, infos, 1)
-	st, ok := infos[0].Sys().(*syscall.Stat_t)
-	require.True(t, ok, "the OS stat is still reachable (hard links for LIST)")
-	want := strconv.Itoa(int(st.Uid))
-	if u, err := user.LookupId(want); err == nil {
-		want = u.Username
-	}
-	o, ok := infos[0].(shell.FileInfoOwner)
-	require.True(t, ok)
-	assert.Equal(t, want, o.Owner())
-	assert.NotEmpty(t, o.Group())
-	fi, err := sh.Stat("/f")
-	require.NoError(t, err)
-	o, ok = fi.(shell.FileInfoOwner)
-	require.True(t, ok)
-	assert.Equal(t, want, o.Owner())
-}
-
-// Errors name the client's path and the kind, never the root on disk.
-func TestLocalErrorsHideTheRoot(t *testing.T) {
-	sh, dir := newLocal(t)
-	require.NoError(t, os.Symlink(t.TempDir(), filepath.Join(dir, "out")))
-	for _, err := range []error{
-		func() error { _, err := sh.Stat("/missing"); return err }(),
-		func() error { _, err := sh.List("/out"); return err }(),
-		sh.RemoveFile("/"),
-	} {
-		require.Error(t, err)
-		assert.NotContains(t, err.Error(), dir)
-	}
-	_, err := sh.Stat("/missing")
-	assert.Equal(t, "stat /missing: file does not exist", err.Error())
-	_, err = sh.List("/out")
-	assert.ErrorIs(t, err, shell.ErrInvalidPath, "os.Root's escape error maps to ErrInvalidPath")
-}
-
-// BenchmarkList10000 measures LIST's filesystem side and formatting for a
-// 10,000-entry directory, against the reference of reading the same
-// directory with os.File.Readdir (one getdents pass, then one lstat per
-// entry, one after the other). ListNames is NLST's side (no stat). "List"
-// is a Local without the listing cache; "List cached" the same directory
-// listed again through the cache (Linux, temporary directory on tmpfs,
-// ext2/3/4, xfs or btrfs; skipped otherwise).
-func BenchmarkList10000(b *testing.B) {
-	dir := b.TempDir()
-	for i := 0; i < 10000; i++ {
-		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("file-%05d.dat", i)), nil, 0o644); err != nil {
-			b.Fatal(err)
-		}
-	}
-	l, err := shell.NewLocalUncached(dir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
-	cached, err := shell.NewLocal(dir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cached.Close()
-	warm := func(b *testing.B) { // fill the cache, or skip
-		before := int64(-1)
-		for range 2 {
-			before = shell.Fstatats(cached)
-			if _, err := cached.List("/"); err != nil {
-				b.Fatal(err)
-			}
-		}
-		if shell.Fstatats(cached) != before {
-			b.Skip("no listing cache here (Linux, tmpfs, ext2/3/4, xfs or btrfs)")
-		}
-	}
-	now := time.Now()
-	b.Run("reference-Readdir", func(b *testing.B) {
-		b.ReportAllocs()
-		for i := 0; i < b.N; i++ {
-			f, err := os.Open(dir)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if _, err := f.Readdir(-1); err != nil {
-				b.Fatal(err)
-			}
-			f.Close()
-		}
-	})
-	b.Run("List", func(b *testing.B) {
-		b.ReportAllocs()
-		for i := 0; i < b.N; i++ {
-			if _, err := l.List("/"); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("List cached", func(b *testing.B) {
-		warm(b)
-		b.ReportAllocs()
-		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
-			if _, err := cached.List("/"); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("ListNames", func(b *testing.B) {
-		b.ReportAllocs()
-		for i := 0; i < b.N; i++ {
-			if _, err := l.ListNames("/"); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	listAndFormat := func(b *testing.B, sh *shell.Local) {
-		b.ReportAllocs()
-		b.ResetTimer()
-		var buf []byte
-		for i := 0; i < b.N; i++ {
-			infos, err := sh.List("/")
-			if err != nil {
-				b.Fatal(err)
-			}
-			buf = buf[:0]
-			for _, fi := range infos {
-				buf = listing.AppendLIST(buf, fi, now)
-			}
-		}
-		b.ReportMetric(float64(len(buf))/10000, "bytes/line")
-	}
-	b.Run("List+AppendLIST", func(b *testing.B) { listAndFormat(b, l) })
-	b.Run("List cached+AppendLIST", func(b *testing.B) {
-		warm(b)
-		listAndFormat(b, cached)
-	})
-}
-
-// List of large directories (read in several getdents batches, stat'ed on
-// worker goroutines) agrees with os.Lstat entry by entry.
-func TestLocalListLargeDirectoriesMatchLstat(t *testing.T) {
-	for _, c := range []struct {
-		name  string
-		n     int
-		width int
-	}{{"many short names", 3000, 10}, {"few long names", 700, 200}, {"small", 5, 3}} {
-		t.Run(c.name, func(t *testing.T) {
-			sh, dir := newLocal(t)
-			var want []string
-			for i := 0; i < c.n; i++ {
-				name := fmt.Sprintf("%0*d", c.width, i)
-				switch i % 100 {
-				case 7:
-					require.NoError(t, os.Mkdir(filepath.Join(dir, name), 0o750))
-				case 8:
-					require.NoError(t, os.Symlink("nowhere", filepath.Join(dir, name)))
-				default:
-					require.NoError(t, os.WriteFile(filepath.Join(dir, name), make([]byte, i%13), 0o640))
-				}
-				want = append(want, name)
-			}
-			uncached, err := shell.NewLocalUncached(dir)
-			require.NoError(t, err)
-			defer uncached.Close()
-			// Twice each: the second List of the (default) Local comes
-			// from its cache, where the platform has one.
-			for _, sh := range []shell.Shell{sh, sh, uncached, uncached} {
-				infos, err := sh.List("/")
-				require.NoError(t, err)
-				require.Len(t, infos, c.n)
-				for i, fi := range infos {
-					require.Equal(t, want[i], fi.Name())
-					ref, err := os.Lstat(filepath.Join(dir, fi.Name()))
-					require.NoError(t, err)
-					assert.Equal(t, ref.Mode(), fi.Mode(), fi.Name())
-					assert.Equal(t, ref.IsDir(), fi.IsDir(), fi.Name())
-					assert.Equal(t, ref.Size(), fi.Size(), fi.Name())
-					assert.True(t, ref.ModTime().Equal(fi.ModTime()), fi.Name())
-					assert.Equal(t, ref.Sys().(*syscall.Stat_t).Nlink, fi.Sys().(*syscall.Stat_t).Nlink, fi.Name())
-				}
-			}
-		})
-	}
-}
-
 // ReadOnly keeps NLST cheap: it passes ListNames through, or builds it
 // from List for shells without it.
 func TestReadOnlyListNames(t *testing.T) {
@@ -335,40 +116,3 @@ func TestReadOnlyListNames(t *testing.T) {
 
 // listOnly hides Local's NameLister.
 type listOnly struct{ shell.Shell }
-
-// A FIFO inside the root must not block the worker that opens it (open
-// of a FIFO waits for the other end): transfers refuse it at once, and
-// LIST describes it.
-func TestFIFOIsRefusedWithoutBlocking(t *testing.T) {
-	sh, dir := newLocal(t)
-	require.NoError(t, syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o644))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_, err := sh.OpenForReading("/fifo", 0)
-		assert.ErrorIs(t, err, shell.ErrNotRegular, "RETR")
-		_, err = sh.OpenForWriting("/fifo", 0, false)
-		assert.ErrorIs(t, err, shell.ErrNotRegular, "STOR over it")
-		_, err = sh.OpenForWriting("/fifo", 0, true)
-		assert.ErrorIs(t, err, shell.ErrNotRegular, "APPE")
-		_, err = sh.OpenForWriting("/fifo", 5, false)
-		assert.ErrorIs(t, err, shell.ErrNotRegular, "REST+STOR")
-		infos, err := sh.List("/fifo")
-		if assert.NoError(t, err) && assert.Len(t, infos, 1) {
-			assert.Equal(t, os.ModeNamedPipe, infos[0].Mode().Type())
-		}
-	}()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		// Unblock the stuck open so the test can end, then fail.
-		if f, err := os.OpenFile(filepath.Join(dir, "fifo"), os.O_RDWR, 0); err == nil {
-			defer f.Close()
-		}
-		<-done
-		t.Fatal("opening a FIFO blocked")
-	}
-	fi, err := os.Lstat(filepath.Join(dir, "fifo"))
-	require.NoError(t, err)
-	assert.Equal(t, os.ModeNamedPipe, fi.Mode().Type(), "the FIFO is still there, not replaced by an upload")
-}

@@ -1,4 +1,4 @@
-package shell
+package local
 
 import (
 	"os/user"

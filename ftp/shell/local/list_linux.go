@@ -1,4 +1,4 @@
-package shell
+package local
 
 import (
 	"encoding/binary"

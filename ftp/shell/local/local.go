@@ -1,4 +1,4 @@
-package shell
+package local
 
 import (
 	"crypto/rand"
@@ -12,9 +12,11 @@ import (
 	"slices"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/gnetftp/gnetftp/ftp/shell"
 )
 
-// Local is a Shell on a directory of the local filesystem, through
+// Local is a shell.Shell on a directory of the local filesystem, through
 // os.Root: "..", absolute paths and symlinks cannot leave the directory,
 // whatever the path says (the checks are os.Root's, made with openat on
 // each component, so a symlink swapped in during a call cannot escape
@@ -22,7 +24,7 @@ import (
 //
 // Symlinks that stay inside the root are followed by Stat, Access,
 // OpenForReading, OpenForWriting and List of a directory; a symlink that
-// points outside (or dangles) fails as ErrInvalidPath or fs.ErrNotExist.
+// points outside (or dangles) fails as shell.ErrInvalidPath or fs.ErrNotExist.
 // List entries for symlinks describe their target when it is inside the
 // root, else the link itself, so LIST never shows metadata from outside.
 //
@@ -61,13 +63,12 @@ type Local struct {
 }
 
 var (
-	_ Shell      = (*Local)(nil)
-	_ NameLister = (*Local)(nil)
-	_ NameLister = readOnly{}
+	_ shell.Shell      = (*Local)(nil)
+	_ shell.NameLister = (*Local)(nil)
 )
 
 // NewLocal opens dir as a shell's root.
-func NewLocal(dir string) (*Local, error) {
+func New(dir string) (*Local, error) {
 	r, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, fmt.Errorf("shell: opening root %s: %w", dir, err)
@@ -89,7 +90,7 @@ func (l *Local) Close() error {
 
 // resolve maps the virtual path p to its root-relative name.
 func resolve(op, p string) (string, error) {
-	r, err := rel(p)
+	r, err := shell.RootRelative(p)
 	if err != nil {
 		return "", mapErr(op, p, err)
 	}
@@ -109,7 +110,7 @@ func (l *Local) MakeDirectory(p string) error {
 	return mapErr("mkdir", p, l.root.Mkdir(r, 0o755))
 }
 
-// RemoveDirectory removes an empty directory; a file is ErrNotDir, a
+// RemoveDirectory removes an empty directory; a file is shell.ErrNotDir, a
 // directory with entries fs.ErrExist, the root itself fs.ErrPermission.
 func (l *Local) RemoveDirectory(p string) error {
 	r, err := resolve("rmdir", p)
@@ -124,13 +125,13 @@ func (l *Local) RemoveDirectory(p string) error {
 		return mapErr("rmdir", p, err)
 	}
 	if !fi.IsDir() {
-		return mapErr("rmdir", p, ErrNotDir)
+		return mapErr("rmdir", p, shell.ErrNotDir)
 	}
 	return mapErr("rmdir", p, l.root.Remove(r))
 }
 
 // RemoveFile removes a file (a symlink: the link itself); a directory is
-// ErrIsDir.
+// shell.ErrIsDir.
 func (l *Local) RemoveFile(p string) error {
 	r, err := resolve("remove", p)
 	if err != nil {
@@ -141,7 +142,7 @@ func (l *Local) RemoveFile(p string) error {
 		return mapErr("remove", p, err)
 	}
 	if fi.IsDir() {
-		return mapErr("remove", p, ErrIsDir)
+		return mapErr("remove", p, shell.ErrIsDir)
 	}
 	return mapErr("remove", p, l.root.Remove(r))
 }
@@ -163,20 +164,20 @@ func (l *Local) Rename(from, to string) error {
 	return mapErr("rename", from, l.root.Rename(rf, rt))
 }
 
-// Access reports nil if p is a directory (CWD); a file is ErrNotDir.
+// Access reports nil if p is a directory (CWD); a file is shell.ErrNotDir.
 func (l *Local) Access(p string) error {
 	fi, err := l.Stat(p)
 	if err != nil {
 		return err
 	}
 	if !fi.IsDir() {
-		return mapErr("cwd", p, ErrNotDir)
+		return mapErr("cwd", p, shell.ErrNotDir)
 	}
 	return nil
 }
 
 // Stat describes p, following symlinks that stay inside the root. The
-// result implements FileInfoOwner.
+// result implements shell.FileInfoOwner.
 func (l *Local) Stat(p string) (fs.FileInfo, error) {
 	r, err := resolve("stat", p)
 	if err != nil {
@@ -192,7 +193,7 @@ func (l *Local) Stat(p string) (fs.FileInfo, error) {
 }
 
 // List returns a directory's entries sorted by name (byte order), or the
-// file itself. Entries implement FileInfoOwner and their Sys is the
+// file itself. Entries implement shell.FileInfoOwner and their Sys is the
 // *syscall.Stat_t (not to be modified); the slice is the caller's. On
 // Linux the cost is one getdents pass, a sort, one fstatat per entry (in
 // parallel for large directories; one more per symlink) and a handful of
@@ -236,7 +237,7 @@ func (l *Local) openListed(p string) (f *os.File, fi fs.FileInfo, r string, err 
 }
 
 // ListNames returns the sorted names in the directory p, or p's base
-// name when it is a file (NameLister): one getdents pass, no stat.
+// name when it is a file (shell.NameLister): one getdents pass, no stat.
 func (l *Local) ListNames(p string) ([]string, error) {
 	f, fi, _, err := l.openListed(p)
 	if err != nil {
@@ -299,7 +300,7 @@ func (i *localInfo) Owner() string { return i.owner }
 func (i *localInfo) Group() string { return i.group }
 
 // OpenForReading returns the *os.File itself so that io.Copy to a
-// *net.TCPConn uses sendfile(2). A directory is ErrIsDir; an offset past
+// *net.TCPConn uses sendfile(2). A directory is shell.ErrIsDir; an offset past
 // the end reads nothing.
 func (l *Local) OpenForReading(p string, offset int64) (io.ReadCloser, error) {
 	r, err := resolve("open", p)
@@ -319,11 +320,11 @@ func (l *Local) OpenForReading(p string, offset int64) (io.ReadCloser, error) {
 	}
 	if fi.IsDir() {
 		f.Close()
-		return nil, mapErr("open", p, ErrIsDir)
+		return nil, mapErr("open", p, shell.ErrIsDir)
 	}
 	if !fi.Mode().IsRegular() {
 		f.Close()
-		return nil, mapErr("open", p, ErrNotRegular)
+		return nil, mapErr("open", p, shell.ErrNotRegular)
 	}
 	if offset > 0 {
 		if _, err := f.Seek(offset, io.SeekStart); err != nil {
@@ -337,25 +338,25 @@ func (l *Local) OpenForReading(p string, offset int64) (io.ReadCloser, error) {
 // maxTempBase keeps ".<base>.upload-<12 hex>" within NAME_MAX (255).
 const maxTempBase = 200
 
-// OpenForWriting starts an upload; see Shell. An atomic upload that
+// OpenForWriting starts an upload; see shell.Shell. An atomic upload that
 // replaces a file keeps that file's permission bits; a new file gets 0644
-// less the umask. A directory at p is ErrIsDir, a missing parent
+// less the umask. A directory at p is shell.ErrIsDir, a missing parent
 // fs.ErrNotExist.
-func (l *Local) OpenForWriting(p string, offset int64, appendMode bool) (WriteFile, error) {
+func (l *Local) OpenForWriting(p string, offset int64, appendMode bool) (shell.WriteFile, error) {
 	r, err := resolve("open", p)
 	if err != nil {
 		return nil, err
 	}
 	if r == "." {
-		return nil, mapErr("open", p, ErrIsDir)
+		return nil, mapErr("open", p, shell.ErrIsDir)
 	}
 	perm := fs.FileMode(0o644)
 	old, err := l.root.Stat(r)
 	switch {
 	case err == nil && old.IsDir():
-		return nil, mapErr("open", p, ErrIsDir)
+		return nil, mapErr("open", p, shell.ErrIsDir)
 	case err == nil && !old.Mode().IsRegular():
-		return nil, mapErr("open", p, ErrNotRegular)
+		return nil, mapErr("open", p, shell.ErrNotRegular)
 	case err == nil:
 		perm = old.Mode().Perm()
 	case !errors.Is(err, fs.ErrNotExist):
@@ -387,7 +388,7 @@ func (l *Local) OpenForWriting(p string, offset int64, appendMode bool) (WriteFi
 
 // openInPlace opens r for APPE (offset < 0 or 0: at the end) or REST+STOR
 // (offset > 0: truncated to offset and written from there).
-func (l *Local) openInPlace(p, r string, offset int64, appendMode bool) (WriteFile, error) {
+func (l *Local) openInPlace(p, r string, offset int64, appendMode bool) (shell.WriteFile, error) {
 	flags := os.O_WRONLY | os.O_CREATE
 	if appendMode && offset <= 0 {
 		flags |= os.O_APPEND
@@ -400,7 +401,7 @@ func (l *Local) openInPlace(p, r string, offset int64, appendMode bool) (WriteFi
 	}
 	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
 		f.Close()
-		return nil, mapErr("open", p, ErrNotRegular)
+		return nil, mapErr("open", p, shell.ErrNotRegular)
 	}
 	if offset > 0 {
 		if err := f.Truncate(offset); err != nil {
@@ -480,42 +481,4 @@ func (w *inPlace) Abort() error {
 	}
 	w.done = true
 	return mapErr("close", w.vpath, w.File.Close())
-}
-
-// ReadOnly wraps a shell so that nothing can change (anonymous users):
-// every mutator and OpenForWriting fail with ErrReadOnly before touching
-// the wrapped shell; reads pass through.
-func ReadOnly(s Shell) Shell { return readOnly{s} }
-
-type readOnly struct{ s Shell }
-
-func (readOnly) MakeDirectory(p string) error   { return mapErr("mkdir", p, ErrReadOnly) }
-func (readOnly) RemoveDirectory(p string) error { return mapErr("rmdir", p, ErrReadOnly) }
-func (readOnly) RemoveFile(p string) error      { return mapErr("remove", p, ErrReadOnly) }
-func (readOnly) Rename(from, _ string) error    { return mapErr("rename", from, ErrReadOnly) }
-func (readOnly) OpenForWriting(p string, _ int64, _ bool) (WriteFile, error) {
-	return nil, mapErr("open", p, ErrReadOnly)
-}
-func (r readOnly) Access(p string) error                { return r.s.Access(p) }
-func (r readOnly) Stat(p string) (fs.FileInfo, error)   { return r.s.Stat(p) }
-func (r readOnly) List(p string) ([]fs.FileInfo, error) { return r.s.List(p) }
-
-// ListNames uses the wrapped shell's NameLister, or List.
-func (r readOnly) ListNames(p string) ([]string, error) {
-	if nl, ok := r.s.(NameLister); ok {
-		return nl.ListNames(p)
-	}
-	infos, err := r.s.List(p)
-	if err != nil {
-		return nil, err
-	}
-	names := make([]string, len(infos))
-	for i, fi := range infos {
-		names[i] = fi.Name()
-	}
-	return names, nil
-}
-
-func (r readOnly) OpenForReading(p string, off int64) (io.ReadCloser, error) {
-	return r.s.OpenForReading(p, off)
 }

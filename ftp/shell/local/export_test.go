@@ -1,9 +1,9 @@
-package shell
+package local
 
-// NewLocalUncached is NewLocal without the listing cache, for benchmarks
+// NewUncached is New without the listing cache, for benchmarks
 // that compare both.
-func NewLocalUncached(dir string) (*Local, error) {
-	l, err := NewLocal(dir)
+func NewUncached(dir string) (*Local, error) {
+	l, err := New(dir)
 	if err != nil {
 		return nil, err
 	}

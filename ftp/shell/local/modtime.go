@@ -1,8 +1,10 @@
-package shell
+package local
 
-import "time"
+import (
+	"time"
+)
 
-// SetModTime sets the modification time of p (TimeSetter, for MFMT); the
+// SetModTime sets the modification time of p (shell.TimeSetter, for MFMT); the
 // access time is set to the same value. Symlinks inside the root are
 // followed, as by Stat.
 func (l *Local) SetModTime(p string, t time.Time) error {
@@ -15,6 +17,3 @@ func (l *Local) SetModTime(p string, t time.Time) error {
 	}
 	return nil
 }
-
-// SetModTime is refused: a read-only user changes nothing.
-func (r readOnly) SetModTime(p string, _ time.Time) error { return mapErr("mfmt", p, ErrReadOnly) }

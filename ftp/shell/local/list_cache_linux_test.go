@@ -1,4 +1,4 @@
-package shell
+package local
 
 import (
 	"bufio"
@@ -19,6 +19,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
+
+	"github.com/gnetftp/gnetftp/ftp/shell"
 )
 
 // NotifiableTempDir returns an empty directory, removed after the test, on
@@ -50,10 +52,10 @@ func onNotifiable(dir string) bool {
 	return unix.Statfs(dir, &sfs) == nil && notifiable(uint32(sfs.Type))
 }
 
-// NewLocalCachingAll is NewLocal on a fresh notifiable directory, caching
+// NewCachingAll is New on a fresh notifiable directory, caching
 // every directory however small, so that the conformance suite goes
 // through the cache.
-func NewLocalCachingAll(t *testing.T) (*Local, string) {
+func NewCachingAll(t *testing.T) (*Local, string) {
 	dir := NotifiableTempDir(t)
 	l := newCached(t, dir)
 	l.cache.minEntries = 1
@@ -63,7 +65,7 @@ func NewLocalCachingAll(t *testing.T) (*Local, string) {
 // newCached opens a Local on dir and requires its listing cache.
 func newCached(t testing.TB, dir string) *Local {
 	t.Helper()
-	l, err := NewLocal(dir)
+	l, err := New(dir)
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, l.Close()) })
 	require.NotNil(t, l.cache, "the listing cache is on for a notifiable root")
@@ -206,7 +208,7 @@ func TestListCacheServesRepeatedLists(t *testing.T) {
 			assert.Equal(t, first[i].Size(), again[i].Size(), first[i].Name())
 			assert.Equal(t, first[i].Mode(), again[i].Mode(), first[i].Name())
 			assert.True(t, first[i].ModTime().Equal(again[i].ModTime()), first[i].Name())
-			assert.Equal(t, first[i].(FileInfoOwner).Owner(), again[i].(FileInfoOwner).Owner())
+			assert.Equal(t, first[i].(shell.FileInfoOwner).Owner(), again[i].(shell.FileInfoOwner).Owner())
 		}
 		// Each call returns its own slice.
 		slices.Reverse(again)
@@ -466,7 +468,7 @@ func TestListCacheEventDuringScanIsNotStored(t *testing.T) {
 	d := filepath.Join(root, "d")
 	fill(t, d, "f", 100)
 	pending := watchOpen(t, l, d)
-	scanner, err := NewLocalUncached(root)
+	scanner, err := NewUncached(root)
 	require.NoError(t, err)
 	defer scanner.Close()
 	infos, err := scanner.List("/d") // what a scan under the watch saw
@@ -553,7 +555,7 @@ func TestListCacheWithoutWatches(t *testing.T) {
 // Close releases the inotify instance; a closed Local caches nothing.
 func TestListCacheClose(t *testing.T) {
 	root := NotifiableTempDir(t)
-	l, err := NewLocal(root)
+	l, err := New(root)
 	require.NoError(t, err)
 	fill(t, filepath.Join(root, "d"), "f", 100)
 	_, err = l.List("/d")
@@ -578,7 +580,7 @@ func TestNotifiable(t *testing.T) {
 	for _, m := range []uint32{0x6969 /* NFS */, 0x65735546 /* FUSE */, 0xFF534D42 /* CIFS */, 0x794C7630 /* overlayfs */, 0} {
 		assert.False(t, notifiable(m), "%#x", m)
 	}
-	l, err := NewLocal("/proc/self") // procfs changes without events
+	l, err := New("/proc/self") // procfs changes without events
 	require.NoError(t, err)
 	defer l.Close()
 	assert.Nil(t, l.cache)
