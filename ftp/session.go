@@ -57,8 +57,7 @@ type Session struct {
 	epsvAll    bool
 	facts      listing.Facts // MLST/MLSD facts, chosen by OPTS MLST
 
-	pasv   *dtp.Passive
-	active *net.TCPAddr
+	data   dtp.Channel // from PASV/EPSV/PORT/EPRT, for the next transfer
 	xfer   *transfer
 	queued [][]byte // commands received during a transfer, run after it
 	busy   bool     // a command's Deferred is pending

@@ -1,0 +1,149 @@
+// Data-channel setup: PASV and EPSV (RFC 959, RFC 2428) open a passive
+// listener, PORT and EPRT name an active target, REST sets the restart
+// point; the next transfer command takes the channel.
+
+package ftp
+
+import (
+	"errors"
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/gnetftp/gnetftp/ftp/dtp"
+	"github.com/gnetftp/gnetftp/ftp/ftpwire"
+)
+
+func (s *Session) cmdREST(arg string) {
+	n, err := strconv.ParseInt(strings.TrimSpace(arg), 10, 64)
+	if err != nil || n < 0 {
+		s.replyf(ftpwire.StatusArgSyntaxError, "syntax error in argument(s) %s.", printable(arg))
+		return
+	}
+	s.rest = n
+	s.replyf(ftpwire.StatusPending, "Restarting at %d. Send STOR or RETR to initiate transfer.", n)
+}
+
+// localIP is the control connection's real local address (getsockname).
+func (s *Session) localIP() net.IP {
+	if ta, ok := s.Transport.LocalAddr().(*net.TCPAddr); ok {
+		return ta.IP
+	}
+	return net.IPv4(127, 0, 0, 1)
+}
+
+func (s *Session) closeData() {
+	if s.data != nil {
+		s.data.Close()
+		s.data = nil
+	}
+}
+
+func (s *Session) cmdPASV(string) {
+	if s.epsvAll {
+		s.reply(ftpwire.StatusBadSequence, "Incorrect sequence of commands: may not send PASV after EPSV ALL")
+		return
+	}
+	ip := s.localIP()
+	if ip.To4() == nil {
+		s.reply(ftpwire.StatusNotImplemented, "PASV available only for IPv4 (use EPSV instead)")
+		return
+	}
+	announce := ip
+	if s.f.pubIP != nil {
+		announce = s.f.pubIP
+	}
+	s.listenPassive(ip, func(p *dtp.Passive) {
+		s.replyf(ftpwire.StatusPassive, "Entering Passive Mode (%s).", ftpwire.FormatPASV(announce, p.Port()))
+	})
+}
+
+// listenPassive replaces the session's data channel with a new passive
+// listener on ip, then calls ok with it. It runs on the loop: socket,
+// bind and listen are non-blocking calls with nothing on disk (Twisted's
+// listenTCP runs on the reactor thread too), and a trip through the pool
+// would cost more than the work and make EPSV wait behind stalled
+// filesystem calls.
+func (s *Session) listenPassive(ip net.IP, ok func(p *dtp.Passive)) {
+	s.closeData()
+	cfg := s.f.cfg.Data
+	if cfg.OnForeignPeer == nil {
+		logger, peer := s.f.cfg.Logger, s.Transport.RemoteAddr()
+		cfg.OnForeignPeer = func(remote *net.TCPAddr) { // on the accepting goroutine
+			logger.Warn("ftp data connection from another host refused (RFC 2577)", "peer", peer.String(), "from", remote.String())
+		}
+	}
+	p, err := dtp.Listen(cfg, s.f.ports, ip)
+	if err != nil {
+		s.f.cfg.Logger.Warn("ftp passive listen", "err", err)
+		s.reply(ftpwire.StatusCantOpenData, "Can't open data connection.")
+		return
+	}
+	s.data = p.Channel(s.peerIP)
+	ok(p)
+}
+
+func (s *Session) cmdEPSV(arg string) {
+	kind, err := ftpwire.ParseEPSVArg(arg)
+	ip := s.localIP()
+	v4 := ip.To4() != nil
+	switch {
+	case errors.Is(err, ftpwire.ErrUnsupportedNetwork):
+		s.reply(ftpwire.StatusNetworkProtocol, "Network protocol not supported, use (1,2)")
+		return
+	case err != nil:
+		s.replyf(ftpwire.StatusArgSyntaxError, "syntax error in argument(s) %s.", printable(strings.TrimSpace(arg)))
+		return
+	case kind == ftpwire.EPSVAll:
+		s.epsvAll = true
+		s.reply(ftpwire.StatusCommandOK, "EPSV ALL OK")
+		return
+	case kind == ftpwire.EPSVIPv4 && !v4, kind == ftpwire.EPSVIPv6 && v4:
+		s.reply(ftpwire.StatusNetworkProtocol, "Network protocol not supported, use ("+map[bool]string{true: "1", false: "2"}[v4]+")")
+		return
+	}
+	s.listenPassive(ip, func(p *dtp.Passive) {
+		s.replyf(ftpwire.StatusExtendedPassive, "Entering Extended Passive Mode (|||%d|).", p.Port())
+	})
+}
+
+func (s *Session) cmdPORT(arg string) { s.activeMode("PORT", arg, ftpwire.ParsePORT) }
+
+func (s *Session) cmdEPRT(arg string) { s.activeMode("EPRT", arg, ftpwire.ParseEPRT) }
+
+func (s *Session) activeMode(name, arg string, parse func(string) (*net.TCPAddr, error)) {
+	if s.epsvAll {
+		s.replyf(ftpwire.StatusBadSequence, "Incorrect sequence of commands: may not send %s after EPSV ALL", name)
+		return
+	}
+	target, err := parse(arg)
+	switch {
+	case errors.Is(err, ftpwire.ErrUnsupportedNetwork):
+		s.reply(ftpwire.StatusNetworkProtocol, "Network protocol not supported, use (1,2)")
+		return
+	case err != nil:
+		s.replyf(ftpwire.StatusArgSyntaxError, "syntax error in argument(s) %s.", printable(arg))
+		return
+	}
+	if err := dtp.CheckActive(s.f.cfg.Data, s.peerIP, target); err != nil {
+		s.f.cfg.Logger.Warn("ftp refused active data address", "peer", s.Transport.RemoteAddr().String(), "target", target.String(), "err", err)
+		s.replyf(ftpwire.StatusSyntaxError, "Illegal %s command: %v.", name, err)
+		return
+	}
+	s.closeData()
+	s.data = dtp.ActiveChannel(s.f.cfg.Data, s.peerIP, target)
+	s.replyf(ftpwire.StatusCommandOK, "%s OK", name)
+}
+
+// takeData hands the prepared data connection to a transfer; a transfer
+// command without PASV/EPSV/PORT/EPRT first gets 425 (as in vsftpd;
+// Twisted says 503).
+func (s *Session) takeData() (dtp.Channel, bool) {
+	if s.data == nil {
+		s.reply(ftpwire.StatusCantOpenData, "Use PORT, PASV, EPRT or EPSV first.")
+		return nil, false
+	}
+	d := s.data
+	s.data = nil
+	return d, true
+}

@@ -1,0 +1,173 @@
+// Transfers: RETR, STOR and APPE on their own goroutine, their final
+// reply on the loop, and ABOR.
+
+package ftp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"runtime/debug"
+	"time"
+
+	"github.com/gnetftp/gnetftp/deferred"
+	"github.com/gnetftp/gnetftp/ftp/dtp"
+	"github.com/gnetftp/gnetftp/ftp/ftpwire"
+	"github.com/gnetftp/gnetftp/ftp/shell"
+)
+
+// run starts a transfer goroutine: 150 now, then work, then the final
+// reply on the loop. The idle timeout is off meanwhile; commands other
+// than ABOR/STAT/NOOP/QUIT wait for the end.
+func (s *Session) runTransfer(kind, p string, d dtp.Channel, work func(ctx context.Context, conn *net.TCPConn) (int64, error), cleanup func(err error) error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	x := &transfer{cancel: cancel}
+	s.xfer = x
+	prevTimeout := s.SetTimeout(0)
+	s.reply(ftpwire.StatusFileStatusOK, "File status okay; about to open data connection.")
+	start := time.Now()
+	loop := s.Transport.Loop()
+	go func() {
+		var n int64
+		conn, err := d.Open(ctx)
+		openErr := err
+		if err == nil {
+			n, err = s.safely(func() (int64, error) { return work(ctx, conn) })
+			if _, panicked := err.(*deferred.PanicError); panicked {
+				conn.Close()
+			}
+		}
+		if cleanup != nil {
+			if _, cerr := s.safely(func() (int64, error) { return 0, cleanup(err) }); err == nil {
+				err = cerr
+			}
+		}
+		loop.CallFromThread(func() {
+			cancel()
+			s.xfer = nil
+			if prevTimeout > 0 {
+				s.SetTimeout(prevTimeout)
+			}
+			s.finishTransfer(x, kind, p, n, time.Since(start), openErr, err)
+			s.resume()
+		})
+	}()
+}
+
+// safely runs part of a transfer on its goroutine. The shell's readers
+// and writers are pluggable code outside this package: a panic in one of
+// them becomes a *deferred.PanicError (a 451 for this transfer) instead of
+// ending the whole server, as a handler's panic on the loop does.
+func (s *Session) safely(fn func() (int64, error)) (n int64, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.f.cfg.Logger.Error("ftp transfer panic", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			err = &deferred.PanicError{Value: v}
+		}
+	}()
+	return fn()
+}
+
+func (s *Session) finishTransfer(x *transfer, kind, p string, n int64, took time.Duration, openErr, err error) {
+	if s.logs() {
+		s.f.cfg.Logger.Info("ftp transfer", "peer", s.Transport.RemoteAddr().String(), "user", s.user,
+			"kind", kind, "path", p, "bytes", n, "duration", took.Round(time.Microsecond).String(), "ok", err == nil, "err", errString(err))
+	}
+	switch {
+	case x.aborted:
+		s.reply(ftpwire.StatusTransferAborted, "Transfer aborted.  Data connection closed.")
+		s.reply(ftpwire.StatusTransferComplete, "Abort successful")
+	case openErr != nil:
+		s.reply(ftpwire.StatusCantOpenData, "Can't open data connection.")
+	case err == nil:
+		s.reply(ftpwire.StatusTransferComplete, "Transfer Complete.")
+	case errors.Is(err, dtp.ErrPeerClosed), errors.Is(err, context.Canceled):
+		s.reply(ftpwire.StatusTransferAborted, "Transfer aborted.  Data connection closed.")
+	default:
+		s.replyErr(err, p)
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// prepare resolves a transfer's path and takes the data channel and the
+// REST offset; it has replied when ok is false.
+func (s *Session) prepare(arg string) (p string, d dtp.Channel, offset int64, ok bool) {
+	p, err := s.path(arg)
+	if err != nil {
+		s.replyErr(err, arg)
+		return "", d, 0, false
+	}
+	if d, ok = s.takeData(); !ok {
+		return "", d, 0, false
+	}
+	offset, s.rest = s.rest, 0
+	return p, d, offset, true
+}
+
+func (s *Session) cmdRETR(arg string) {
+	p, d, offset, ok := s.prepare(arg)
+	if !ok {
+		return
+	}
+	sh, ascii := s.sh, s.ascii
+	blockingOwned(s, func() (io.ReadCloser, error) { return sh.OpenForReading(p, offset) }, func(f io.ReadCloser, err error) {
+		if err != nil {
+			d.Close()
+			s.replyErr(err, arg)
+			return
+		}
+		s.runTransfer("RETR", p, d, func(ctx context.Context, conn *net.TCPConn) (int64, error) {
+			return dtp.Send(ctx, conn, f, ascii, s.f.cfg.Data.IdleTimeout)
+		}, func(error) error { return f.Close() })
+	}, func(f io.ReadCloser) { f.Close(); d.Close() })
+}
+
+func (s *Session) cmdSTOR(arg string) { s.store(arg, false) }
+
+func (s *Session) cmdAPPE(arg string) { s.store(arg, true) }
+
+func (s *Session) store(arg string, appendMode bool) {
+	p, d, offset, ok := s.prepare(arg)
+	if !ok {
+		return
+	}
+	if appendMode {
+		offset = -1
+	}
+	sh, ascii := s.sh, s.ascii
+	kind := map[bool]string{false: "STOR", true: "APPE"}[appendMode]
+	blockingOwned(s, func() (shell.WriteFile, error) { return sh.OpenForWriting(p, offset, appendMode) }, func(w shell.WriteFile, err error) {
+		if err != nil {
+			d.Close()
+			s.replyErr(err, arg)
+			return
+		}
+		s.runTransfer(kind, p, d, func(ctx context.Context, conn *net.TCPConn) (int64, error) {
+			return dtp.Receive(ctx, conn, w, ascii, s.f.cfg.Data.IdleTimeout)
+		}, func(err error) error {
+			if err != nil {
+				_ = w.Abort() // the old file stays as it was
+				return nil
+			}
+			return w.Commit()
+		})
+	}, func(w shell.WriteFile) { _ = w.Abort(); d.Close() })
+}
+
+func (s *Session) cmdABOR(string) {
+	s.closeData()
+	if s.xfer == nil {
+		s.reply(ftpwire.StatusNoTransfer, "No transfer to abort.")
+		return
+	}
+	s.xfer.aborted = true
+	s.xfer.cancel() // the transfer's completion sends 426 and then 226
+}
