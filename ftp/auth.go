@@ -12,7 +12,7 @@ import (
 	"github.com/gnetftp/gnetftp/ftp/shell"
 )
 
-func (s *Session) cmdUSER(arg string) {
+func (s *session) cmdUSER(arg string) {
 	if s.state == stateAuthed || s.state == stateRenaming {
 		s.reply(ftpwire.StatusBadSequence, "Incorrect sequence of commands: already logged in")
 		return
@@ -27,7 +27,7 @@ func (s *Session) cmdUSER(arg string) {
 	s.replyf(ftpwire.StatusNeedPassword, "Password required for %s.", printable(arg))
 }
 
-func (s *Session) cmdPASS(arg string) {
+func (s *session) cmdPASS(arg string) {
 	if s.state != stateInAuth {
 		s.reply(ftpwire.StatusBadSequence, "Incorrect sequence of commands: USER required before PASS")
 		return
@@ -64,7 +64,7 @@ func (s *Session) cmdPASS(arg string) {
 // quickLogin logs in on the loop when nothing has to block: an anonymous
 // user, or a password the authenticator verified recently, with a shell
 // that is open already. Otherwise PASS goes to the pool.
-func (s *Session) quickLogin(user, password string) (shell.Shell, bool) {
+func (s *session) quickLogin(user, password string) (shell.Shell, bool) {
 	home := ""
 	if !s.anonymous {
 		ca, ok := s.f.cfg.Users.(auth.CachedAuthenticator)
@@ -82,9 +82,10 @@ func (s *Session) quickLogin(user, password string) (shell.Shell, bool) {
 	return rr.ReadyShell(shell.Login{User: user, Home: home, Anonymous: s.anonymous})
 }
 
-func (s *Session) loggedIn(sh shell.Shell) {
+func (s *session) loggedIn(sh shell.Shell) {
 	s.sh = sh
 	s.state = stateAuthed
+	s.notify(func(ev Events) { ev.Login(LoginEvent{SessionInfo: s.info(), OK: true}) })
 	if s.anonymous {
 		s.reply(ftpwire.StatusLoggedIn, "Anonymous login ok, access restrictions apply.")
 		return
@@ -96,23 +97,23 @@ var errBadLogin = errors.New("ftp: login failed")
 
 // loginFailed answers 530 after the same delay whatever went wrong, and
 // keeps the session paused meanwhile so a client cannot race it.
-func (s *Session) loginFailed(err error) {
+func (s *session) loginFailed(err error) {
 	if !errors.Is(err, errBadLogin) {
 		s.f.cfg.Logger.Warn("ftp login error", "peer", s.Transport.RemoteAddr().String(), "user", s.user, "err", err)
 	}
 	s.f.cfg.Logger.Info("ftp login failed", "peer", s.Transport.RemoteAddr().String(), "user", s.user)
+	s.notify(func(ev Events) { ev.Login(LoginEvent{SessionInfo: s.info(), Err: err}) })
 	s.state = stateUnauth
 	s.failures++
-	s.busy = true
-	s.LineReceiver.PauseProducing()
-	s.Transport.Loop().CallLater(s.f.cfg.FailedLoginDelay, func() {
-		s.busy = false
+	release := s.LineReceiver.Hold()
+	s.Transport.Loop().CallLater(max(s.f.cfg.FailedLoginDelay, 0), func() {
 		s.reply(ftpwire.StatusNotLoggedIn, "Sorry, Authentication failed.")
 		if s.failures >= s.f.cfg.MaxLoginFailures {
 			s.reply(ftpwire.StatusServiceNotAvailable, "Too many failed logins, closing control connection.")
 			s.Transport.LoseConnection()
 			return
 		}
+		release()
 		s.resume()
 	})
 }

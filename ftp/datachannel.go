@@ -14,7 +14,7 @@ import (
 	"github.com/gnetftp/gnetftp/ftp/ftpwire"
 )
 
-func (s *Session) cmdREST(arg string) {
+func (s *session) cmdREST(arg string) {
 	n, err := strconv.ParseInt(strings.TrimSpace(arg), 10, 64)
 	if err != nil || n < 0 {
 		s.replyf(ftpwire.StatusArgSyntaxError, "syntax error in argument(s) %s.", printable(arg))
@@ -25,21 +25,21 @@ func (s *Session) cmdREST(arg string) {
 }
 
 // localIP is the control connection's real local address (getsockname).
-func (s *Session) localIP() net.IP {
+func (s *session) localIP() net.IP {
 	if ta, ok := s.Transport.LocalAddr().(*net.TCPAddr); ok {
 		return ta.IP
 	}
 	return net.IPv4(127, 0, 0, 1)
 }
 
-func (s *Session) closeData() {
+func (s *session) closeData() {
 	if s.data != nil {
 		s.data.Close()
 		s.data = nil
 	}
 }
 
-func (s *Session) cmdPASV(string) {
+func (s *session) cmdPASV(string) {
 	if s.epsvAll {
 		s.reply(ftpwire.StatusBadSequence, "Incorrect sequence of commands: may not send PASV after EPSV ALL")
 		return
@@ -64,7 +64,7 @@ func (s *Session) cmdPASV(string) {
 // listenTCP runs on the reactor thread too), and a trip through the pool
 // would cost more than the work and make EPSV wait behind stalled
 // filesystem calls.
-func (s *Session) listenPassive(ip net.IP, ok func(p *dtp.Passive)) {
+func (s *session) listenPassive(ip net.IP, ok func(p *dtp.Passive)) {
 	s.closeData()
 	cfg := s.f.cfg.Data
 	if cfg.OnForeignPeer == nil {
@@ -83,7 +83,7 @@ func (s *Session) listenPassive(ip net.IP, ok func(p *dtp.Passive)) {
 	ok(p)
 }
 
-func (s *Session) cmdEPSV(arg string) {
+func (s *session) cmdEPSV(arg string) {
 	kind, err := ftpwire.ParseEPSVArg(arg)
 	ip := s.localIP()
 	v4 := ip.To4() != nil
@@ -107,11 +107,11 @@ func (s *Session) cmdEPSV(arg string) {
 	})
 }
 
-func (s *Session) cmdPORT(arg string) { s.activeMode("PORT", arg, ftpwire.ParsePORT) }
+func (s *session) cmdPORT(arg string) { s.activeMode("PORT", arg, ftpwire.ParsePORT) }
 
-func (s *Session) cmdEPRT(arg string) { s.activeMode("EPRT", arg, ftpwire.ParseEPRT) }
+func (s *session) cmdEPRT(arg string) { s.activeMode("EPRT", arg, ftpwire.ParseEPRT) }
 
-func (s *Session) activeMode(name, arg string, parse func(string) (*net.TCPAddr, error)) {
+func (s *session) activeMode(name, arg string, parse func(string) (*net.TCPAddr, error)) {
 	if s.epsvAll {
 		s.replyf(ftpwire.StatusBadSequence, "Incorrect sequence of commands: may not send %s after EPSV ALL", name)
 		return
@@ -138,7 +138,7 @@ func (s *Session) activeMode(name, arg string, parse func(string) (*net.TCPAddr,
 // takeData hands the prepared data connection to a transfer; a transfer
 // command without PASV/EPSV/PORT/EPRT first gets 425 (as in vsftpd;
 // Twisted says 503).
-func (s *Session) takeData() (dtp.Channel, bool) {
+func (s *session) takeData() (dtp.Channel, bool) {
 	if s.data == nil {
 		s.reply(ftpwire.StatusCantOpenData, "Use PORT, PASV, EPRT or EPSV first.")
 		return nil, false

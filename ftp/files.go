@@ -12,13 +12,13 @@ import (
 	"github.com/gnetftp/gnetftp/ftp/shell"
 )
 
-func (s *Session) cmdPWD(string) {
+func (s *session) cmdPWD(string) {
 	s.reply(ftpwire.StatusPathCreated, s.quote(s.cwd)+" is the current directory")
 }
 
-func (s *Session) quote(p string) string { return `"` + strings.ReplaceAll(p, `"`, `""`) + `"` }
+func (s *session) quote(p string) string { return `"` + strings.ReplaceAll(p, `"`, `""`) + `"` }
 
-func (s *Session) cmdCWD(arg string) {
+func (s *session) cmdCWD(arg string) {
 	p, err := s.path(arg)
 	if err != nil {
 		s.replyErr(err, arg)
@@ -35,10 +35,10 @@ func (s *Session) cmdCWD(arg string) {
 	})
 }
 
-func (s *Session) cmdCDUP(string) { s.cmdCWD("..") }
+func (s *session) cmdCDUP(string) { s.cmdCWD("..") }
 
 // simple runs one shell mutation and replies ok on success.
-func (s *Session) simple(arg string, op func(shell.Shell, string) error, ok func(p string)) {
+func (s *session) simple(arg string, op func(shell.Shell, string) error, ok func(p string)) {
 	p, err := s.path(arg)
 	if err != nil {
 		s.replyErr(err, arg)
@@ -54,23 +54,30 @@ func (s *Session) simple(arg string, op func(shell.Shell, string) error, ok func
 	})
 }
 
-func (s *Session) cmdMKD(arg string) {
+func (s *session) cmdMKD(arg string) {
 	s.simple(arg, shell.Shell.MakeDirectory, func(p string) {
+		s.changed("MKD", p, "")
 		s.reply(ftpwire.StatusPathCreated, s.quote(p)+" created")
 	})
 }
 
-func (s *Session) cmdRMD(arg string) {
-	s.simple(arg, shell.Shell.RemoveDirectory, func(string) { s.reply(ftpwire.StatusFileActionOK, "Requested File Action Completed OK") })
+func (s *session) cmdRMD(arg string) {
+	s.simple(arg, shell.Shell.RemoveDirectory, func(p string) {
+		s.changed("RMD", p, "")
+		s.reply(ftpwire.StatusFileActionOK, "Requested File Action Completed OK")
+	})
 }
 
-func (s *Session) cmdDELE(arg string) {
-	s.simple(arg, shell.Shell.RemoveFile, func(string) { s.reply(ftpwire.StatusFileActionOK, "Requested File Action Completed OK") })
+func (s *session) cmdDELE(arg string) {
+	s.simple(arg, shell.Shell.RemoveFile, func(p string) {
+		s.changed("DELE", p, "")
+		s.reply(ftpwire.StatusFileActionOK, "Requested File Action Completed OK")
+	})
 }
 
 // RNFR checks that the source exists (as vsftpd and pyftpdlib do; Twisted
 // does not), so a client learns about a typo before RNTO.
-func (s *Session) cmdRNFR(arg string) {
+func (s *session) cmdRNFR(arg string) {
 	s.simple(arg, func(sh shell.Shell, p string) error { _, err := sh.Stat(p); return err }, func(p string) {
 		s.renameFrom = p
 		s.state = stateRenaming
@@ -78,17 +85,18 @@ func (s *Session) cmdRNFR(arg string) {
 	})
 }
 
-func (s *Session) cmdRNTO(arg string) {
+func (s *session) cmdRNTO(arg string) {
 	from := s.renameFrom
 	s.renameFrom = ""
 	s.state = stateAuthed
-	s.simple(arg, func(sh shell.Shell, p string) error { return sh.Rename(from, p) }, func(string) {
+	s.simple(arg, func(sh shell.Shell, p string) error { return sh.Rename(from, p) }, func(p string) {
+		s.changed("RNTO", from, p)
 		s.reply(ftpwire.StatusFileActionOK, "Requested File Action Completed OK")
 	})
 }
 
 // stat runs Stat on the pool and hands a found entry to found.
-func (s *Session) stat(arg string, found func(fi fs.FileInfo)) {
+func (s *session) stat(arg string, found func(fi fs.FileInfo)) {
 	p, err := s.path(arg)
 	if err != nil {
 		s.replyErr(err, arg)
@@ -104,7 +112,7 @@ func (s *Session) stat(arg string, found func(fi fs.FileInfo)) {
 	})
 }
 
-func (s *Session) cmdSIZE(arg string) {
+func (s *session) cmdSIZE(arg string) {
 	s.stat(arg, func(fi fs.FileInfo) {
 		if fi.IsDir() {
 			s.replyf(ftpwire.StatusFileUnavailable, "%s: is a directory", printable(arg))
@@ -114,7 +122,7 @@ func (s *Session) cmdSIZE(arg string) {
 	})
 }
 
-func (s *Session) cmdMDTM(arg string) {
+func (s *session) cmdMDTM(arg string) {
 	s.stat(arg, func(fi fs.FileInfo) {
 		s.reply(ftpwire.StatusFileStatus, fi.ModTime().UTC().Format("20060102150405"))
 	})
@@ -123,7 +131,7 @@ func (s *Session) cmdMDTM(arg string) {
 // cmdMFMT sets a file's modification time: "MFMT YYYYMMDDHHMMSS path"
 // (UTC, draft-somers-ftp-mfxx, as pure-ftpd, ProFTPD and pyftpdlib);
 // lftp and FileZilla send it after an upload to keep the original's time.
-func (s *Session) cmdMFMT(arg string) {
+func (s *session) cmdMFMT(arg string) {
 	stamp, name, ok := strings.Cut(strings.TrimLeft(arg, " "), " ")
 	stamp, _, _ = strings.Cut(stamp, ".") // fractions of a second are dropped
 	t, err := time.ParseInLocation("20060102150405", stamp, time.UTC)
@@ -146,6 +154,7 @@ func (s *Session) cmdMFMT(arg string) {
 			s.replyErr(err, name)
 			return
 		}
+		s.changed("MFMT", p, "")
 		s.replyf(ftpwire.StatusFileStatus, "Modify=%s; %s", t.Format("20060102150405"), p)
 	})
 }

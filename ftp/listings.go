@@ -21,7 +21,7 @@ import (
 // listing builds a LIST (long) or NLST (names) listing on the pool. A
 // leading "-a"/"-l"/"-la" style argument is ignored, as ls flags sent by
 // clients; a glob in the last segment filters names.
-func (s *Session) listing(arg string, namesOnly bool, then func(buf []byte, err error, p string)) {
+func (s *session) listing(arg string, namesOnly bool, then func(buf []byte, err error, p string)) {
 	arg = strings.TrimSpace(arg)
 	for strings.HasPrefix(arg, "-") {
 		flag, rest, _ := strings.Cut(arg, " ")
@@ -75,15 +75,15 @@ func (s *Session) listing(arg string, namesOnly bool, then func(buf []byte, err 
 	}, func(buf []byte, err error) { then(buf, err, p) })
 }
 
-func (s *Session) cmdLIST(arg string) { s.list(arg, false) }
+func (s *session) cmdLIST(arg string) { s.list(arg, false) }
 
 // writable is whether the session's user may change files, for the MLSx
 // perm fact.
-func (s *Session) writable() bool { return !s.anonymous && !shell.IsReadOnly(s.sh) }
+func (s *session) writable() bool { return !s.anonymous && !shell.IsReadOnly(s.sh) }
 
 // cmdMLSD sends the facts of every entry of a directory (RFC 3659 7);
 // a file is 550 "is not a directory" (as ProFTPD; MLST describes files).
-func (s *Session) cmdMLSD(arg string) {
+func (s *session) cmdMLSD(arg string) {
 	s.rest = 0
 	p, err := s.path(arg)
 	if err != nil {
@@ -126,7 +126,7 @@ func (s *Session) cmdMLSD(arg string) {
 
 // cmdMLST answers with the facts of one entry on the control connection:
 // "250-Listing PATH", " facts PATH", "250 End".
-func (s *Session) cmdMLST(arg string) {
+func (s *session) cmdMLST(arg string) {
 	p, err := s.path(arg)
 	if err != nil {
 		s.replyErr(err, arg)
@@ -145,9 +145,9 @@ func (s *Session) cmdMLST(arg string) {
 
 // cmdNLST accepts a bare NLST (Twisted requires an argument; RFC 959 and
 // every client say it is optional).
-func (s *Session) cmdNLST(arg string) { s.list(arg, true) }
+func (s *session) cmdNLST(arg string) { s.list(arg, true) }
 
-func (s *Session) list(arg string, namesOnly bool) {
+func (s *session) list(arg string, namesOnly bool) {
 	s.rest = 0 // a REST applies to the next transfer, whatever it is (vsftpd)
 	d, ok := s.takeData()
 	if !ok {

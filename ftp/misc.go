@@ -12,7 +12,7 @@ import (
 	"github.com/gnetftp/gnetftp/ftp/listing"
 )
 
-func (s *Session) cmdQUIT(string) {
+func (s *session) cmdQUIT(string) {
 	if s.xfer != nil {
 		s.xfer.cancel()
 	}
@@ -20,19 +20,19 @@ func (s *Session) cmdQUIT(string) {
 	s.Transport.LoseConnection()
 }
 
-func (s *Session) cmdNOOP(string) { s.reply(ftpwire.StatusCommandOK, "Command OK") }
+func (s *session) cmdNOOP(string) { s.reply(ftpwire.StatusCommandOK, "Command OK") }
 
-func (s *Session) cmdSYST(string) { s.reply(ftpwire.StatusSystemType, "UNIX Type: L8") }
+func (s *session) cmdSYST(string) { s.reply(ftpwire.StatusSystemType, "UNIX Type: L8") }
 
 // features are what FEAT lists besides MLST (whose line depends on the
 // session's facts): only what is implemented.
 var features = []string{"EPRT", "EPSV", "MDTM", "MFMT", "PASV", "REST STREAM", "SIZE", "TVFS", "TYPE A;I", "UTF8"}
 
-func (s *Session) cmdFEAT(string) {
+func (s *session) cmdFEAT(string) {
 	s.reply(ftpwire.StatusSystemStatus, "Features:\n "+strings.Join(features, "\n ")+"\n "+s.facts.Feature()+"\nEnd")
 }
 
-func (s *Session) cmdOPTS(arg string) {
+func (s *session) cmdOPTS(arg string) {
 	if strings.EqualFold(strings.Join(strings.Fields(arg), " "), "UTF8 ON") {
 		s.reply(ftpwire.StatusCommandOK, "UTF8 mode is always on.")
 		return
@@ -45,7 +45,7 @@ func (s *Session) cmdOPTS(arg string) {
 	s.replyf(ftpwire.StatusNotImplemented, "Option '%s' not implemented.", printable(arg))
 }
 
-func (s *Session) cmdHELP(arg string) {
+func (s *session) cmdHELP(arg string) {
 	if arg = strings.ToUpper(strings.TrimSpace(arg)); arg != "" {
 		c := s.f.commands[arg]
 		if c == nil || c.run == nil {
@@ -77,7 +77,7 @@ func (s *Session) cmdHELP(arg string) {
 	s.reply(ftpwire.StatusHelp, b.String())
 }
 
-func (s *Session) cmdSTAT(arg string) {
+func (s *session) cmdSTAT(arg string) {
 	if strings.TrimSpace(arg) == "" {
 		mode := "BINARY"
 		if s.ascii {
@@ -109,7 +109,7 @@ func (s *Session) cmdSTAT(arg string) {
 }
 
 // cmdTYPE accepts A, A N, I and L 8 (Twisted rejects "A N" and "L 8").
-func (s *Session) cmdTYPE(arg string) {
+func (s *session) cmdTYPE(arg string) {
 	switch strings.ToUpper(strings.Join(strings.Fields(arg), " ")) {
 	case "A", "A N":
 		s.ascii = true
@@ -122,7 +122,7 @@ func (s *Session) cmdTYPE(arg string) {
 	}
 }
 
-func (s *Session) cmdSTRU(arg string) {
+func (s *session) cmdSTRU(arg string) {
 	if strings.EqualFold(strings.TrimSpace(arg), "F") {
 		s.reply(ftpwire.StatusCommandOK, "Command OK")
 		return
@@ -130,7 +130,7 @@ func (s *Session) cmdSTRU(arg string) {
 	s.replyf(ftpwire.StatusNotImplementedParam, "Not implemented for parameter '%s'.", printable(arg))
 }
 
-func (s *Session) cmdMODE(arg string) {
+func (s *session) cmdMODE(arg string) {
 	if strings.EqualFold(strings.TrimSpace(arg), "S") {
 		s.reply(ftpwire.StatusCommandOK, "Command OK")
 		return
@@ -138,6 +138,6 @@ func (s *Session) cmdMODE(arg string) {
 	s.replyf(ftpwire.StatusNotImplementedParam, "Not implemented for parameter '%s'.", printable(arg))
 }
 
-func (s *Session) cmdALLO(string) {
+func (s *session) cmdALLO(string) {
 	s.reply(ftpwire.StatusSuperfluous, "Command not implemented, superfluous at this site")
 }

@@ -25,7 +25,9 @@ import (
 	"github.com/gnetftp/gnetftp/protocol"
 )
 
-// Config configures the server. Zero values get the defaults listed.
+// Config configures the server. Zero values get the defaults listed;
+// durations follow the project's convention: 0 means the default, a
+// negative value means none (no timeout, no delay).
 type Config struct {
 	// Root is the served directory; required.
 	Root string
@@ -39,7 +41,8 @@ type Config struct {
 	// negative disables. It is off while a transfer runs.
 	IdleTimeout time.Duration
 	// FailedLoginDelay is waited before every 530 after a failed PASS
-	// (the same for unknown users and wrong passwords); default 1 s.
+	// (the same for unknown users and wrong passwords); default 1 s,
+	// negative: none.
 	FailedLoginDelay time.Duration
 	// MaxLoginFailures closes the connection after that many failed PASS;
 	// default 3 (vsftpd's max_login_fails).
@@ -64,6 +67,9 @@ type Config struct {
 	// embedder can share its own bounded executor); default a new
 	// deferred.Pool, closed by StopFactory.
 	Pool deferred.Submitter
+	// Events, when set, is told about logins, transfers and changes to
+	// files (see Events); called on the event loops.
+	Events Events
 	// Logger gets session and transfer logs; default slog.Default().
 	Logger *slog.Logger
 }
@@ -166,7 +172,7 @@ func (f *Factory) BuildProtocol(addr net.Addr) protocol.Protocol {
 	f.perIP[ip]++
 	perIP := f.perIP[ip]
 	f.mu.Unlock()
-	s := &Session{f: f, ip: ip}
+	s := &session{f: f, ip: ip}
 	if (f.cfg.MaxConnections > 0 && n > int64(f.cfg.MaxConnections)) ||
 		(f.cfg.MaxConnectionsPerIP > 0 && perIP > f.cfg.MaxConnectionsPerIP) {
 		s.refuse = true

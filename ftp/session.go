@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gnetftp/gnetftp/deferred"
 	"github.com/gnetftp/gnetftp/ftp/dtp"
 	"github.com/gnetftp/gnetftp/ftp/ftpwire"
 	"github.com/gnetftp/gnetftp/ftp/listing"
@@ -30,11 +29,11 @@ const (
 	stateRenaming              // RNFR given, waiting for RNTO
 )
 
-// Session is one control connection: the protocol interpreter. Its methods
+// session is one control connection: the protocol interpreter. Its methods
 // run on the connection's loop; filesystem calls and bcrypt go to the pool
 // and come back as Deferreds; transfers run on their own goroutine and
 // report back with CallFromThread.
-type Session struct {
+type session struct {
 	protocol.BaseProtocol
 	linereceiver.LineReceiver
 	timeout.Mixin
@@ -60,7 +59,6 @@ type Session struct {
 	data   dtp.Channel // from PASV/EPSV/PORT/EPRT, for the next transfer
 	xfer   *transfer
 	queued [][]byte // commands received during a transfer, run after it
-	busy   bool     // a command's Deferred is pending
 	lost   bool
 	out    []byte
 }
@@ -75,7 +73,7 @@ type transfer struct {
 }
 
 // ConnectionMade greets the client (or refuses it over the limits).
-func (s *Session) ConnectionMade() {
+func (s *session) ConnectionMade() {
 	s.start = s.Transport.Loop().Now()
 	if ta, ok := s.Transport.RemoteAddr().(*net.TCPAddr); ok {
 		s.peerIP = ta.IP
@@ -89,7 +87,7 @@ func (s *Session) ConnectionMade() {
 	// is stripped in LineReceived.
 	s.Delimiter = []byte{'\n'}
 	s.LineReceiver.Init(s.Transport, s)
-	s.Mixin.Init(s.Transport.Loop(), s.timedOut)
+	s.Mixin.Init(s.Transport, s.timedOut)
 	if s.f.cfg.IdleTimeout > 0 {
 		s.SetTimeout(s.f.cfg.IdleTimeout)
 	}
@@ -104,12 +102,12 @@ func (s *Session) ConnectionMade() {
 // logs reports whether Info records are kept: the per-session and
 // per-transfer log lines format addresses and durations, work wasted on
 // every small transfer when the level is higher.
-func (s *Session) logs() bool {
+func (s *session) logs() bool {
 	return s.f.cfg.Logger.Enabled(context.Background(), slog.LevelInfo)
 }
 
 // DataReceived feeds the line receiver.
-func (s *Session) DataReceived(data []byte) {
+func (s *session) DataReceived(data []byte) {
 	if s.refuse {
 		return
 	}
@@ -118,7 +116,7 @@ func (s *Session) DataReceived(data []byte) {
 }
 
 // ConnectionLost cleans up: timer, transfer, passive listener.
-func (s *Session) ConnectionLost(err error) {
+func (s *session) ConnectionLost(err error) {
 	s.lost = true
 	s.f.release(s.ip)
 	if s.refuse {
@@ -136,7 +134,7 @@ func (s *Session) ConnectionLost(err error) {
 }
 
 // ShutdownRequested says goodbye when the server stops.
-func (s *Session) ShutdownRequested() {
+func (s *session) ShutdownRequested() {
 	if s.xfer != nil {
 		s.xfer.cancel()
 	}
@@ -144,25 +142,25 @@ func (s *Session) ShutdownRequested() {
 	s.Transport.LoseConnection()
 }
 
-func (s *Session) timedOut() {
+func (s *session) timedOut() {
 	s.reply(ftpwire.StatusServiceNotAvailable, "Timeout: closing control connection.")
 	s.Transport.LoseConnection()
 }
 
 // LineLengthExceeded answers an over-long line and closes.
-func (s *Session) LineLengthExceeded([]byte) {
+func (s *session) LineLengthExceeded([]byte) {
 	s.reply(ftpwire.StatusSyntaxError, "Command line too long.")
 	s.Transport.LoseConnection()
 }
 
 // PausedBufferExceeded closes a client that pipelines without end.
-func (s *Session) PausedBufferExceeded() {
+func (s *session) PausedBufferExceeded() {
 	s.reply(ftpwire.StatusServiceNotAvailable, "Too much pipelined input, closing control connection.")
 	s.Transport.LoseConnection()
 }
 
 // reply sends one reply (multi-line if text has newlines).
-func (s *Session) reply(code int, text string) {
+func (s *session) reply(code int, text string) {
 	s.out = ftpwire.AppendReply(s.out[:0], code, text)
 	_ = s.Transport.Write(s.out)
 	if cap(s.out) > 4096 {
@@ -170,11 +168,11 @@ func (s *Session) reply(code int, text string) {
 	}
 }
 
-func (s *Session) replyf(code int, format string, args ...any) {
+func (s *session) replyf(code int, format string, args ...any) {
 	s.reply(code, fmt.Sprintf(format, args...))
 }
 
-func (s *Session) replyErr(err error, path string) {
+func (s *session) replyErr(err error, path string) {
 	code, text := toReply(err, path)
 	if code == ftpwire.StatusLocalError {
 		s.f.cfg.Logger.Warn("ftp command failed", "peer", s.Transport.RemoteAddr().String(), "user", s.user, "path", path, "err", err)
@@ -183,7 +181,7 @@ func (s *Session) replyErr(err error, path string) {
 }
 
 // LineReceived parses and dispatches one command.
-func (s *Session) LineReceived(line []byte) {
+func (s *session) LineReceived(line []byte) {
 	line = bytes.TrimSuffix(line, []byte{'\r'})
 	line = stripTelnet(line)
 	if s.xfer != nil {
@@ -197,7 +195,7 @@ func (s *Session) LineReceived(line []byte) {
 			// paused (bounded memory).
 			s.queued = append(s.queued, append([]byte(nil), line...))
 			if len(s.queued) >= maxQueued {
-				s.LineReceiver.PauseProducing()
+				s.LineReceiver.PauseLines()
 			}
 			return
 		}
@@ -229,7 +227,7 @@ func splitCommand(line []byte) (string, string) {
 	return strings.ToUpper(strings.TrimSpace(name)), arg
 }
 
-func (s *Session) dispatch(line []byte) {
+func (s *session) dispatch(line []byte) {
 	name, arg := splitCommand(line)
 	if name == "" {
 		s.reply(ftpwire.StatusSyntaxError, "Syntax error: empty command.")
@@ -281,13 +279,12 @@ func (s *Session) dispatch(line []byte) {
 }
 
 // guard recovers a handler's panic: the session answers 451 and goes on.
-func (s *Session) guard(fn func()) {
+func (s *session) guard(fn func()) {
 	defer func() {
 		if v := recover(); v != nil {
 			s.f.cfg.Logger.Error("ftp handler panic", "peer", s.Transport.RemoteAddr().String(),
 				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			s.reply(ftpwire.StatusLocalError, "Requested action aborted. Local error in processing.")
-			s.busy = false
 			s.resume()
 		}
 	}()
@@ -306,32 +303,31 @@ func printable(s string) string {
 	}, s)
 }
 
-// blocking runs fn on the pool with line delivery paused (one command at a
-// time, as in Twisted); then runs on the loop with the result.
-func blocking[T any](s *Session, fn func() (T, error), then func(T, error)) {
+// blocking runs fn on the pool with line delivery held (one command at a
+// time, as in Twisted: linereceiver.Blocking); then runs on the loop with
+// the result, guarded, and the session resumes.
+func blocking[T any](s *session, fn func() (T, error), then func(T, error)) {
 	blockingOwned(s, fn, then, nil)
 }
 
 // blockingOwned is blocking for results that hold a resource (a file, a
 // listener): if the connection is gone when the result arrives, release
-// runs on the worker instead of then.
-func blockingOwned[T any](s *Session, fn func() (T, error), then func(T, error), release func(T)) {
-	s.busy = true
-	s.LineReceiver.PauseProducing()
-	deferred.Defer(s.f.cfg.Pool, s.Transport.Loop(), fn, release).AddBoth(func(v T, err error) {
-		s.busy = false
+// runs instead of then.
+func blockingOwned[T any](s *session, fn func() (T, error), then func(T, error), release func(T)) {
+	linereceiver.BlockingOwned(&s.LineReceiver, s.f.cfg.Pool, fn, release, func(v T, err error) {
 		s.guard(func() { then(v, err) })
 		s.resume()
 	})
 }
 
-// resume restarts line delivery unless a command is still pending. After
-// a transfer it first runs the commands queued during it, in order.
-func (s *Session) resume() {
-	if s.busy || s.lost || s.Transport.Disconnecting() {
+// resume runs the commands queued during a transfer once it has ended, in
+// order, unless a command is still pending; then lets lines flow again if
+// the queue had paused them.
+func (s *session) resume() {
+	if s.LineReceiver.Held() || s.lost || s.Transport.Disconnecting() {
 		return
 	}
-	for s.xfer == nil && len(s.queued) > 0 && !s.busy {
+	for s.xfer == nil && len(s.queued) > 0 && !s.LineReceiver.Held() {
 		line := s.queued[0]
 		s.queued = s.queued[1:]
 		s.dispatch(line)
@@ -339,12 +335,12 @@ func (s *Session) resume() {
 	if len(s.queued) == 0 {
 		s.queued = nil
 	}
-	if !s.busy && len(s.queued) < maxQueued {
-		s.LineReceiver.ResumeProducing()
+	if len(s.queued) < maxQueued {
+		s.LineReceiver.ResumeLines()
 	}
 }
 
 // path resolves a client's argument against the working directory.
-func (s *Session) path(arg string) (string, error) {
+func (s *session) path(arg string) (string, error) {
 	return shell.Resolve(s.cwd, arg)
 }

@@ -16,7 +16,7 @@ import (
 
 // anonSession is a session logged in anonymously on a fake transport (no
 // bcrypt: the table checks below run every command).
-func anonSession(t *testing.T) (*Session, *prototest.Transport) {
+func anonSession(t *testing.T) (*session, *prototest.Transport) {
 	t.Helper()
 	pool := deferred.NewPool(deferred.PoolConfig{Workers: 2})
 	t.Cleanup(pool.Close)
@@ -25,7 +25,7 @@ func anonSession(t *testing.T) (*Session, *prototest.Transport) {
 	require.NoError(t, err)
 	t.Cleanup(f.StopFactory)
 	tr := prototest.NewTransport()
-	s := f.BuildProtocol(tr.Remote).(*Session)
+	s := f.BuildProtocol(tr.Remote).(*session)
 	prototest.Connect(s, tr)
 	t.Cleanup(func() { s.ConnectionLost(nil) })
 	require.Equal(t, "220 gnetftp FTP server ready.\r\n", tr.Take())
@@ -40,7 +40,7 @@ func anonSession(t *testing.T) (*Session, *prototest.Transport) {
 // exchange sends one line and returns everything the session wrote once
 // it is ready for the next command. The commands checked here answer
 // without touching the pool, so one RunPending is enough.
-func exchange(s *Session, tr *prototest.Transport, line string) string {
+func exchange(s *session, tr *prototest.Transport, line string) string {
 	s.DataReceived([]byte(line + "\r\n"))
 	tr.FakeLoop.RunPending()
 	return tr.Take()

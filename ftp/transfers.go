@@ -21,7 +21,7 @@ import (
 // run starts a transfer goroutine: 150 now, then work, then the final
 // reply on the loop. The idle timeout is off meanwhile; commands other
 // than ABOR/STAT/NOOP/QUIT wait for the end.
-func (s *Session) runTransfer(kind, p string, d dtp.Channel, work func(ctx context.Context, conn *net.TCPConn) (int64, error), cleanup func(err error) error) {
+func (s *session) runTransfer(kind, p string, d dtp.Channel, work func(ctx context.Context, conn *net.TCPConn) (int64, error), cleanup func(err error) error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	x := &transfer{cancel: cancel}
 	s.xfer = x
@@ -60,7 +60,7 @@ func (s *Session) runTransfer(kind, p string, d dtp.Channel, work func(ctx conte
 // and writers are pluggable code outside this package: a panic in one of
 // them becomes a *deferred.PanicError (a 451 for this transfer) instead of
 // ending the whole server, as a handler's panic on the loop does.
-func (s *Session) safely(fn func() (int64, error)) (n int64, err error) {
+func (s *session) safely(fn func() (int64, error)) (n int64, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			s.f.cfg.Logger.Error("ftp transfer panic", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
@@ -70,11 +70,22 @@ func (s *Session) safely(fn func() (int64, error)) (n int64, err error) {
 	return fn()
 }
 
-func (s *Session) finishTransfer(x *transfer, kind, p string, n int64, took time.Duration, openErr, err error) {
+func (s *session) finishTransfer(x *transfer, kind, p string, n int64, took time.Duration, openErr, err error) {
 	if s.logs() {
 		s.f.cfg.Logger.Info("ftp transfer", "peer", s.Transport.RemoteAddr().String(), "user", s.user,
 			"kind", kind, "path", p, "bytes", n, "duration", took.Round(time.Microsecond).String(), "ok", err == nil, "err", errString(err))
 	}
+	complete := err == nil && openErr == nil && !x.aborted
+	s.notify(func(ev Events) {
+		cause := err
+		switch {
+		case openErr != nil:
+			cause = openErr
+		case x.aborted && cause == nil:
+			cause = context.Canceled
+		}
+		ev.TransferDone(TransferEvent{SessionInfo: s.info(), Command: kind, Path: p, Bytes: n, Duration: took, Complete: complete, Err: cause})
+	})
 	switch {
 	case x.aborted:
 		s.reply(ftpwire.StatusTransferAborted, "Transfer aborted.  Data connection closed.")
@@ -99,7 +110,7 @@ func errString(err error) string {
 
 // prepare resolves a transfer's path and takes the data channel and the
 // REST offset; it has replied when ok is false.
-func (s *Session) prepare(arg string) (p string, d dtp.Channel, offset int64, ok bool) {
+func (s *session) prepare(arg string) (p string, d dtp.Channel, offset int64, ok bool) {
 	p, err := s.path(arg)
 	if err != nil {
 		s.replyErr(err, arg)
@@ -112,7 +123,7 @@ func (s *Session) prepare(arg string) (p string, d dtp.Channel, offset int64, ok
 	return p, d, offset, true
 }
 
-func (s *Session) cmdRETR(arg string) {
+func (s *session) cmdRETR(arg string) {
 	p, d, offset, ok := s.prepare(arg)
 	if !ok {
 		return
@@ -130,11 +141,11 @@ func (s *Session) cmdRETR(arg string) {
 	}, func(f io.ReadCloser) { f.Close(); d.Close() })
 }
 
-func (s *Session) cmdSTOR(arg string) { s.store(arg, false) }
+func (s *session) cmdSTOR(arg string) { s.store(arg, false) }
 
-func (s *Session) cmdAPPE(arg string) { s.store(arg, true) }
+func (s *session) cmdAPPE(arg string) { s.store(arg, true) }
 
-func (s *Session) store(arg string, appendMode bool) {
+func (s *session) store(arg string, appendMode bool) {
 	p, d, offset, ok := s.prepare(arg)
 	if !ok {
 		return
@@ -162,7 +173,7 @@ func (s *Session) store(arg string, appendMode bool) {
 	}, func(w shell.WriteFile) { _ = w.Abort(); d.Close() })
 }
 
-func (s *Session) cmdABOR(string) {
+func (s *session) cmdABOR(string) {
 	s.closeData()
 	if s.xfer == nil {
 		s.reply(ftpwire.StatusNoTransfer, "No transfer to abort.")

@@ -21,13 +21,13 @@ func FuzzFraming(f *testing.F) {
 			lr.Init(prototest.NewTransport(), lineFunc(func(b []byte) {
 				got = append(got, string(b))
 				if len(got) == pauseAfter {
-					lr.PauseProducing()
+					lr.PauseLines()
 				}
 			}))
 			for _, p := range parts {
 				lr.DataReceived(p)
 			}
-			lr.ResumeProducing()
+			lr.ResumeLines()
 			return got
 		}
 		want := scannerLines(data)

@@ -80,7 +80,8 @@ type LineReceiver struct {
 	transport protocol.Transport
 	handler   Handler
 	buf       []byte // unprocessed bytes (an incomplete line, or all while paused)
-	paused    bool
+	paused    bool   // PauseLines
+	holds     int    // Hold calls not yet released
 	raw       bool
 	busy      bool   // inside a delivery loop: Resume must not recurse
 	more      bool   // bytes were added while busy
@@ -117,8 +118,14 @@ func (r *LineReceiver) maxPaused() int {
 	return r.MaxPausedBuffer
 }
 
-// Paused reports whether line delivery is paused.
-func (r *LineReceiver) Paused() bool { return r.paused }
+// LinesPaused reports whether line delivery is stopped, by PauseLines or
+// by a Hold not yet released.
+func (r *LineReceiver) LinesPaused() bool { return r.stopped() }
+
+// Held reports whether a Hold (a Blocking request, say) is pending.
+func (r *LineReceiver) Held() bool { return r.holds > 0 }
+
+func (r *LineReceiver) stopped() bool { return r.paused || r.holds > 0 }
 
 // Buffered reports how many received bytes wait in the receiver.
 func (r *LineReceiver) Buffered() int { return len(r.buf) }
@@ -129,10 +136,10 @@ func (r *LineReceiver) DataReceived(data []byte) {
 	if r.disconnecting() || len(data) == 0 {
 		return
 	}
-	if r.paused || r.busy {
+	if r.stopped() || r.busy {
 		// Paused: keep (bounded). Busy: a handler re-entered us; the
 		// running loop reaches these bytes after what is buffered.
-		if r.paused && len(r.buf)+len(data) > r.maxPaused() {
+		if r.stopped() && len(r.buf)+len(data) > r.maxPaused() {
 			r.buf = nil
 			r.pausedOverflow()
 			return
@@ -156,7 +163,7 @@ func (r *LineReceiver) DataReceived(data []byte) {
 			if len(data) == 0 {
 				return
 			}
-			if r.paused || r.busy || len(r.buf) > 0 || r.disconnecting() {
+			if r.stopped() || r.busy || len(r.buf) > 0 || r.disconnecting() {
 				r.DataReceived(data)
 				return
 			}
@@ -198,7 +205,7 @@ func (r *LineReceiver) run(data []byte) {
 			r.extra = nil
 			r.more = true
 		}
-		if !r.more || r.paused || r.disconnecting() || len(r.buf) == 0 {
+		if !r.more || r.stopped() || r.disconnecting() || len(r.buf) == 0 {
 			return
 		}
 	}
@@ -218,7 +225,7 @@ func (r *LineReceiver) deliver(data []byte) {
 	delim := r.delim()
 	max := r.maxLen()
 	off := 0
-	for off < len(in) && !r.paused {
+	for off < len(in) && !r.stopped() {
 		if r.disconnecting() {
 			r.buf = nil
 			return
@@ -318,28 +325,77 @@ func (r *LineReceiver) SetLineMode(extra []byte) {
 		return
 	}
 	r.buf = append(append(make([]byte, 0, len(extra)+len(r.buf)), extra...), r.buf...)
-	if !r.paused {
+	if !r.stopped() {
 		r.run(nil)
 	}
 }
 
-// PauseProducing stops line delivery; received bytes are buffered (up to
-// MaxPausedBuffer) until ResumeProducing.
-func (r *LineReceiver) PauseProducing() { r.paused = true }
+// PauseLines stops line delivery; received bytes are buffered (up to
+// MaxPausedBuffer) until ResumeLines. It pauses this receiver only, not
+// the transport: an event-loop transport goes on reading the socket (see
+// protocol.Transport.PauseProducing for the transport's own pause).
+func (r *LineReceiver) PauseLines() { r.paused = true }
 
-// ResumeProducing resumes delivery. Called from inside LineReceived it only
-// clears the flag and the running loop continues; called from elsewhere
-// (a Deferred callback, a timer) it delivers the buffered lines now.
-func (r *LineReceiver) ResumeProducing() {
+// ResumeLines undoes PauseLines (delivery still waits for any Hold).
+// Called from inside LineReceived it only clears the flag and the running
+// loop continues; called from elsewhere (a Deferred callback, a timer) it
+// delivers the buffered lines now.
+func (r *LineReceiver) ResumeLines() {
 	if !r.paused {
 		return
 	}
 	r.paused = false
+	r.kick()
+}
+
+// Hold stops line delivery until the returned release is called (on the
+// loop; a second call does nothing). Holds nest with each other and with
+// PauseLines: lines flow again once every hold is released and delivery
+// is not paused. It is what a protocol does while one request's answer is
+// being worked out (see Blocking): the next line waits.
+func (r *LineReceiver) Hold() (release func()) {
+	r.holds++
+	released := false
+	return func() {
+		if released {
+			return
+		}
+		released = true
+		r.holds--
+		r.kick()
+	}
+}
+
+// kick delivers buffered lines if nothing stops delivery: at once, or, in
+// the middle of a delivery (or of a batch), when it continues.
+func (r *LineReceiver) kick() {
+	if r.stopped() {
+		return
+	}
 	if r.busy {
 		r.more = true
 		return
 	}
 	if len(r.buf) > 0 && !r.disconnecting() {
 		r.run(nil)
+	}
+}
+
+// batch runs fn as if it were a delivery: lines released meanwhile wait
+// until fn has returned, so that what fn writes (a reply) goes out
+// before the next line is read.
+func (r *LineReceiver) batch(fn func()) {
+	if r.busy {
+		fn() // the running delivery picks up what fn releases
+		return
+	}
+	r.busy = true
+	func() {
+		defer func() { r.busy = false }()
+		fn()
+	}()
+	if r.more {
+		r.more = false
+		r.kick()
 	}
 }

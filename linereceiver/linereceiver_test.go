@@ -58,7 +58,7 @@ func (r *rec) LineReceived(line []byte) {
 		r.rawLeft = n
 		r.SetRawMode()
 	case s == "pause":
-		r.PauseProducing()
+		r.PauseLines()
 	case s == "quit":
 		r.Transport.LoseConnection()
 	}
@@ -179,10 +179,10 @@ func TestPauseKeepsLinesUntilResume(t *testing.T) {
 	r, _ := newRec("", 0)
 	r.DataReceived([]byte("a\r\npause\r\nb\r\nc"))
 	assert.Equal(t, []string{"L:a", "L:pause"}, r.events)
-	assert.True(t, r.Paused())
+	assert.True(t, r.LinesPaused())
 	r.DataReceived([]byte("\r\nd\r\n"))
 	assert.Equal(t, []string{"L:a", "L:pause"}, r.events, "nothing while paused")
-	r.ResumeProducing()
+	r.ResumeLines()
 	assert.Equal(t, []string{"L:a", "L:pause", "L:b", "L:c", "L:d"}, r.events)
 	assert.Zero(t, r.Buffered())
 }
@@ -193,8 +193,8 @@ func TestResumeInsideLineReceivedDoesNotRecurse(t *testing.T) {
 	r.onLine = func(r *rec, s string) {
 		depth++
 		maxDepth = max(maxDepth, depth)
-		r.PauseProducing()
-		r.ResumeProducing() // a command that completed synchronously
+		r.PauseLines()
+		r.ResumeLines() // a command that completed synchronously
 		depth--
 	}
 	r.DataReceived([]byte(strings.Repeat("x\r\n", 1000)))

@@ -15,13 +15,14 @@ import (
 	"github.com/gnetftp/gnetftp/protocol"
 )
 
-// ConnConfig configures ServeConn. The zero value is usable.
+// ConnConfig configures ServeConn. The zero value is usable; durations:
+// 0 means the default, a negative value means no limit.
 type ConnConfig struct {
 	// Clock drives CallLater; default RealClock.
 	Clock clock.Clock
 	// Logger receives recovered panics; default slog.Default().
 	Logger *slog.Logger
-	// WriteTimeout bounds one blocked write; default 30 s.
+	// WriteTimeout bounds one blocked write; default 30 s, negative: none.
 	WriteTimeout time.Duration
 	// ReadBuffer is the size of the read buffer; default 16 KiB.
 	ReadBuffer int
@@ -34,7 +35,7 @@ func (c ConnConfig) withDefaults() ConnConfig {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	if c.WriteTimeout <= 0 {
+	if c.WriteTimeout == 0 {
 		c.WriteTimeout = 30 * time.Second
 	}
 	if c.ReadBuffer <= 0 {
@@ -201,7 +202,7 @@ func (t *ConnTransport) Write(p []byte) error {
 	if t.disconnecting {
 		return net.ErrClosed
 	}
-	_ = t.conn.SetWriteDeadline(time.Now().Add(t.cfg.WriteTimeout))
+	t.writeDeadline()
 	if _, err := t.conn.Write(p); err != nil {
 		t.Abort()
 		return fmt.Errorf("reactor: write: %w", err)
@@ -214,13 +215,20 @@ func (t *ConnTransport) WriteSequence(bufs [][]byte) error {
 	if t.disconnecting {
 		return net.ErrClosed
 	}
-	_ = t.conn.SetWriteDeadline(time.Now().Add(t.cfg.WriteTimeout))
+	t.writeDeadline()
 	nb := net.Buffers(append([][]byte(nil), bufs...))
 	if _, err := nb.WriteTo(t.conn); err != nil {
 		t.Abort()
 		return fmt.Errorf("reactor: writev: %w", err)
 	}
 	return nil
+}
+
+// writeDeadline bounds the next write by WriteTimeout (none if negative).
+func (t *ConnTransport) writeDeadline() {
+	if t.cfg.WriteTimeout > 0 {
+		_ = t.conn.SetWriteDeadline(time.Now().Add(t.cfg.WriteTimeout))
+	}
 }
 
 // LoseConnection closes the connection; writes are synchronous, so all

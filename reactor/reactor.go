@@ -13,7 +13,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,7 +33,9 @@ import (
 var ErrReactorClosed = errors.New("reactor: closed")
 
 // Config configures a Reactor. The zero value is usable: every field has a
-// default, applied in one place (withDefaults).
+// default, applied in one place (withDefaults). Durations follow the
+// project's one convention: 0 means the default, a negative value means
+// no limit.
 type Config struct {
 	// Loops is the number of event loops; default runtime.NumCPU().
 	Loops int
@@ -45,7 +49,8 @@ type Config struct {
 	// socket); a client that sends more is disconnected. Default 1 MiB.
 	MaxPausedBuffer int
 	// DrainTimeout bounds how long LoseConnection waits for unsent output
-	// to drain before the connection is aborted. Default 30 s.
+	// to drain before the connection is aborted. Default 30 s; negative:
+	// wait for as long as the peer keeps the connection.
 	DrainTimeout time.Duration
 	// ReadBufferCap is gnet's per-loop read buffer; default 64 KiB.
 	ReadBufferCap int
@@ -68,7 +73,7 @@ func (c Config) withDefaults() Config {
 	if c.MaxPausedBuffer <= 0 {
 		c.MaxPausedBuffer = 1 << 20
 	}
-	if c.DrainTimeout <= 0 {
+	if c.DrainTimeout == 0 {
 		c.DrainTimeout = 30 * time.Second
 	}
 	if c.ReadBufferCap <= 0 {
@@ -174,8 +179,8 @@ func (r *Reactor) Start() error {
 	if len(r.listeners) == 0 {
 		return errors.New("reactor: no listeners")
 	}
-	for _, ls := range r.listeners {
-		ls.factory.StartFactory()
+	for _, f := range r.factories() {
+		f.StartFactory()
 	}
 	addrs := make([]string, len(r.listeners))
 	for i, ls := range r.listeners {
@@ -191,8 +196,8 @@ func (r *Reactor) Start() error {
 		r.eng = eng
 	case err := <-r.done:
 		r.done <- err
-		for _, ls := range r.listeners {
-			ls.factory.StopFactory()
+		for _, f := range r.factories() {
+			f.StopFactory()
 		}
 		return fmt.Errorf("reactor: start: %w", err)
 	}
@@ -204,6 +209,35 @@ func (r *Reactor) Start() error {
 		ls.bound = a
 	}
 	return nil
+}
+
+// factories returns each listener's factory once, in Listen order: a
+// factory shared by several listeners (ftpd --listen A --listen B) is
+// started and stopped once, as protocol.Factory promises. Factories that
+// cannot be compared (a protocol.FactoryFunc) cannot be told apart and
+// count once per listener; FactoryFunc's Start and Stop do nothing anyway.
+func (r *Reactor) factories() []protocol.Factory {
+	out := make([]protocol.Factory, 0, len(r.listeners))
+	for _, ls := range r.listeners {
+		if !slices.ContainsFunc(out, func(f protocol.Factory) bool { return sameFactory(f, ls.factory) }) {
+			out = append(out, ls.factory)
+		}
+	}
+	return out
+}
+
+// sameFactory is a == b, false where == would panic (an uncomparable
+// dynamic type, or a struct holding one).
+func sameFactory(a, b protocol.Factory) (same bool) {
+	if !reflect.TypeOf(a).Comparable() || reflect.TypeOf(a) != reflect.TypeOf(b) {
+		return false
+	}
+	defer func() {
+		if recover() != nil {
+			same = false
+		}
+	}()
+	return a == b
 }
 
 // boundAddr reads the real address of a listener (gnet keeps only the
@@ -309,8 +343,8 @@ func (r *Reactor) Shutdown(ctx context.Context) error {
 		if err := <-r.done; err != nil {
 			forced = errors.Join(forced, fmt.Errorf("reactor: engine: %w", err))
 		}
-		for _, ls := range r.listeners {
-			ls.factory.StopFactory()
+		for _, f := range r.factories() {
+			f.StopFactory()
 		}
 	}
 	r.clientOnce.Do(func() {}) // no client may start from now on

@@ -476,3 +476,33 @@ func TestCallFromThreadOrDropReleasesWhatALostConnectionDiscards(t *testing.T) {
 	default:
 	}
 }
+
+// countingFactory counts StartFactory and StopFactory calls.
+type countingFactory struct {
+	protocol.BaseFactory
+	starts, stops atomic.Int32
+}
+
+func (f *countingFactory) StartFactory()                            { f.starts.Add(1) }
+func (f *countingFactory) StopFactory()                             { f.stops.Add(1) }
+func (f *countingFactory) BuildProtocol(net.Addr) protocol.Protocol { return &protocol.BaseProtocol{} }
+
+// A factory shared by two listeners (ftpd --listen A --listen B) is
+// started once and stopped once; another factory has its own calls.
+func TestSharedFactoryStartsAndStopsOnce(t *testing.T) {
+	shared, other := &countingFactory{}, &countingFactory{}
+	r := reactor.New(reactor.Config{Loops: 1})
+	require.NoError(t, r.Listen("127.0.0.1:0", shared))
+	require.NoError(t, r.Listen("127.0.0.2:0", shared))
+	require.NoError(t, r.Listen("127.0.0.3:0", other))
+	require.NoError(t, r.Listen("127.0.0.4:0", protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return nil })))
+	require.NoError(t, r.Start())
+	assert.Equal(t, int32(1), shared.starts.Load())
+	assert.Equal(t, int32(1), other.starts.Load())
+	assert.Zero(t, shared.stops.Load())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, r.Shutdown(ctx))
+	assert.Equal(t, int32(1), shared.stops.Load())
+	assert.Equal(t, int32(1), other.stops.Load())
+}

@@ -221,7 +221,7 @@ func (t *transport) checkDrained() {
 		_ = t.c.Close()
 		return
 	}
-	if t.r.cfg.Clock.Now().Sub(t.drainStarted) >= t.r.cfg.DrainTimeout {
+	if d := t.r.cfg.DrainTimeout; d > 0 && t.r.cfg.Clock.Now().Sub(t.drainStarted) >= d {
 		t.abortNow()
 		return
 	}

@@ -7,7 +7,7 @@
 //		timeout.Mixin
 //	}
 //	func (p *P) ConnectionMade() {
-//		p.Mixin.Init(p.Transport.Loop(), timeout.CloseOnTimeout(p.Transport))
+//		p.Mixin.Init(p.Transport, nil) // nil: close the connection on expiry
 //		p.SetTimeout(5 * time.Minute)
 //	}
 //	func (p *P) DataReceived(b []byte)    { p.ResetTimeout(); ... }
@@ -23,20 +23,22 @@ import (
 // Mixin is an idle timer. Embed it and call Init before SetTimeout. All
 // methods are loop-only.
 type Mixin struct {
-	loop      protocol.Loop
+	transport protocol.Transport
 	onTimeout func()
 	period    time.Duration
 	call      protocol.DelayedCall
 }
 
-// CloseOnTimeout is the default timeout action: close the connection.
-func CloseOnTimeout(t protocol.Transport) func() { return t.LoseConnection }
-
-// Init sets the loop that runs the timer and the action taken when it
-// expires (Twisted's timeoutConnection; nil means do nothing).
-func (m *Mixin) Init(loop protocol.Loop, onTimeout func()) {
-	m.loop = loop
+// Init sets the connection whose loop runs the timer and the action taken
+// when it expires (Twisted's timeoutConnection). nil is Twisted's default:
+// close the connection (LoseConnection: what was written still goes out,
+// bounded by the transport's drain timeout).
+func (m *Mixin) Init(t protocol.Transport, onTimeout func()) {
+	m.transport = t
 	m.onTimeout = onTimeout
+	if onTimeout == nil {
+		m.onTimeout = t.LoseConnection
+	}
 }
 
 // SetTimeout changes the period and restarts the timer; 0 disables it. It
@@ -52,7 +54,7 @@ func (m *Mixin) SetTimeout(d time.Duration) time.Duration {
 	if m.call != nil && m.call.Reset(d) {
 		return prev
 	}
-	m.call = m.loop.CallLater(d, m.expired)
+	m.call = m.transport.Loop().CallLater(d, m.expired)
 	return prev
 }
 
@@ -78,7 +80,5 @@ func (m *Mixin) Timeout() time.Duration { return m.period }
 
 func (m *Mixin) expired() {
 	m.call = nil
-	if m.onTimeout != nil {
-		m.onTimeout()
-	}
+	m.onTimeout()
 }

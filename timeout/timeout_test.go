@@ -17,7 +17,7 @@ func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 func setup() (*timeout.Mixin, *prototest.Transport) {
 	tr := prototest.NewTransport()
 	m := &timeout.Mixin{}
-	m.Init(tr.Loop(), timeout.CloseOnTimeout(tr))
+	m.Init(tr, nil)
 	return m, tr
 }
 
@@ -72,10 +72,11 @@ func TestCustomActionAndRearm(t *testing.T) {
 	tr := prototest.NewTransport()
 	m := &timeout.Mixin{}
 	fired := 0
-	m.Init(tr.Loop(), func() { fired++ })
+	m.Init(tr, func() { fired++ })
 	m.SetTimeout(time.Second)
 	tr.FakeLoop.Advance(time.Second)
 	assert.Equal(t, 1, fired)
+	assert.False(t, tr.Lost, "a handler replaces the default close")
 	tr.FakeLoop.Advance(time.Hour)
 	assert.Equal(t, 1, fired, "fires once per arming")
 	m.ResetTimeout() // as in Twisted, a reset after expiry does not re-arm

@@ -45,7 +45,7 @@ type gnetServer struct{ r *reactor.Reactor }
 
 func startGnet() (*gnetServer, error) {
 	r := reactor.New(reactor.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err := r.Listen("127.0.0.1:0", &lineecho.Factory{}); err != nil {
+	if err := r.Listen("127.0.0.1:0", &lineecho.Factory{Idle: -1}); err != nil {
 		return nil, err
 	}
 	if err := r.Start(); err != nil {

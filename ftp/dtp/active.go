@@ -18,7 +18,7 @@ func Dial(ctx context.Context, cfg Config, ctrlPeer net.IP, target *net.TCPAddr)
 	if err := CheckActive(cfg, ctrlPeer, target); err != nil {
 		return nil, err
 	}
-	d := net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: -1} // one transfer: no keep-alive (see listenTCP)
+	d := net.Dialer{Timeout: max(cfg.DialTimeout, 0), KeepAlive: -1} // one transfer: no keep-alive (see listenTCP)
 	c, err := d.DialContext(ctx, "tcp", target.String())
 	if err != nil {
 		return nil, fmt.Errorf("dtp: active connection to %s: %w", target, err)

@@ -43,14 +43,17 @@ var (
 	ErrLocalIO = errors.New("dtp: local I/O error")
 )
 
-// Config holds the data channel settings. The zero value is usable.
+// Config holds the data channel settings. The zero value is usable;
+// durations: 0 means the default, a negative value means no limit.
 type Config struct {
 	// PortLow and PortHigh bound the passive ports; 0,0 lets the kernel
 	// choose. They are read by the server when it builds its Ports.
 	PortLow, PortHigh int
-	// AcceptTimeout bounds the wait for a passive connection; default 30 s.
+	// AcceptTimeout bounds the wait for a passive connection; default
+	// 30 s, negative: until the transfer is aborted.
 	AcceptTimeout time.Duration
-	// DialTimeout bounds an active connection; default 10 s.
+	// DialTimeout bounds an active connection; default 10 s, negative:
+	// the kernel's own connect timeout.
 	DialTimeout time.Duration
 	// IdleTimeout aborts a transfer during which no data moved for this
 	// long (a client that stopped reading or sending would otherwise hold
@@ -77,10 +80,10 @@ const (
 
 // WithDefaults returns c with defaults applied.
 func (c Config) WithDefaults() Config {
-	if c.AcceptTimeout <= 0 {
+	if c.AcceptTimeout == 0 {
 		c.AcceptTimeout = DefaultAcceptTimeout
 	}
-	if c.DialTimeout <= 0 {
+	if c.DialTimeout == 0 {
 		c.DialTimeout = DefaultDialTimeout
 	}
 	if c.IdleTimeout == 0 {

@@ -181,7 +181,9 @@ var pastDeadline = time.Unix(1, 0)
 // afterwards in every case: one connection per Passive.
 func (p *Passive) Accept(ctx context.Context, peerIP net.IP) (*net.TCPConn, error) {
 	defer p.Close()
-	_ = p.ln.SetDeadline(time.Now().Add(p.cfg.AcceptTimeout))
+	if p.cfg.AcceptTimeout > 0 {
+		_ = p.ln.SetDeadline(time.Now().Add(p.cfg.AcceptTimeout))
+	}
 	stop := context.AfterFunc(ctx, func() { _ = p.ln.SetDeadline(pastDeadline) })
 	defer stop()
 	for {

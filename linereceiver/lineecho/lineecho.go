@@ -25,7 +25,7 @@ type Echo struct {
 // ConnectionMade wires the line receiver and the idle timer.
 func (e *Echo) ConnectionMade() {
 	e.LineReceiver.Init(e.Transport, e)
-	e.Mixin.Init(e.Transport.Loop(), timeout.CloseOnTimeout(e.Transport))
+	e.Mixin.Init(e.Transport, nil) // nil: close on expiry
 	e.SetTimeout(e.idle)
 }
 
@@ -48,11 +48,21 @@ func (e *Echo) LineReceived(line []byte) {
 // ConnectionLost stops the idle timer.
 func (e *Echo) ConnectionLost(error) { e.CancelTimeout() }
 
-// Factory builds Echo protocols; Idle is the idle timeout (0: none).
+// Factory builds Echo protocols.
 type Factory struct {
 	protocol.BaseFactory
+	// Idle is the idle timeout: 0 means DefaultIdle, negative none.
 	Idle time.Duration
 }
 
+// DefaultIdle is Factory.Idle's default.
+const DefaultIdle = 5 * time.Minute
+
 // BuildProtocol returns a new Echo.
-func (f *Factory) BuildProtocol(net.Addr) protocol.Protocol { return &Echo{idle: f.Idle} }
+func (f *Factory) BuildProtocol(net.Addr) protocol.Protocol {
+	idle := f.Idle
+	if idle == 0 {
+		idle = DefaultIdle
+	}
+	return &Echo{idle: idle}
+}
