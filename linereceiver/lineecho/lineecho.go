@@ -11,29 +11,16 @@ import (
 
 	"github.com/gnetftp/gnetftp/linereceiver"
 	"github.com/gnetftp/gnetftp/protocol"
-	"github.com/gnetftp/gnetftp/timeout"
 )
 
 // Echo is one connection's protocol.
 type Echo struct {
-	protocol.BaseProtocol
-	linereceiver.LineReceiver
-	timeout.Mixin
+	linereceiver.Protocol
 	idle time.Duration
 }
 
-// ConnectionMade wires the line receiver and the idle timer.
-func (e *Echo) ConnectionMade() {
-	e.LineReceiver.Init(e.Transport, e)
-	e.Mixin.Init(e.Transport, nil) // nil: close on expiry
-	e.SetTimeout(e.idle)
-}
-
-// DataReceived feeds the line receiver.
-func (e *Echo) DataReceived(data []byte) {
-	e.ResetTimeout()
-	e.LineReceiver.DataReceived(data)
-}
+// ConnectionMade starts line delivery and the idle timer.
+func (e *Echo) ConnectionMade() { e.Start(e, e.idle) }
 
 // LineReceived echoes the line, or says goodbye on QUIT.
 func (e *Echo) LineReceived(line []byte) {
@@ -44,9 +31,6 @@ func (e *Echo) LineReceived(line []byte) {
 	}
 	_ = e.SendLine(line)
 }
-
-// ConnectionLost stops the idle timer.
-func (e *Echo) ConnectionLost(error) { e.CancelTimeout() }
 
 // Factory builds Echo protocols.
 type Factory struct {
