@@ -113,28 +113,33 @@ func Fail[T any](loop protocol.Loop, err error) *Deferred[T] {
 // Resolve sets the result, once; later calls return ErrAlreadyCalled. Safe
 // from any goroutine; the callbacks run later on the loop.
 func (d *Deferred[T]) Resolve(v T, err error) error {
-	d.mu.Lock()
-	if d.fired {
-		d.mu.Unlock()
+	if !d.fire(v, err) {
 		return ErrAlreadyCalled
 	}
-	d.fired, d.v, d.err, d.unhandled = true, v, err, err != nil
-	d.rv, d.rerr = v, err
+	d.mu.Lock()
 	schedule := d.needsRunLocked()
-	watchers := d.takeWatchersLocked()
 	d.mu.Unlock()
-	notify(watchers, v, err)
 	if schedule {
 		d.schedule()
 	}
 	return nil
 }
 
-// takeWatchersLocked returns the watchers to call now that d is resolved.
-func (d *Deferred[T]) takeWatchersLocked() []func(T, error) {
-	w := d.watchers
+// fire sets the result and tells the watchers; it reports false if d was
+// resolved already.
+func (d *Deferred[T]) fire(v T, err error) bool {
+	d.mu.Lock()
+	if d.fired {
+		d.mu.Unlock()
+		return false
+	}
+	d.fired, d.v, d.err, d.unhandled = true, v, err, err != nil
+	d.rv, d.rerr = v, err
+	watchers := d.watchers
 	d.watchers = nil
-	return w
+	d.mu.Unlock()
+	notify(watchers, v, err)
+	return true
 }
 
 func notify[T any](watchers []func(T, error), v T, err error) {
@@ -255,17 +260,10 @@ func (d *Deferred[T]) ResolveNow(v T, err error) bool { return d.resolveOnLoop(v
 
 // resolveOnLoop is ResolveNow.
 func (d *Deferred[T]) resolveOnLoop(v T, err error) bool {
-	d.mu.Lock()
-	if d.fired {
-		d.mu.Unlock()
+	if !d.fire(v, err) {
 		return false
 	}
-	d.fired, d.v, d.err, d.unhandled = true, v, err, err != nil
-	d.rv, d.rerr = v, err
-	watchers := d.takeWatchersLocked()
-	d.mu.Unlock()
-	notify(watchers, v, err)
-	d.run() // nothing can be queued or running: d was not fired
+	d.run() // on the loop: any run queued meanwhile comes after this one
 	return true
 }
 
