@@ -119,6 +119,30 @@ type DropNotifier interface {
 	CallFromThreadOrDrop(fn, dropped func()) bool
 }
 
+// Backpressure is an optional interface of transports that bound what is
+// queued for a peer that does not read: an event-loop transport cannot
+// block a writer, so a protocol that sends a lot on its own (a long
+// listing over the control connection) writes a piece, and the next piece
+// once WhenDrained says the queue has gone down. Loop-only.
+type Backpressure interface {
+	// Queued reports the bytes written and not yet handed to the kernel.
+	Queued() int
+	// WhenDrained calls fn on the loop once Queued has fallen to the
+	// transport's low-water mark: after the current callback if it has
+	// already, never if the connection is lost first. One pending fn per
+	// transport; a second call replaces the first.
+	WhenDrained(fn func())
+}
+
+// PeerChecker is an optional interface of transports that can tell,
+// without reading anything, that the peer has closed its side or reset
+// the connection (a FIN or RST is pending): an FTP server then knows a
+// client died before it commits the upload whose data ended with it.
+// Loop-only.
+type PeerChecker interface {
+	PeerClosed() bool
+}
+
 // DelayedCall is a scheduled call (Twisted's IDelayedCall). Its methods are
 // loop-only, like the CallLater that made it.
 type DelayedCall interface {

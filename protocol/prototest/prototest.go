@@ -17,7 +17,11 @@ import (
 	"github.com/gnetftp/gnetftp/protocol"
 )
 
-var _ protocol.DropNotifier = (*Loop)(nil)
+var (
+	_ protocol.DropNotifier = (*Loop)(nil)
+	_ protocol.Backpressure = (*Transport)(nil)
+	_ protocol.PeerChecker  = (*Transport)(nil)
+)
 
 // Loop is a fake protocol.Loop driven by the test goroutine.
 type Loop struct {
@@ -147,6 +151,13 @@ type Transport struct {
 	Lost, Aborted bool
 	// Paused reports the producer state set by Pause/ResumeProducing.
 	Paused bool
+	// Backlog is what Queued reports (protocol.Backpressure): a test sets
+	// it to play a peer that does not read, then calls Drain.
+	Backlog int
+	// PeerGone is what PeerClosed reports (protocol.PeerChecker).
+	PeerGone bool
+
+	drained func()
 	// Resumes counts ResumeProducing calls.
 	Resumes int
 }
@@ -194,6 +205,32 @@ func (t *Transport) PauseProducing() { t.Paused = true }
 
 // ResumeProducing clears Paused and counts the call.
 func (t *Transport) ResumeProducing() { t.Paused = false; t.Resumes++ }
+
+// Queued returns Backlog (protocol.Backpressure).
+func (t *Transport) Queued() int { return t.Backlog }
+
+// WhenDrained runs fn through the loop's queue at once when Backlog is 0,
+// else keeps it for Drain.
+func (t *Transport) WhenDrained(fn func()) {
+	if t.Backlog == 0 {
+		t.FakeLoop.CallFromThread(fn)
+		return
+	}
+	t.drained = fn
+}
+
+// Drain sets Backlog to 0 and runs the function WhenDrained kept, as a
+// peer that finally reads.
+func (t *Transport) Drain() {
+	t.Backlog = 0
+	if fn := t.drained; fn != nil {
+		t.drained = nil
+		fn()
+	}
+}
+
+// PeerClosed returns PeerGone (protocol.PeerChecker).
+func (t *Transport) PeerClosed() bool { return t.PeerGone }
 
 // LocalAddr returns Local.
 func (t *Transport) LocalAddr() net.Addr { return t.Local }
