@@ -33,8 +33,17 @@ type Config struct {
 	Root string
 	// Users checks passwords (auth.LoadUsersFile); nil: no named users.
 	Users auth.Authenticator
-	// AllowAnonymous lets "anonymous" and "ftp" log in, read-only.
+	// AllowAnonymous lets "anonymous" and "ftp" log in, read-only, to
+	// AnonymousRoot.
 	AllowAnonymous bool
+	// AnonymousRoot is the only directory anonymous users see (created if
+	// missing); default Root/pub. Named users' homes are elsewhere under
+	// Root (<Root>/<name> unless the users file gives one).
+	AnonymousRoot string
+	// AnonymousAnyMode lets anonymous users download files that are not
+	// readable by everyone; by default only mode o+r files (vsftpd's
+	// anon_world_readable_only).
+	AnonymousAnyMode bool
 	// Welcome is the 220 greeting text; default "gnetftp FTP server ready.".
 	Welcome string
 	// IdleTimeout closes idle control connections with 421; default 600 s,
@@ -141,7 +150,14 @@ func NewFactory(cfg Config) (*Factory, error) {
 	}
 	f.ports = dtp.NewPorts(cfg.Data.PortLow, cfg.Data.PortHigh)
 	if cfg.Realm == nil {
-		realm, err := local.NewRealm(root)
+		rc := local.RealmConfig{Root: root, AnonymousAnyMode: cfg.AnonymousAnyMode}
+		if cfg.AllowAnonymous {
+			rc.AnonymousRoot = cfg.AnonymousRoot
+			if rc.AnonymousRoot == "" {
+				rc.AnonymousRoot = filepath.Join(root, "pub")
+			}
+		}
+		realm, err := local.NewRealm(rc)
 		if err != nil {
 			return nil, fmt.Errorf("ftp: %w", err)
 		}

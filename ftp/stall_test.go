@@ -128,7 +128,7 @@ func TestCustomRealmKeepsTheLoopLoginWhenReady(t *testing.T) {
 			pool := deferred.NewPool(deferred.PoolConfig{Workers: 1})
 			t.Cleanup(pool.Close)
 			f, _ := ftptest.Factory(t, func(c *ftp.Config) {
-				inner, err := local.NewRealm(c.Root)
+				inner, err := local.NewRealm(local.RealmConfig{Root: c.Root, AnonymousRoot: c.Root})
 				require.NoError(t, err)
 				t.Cleanup(func() { inner.Close() })
 				c.Pool = pool

@@ -71,7 +71,7 @@ setup() {
 		(cd "$dir/root/bigdir" && seq -f 'entry-%05g' 1 10000 | xargs touch)
 	fi
 	(cd "$repo" && go build -o "$dir/ftpd" ./cmd/ftpd) # always: never measure a stale build
-	printf '%s\n' "$USER_PASS" | "$dir/ftpd" passwd --users "$dir/users" --cost 4 "$USER_NAME" >/dev/null
+	printf '%s\n' "$USER_PASS" | "$dir/ftpd" passwd --users "$dir/users" --cost 4 --home / "$USER_NAME" >/dev/null
 	[ "$(id -u)" != 0 ] || chown -R "$USER_NAME" "$dir/root"
 }
 

@@ -69,6 +69,9 @@ type options struct {
 	users           string
 	anonymous       bool
 	anonymousSet    bool
+	anonymousRoot   string
+	anonWorldOnly   bool
+	runAs           string
 	passiveLo       int
 	passiveHi       int
 	publicHost      string
@@ -123,14 +126,17 @@ const usageHead = `ftpd: an FTP server (Twisted's FTP rebuilt on the gnet event 
 Usage:
   ftpd [flags]                      serve FTP
   ftpd passwd --users FILE NAME     add or update NAME in FILE; the password
-                                    is read from standard input (one line)
+                                    is read from standard input (one line);
+                                    --home DIR sets its home ("/": the root)
 
 With no flags ftpd serves ./ftproot (created if missing) on 127.0.0.1:2121,
-anonymous read-only. With --users, only those users may log in (each with
-write access to their home, default the root) unless --anonymous is given too.
+anonymous read-only from ./ftproot/pub. With --users, only those users may
+log in (each with write access to its home) unless --anonymous is given too.
 
 Users file: one "name:bcrypt-hash[:home]" per line, '#' starts a comment.
-Write it with "ftpd passwd". Home is a directory under --root (created if missing).
+Write it with "ftpd passwd". Home is a directory under --root (created on the
+first login); a user without one is confined to ROOT/NAME, and "/" gives a
+user the whole root. Anonymous users see only --anonymous-root.
 
 Flags:
 `
@@ -147,6 +153,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.root, "root", "ftproot", "directory to serve (created if missing); nothing outside it is reachable")
 	fs.StringVar(&o.users, "users", "", "users file (name:bcrypt-hash[:home] lines); without it only anonymous read-only access")
 	fs.Var(boolSetFlag{&o.anonymous, &o.anonymousSet}, "anonymous", "allow anonymous read-only logins (USER anonymous or ftp) (default true without --users, false with)")
+	fs.StringVar(&o.anonymousRoot, "anonymous-root", "", "the only directory anonymous users see, read-only (created if missing) (default ROOT/pub)")
+	fs.BoolVar(&o.anonWorldOnly, "anonymous-world-readable-only", true, "anonymous users may download only files readable by everyone (mode o+r), as vsftpd's anon_world_readable_only")
+	fs.StringVar(&o.runAs, "run-as", "", "when started as root: bind the listeners (port 21), then drop to this user and its groups before serving")
 	ports := fs.String("passive-ports", "", "passive data port range LO-HI, e.g. 50000-50100 (default: 1024 up to the kernel's ephemeral range, which keeps TIME_WAIT out of it)")
 	fs.StringVar(&o.publicHost, "public-host", "", "IPv4 address announced in PASV replies (default: the address the client connected to)")
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", 600*time.Second, "close control connections idle this long (421); 0 disables")
@@ -230,6 +239,7 @@ func passwd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	users := fs.String("users", "", "users file to create or update (required)")
 	cost := fs.Int("cost", 0, "bcrypt cost (default 10)")
+	home := fs.String("home", "", `the user's home under --root ("/" for the whole root; default: kept, or ROOT/NAME for a new user)`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -242,6 +252,11 @@ func passwd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	if err := auth.SetPassword(*users, fs.Arg(0), pw, *cost); err != nil {
 		return err
+	}
+	if *home != "" {
+		if err := auth.SetHome(*users, fs.Arg(0), *home); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(stdout, "ftpd passwd: %s updated in %s\n", fs.Arg(0), *users)
 	return nil
@@ -281,6 +296,7 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	defer pool.Close()
 	f, err := ftp.NewFactory(ftp.Config{
 		Root: root, Users: authn, AllowAnonymous: o.anonymous, Welcome: o.welcome,
+		AnonymousRoot: o.anonymousRoot, AnonymousAnyMode: !o.anonWorldOnly,
 		IdleTimeout: idleOrOff(o.idleTimeout), MaxConnections: o.maxConns, MaxConnectionsPerIP: o.maxConnsPerIP,
 		PublicHost: o.publicHost, Pool: pool, Logger: logger,
 		Data: dtp.Config{PortLow: o.passiveLo, PortHigh: o.passiveHi, IdleTimeout: idleOrOff(o.dataTimeout),
@@ -297,6 +313,22 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	if err := r.Start(); err != nil {
 		return err
+	}
+	if o.runAs != "" {
+		if err := dropPrivileges(o.runAs); err != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			_ = r.Shutdown(ctx)
+			return err
+		}
+		logger.Info("privileges dropped", "user", o.runAs, "uid", os.Getuid(), "gid", os.Getgid())
+		if o.users != "" {
+			if f, err := os.Open(o.users); err != nil {
+				logger.Warn("the users file is not readable as --run-as: SIGHUP cannot reload it", "err", err)
+			} else {
+				f.Close()
+			}
+		}
 	}
 	access := "anonymous read-only"
 	if users != nil {

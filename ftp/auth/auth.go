@@ -26,8 +26,10 @@ import (
 // password, so a client cannot tell them apart.
 var ErrBadCredentials = errors.New("auth: bad credentials")
 
-// Authenticator checks a user's password and returns the user's home
-// (relative to the served root; "" means the root).
+// Authenticator checks a user's password and returns the user's home as
+// the user store gives it: "" when none is given (the realm then confines
+// the user to a directory of its own, <root>/<name> for the local realm),
+// "/" for the whole root, else a directory under the root.
 type Authenticator interface {
 	Authenticate(user, password string) (home string, err error)
 }
@@ -161,6 +163,8 @@ func parse(b []byte, file string) (map[string]entry, error) {
 		switch {
 		case !ok || name == "":
 			errs = append(errs, fmt.Errorf("auth: %s:%d: want name:bcrypt-hash[:home]", file, n))
+		case !ValidName(name):
+			errs = append(errs, fmt.Errorf("auth: %s:%d: user name %q is not allowed (it must be usable as a directory name)", file, n, name))
 		case err != nil:
 			errs = append(errs, fmt.Errorf("auth: %s:%d: user %q: not a bcrypt hash", file, n, name))
 		case users[name].hash != nil:
@@ -272,7 +276,7 @@ func (u *UsersFile) CacheLen() int {
 // replaced atomically (a temporary file in the same directory, synced,
 // then renamed), mode 0600; a missing file is created.
 func SetPassword(path, user, password string, cost int) error {
-	if user == "" || strings.ContainsAny(user, ":#\n\r\t ") {
+	if !ValidName(user) {
 		return fmt.Errorf("auth: invalid user name %q", user)
 	}
 	if password == "" {
@@ -310,6 +314,53 @@ func SetPassword(path, user, password string, cost int) error {
 		out = append(out, user+":"+string(hash))
 	}
 	return writeAtomic(path, []byte(strings.Join(out, "\n")+"\n"))
+}
+
+// ValidName reports whether name can be a user of the users file: not
+// empty, none of ':', '#', '/', '\\', blanks or control characters, and
+// not "." or "..", because a user without a home of its own is confined to
+// <root>/<name>, so a name must be a plain directory name.
+func ValidName(name string) bool {
+	if name == "" || name == "." || name == ".." || len(name) > 255 {
+		return false
+	}
+	for _, r := range name {
+		if r < 0x21 || r == 0x7f || strings.ContainsRune(":#/\\", r) {
+			return false
+		}
+	}
+	return true
+}
+
+// SetHome sets (or, with home "", removes) the home of user in the users
+// file at path, keeping every other line; the user must exist. "/" gives
+// the user the whole root.
+func SetHome(path, user, home string) error {
+	if strings.ContainsAny(home, ":\n\r") {
+		return fmt.Errorf("auth: invalid home %q", home)
+	}
+	old, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("auth: reading %s: %w", path, err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(old), "\n"), "\n")
+	found := false
+	for i, line := range lines {
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || name != user || found {
+			continue
+		}
+		hash, _, _ := strings.Cut(rest, ":")
+		lines[i] = name + ":" + hash
+		if home != "" {
+			lines[i] += ":" + home
+		}
+		found = true
+	}
+	if !found {
+		return fmt.Errorf("auth: %s: no user %q", path, user)
+	}
+	return writeAtomic(path, []byte(strings.Join(lines, "\n")+"\n"))
 }
 
 // writeAtomic replaces path with data, mode 0600.

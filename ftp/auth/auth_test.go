@@ -301,3 +301,39 @@ func TestAuthenticateCachedNeverBlocksNorGuesses(t *testing.T) {
 	_, ok = u.AuthenticateCached("u1", "pw")
 	assert.False(t, ok, "reload forgets: an old password never comes back through the cache")
 }
+
+func TestUserNamesMustNameADirectory(t *testing.T) {
+	for _, bad := range []string{"", ".", "..", "a/b", `a\b`, "a b", "a:b", "#a", "a\x00", "a\tb"} {
+		assert.False(t, auth.ValidName(bad), "%q", bad)
+	}
+	for _, good := range []string{"alice", "bob.smith", "user-1", "ümlaut", "a..b"} {
+		assert.True(t, auth.ValidName(good), "%q", good)
+	}
+	p := filepath.Join(t.TempDir(), "users")
+	require.NoError(t, os.WriteFile(p, []byte("../x:$2a$04$abcdefghijklmnopqrstuuAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n"), 0o600))
+	_, err := auth.LoadUsersFile(p, auth.Config{})
+	assert.ErrorContains(t, err, "is not allowed")
+}
+
+func TestSetHome(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "users")
+	require.NoError(t, auth.SetPassword(p, "alice", "a", bcrypt.MinCost))
+	require.NoError(t, auth.SetPassword(p, "bob", "b", bcrypt.MinCost))
+	require.NoError(t, auth.SetHome(p, "alice", "/"))
+	require.NoError(t, auth.SetHome(p, "bob", "projects/bob"))
+	u, err := auth.LoadUsersFile(p, auth.Config{})
+	require.NoError(t, err)
+	home, err := u.Authenticate("alice", "a")
+	require.NoError(t, err)
+	assert.Equal(t, "/", home)
+	home, err = u.Authenticate("bob", "b")
+	require.NoError(t, err)
+	assert.Equal(t, "projects/bob", home)
+	require.NoError(t, auth.SetPassword(p, "bob", "c", bcrypt.MinCost))
+	require.NoError(t, u.Reload())
+	home, err = u.Authenticate("bob", "c")
+	require.NoError(t, err)
+	assert.Equal(t, "projects/bob", home, "a new password keeps the home")
+	assert.Error(t, auth.SetHome(p, "nobody", "/"))
+	assert.Error(t, auth.SetHome(p, "bob", "a:b"))
+}

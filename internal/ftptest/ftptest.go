@@ -38,20 +38,27 @@ func Logger() *slog.Logger {
 }
 
 // Factory builds an FTP factory on a fresh root: anonymous read-only
-// access, User/Password writing to the root (bcrypt at its minimum cost),
-// a worker pool closed at cleanup. mod may adjust the Config first.
+// access to the root itself, User/Password writing to the whole root
+// (home "/"; bcrypt at its minimum cost), a worker pool closed at cleanup.
+// (The server's defaults confine each to a directory of its own; these
+// fixtures opt out explicitly, as an operator would.) mod may adjust the
+// Config first.
 func Factory(t testing.TB, mod func(*ftp.Config)) (*ftp.Factory, string) {
 	t.Helper()
 	root := t.TempDir()
 	users := filepath.Join(t.TempDir(), "users")
 	require.NoError(t, auth.SetPassword(users, User, Password, bcrypt.MinCost))
+	require.NoError(t, auth.SetHome(users, User, "/"))
 	uf, err := auth.LoadUsersFile(users, auth.Config{})
 	require.NoError(t, err)
 	pool := deferred.NewPool(deferred.PoolConfig{})
 	t.Cleanup(pool.Close)
-	cfg := ftp.Config{Root: root, Users: uf, AllowAnonymous: true, Pool: pool, Logger: Logger()}
+	cfg := ftp.Config{Root: root, Users: uf, AllowAnonymous: true, AnonymousRoot: root, AnonymousAnyMode: true, Pool: pool, Logger: Logger()}
 	if mod != nil {
 		mod(&cfg)
+		if cfg.Root != root && cfg.AnonymousRoot == root {
+			cfg.AnonymousRoot = cfg.Root // the anonymous view follows a root mod replaced
+		}
 	}
 	f, err := ftp.NewFactory(cfg)
 	require.NoError(t, err)

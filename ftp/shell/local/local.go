@@ -55,6 +55,7 @@ import (
 // leaves it behind, never a half-written target.
 type Local struct {
 	root  *os.Root
+	opts  Options
 	names *idNames
 	cache *listCache // nil: no listing cache
 
@@ -68,12 +69,30 @@ var (
 )
 
 // NewLocal opens dir as a shell's root.
-func New(dir string) (*Local, error) {
+func New(dir string) (*Local, error) { return Open(dir, Options{}) }
+
+// Options tune a Local. The zero value is New's.
+type Options struct {
+	// WorldReadableOnly refuses to open for reading (fs.ErrPermission) a
+	// file that is not readable by everyone (mode o+r), whatever the
+	// server's own rights: vsftpd's anon_world_readable_only, for
+	// anonymous users of a server that runs as root or as the files'
+	// owner.
+	WorldReadableOnly bool
+}
+
+// Open opens dir as a shell's root with opts.
+func Open(dir string, opts Options) (*Local, error) {
 	r, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, fmt.Errorf("shell: opening root %s: %w", dir, err)
 	}
-	return &Local{root: r, names: newIDNames(), cache: newListCache(r)}, nil
+	return fromRoot(r, opts), nil
+}
+
+// fromRoot is a Local on an open root, which it owns from now on.
+func fromRoot(r *os.Root, opts Options) *Local {
+	return &Local{root: r, opts: opts, names: newIDNames(), cache: newListCache(r)}
 }
 
 // Close releases the root directory and the listing cache.
@@ -325,6 +344,12 @@ func (l *Local) OpenForReading(p string, offset int64) (io.ReadCloser, error) {
 	if !fi.Mode().IsRegular() {
 		f.Close()
 		return nil, mapErr("open", p, shell.ErrNotRegular)
+	}
+	if l.opts.WorldReadableOnly && fi.Mode().Perm()&0o004 == 0 {
+		// Checked on the opened file: a chmod between a check by name and
+		// the open cannot slip a private file through.
+		f.Close()
+		return nil, mapErr("open", p, fs.ErrPermission)
 	}
 	if offset > 0 {
 		if _, err := f.Seek(offset, io.SeekStart); err != nil {

@@ -1,0 +1,152 @@
+package ftptest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	buildPath string
+	buildErr  error
+)
+
+// Binary builds cmd/ftpd once per test binary (go build, the module's own
+// source) and returns the executable's path; it is removed when the test
+// binary's temporary directory is.
+func Binary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "ftpd-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildPath = filepath.Join(dir, "ftpd")
+		cmd := exec.Command("go", "build", "-o", buildPath, "github.com/gnetftp/gnetftp/cmd/ftpd")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build cmd/ftpd: %w\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return buildPath
+}
+
+// Process is an ftpd process started by Start.
+type Process struct {
+	Cmd  *exec.Cmd
+	Addr string // the first listener, host:port
+	Pid  int
+	Log  *SyncBuffer // what it wrote on standard error
+}
+
+// SyncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns what was written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var servingRE = regexp.MustCompile(`serving .* on ftp://(\S+) `)
+
+// Start runs the ftpd binary with args (listening on 127.0.0.1:0 unless
+// args say --listen) and waits up to 30 s for its "serving" line. At
+// cleanup it sends SIGTERM, then SIGKILL after 10 s, and waits: only the
+// process it started. prepare, when not nil, may adjust the command first
+// (its SysProcAttr, say).
+func Start(t testing.TB, prepare func(*exec.Cmd), args ...string) *Process {
+	t.Helper()
+	hasListen := false
+	for _, a := range args {
+		if a == "--listen" {
+			hasListen = true
+		}
+	}
+	if !hasListen {
+		args = append([]string{"--listen", "127.0.0.1:0"}, args...)
+	}
+	cmd := exec.Command(Binary(t), args...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Process{Cmd: cmd, Log: &SyncBuffer{}}
+	cmd.Stderr = p.Log
+	if prepare != nil {
+		prepare(cmd)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p.Pid = cmd.Process.Pid
+	t.Cleanup(func() { p.Stop(t) })
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sent := false
+		for sc.Scan() {
+			if m := servingRE.FindStringSubmatch(sc.Text()); m != nil && !sent {
+				addr <- m[1]
+				sent = true
+			}
+		}
+		if !sent {
+			close(addr)
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case a, ok := <-addr:
+		if !ok {
+			t.Fatalf("ftpd exited before serving: %s", p.Log)
+		}
+		p.Addr = a
+	case <-time.After(30 * time.Second):
+		t.Fatalf("ftpd did not start serving in 30 s: %s", p.Log)
+	}
+	return p
+}
+
+// Stop ends the process (SIGTERM, SIGKILL after 10 s) and waits for it;
+// safe to call twice.
+func (p *Process) Stop(t testing.TB) {
+	if p.Cmd.ProcessState != nil {
+		return
+	}
+	_ = p.Cmd.Process.Signal(syscall.SIGTERM)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	done := make(chan struct{})
+	go func() { _ = p.Cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		_ = p.Cmd.Process.Kill()
+		<-done
+	}
+}
