@@ -45,6 +45,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
+	if len(args) > 0 && args[0] == "cert" {
+		if err := cert(args[1:], stdout, stderr); err != nil {
+			fmt.Fprintln(stderr, "ftpd cert:", err)
+			return 1
+		}
+		return 0
+	}
 	opts, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -128,6 +135,9 @@ Usage:
   ftpd passwd --users FILE NAME     add or update NAME in FILE; the password
                                     is read from standard input (one line);
                                     --home DIR sets its home ("/": the root)
+  ftpd cert --cert FILE --key FILE --host NAME
+                                    write a self-signed ECDSA P-256 certificate
+                                    for local use (FTPS)
 
 With no flags ftpd serves ./ftproot (created if missing) on 127.0.0.1:2121,
 anonymous read-only from ./ftproot/pub. With --users, only those users may

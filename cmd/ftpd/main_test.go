@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"net"
 	"os"
 	"path/filepath"
@@ -110,4 +112,24 @@ func TestProcs(t *testing.T) {
 	assert.Equal(t, 4, procs(0, false, 2), "twice Go's default")
 	assert.Equal(t, 3, procs(0, true, 3), "the GOMAXPROCS variable wins over the default")
 	assert.Equal(t, 6, procs(6, true, 3), "--procs wins over everything")
+}
+
+func TestCertWritesALoadableSelfSignedPair(t *testing.T) {
+	dir := t.TempDir()
+	cf, kf := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
+	var out, errOut bytes.Buffer
+	require.Equal(t, 0, run([]string{"cert", "--cert", cf, "--key", kf, "--host", "ftp.example", "--host", "127.0.0.1"}, nil, &out, &errOut), errOut.String())
+	pair, err := tls.LoadX509KeyPair(cf, kf)
+	require.NoError(t, err)
+	leaf, err := x509.ParseCertificate(pair.Certificate[0])
+	require.NoError(t, err)
+	assert.Equal(t, []string{"ftp.example"}, leaf.DNSNames)
+	assert.Equal(t, "127.0.0.1", leaf.IPAddresses[0].String())
+	assert.Equal(t, x509.ECDSA, leaf.PublicKeyAlgorithm)
+	fi, err := os.Stat(kf)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "the key is private")
+	assert.Equal(t, 1, run([]string{"cert", "--cert", cf, "--key", kf, "--host", "x"}, nil, &out, &errOut), "no overwrite without --force")
+	assert.Equal(t, 0, run([]string{"cert", "--cert", cf, "--key", kf, "--host", "x", "--force"}, nil, &out, &errOut))
+	assert.Equal(t, 1, run([]string{"cert", "--cert", cf}, nil, &out, &errOut), "usage")
 }
