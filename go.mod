@@ -3,6 +3,7 @@ module github.com/gnetftp/gnetftp
 go 1.26.8
 
 require (
+	github.com/BurntSushi/toml v1.6.0
 	github.com/jlaffaye/ftp v0.2.4
 	github.com/panjf2000/gnet/v2 v2.9.7
 	github.com/stretchr/testify v1.12.1

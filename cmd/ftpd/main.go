@@ -45,6 +45,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
+	if len(args) > 0 && args[0] == "check-config" {
+		if err := checkConfig(args[1:], stdout, stderr); err != nil {
+			fmt.Fprintln(stderr, "ftpd check-config:", err)
+			return 1
+		}
+		return 0
+	}
 	if len(args) > 0 && args[0] == "cert" {
 		if err := cert(args[1:], stdout, stderr); err != nil {
 			fmt.Fprintln(stderr, "ftpd cert:", err)
@@ -95,6 +102,9 @@ type options struct {
 	logLevel        string
 	shutdownGrace   time.Duration
 	cpuProfile      string
+	config          string
+
+	flags *flag.FlagSet // for check-config
 }
 
 type listFlag struct{ v *[]string }
@@ -135,6 +145,9 @@ Usage:
   ftpd passwd --users FILE NAME     add or update NAME in FILE; the password
                                     is read from standard input (one line);
                                     --home DIR sets its home ("/": the root)
+  ftpd check-config --config FILE [flags]
+                                    validate the settings (file and flags) and
+                                    print the effective ones
   ftpd cert --cert FILE --key FILE --host NAME
                                     write a self-signed ECDSA P-256 certificate
                                     for local use (FTPS)
@@ -181,8 +194,17 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.DurationVar(&o.shutdownGrace, "shutdown-grace", 10*time.Second, "on SIGINT/SIGTERM, how long sessions get to finish before they are closed")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) to this file until the server stops")
+	fs.StringVar(&o.config, "config", "", `TOML file of settings: every flag is a key of the same name (listen = ["127.0.0.1:21"], idle-timeout = "10m"); flags given too override it`)
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	o.flags = fs
+	if o.config != "" {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if err := applyConfig(fs, o.config, set); err != nil {
+			return o, err
+		}
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))

@@ -133,3 +133,51 @@ func TestCertWritesALoadableSelfSignedPair(t *testing.T) {
 	assert.Equal(t, 0, run([]string{"cert", "--cert", cf, "--key", kf, "--host", "x", "--force"}, nil, &out, &errOut))
 	assert.Equal(t, 1, run([]string{"cert", "--cert", cf}, nil, &out, &errOut), "usage")
 }
+
+func TestConfigFileSetsFlagsAndFlagsOverrideIt(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "ftpd.toml")
+	require.NoError(t, os.WriteFile(cfg, []byte(`# a node
+listen = ["127.0.0.1:2121", "[::1]:2121"]
+root = "/srv/ftp"
+passive-ports = "50000-50100"
+idle-timeout = "10m"
+max-connections-per-ip = 7
+allow-foreign-data = true
+`), 0o644))
+	o, err := parseFlags([]string{"--config", cfg, "--root", "/elsewhere"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"127.0.0.1:2121", "[::1]:2121"}, o.listen)
+	assert.Equal(t, "/elsewhere", o.root, "a flag overrides the file")
+	assert.Equal(t, 50000, o.passiveLo)
+	assert.Equal(t, 50100, o.passiveHi)
+	assert.Equal(t, 10*time.Minute, o.idleTimeout)
+	assert.Equal(t, 7, o.maxConnsPerIP)
+	assert.True(t, o.allowForeign)
+
+	var out bytes.Buffer
+	require.NoError(t, checkConfig([]string{"--config", cfg}, &out, &bytes.Buffer{}))
+	assert.Contains(t, out.String(), `listen = ["127.0.0.1:2121", "[::1]:2121"]`)
+	assert.Contains(t, out.String(), `max-connections-per-ip = 7`)
+	assert.Contains(t, out.String(), `idle-timeout = "10m0s"`)
+	// What check-config prints is itself a configuration file that says the same.
+	again := filepath.Join(dir, "again.toml")
+	require.NoError(t, os.WriteFile(again, out.Bytes(), 0o644))
+	o2, err := parseFlags([]string{"--config", again}, &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, o.listen, o2.listen)
+	assert.Equal(t, "/srv/ftp", o2.root)
+
+	for _, c := range []struct{ text, want string }{
+		{"root = \"x\"\nnot-a-flag = 1\n", "ftpd.toml:2: not-a-flag: unknown key"},
+		{"max-connections = \"many\"\n", "ftpd.toml:1: max-connections: "},
+		{"idle-timeout = \"soon\"\n", "ftpd.toml:1: idle-timeout: "},
+		{"listen = [\n", "ftpd.toml:"},
+		{"[vhost]\nroot = \"x\"\n", "vhost: unknown key"},
+	} {
+		require.NoError(t, os.WriteFile(cfg, []byte(c.text), 0o644))
+		_, err := parseFlags([]string{"--config", cfg}, &bytes.Buffer{})
+		require.Error(t, err, c.text)
+		assert.Contains(t, err.Error(), c.want, c.text)
+	}
+}
