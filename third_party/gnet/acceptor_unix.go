@@ -21,7 +21,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/panjf2000/gnet/v2/pkg/errors"
 	"github.com/panjf2000/gnet/v2/pkg/netpoll"
 	"github.com/panjf2000/gnet/v2/pkg/queue"
 	"github.com/panjf2000/gnet/v2/pkg/socket"
@@ -40,8 +39,11 @@ func (el *eventloop) accept0(fd int, _ netpoll.IOEvent, _ netpoll.IOFlags) error
 			// It's a silly error, let's retry it.
 			continue
 		default:
-			el.getLogger().Errorf("Accept() failed due to error: %v", err)
-			return errors.ErrAcceptSocket
+			// gnetftp patch (PATCHES.md): shed or report, never end the engine.
+			if el.acceptFailed(fd, err) {
+				continue
+			}
+			return nil
 		}
 
 		remoteAddr := socket.SockaddrToTCPOrUnixAddr(sa)
@@ -89,8 +91,9 @@ func (el *eventloop) accept(fd int, ev netpoll.IOEvent, flags netpoll.IOFlags) e
 		// It's a silly error, let's retry it.
 		return nil
 	default:
-		el.getLogger().Errorf("Accept() failed due to error: %v", err)
-		return errors.ErrAcceptSocket
+		// gnetftp patch (PATCHES.md): shed or report, never end the engine.
+		el.acceptFailed(fd, err)
+		return nil
 	}
 
 	remoteAddr := socket.SockaddrToTCPOrUnixAddr(sa)

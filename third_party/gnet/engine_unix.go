@@ -66,12 +66,14 @@ func (eng *engine) closeEventLoops() {
 			ln.close()
 		}
 		_ = el.poller.Close()
+		el.closeSpare() // gnetftp patch
 		return true
 	})
 	if eng.ingress != nil {
 		for _, ln := range eng.listeners {
 			ln.close()
 		}
+		eng.ingress.closeSpare() // gnetftp patch
 		err := eng.ingress.poller.Close()
 		if err != nil {
 			eng.opts.Logger.Errorf("failed to close poller when stopping engine: %v", err)
@@ -110,6 +112,7 @@ func (eng *engine) runEventLoops(ctx context.Context, numEventLoop int) error {
 				return err
 			}
 		}
+		el.openSpare() // gnetftp patch
 		eng.eventLoops.register(el)
 
 		// Start the ticker.
@@ -171,6 +174,7 @@ func (eng *engine) activateReactors(ctx context.Context, numEventLoop int) error
 			return err
 		}
 	}
+	el.openSpare() // gnetftp patch
 	eng.ingress = el
 
 	// Start the main reactor in the background.

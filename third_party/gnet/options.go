@@ -157,6 +157,14 @@ type Options struct {
 	// 1MB is used. The value of EdgeTriggeredIOChunk must be a power of 2,
 	// otherwise, it will be rounded up to the nearest power of 2.
 	EdgeTriggeredIOChunk int
+
+	// AcceptErrorHandler, when set, is told of every failed accept(2) other
+	// than those the acceptor retries (EINTR, EAGAIN, ECONNRESET,
+	// ECONNABORTED); shed reports that the pending connection was accepted
+	// on a reserved descriptor and closed (EMFILE, ENFILE, ENOBUFS, ENOMEM).
+	// It runs on the accepting event loop and must not block. When nil, the
+	// error is logged. Accept errors never stop the engine. (gnetftp patch.)
+	AcceptErrorHandler func(err error, shed bool)
 }
 
 // WithOptions sets up all options.
@@ -314,6 +322,13 @@ func WithBindToDevice(iface string) Option {
 func WithEdgeTriggeredIO(et bool) Option {
 	return func(opts *Options) {
 		opts.EdgeTriggeredIO = et
+	}
+}
+
+// WithAcceptErrorHandler sets Options.AcceptErrorHandler. (gnetftp patch.)
+func WithAcceptErrorHandler(h func(err error, shed bool)) Option {
+	return func(opts *Options) {
+		opts.AcceptErrorHandler = h
 	}
 }
 

@@ -1,0 +1,81 @@
+// Copyright (c) 2026 The gnetftp authors. Licensed under the Apache License,
+// Version 2.0, as the rest of this module (see LICENSE).
+//
+// This file is not part of upstream gnet: it is the gnetftp patch that keeps
+// accept errors from ending the engine (see PATCHES.md).
+
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
+package gnet
+
+import (
+	"golang.org/x/sys/unix"
+
+	"github.com/panjf2000/gnet/v2/pkg/socket"
+)
+
+// spareFD is a descriptor an accepting event loop holds in reserve: when
+// the process is out of descriptors, closing it frees the one slot needed
+// to accept a pending connection and close it at once, so the accept queue
+// drains and clients are refused promptly instead of waiting in the
+// backlog (libev's and nginx's trick).
+type spareFD struct {
+	fd   int
+	open bool
+}
+
+// openSpare takes the reserved descriptor; it reports whether the loop
+// holds one.
+func (el *eventloop) openSpare() bool {
+	if el.spare.open {
+		return true
+	}
+	fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	el.spare = spareFD{fd: fd, open: true}
+	return true
+}
+
+func (el *eventloop) closeSpare() {
+	if el.spare.open {
+		_ = unix.Close(el.spare.fd)
+		el.spare = spareFD{}
+	}
+}
+
+// acceptFailed handles an accept(2) error on listener fd that the acceptor
+// does not simply retry. Out of descriptors or kernel memory, it sheds one
+// pending connection; any error is then reported (Options.AcceptErrorHandler,
+// else the log). It reports whether a connection was shed, in which case
+// the caller goes on accepting. It never asks to stop the engine.
+func (el *eventloop) acceptFailed(fd int, err error) (shed bool) {
+	switch err {
+	case unix.EMFILE, unix.ENFILE, unix.ENOBUFS, unix.ENOMEM:
+		shed = el.shed(fd)
+	}
+	if h := el.engine.opts.AcceptErrorHandler; h != nil {
+		h(err, shed)
+	} else {
+		el.getLogger().Errorf("Accept() failed due to error: %v (connection shed: %t)", err, shed)
+	}
+	return shed
+}
+
+// shed accepts one pending connection on the spare descriptor's slot and
+// closes it, then takes the spare again. It reports false when there was
+// nothing to shed or no slot to do it with (another thread took the freed
+// slot, or no spare could be had).
+func (el *eventloop) shed(fd int) bool {
+	if !el.openSpare() {
+		return false
+	}
+	el.closeSpare()
+	nfd, _, err := socket.Accept(fd)
+	if err == nil {
+		_ = unix.Close(nfd)
+	}
+	el.openSpare()
+	return err == nil
+}
