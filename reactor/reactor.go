@@ -58,6 +58,11 @@ type Config struct {
 	// spills to a list; default 4 KiB (line protocols write little, and
 	// the ring is only held while output is pending).
 	WriteBufferCap int
+	// AcceptErrorLogInterval spaces the log lines about failed accepts:
+	// when descriptors run out, the listener sheds new connections
+	// (accepts and closes them at once) and logs the first failure, then
+	// one line per interval with the count. Default 10 s.
+	AcceptErrorLogInterval time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -81,6 +86,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.WriteBufferCap <= 0 {
 		c.WriteBufferCap = 4 << 10
+	}
+	if c.AcceptErrorLogInterval <= 0 {
+		c.AcceptErrorLogInterval = 10 * time.Second
 	}
 	return c
 }
@@ -115,6 +123,8 @@ type Reactor struct {
 	clientOnce sync.Once
 	client     *gnet.Client
 	clientErr  error
+
+	acceptErrs *acceptErrors
 }
 
 // New returns a Reactor with cfg's defaults applied.
@@ -127,6 +137,7 @@ func New(cfg Config) *Reactor {
 	}
 	r.handler = &handler{r: r}
 	r.clientHandler = &handler{r: r}
+	r.acceptErrs = &acceptErrors{clock: r.cfg.Clock, logger: r.cfg.Logger, every: r.cfg.AcceptErrorLogInterval}
 	return r
 }
 
@@ -279,6 +290,11 @@ func (r *Reactor) Addrs() []net.Addr {
 	return out
 }
 
+// ShedConnections reports how many connections the listeners accepted and
+// closed at once because the process was out of descriptors (or the
+// kernel out of socket memory) since Start. Safe from any goroutine.
+func (r *Reactor) ShedConnections() int64 { return r.acceptErrs.shedTotal.Load() }
+
 // Connections reports the number of live connections (server and client).
 func (r *Reactor) Connections() int {
 	r.mu.Lock()
@@ -297,6 +313,9 @@ func (r *Reactor) gnetOptions() []gnet.Option {
 		gnet.WithReuseAddr(true),
 		gnet.WithLogger(slogAdapter{r.cfg.Logger}),
 		gnet.WithLogLevel(logging.ErrorLevel),
+		// Accept errors never end the engine (third_party/gnet's patch);
+		// they are counted and logged once per interval.
+		gnet.WithAcceptErrorHandler(r.acceptErrs.report),
 	}
 }
 
@@ -347,6 +366,7 @@ func (r *Reactor) Shutdown(ctx context.Context) error {
 			f.StopFactory()
 		}
 	}
+	r.acceptErrs.stop()
 	r.clientOnce.Do(func() {}) // no client may start from now on
 	if r.client != nil {
 		if err := r.client.Stop(); err != nil {
