@@ -39,6 +39,17 @@ const DefaultMaxLength = 16384
 // client could grow the buffer for ever.
 const DefaultMaxPausedBuffer = 64<<10 + DefaultMaxLength
 
+// DefaultMaxQueued is MaxQueued's default, the reactor's default bound on
+// a connection's outbound backlog (reactor.DefaultMaxOutbound).
+const DefaultMaxQueued = 64 << 10
+
+// backlogEvery is how many lines are delivered between two looks at the
+// transport's backlog: the look costs a few nanoseconds (an interface
+// assertion and call), a quarter of the framing cost per line, and a
+// batch of lines this short adds little to the backlog. The reactor also
+// looks after every read.
+const backlogEvery = 8
+
 // keepBuffer is the largest empty buffer kept for the next partial line;
 // larger ones are released so idle connections stay small.
 const keepBuffer = 256
@@ -76,15 +87,21 @@ type LineReceiver struct {
 	// MaxPausedBuffer bounds the bytes kept while paused; 0 means
 	// DefaultMaxPausedBuffer.
 	MaxPausedBuffer int
+	// MaxQueued stops line delivery while the transport has more than
+	// this many bytes queued for the peer (transports that implement
+	// protocol.Backpressure, as the reactor's do), until the backlog
+	// drains; 0 means DefaultMaxQueued, negative: never.
+	MaxQueued int
 
 	transport protocol.Transport
 	handler   Handler
 	buf       []byte // unprocessed bytes (an incomplete line, or all while paused)
-	paused    bool   // PauseLines
 	holds     int    // Hold calls not yet released
+	paused    bool   // PauseLines
 	raw       bool
 	busy      bool   // inside a delivery loop: Resume must not recurse
 	more      bool   // bytes were added while busy
+	lines     uint8  // lines delivered since the last backlog check
 	extra     []byte // SetLineMode's extra bytes given while busy
 }
 
@@ -252,6 +269,10 @@ func (r *LineReceiver) deliver(data []byte) {
 				break
 			}
 			r.handler.LineReceived(rest[:i])
+			if r.lines++; r.lines == backlogEvery {
+				r.lines = 0
+				r.respectBacklog()
+			}
 		}
 		if fromBuf && len(r.buf) != len(in) {
 			// A handler re-entered DataReceived and appended to r.buf
@@ -281,6 +302,31 @@ func (r *LineReceiver) deliver(data []byte) {
 	if len(r.buf) == 0 && cap(r.buf) > keepBuffer {
 		r.buf = nil // idle connections hold no large buffer
 	}
+}
+
+// respectBacklog stops line delivery while the transport holds more than
+// MaxQueued bytes for a peer that does not read (protocol.Backpressure),
+// and resumes it once the backlog has drained: a client that pipelines
+// commands answered at once (NOOP, HELP) and never reads cannot make the
+// server queue replies without bound. A handler that waits for
+// WhenDrained itself holds the receiver meanwhile (Hold), so this never
+// replaces its function.
+func (r *LineReceiver) respectBacklog() {
+	if r.stopped() || r.MaxQueued < 0 {
+		return
+	}
+	bp, ok := r.transport.(protocol.Backpressure)
+	if !ok || bp.Queued() <= r.maxQueued() {
+		return
+	}
+	bp.WhenDrained(r.Hold())
+}
+
+func (r *LineReceiver) maxQueued() int {
+	if r.MaxQueued == 0 {
+		return DefaultMaxQueued
+	}
+	return r.MaxQueued
 }
 
 func (r *LineReceiver) lengthExceeded(line []byte) {

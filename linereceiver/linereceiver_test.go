@@ -3,6 +3,7 @@ package linereceiver_test
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -292,4 +293,38 @@ func TestMatchesScannerReference(t *testing.T) {
 		}
 		assert.Equal(t, want, got, "chunk %d", chunk)
 	}
+}
+
+// A transport whose peer does not read (its backlog grows with every
+// reply) stops line delivery once the backlog is over MaxQueued; lines
+// flow again when it drains, in order, and nothing is lost.
+func TestBacklogStopsLinesUntilDrained(t *testing.T) {
+	r, tr := newRec("", 0)
+	r.MaxQueued = 10 << 10
+	r.onLine = func(*rec, string) { tr.Backlog += 1 << 10 } // a 1 KiB reply the peer does not take
+	var in strings.Builder
+	for i := range 100 {
+		fmt.Fprintf(&in, "%d\r\n", i)
+	}
+	r.DataReceived([]byte(in.String()))
+	assert.Len(t, r.events, 16, "checked every 8 lines: stopped at the first check over 10 KiB")
+	assert.True(t, r.LinesPaused())
+	r.DataReceived([]byte("100\r\n"))
+	assert.Len(t, r.events, 16, "nothing while the backlog is over the bound")
+
+	for i := 0; i < 20 && r.LinesPaused(); i++ { // a peer that reads now and then
+		tr.Drain()
+	}
+	require.Len(t, r.events, 101, "every line delivered once drained")
+	for i, e := range r.events {
+		assert.Equal(t, fmt.Sprintf("L:%d", i), e)
+	}
+}
+
+func TestBacklogCheckCanBeTurnedOff(t *testing.T) {
+	r, tr := newRec("", 0)
+	r.MaxQueued = -1
+	r.onLine = func(*rec, string) { tr.Backlog += 1 << 10 }
+	r.DataReceived([]byte(strings.Repeat("x\r\n", 100)))
+	assert.Len(t, r.events, 100)
 }
