@@ -259,6 +259,20 @@ func (t *ConnTransport) Abort() {
 // Disconnecting reports whether the connection is closing.
 func (t *ConnTransport) Disconnecting() bool { return t.disconnecting }
 
+// Queued is always 0 (protocol.Backpressure): writes are synchronous, so
+// nothing waits in the transport. Loop-only.
+func (t *ConnTransport) Queued() int { return 0 }
+
+// WhenDrained runs fn on the loop after the current function, since
+// nothing is ever queued (protocol.Backpressure); never once the
+// connection is closing. Loop-only.
+func (t *ConnTransport) WhenDrained(fn func()) {
+	if t.disconnecting {
+		return
+	}
+	t.post(fn)
+}
+
 // PauseProducing stops reading from the socket after the current read.
 func (t *ConnTransport) PauseProducing() { t.paused.Store(true) }
 

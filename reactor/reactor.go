@@ -58,12 +58,33 @@ type Config struct {
 	// spills to a list; default 4 KiB (line protocols write little, and
 	// the ring is only held while output is pending).
 	WriteBufferCap int
+	// MaxOutbound bounds what a connection queues for a peer that does
+	// not read: once more than this is waiting after a callback, received
+	// data is no longer delivered to the protocol (it waits in the
+	// reactor, bounded by MaxPausedBuffer) until the backlog has drained
+	// to a quarter of it, the low-water mark that WhenDrained also uses.
+	// A connection's backlog thus stays under MaxOutbound plus what one
+	// callback writes (a linereceiver protocol looks every 8 lines, so
+	// pipelined commands add at most 8 replies). Default 64 KiB
+	// (DefaultMaxOutbound); negative: no bound.
+	MaxOutbound int
+	// StallTimeout aborts a connection over MaxOutbound (or waiting in
+	// WhenDrained) whose peer has taken nothing for this long. Default
+	// 30 s; negative: never.
+	StallTimeout time.Duration
 	// AcceptErrorLogInterval spaces the log lines about failed accepts:
 	// when descriptors run out, the listener sheds new connections
 	// (accepts and closes them at once) and logs the first failure, then
 	// one line per interval with the count. Default 10 s.
 	AcceptErrorLogInterval time.Duration
+
+	lowWater int // MaxOutbound/4, or DefaultMaxOutbound/4 without a bound
 }
+
+// DefaultMaxOutbound is Config.MaxOutbound's default. It matches
+// linereceiver.DefaultMaxQueued, the point where a line protocol stops
+// taking lines.
+const DefaultMaxOutbound = 64 << 10
 
 func (c Config) withDefaults() Config {
 	if c.Loops <= 0 {
@@ -86,6 +107,16 @@ func (c Config) withDefaults() Config {
 	}
 	if c.WriteBufferCap <= 0 {
 		c.WriteBufferCap = 4 << 10
+	}
+	if c.MaxOutbound == 0 {
+		c.MaxOutbound = DefaultMaxOutbound
+	}
+	c.lowWater = c.MaxOutbound / 4
+	if c.MaxOutbound < 0 {
+		c.lowWater = DefaultMaxOutbound / 4
+	}
+	if c.StallTimeout == 0 {
+		c.StallTimeout = 30 * time.Second
 	}
 	if c.AcceptErrorLogInterval <= 0 {
 		c.AcceptErrorLogInterval = 10 * time.Second

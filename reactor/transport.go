@@ -76,6 +76,7 @@ func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	if t.disconnecting {
 		return nil, t.closeAction()
 	}
+	t.checkOutbound()
 	return nil, gnet.None
 }
 
@@ -88,7 +89,7 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 		_, _ = c.Discard(-1)
 		return gnet.None
 	}
-	if t.paused {
+	if t.paused || t.blocked() {
 		if c.InboundBuffered() > t.r.cfg.MaxPausedBuffer {
 			t.r.cfg.Logger.Warn("reactor: closing connection that flooded a paused transport",
 				"peer", t.remote, "buffered", c.InboundBuffered())
@@ -105,6 +106,7 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 	if t.disconnecting {
 		return t.closeAction()
 	}
+	t.checkOutbound()
 	return gnet.None
 }
 
@@ -117,6 +119,9 @@ func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
 	t.disconnecting = true
 	if t.drainCall != nil {
 		t.drainCall.Cancel()
+	}
+	if t.bp != nil && t.bp.call != nil {
+		t.bp.call.Cancel()
 	}
 	if t.proto != nil {
 		if t.aborted || err == nil || isCleanClose(err) {
@@ -149,6 +154,7 @@ type transport struct {
 	paused        bool
 	drainCall     protocol.DelayedCall
 	drainStarted  time.Time
+	bp            *backlog // set while the peer is slow to read (backlog.go)
 }
 
 // guard runs protocol code, turning a panic into a log line and an abort.
@@ -248,13 +254,14 @@ func (t *transport) Disconnecting() bool { return t.disconnecting }
 func (t *transport) PauseProducing() { t.paused = true }
 
 // ResumeProducing wakes the connection so gnet calls OnTraffic again,
-// which delivers what was buffered while paused.
+// which delivers what was buffered while paused (unless the outbound bound
+// holds delivery: its poll wakes the connection once the backlog drains).
 func (t *transport) ResumeProducing() {
 	if !t.paused {
 		return
 	}
 	t.paused = false
-	if !t.closed.Load() && t.c.InboundBuffered() > 0 {
+	if !t.closed.Load() && !t.blocked() && t.c.InboundBuffered() > 0 {
 		_ = t.c.Wake(nil)
 	}
 }
@@ -312,6 +319,10 @@ func (t *transport) afterLoopCall() {
 		if t.aborted || t.c.OutboundBuffered() == 0 {
 			_ = t.c.Close()
 		}
+		return
+	}
+	if !t.closed.Load() {
+		t.checkOutbound()
 	}
 }
 
