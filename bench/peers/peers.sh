@@ -79,8 +79,10 @@ start() {
 	local name=$1 dir=$2 port=$3 log="$2/run/$1.log"
 	case "$name" in
 	gnetftp)
+		# No connection limits: idle holds 19,000 sessions from 250 source
+		# IPs, logins and small run 50 clients from one.
 		"$dir/ftpd" --listen "127.0.0.1:$port" --root "$dir/root" --users "$dir/users" \
-			--idle-timeout 0 --log-level error >"$log" 2>&1 &
+			--idle-timeout 0 --max-connections 0 --max-connections-per-ip 0 --log-level error >"$log" 2>&1 &
 		;;
 	pyftpdlib)
 		$PY - "$dir/root" "$port" "$USER_NAME" "$USER_PASS" >"$log" 2>&1 <<'PY' &

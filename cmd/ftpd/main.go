@@ -92,6 +92,7 @@ type options struct {
 	idleTimeout     time.Duration
 	dataTimeout     time.Duration
 	maxConns        int
+	maxConnsSet     bool // --max-connections given: not derived from the open-file limit
 	maxConnsPerIP   int
 	welcome         string
 	loops           int
@@ -183,8 +184,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.publicHost, "public-host", "", "IPv4 address announced in PASV replies (default: the address the client connected to)")
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", 600*time.Second, "close control connections idle this long (421); 0 disables")
 	fs.DurationVar(&o.dataTimeout, "data-timeout", dtp.DefaultIdleTimeout, "abort a transfer (426) when no data moved for this long; 0 disables")
-	fs.IntVar(&o.maxConns, "max-connections", 0, "maximum simultaneous connections, 0 = no limit (over it: 421)")
-	fs.IntVar(&o.maxConnsPerIP, "max-connections-per-ip", 0, "maximum simultaneous connections from one IP address, 0 = no limit")
+	fs.IntVar(&o.maxConns, "max-connections", defaultMaxConnections(hardFileLimit()),
+		"maximum simultaneous connections (over it: 421), 0 = no limit; the default is derived from the open-file limit "+
+			"(whose soft value is raised to the hard one at start): (limit - 64) / 4, since a session in a transfer holds up to "+
+			"4 descriptors (control and data connections, passive listener, file) and the process keeps 64 for itself")
+	fs.IntVar(&o.maxConnsPerIP, "max-connections-per-ip", defaultMaxConnectionsPerIP, "maximum simultaneous connections from one IP address (over it: 421), 0 = no limit")
 	fs.StringVar(&o.welcome, "welcome", "", "text of the 220 greeting")
 	fs.IntVar(&o.loops, "loops", 0, "event loops (default: one per CPU)")
 	fs.IntVar(&o.procs, "procs", 0, "Go processors (GOMAXPROCS); 0: twice Go's default, unless the GOMAXPROCS variable is set")
@@ -208,6 +212,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
+	}
+	fs.Visit(func(f *flag.Flag) { o.maxConnsSet = o.maxConnsSet || f.Name == "max-connections" })
+	if o.maxConns < 0 || o.maxConnsPerIP < 0 {
+		return o, errors.New("--max-connections and --max-connections-per-ip: want 0 (no limit) or more")
 	}
 	if len(o.listen) == 0 {
 		o.listen = []string{"127.0.0.1:2121"}
@@ -302,6 +310,15 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return err
 	}
 	runtime.GOMAXPROCS(procs(o.procs, os.Getenv("GOMAXPROCS") != "", goDefaultProcs))
+	fileLimit, err := raiseFileLimit()
+	if err != nil {
+		logger.Warn("raising the open-file limit", "err", err)
+	}
+	if !o.maxConnsSet {
+		o.maxConns = defaultMaxConnections(fileLimit)
+	}
+	logger.Info("connection limits", "max_connections", o.maxConns, "max_connections_per_ip", o.maxConnsPerIP,
+		"open_file_limit", fileLimit)
 	if o.cpuProfile != "" {
 		stop, err := startCPUProfile(o.cpuProfile)
 		if err != nil {

@@ -29,6 +29,34 @@ func TestDefaultsNeedNoConfiguration(t *testing.T) {
 	assert.Equal(t, "ftproot", o.root)
 	assert.True(t, o.anonymous, "anonymous read-only when no users file is given")
 	assert.Equal(t, 600*time.Second, o.idleTimeout)
+	assert.Equal(t, 20, o.maxConnsPerIP, "a per-IP limit by default (SFTPGo's)")
+	assert.Equal(t, defaultMaxConnections(hardFileLimit()), o.maxConns, "derived from the open-file limit")
+	assert.False(t, o.maxConnsSet)
+}
+
+func TestDefaultMaxConnectionsLeavesRoomForTransfers(t *testing.T) {
+	for _, c := range []struct {
+		limit uint64
+		want  int
+	}{
+		{1024, 240}, {20000, 4984}, {524288, 131056}, {256, 48}, {64, 1}, {0, 1},
+		{1<<63 - 1, (1<<24 - 64) / 4}, // unlimited: capped
+	} {
+		assert.Equal(t, c.want, defaultMaxConnections(c.limit), "limit %d", c.limit)
+		if c.want > 1 {
+			assert.LessOrEqual(t, uint64(c.want*4+64), c.limit, "4 descriptors a session and 64 for the process fit")
+		}
+	}
+}
+
+func TestLimitsCanBeTurnedOff(t *testing.T) {
+	o, err := parseFlags([]string{"--max-connections", "0", "--max-connections-per-ip", "0"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Zero(t, o.maxConns)
+	assert.True(t, o.maxConnsSet, "an explicit 0 is kept, not derived")
+	assert.Zero(t, o.maxConnsPerIP)
+	_, err = parseFlags([]string{"--max-connections", "-1"}, &bytes.Buffer{})
+	assert.Error(t, err)
 }
 
 func TestFlags(t *testing.T) {
@@ -49,6 +77,7 @@ func TestFlags(t *testing.T) {
 	assert.Equal(t, 0, run([]string{"--help"}, nil, &help, &help))
 	assert.Contains(t, help.String(), "ftpd passwd --users FILE NAME")
 	assert.Contains(t, help.String(), "-max-connections-per-ip")
+	assert.Contains(t, help.String(), "derived from the open-file limit", "--help says how the default is chosen")
 }
 
 func TestPasswdWritesAUsableUsersFile(t *testing.T) {
