@@ -92,7 +92,7 @@ type options struct {
 	idleTimeout     time.Duration
 	dataTimeout     time.Duration
 	maxConns        int
-	maxConnsSet     bool // --max-connections given: not derived from the open-file limit
+	maxConnsSet     bool // --max-connections differs from the derived default: keep it
 	maxConnsPerIP   int
 	welcome         string
 	loops           int
@@ -184,7 +184,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.publicHost, "public-host", "", "IPv4 address announced in PASV replies (default: the address the client connected to)")
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", 600*time.Second, "close control connections idle this long (421); 0 disables")
 	fs.DurationVar(&o.dataTimeout, "data-timeout", dtp.DefaultIdleTimeout, "abort a transfer (426) when no data moved for this long; 0 disables")
-	fs.IntVar(&o.maxConns, "max-connections", defaultMaxConnections(hardFileLimit()),
+	derivedMaxConns := defaultMaxConnections(hardFileLimit())
+	fs.IntVar(&o.maxConns, "max-connections", derivedMaxConns,
 		"maximum simultaneous connections (over it: 421), 0 = no limit; the default is derived from the open-file limit "+
 			"(whose soft value is raised to the hard one at start): (limit - 64) / 4, since a session in a transfer holds up to "+
 			"4 descriptors (control and data connections, passive listener, file) and the process keeps 64 for itself")
@@ -213,7 +214,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
 	}
-	fs.Visit(func(f *flag.Flag) { o.maxConnsSet = o.maxConnsSet || f.Name == "max-connections" })
+	// Set on the command line or in the file (which sets flag values
+	// directly, unseen by fs.Visit): serve keeps it rather than deriving
+	// it again from the limit in force.
+	o.maxConnsSet = o.maxConns != derivedMaxConns
 	if o.maxConns < 0 || o.maxConnsPerIP < 0 {
 		return o, errors.New("--max-connections and --max-connections-per-ip: want 0 (no limit) or more")
 	}

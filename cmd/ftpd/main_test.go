@@ -210,3 +210,13 @@ allow-foreign-data = true
 		assert.Contains(t, err.Error(), c.want, c.text)
 	}
 }
+
+func TestMaxConnectionsFromTheConfigFileIsKept(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ftpd.toml")
+	require.NoError(t, os.WriteFile(path, []byte("max-connections = 0\nmax-connections-per-ip = 0\n"), 0o600))
+	o, err := parseFlags([]string{"--config", path}, &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Zero(t, o.maxConns)
+	assert.True(t, o.maxConnsSet, "serve does not derive it again")
+	assert.Zero(t, o.maxConnsPerIP)
+}
