@@ -28,15 +28,18 @@ import (
 type ftpdProcess struct{ *ftptest.Process }
 
 // startFTPDProcess runs the ftpd program (ftptest.Start: built from this
-// module, its own process) serving a fresh root to anonymous users, under
-// an open-file limit (soft and hard; 0 leaves the inherited one), and
-// returns once it serves.
+// module, its own process; FTPD_BIN names another build instead) serving
+// a fresh root to anonymous users, under an open-file limit (soft and
+// hard; 0 leaves the inherited one), and returns once it serves.
 func startFTPDProcess(t *testing.T, fileLimit int, args ...string) *ftpdProcess {
 	t.Helper()
 	root := filepath.Join(t.TempDir(), "root")
 	require.NoError(t, os.MkdirAll(filepath.Join(root, "pub"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(root, "pub", "hello.txt"), []byte("hello\n"), 0o644))
 	limit := func(cmd *exec.Cmd) {
+		if b := os.Getenv("FTPD_BIN"); b != "" { // another build to compare with (main's, say)
+			cmd.Path, cmd.Args[0] = b, b
+		}
 		if fileLimit > 0 { // exec under sh's ulimit: Go cannot set a child's rlimit
 			cmd.Args = append([]string{"sh", "-c", fmt.Sprintf(`ulimit -n %d && exec "$0" "$@"`, fileLimit), cmd.Path}, cmd.Args[1:]...)
 			cmd.Path = "/bin/sh"
