@@ -48,12 +48,18 @@ func (el *eventloop) closeSpare() {
 // acceptFailed handles an accept(2) error on listener fd that the acceptor
 // does not simply retry. Out of descriptors or kernel memory, it sheds one
 // pending connection; any error is then reported (Options.AcceptErrorHandler,
-// else the log). It reports whether a connection was shed, in which case
-// the caller goes on accepting. It never asks to stop the engine.
+// else the log), except EMFILE/ENFILE for a queue that turned out empty
+// (Linux reserves the descriptor before it looks at the queue, so the
+// acceptor's last call on an exhausted process fails even when nothing is
+// pending). It reports whether a connection was shed, in which case the
+// caller goes on accepting. It never asks to stop the engine.
 func (el *eventloop) acceptFailed(fd int, err error) (shed bool) {
 	switch err {
 	case unix.EMFILE, unix.ENFILE, unix.ENOBUFS, unix.ENOMEM:
-		shed = el.shed(fd)
+		var empty bool
+		if shed, empty = el.shed(fd); empty {
+			return false
+		}
 	}
 	if h := el.engine.opts.AcceptErrorHandler; h != nil {
 		h(err, shed)
@@ -64,12 +70,13 @@ func (el *eventloop) acceptFailed(fd int, err error) (shed bool) {
 }
 
 // shed accepts one pending connection on the spare descriptor's slot and
-// closes it, then takes the spare again. It reports false when there was
-// nothing to shed or no slot to do it with (another thread took the freed
-// slot, or no spare could be had).
-func (el *eventloop) shed(fd int) bool {
+// closes it, then takes the spare again. It reports whether it shed one,
+// and whether the queue was empty. Neither is true when there was no slot
+// to do it with (another thread took the freed slot, or no spare could be
+// had).
+func (el *eventloop) shed(fd int) (shed, empty bool) {
 	if !el.openSpare() {
-		return false
+		return false, false
 	}
 	el.closeSpare()
 	nfd, _, err := socket.Accept(fd)
@@ -77,5 +84,5 @@ func (el *eventloop) shed(fd int) bool {
 		_ = unix.Close(nfd)
 	}
 	el.openSpare()
-	return err == nil
+	return err == nil, err == unix.EAGAIN
 }
