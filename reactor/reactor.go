@@ -58,6 +58,23 @@ type Config struct {
 	// spills to a list; default 4 KiB (line protocols write little, and
 	// the ring is only held while output is pending).
 	WriteBufferCap int
+	// TLSHandshakeTimeout bounds a TLS handshake, on Clock: from the
+	// accept on an implicit-TLS listener (ListenTLS), and from StartTLS
+	// unless its TLSOptions.Timeout says otherwise. Default 30 s;
+	// negative: no bound (not advisable, see MaxTLSHandshakes).
+	TLSHandshakeTimeout time.Duration
+	// MaxTLSHandshakes bounds the TLS handshakes in progress at once. A
+	// handshake runs on a goroutine of its own (crypto/tls cannot resume
+	// one on a loop), from the peer's first bytes for a server (idle
+	// connections cost nothing) or from StartTLS for a client, until it
+	// completes; a connection whose handshake would exceed the bound is
+	// closed (protocol.ErrTooManyTLSHandshakes). Default 1024.
+	MaxTLSHandshakes int
+	// TLSHandshakeWorkers bounds how many of those handshakes compute at
+	// once; the others wait, and a handshake waiting for its peer gives
+	// its turn up, so a flood of ClientHellos queues here instead of
+	// taking every processor from the event loops. Default GOMAXPROCS.
+	TLSHandshakeWorkers int
 }
 
 func (c Config) withDefaults() Config {
@@ -81,6 +98,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.WriteBufferCap <= 0 {
 		c.WriteBufferCap = 4 << 10
+	}
+	if c.TLSHandshakeTimeout == 0 {
+		c.TLSHandshakeTimeout = 30 * time.Second
+	}
+	if c.MaxTLSHandshakes <= 0 {
+		c.MaxTLSHandshakes = 1024
+	}
+	if c.TLSHandshakeWorkers <= 0 {
+		c.TLSHandshakeWorkers = runtime.GOMAXPROCS(0)
 	}
 	return c
 }
@@ -115,6 +141,9 @@ type Reactor struct {
 	clientOnce sync.Once
 	client     *gnet.Client
 	clientErr  error
+
+	handshakes *handshakePool // TLS handshakes of every loop (tls.go)
+	tlsBufs    sync.Pool      // *[]byte plaintext buffers, one per loop at work
 }
 
 // New returns a Reactor with cfg's defaults applied.
@@ -127,6 +156,7 @@ func New(cfg Config) *Reactor {
 	}
 	r.handler = &handler{r: r}
 	r.clientHandler = &handler{r: r}
+	r.initTLS()
 	return r
 }
 
@@ -219,8 +249,9 @@ func (r *Reactor) Start() error {
 func (r *Reactor) factories() []protocol.Factory {
 	out := make([]protocol.Factory, 0, len(r.listeners))
 	for _, ls := range r.listeners {
-		if !slices.ContainsFunc(out, func(f protocol.Factory) bool { return sameFactory(f, ls.factory) }) {
-			out = append(out, ls.factory)
+		lf := listenerFactory(ls.factory)
+		if !slices.ContainsFunc(out, func(f protocol.Factory) bool { return sameFactory(f, lf) }) {
+			out = append(out, lf)
 		}
 	}
 	return out
@@ -352,6 +383,10 @@ func (r *Reactor) Shutdown(ctx context.Context) error {
 		if err := r.client.Stop(); err != nil {
 			forced = errors.Join(forced, fmt.Errorf("reactor: stopping client: %w", err))
 		}
+	}
+	// Every connection is closed now, which wakes its handshake goroutine.
+	if !r.handshakes.wait(10 * time.Second) {
+		forced = errors.Join(forced, errors.New("reactor: tls handshake goroutines still running"))
 	}
 	return forced
 }

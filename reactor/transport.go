@@ -60,6 +60,10 @@ func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		t.closed.Store(true)
 		return nil, gnet.Close
 	}
+	if it, ok := f.(implicitTLS); ok {
+		t.acceptTLS(it) // the protocol is built once the handshake succeeds
+		return nil, gnet.None
+	}
 	var p protocol.Protocol
 	t.guard(func() { p = f.BuildProtocol(t.remote) })
 	if p == nil {
@@ -81,7 +85,13 @@ func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 
 func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 	t, _ := c.Context().(*transport)
-	if t == nil || t.proto == nil {
+	if t == nil {
+		return gnet.Close
+	}
+	if t.tls != nil {
+		return t.tlsTraffic(c)
+	}
+	if t.proto == nil {
 		return gnet.Close
 	}
 	if t.disconnecting {
@@ -118,9 +128,16 @@ func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
 	if t.drainCall != nil {
 		t.drainCall.Cancel()
 	}
+	var tlsErr error
+	if t.tls != nil {
+		tlsErr = t.tls.lost(err) // tells StartTLS's done first if the handshake was running
+	}
 	if t.proto != nil {
 		if t.aborted || err == nil || isCleanClose(err) {
 			err = nil
+		}
+		if tlsErr != nil {
+			err = tlsErr
 		}
 		p := t.proto
 		t.guard(func() { p.ConnectionLost(err) })
@@ -142,6 +159,7 @@ type transport struct {
 	proto  protocol.Protocol
 	remote net.Addr
 	local  net.Addr
+	tls    *tlsSession // nil: plaintext (tls.go)
 
 	closed        atomic.Bool // set on the loop in OnClose; read from any goroutine
 	disconnecting bool
@@ -176,6 +194,9 @@ func (t *transport) Write(p []byte) error {
 	if t.disconnecting {
 		return net.ErrClosed
 	}
+	if t.tls != nil {
+		return t.tls.write(p)
+	}
 	_, err := t.c.Write(p)
 	if err != nil {
 		return fmt.Errorf("reactor: write: %w", err)
@@ -186,6 +207,9 @@ func (t *transport) Write(p []byte) error {
 func (t *transport) WriteSequence(bufs [][]byte) error {
 	if t.disconnecting {
 		return net.ErrClosed
+	}
+	if t.tls != nil {
+		return t.tls.writev(bufs)
 	}
 	_, err := t.c.Writev(bufs)
 	if err != nil {
@@ -200,6 +224,9 @@ func (t *transport) WriteSequence(bufs [][]byte) error {
 func (t *transport) LoseConnection() {
 	if t.disconnecting {
 		return
+	}
+	if t.tls != nil {
+		t.tls.closeNotify()
 	}
 	t.disconnecting = true
 	if t.closed.Load() {
@@ -254,7 +281,7 @@ func (t *transport) ResumeProducing() {
 		return
 	}
 	t.paused = false
-	if !t.closed.Load() && t.c.InboundBuffered() > 0 {
+	if !t.closed.Load() && (t.c.InboundBuffered() > 0 || t.tls != nil) { // TLS may hold records already read
 		_ = t.c.Wake(nil)
 	}
 }
