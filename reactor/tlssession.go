@@ -302,6 +302,9 @@ func (s *tlsSession) readRecords(data []byte) {
 	}
 	s.bufs.Put(buf)
 	s.mc.keepChunk()
+	if s.phase == tlsEstablished && !s.mc.isClosed() {
+		trimTLSBuffers(s.conn) // idle connections keep no record-sized buffers
+	}
 }
 
 // write encrypts p (kept for later while the handshake runs).

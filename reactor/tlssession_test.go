@@ -414,3 +414,29 @@ func BenchmarkTLSWriteOnTheLoop(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 }
+
+// The idle-memory figures depend on trimming crypto/tls's buffers; if a Go
+// release changes the fields it reaches, this fails so that someone looks.
+func TestTLSBuffersAreTrimmedWhenIdle(t *testing.T) {
+	require.True(t, tlsTrimSupported(), "crypto/tls's Conn no longer has rawInput/hand/input as expected")
+	rig := newSessionRig()
+	rig.handshake(t)
+	defer rig.close(t)
+	raw, hand, _ := tlsBuffers(rig.s.conn)
+	assert.Zero(t, hand.Cap(), "the handshake's bytes are released")
+	assert.LessOrEqual(t, raw.Cap(), trimKeepRaw)
+
+	big := bytes.Repeat([]byte("y"), 40000)
+	rig.feed(rig.clientRecords(t, big, nil), nil)
+	assert.Equal(t, big, rig.host.plain.Bytes())
+	assert.LessOrEqual(t, raw.Cap(), trimKeepRaw, "a 16 KiB record does not pin 17 KiB")
+
+	rig.host.plain.Reset()
+	stream := rig.clientRecords(t, []byte("NOOP\r\n"), nil)
+	rig.s.input(stream[:len(stream)-3]) // a partial record stays
+	assert.Equal(t, len(stream)-3, raw.Len())
+	rig.s.input(stream[len(stream)-3:])
+	assert.Equal(t, "NOOP\r\n", rig.host.plain.String())
+	assert.Zero(t, raw.Len())
+	assert.Positive(t, raw.Cap(), "a small buffer is kept for the next small record")
+}
