@@ -5,6 +5,11 @@
 // only the interfaces of package protocol, and the Deferreds and worker
 // pool they use (package deferred) and the clock (package clock) know
 // nothing of gnet either.
+//
+// TLS stays on the loops too: a transport switches to TLS with StartTLS
+// (protocol.TLSStarter), and ListenTLS accepts implicit-TLS connections;
+// the handshake runs on a bounded goroutine, the records on the loop
+// (tlssession.go explains how, tls.go is the API).
 package reactor
 
 import (
@@ -73,7 +78,9 @@ type Config struct {
 	// TLSHandshakeWorkers bounds how many of those handshakes compute at
 	// once; the others wait, and a handshake waiting for its peer gives
 	// its turn up, so a flood of ClientHellos queues here instead of
-	// taking every processor from the event loops. Default GOMAXPROCS.
+	// taking every processor from the event loops. A tls.Config callback
+	// that blocks (GetCertificate fetching a certificate) holds a worker
+	// while it blocks. Default GOMAXPROCS.
 	TLSHandshakeWorkers int
 }
 
