@@ -49,6 +49,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzResolve$$' -fuzztime=$(FUZZTIME) ./ftp/shell
 	$(GO) test -run='^$$' -fuzz='^FuzzSession$$' -fuzztime=$(FUZZTIME) ./ftp
 	$(GO) test -run='^$$' -fuzz='^FuzzReplies$$' -fuzztime=$(FUZZTIME) ./ftp/client
+	$(GO) test -run='^$$' -fuzz='^FuzzTLSRecords$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./reactor
+	$(GO) test -run='^$$' -fuzz='^FuzzTLSHandshakeInput$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./reactor
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...

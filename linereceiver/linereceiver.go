@@ -102,6 +102,7 @@ type LineReceiver struct {
 	busy      bool   // inside a delivery loop: Resume must not recurse
 	more      bool   // bytes were added while busy
 	lines     uint8  // lines delivered since the last backlog check
+	clears    uint32 // ClearLineBuffer calls: a delivery that sees it move drops its input
 	extra     []byte // SetLineMode's extra bytes given while busy
 }
 
@@ -176,8 +177,9 @@ func (r *LineReceiver) DataReceived(data []byte) {
 		} else {
 			r.buf = append(r.buf, data[:end]...)
 			data = data[end:]
+			clears := r.clears
 			r.run(nil)
-			if len(data) == 0 {
+			if len(data) == 0 || r.clears != clears {
 				return
 			}
 			if r.stopped() || r.busy || len(r.buf) > 0 || r.disconnecting() {
@@ -241,6 +243,7 @@ func (r *LineReceiver) deliver(data []byte) {
 	}
 	delim := r.delim()
 	max := r.maxLen()
+	clears := r.clears
 	off := 0
 	for off < len(in) && !r.stopped() {
 		if r.disconnecting() {
@@ -274,12 +277,21 @@ func (r *LineReceiver) deliver(data []byte) {
 				r.respectBacklog()
 			}
 		}
+		if r.clears != clears {
+			break
+		}
 		if fromBuf && len(r.buf) != len(in) {
 			// A handler re-entered DataReceived and appended to r.buf
 			// (perhaps moving it): go on over the new backing array.
 			in = r.buf
 			r.more = false
 		}
+	}
+	if r.clears != clears {
+		// The rest of in is dropped; r.buf holds only what a handler
+		// passed to DataReceived after clearing.
+		r.more = len(r.buf) > 0
+		return
 	}
 	if r.disconnecting() {
 		r.buf = nil
@@ -352,6 +364,21 @@ func (r *LineReceiver) pausedOverflow() {
 // SendLine writes line followed by the delimiter in one write.
 func (r *LineReceiver) SendLine(line []byte) error {
 	return r.transport.WriteSequence([][]byte{line, r.delim()})
+}
+
+// ClearLineBuffer discards every received byte not yet delivered: the
+// receiver's buffer and, when called from LineReceived (or
+// RawDataReceived), the rest of the data being delivered, which is then
+// not framed at all (Twisted's clearLineBuffer). A protocol calls it when
+// what the peer sent so far must not be acted on: after replying 234 to
+// AUTH TLS, the bytes behind the command were never protected, and an
+// attacker between the peers may have added them (see protocol.TLSStarter).
+// Bytes received afterwards are framed as usual.
+func (r *LineReceiver) ClearLineBuffer() {
+	r.buf = nil
+	r.extra = nil
+	r.more = false
+	r.clears++
 }
 
 // SetRawMode delivers further data to RawDataReceived, starting with the

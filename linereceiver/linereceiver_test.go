@@ -237,6 +237,58 @@ func TestReentrantDataReceivedKeepsOrder(t *testing.T) {
 	assert.Equal(t, "L:tail", r.events[3])
 }
 
+// ClearLineBuffer drops what came behind the line that calls it, in the
+// same read, across reads (the tail of a partial line), and from a buffer
+// that was being delivered after a pause; what arrives later is framed.
+func TestClearLineBufferDropsWhatWasReceived(t *testing.T) {
+	clearOn := func(r *rec, s string) {
+		if s == "auth" {
+			r.ClearLineBuffer()
+		}
+	}
+	t.Run("rest of the read", func(t *testing.T) {
+		r, _ := newRec("", 0)
+		r.onLine = clearOn
+		r.DataReceived([]byte("a\r\nauth\r\nUSER evil\r\nPASS x\r\npart"))
+		assert.Equal(t, []string{"L:a", "L:auth"}, r.events)
+		assert.Zero(t, r.Buffered())
+		r.DataReceived([]byte("USER good\r\n"))
+		assert.Equal(t, []string{"L:a", "L:auth", "L:USER good"}, r.events)
+	})
+	t.Run("the line completed from the buffer", func(t *testing.T) {
+		r, _ := newRec("", 0)
+		r.onLine = clearOn
+		r.DataReceived([]byte("au"))
+		r.DataReceived([]byte("th\r\nevil\r\n"))
+		assert.Equal(t, []string{"L:auth"}, r.events)
+		r.DataReceived([]byte("ok\r\n"))
+		assert.Equal(t, []string{"L:auth", "L:ok"}, r.events)
+	})
+	t.Run("delivered from a paused buffer", func(t *testing.T) {
+		r, _ := newRec("", 0)
+		r.onLine = func(r *rec, s string) {
+			if s == "pause" {
+				r.PauseLines()
+			}
+			clearOn(r, s)
+		}
+		r.DataReceived([]byte("pause\r\nauth\r\nevil\r\nev"))
+		r.ResumeLines()
+		assert.Equal(t, []string{"L:pause", "L:auth"}, r.events)
+		assert.Zero(t, r.Buffered())
+		r.DataReceived([]byte("il2\r\nok\r\n"))
+		assert.Equal(t, []string{"L:pause", "L:auth", "L:il2", "L:ok"}, r.events, "only what was received is dropped")
+	})
+	t.Run("outside a delivery", func(t *testing.T) {
+		r, _ := newRec("", 0)
+		r.DataReceived([]byte("pause\r\nevil\r\n"))
+		r.ClearLineBuffer()
+		r.ResumeLines()
+		r.DataReceived([]byte("ok\r\nnext\r\n"))
+		assert.Equal(t, []string{"L:pause", "L:ok", "L:next"}, r.events, "the next delivery frames every line")
+	})
+}
+
 func TestSetLineModeWithExtraOutsideDelivery(t *testing.T) {
 	r, _ := newRec("", 0)
 	r.SetRawMode()

@@ -112,7 +112,7 @@ func (t *transport) backlogDrained() {
 	if !b.blocked && b.drained == nil && b.call == nil {
 		t.bp = nil // nothing pending: do not keep the state
 	}
-	if wasBlocked && !t.blocked() && !t.paused && !t.disconnecting && !t.closed.Load() && t.c.InboundBuffered() > 0 {
+	if wasBlocked && !t.blocked() && !t.paused && !t.disconnecting && !t.closed.Load() && (t.c.InboundBuffered() > 0 || t.tls != nil) {
 		_ = t.c.Wake(nil)
 	}
 }

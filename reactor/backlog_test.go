@@ -3,6 +3,8 @@ package reactor_test
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gnetftp/gnetftp/clock"
+	"github.com/gnetftp/gnetftp/internal/testcert"
 	"github.com/gnetftp/gnetftp/linereceiver"
 	"github.com/gnetftp/gnetftp/protocol"
 	"github.com/gnetftp/gnetftp/reactor"
@@ -250,4 +253,35 @@ func (p *drainProbe) ConnectionMade() {
 		p.ran <- bp.Queued()
 	})
 	p.inTurn = false
+}
+
+// The bound holds on a TLS connection too: replies are records queued in
+// the same outbound buffer, and a client that stops reading after the
+// handshake stops the server taking its lines.
+func TestNonReadingTLSClientIsBounded(t *testing.T) {
+	const bound, replySize, lines = 16 << 10, 1 << 10, 20000
+	pair := testcert.MustNew()
+	s := &answererServer{lost: make(chan error, 4)}
+	reply := append(bytes.Repeat([]byte("r"), replySize-1), '\n')
+	r := reactor.New(reactor.Config{Loops: 1, MaxOutbound: bound, Logger: quietLogger()})
+	require.NoError(t, r.ListenTLS("127.0.0.1:0", pair.ServerConfig(), protocol.FactoryFunc(func(net.Addr) protocol.Protocol {
+		a := &answerer{maxQueued: &s.maxQueued, answered: &s.answered, lost: s.lost, reply: reply}
+		a.MaxQueued = bound
+		return a
+	})))
+	require.NoError(t, r.Start())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = r.Shutdown(ctx)
+	})
+	c := tls.Client(dialSmallWindow(t, r.Addrs()[0]), pair.ClientConfig("localhost"))
+	require.NoError(t, c.Handshake())
+	_, err := c.Write(bytes.Repeat([]byte("x\r\n"), lines))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return s.answered.Load() > 0 }, 10*time.Second, time.Millisecond)
+	time.Sleep(200 * time.Millisecond) // let it run into the bound (a bound, not a timing assertion)
+	assert.Less(t, s.answered.Load(), int64(lines), "the server stopped taking lines")
+	assert.LessOrEqual(t, s.maxQueued.Load(), int64(bound+2*linesBetweenChecks*replySize),
+		"the backlog stays under the bound plus the records between two checks")
 }

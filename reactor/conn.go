@@ -26,6 +26,9 @@ type ConnConfig struct {
 	WriteTimeout time.Duration
 	// ReadBuffer is the size of the read buffer; default 16 KiB.
 	ReadBuffer int
+	// TLSHandshakeTimeout bounds a StartTLS handshake whose
+	// TLSOptions.Timeout is 0, on Clock; default 30 s, negative: none.
+	TLSHandshakeTimeout time.Duration
 }
 
 func (c ConnConfig) withDefaults() ConnConfig {
@@ -40,6 +43,9 @@ func (c ConnConfig) withDefaults() ConnConfig {
 	}
 	if c.ReadBuffer <= 0 {
 		c.ReadBuffer = 16 << 10
+	}
+	if c.TLSHandshakeTimeout == 0 {
+		c.TLSHandshakeTimeout = 30 * time.Second
 	}
 	return c
 }
@@ -67,6 +73,7 @@ type ConnTransport struct {
 	disconnecting bool
 	aborted       bool
 	paused        atomic.Bool
+	tls           *tlsSession // nil: plaintext (conntls.go)
 }
 
 // ServeConn runs p over c until the connection ends; it returns at once.
@@ -161,7 +168,9 @@ func (t *ConnTransport) read() {
 			data := buf[:n]
 			if !t.post(func() {
 				defer func() { delivered <- struct{}{} }()
-				if !t.disconnecting {
+				if t.tls != nil {
+					t.tls.input(data) // TLS records, even if StartTLS came after this read
+				} else if !t.disconnecting {
 					t.proto.DataReceived(data)
 				}
 			}) {
@@ -185,6 +194,11 @@ func (t *ConnTransport) read() {
 				lostErr = nil
 			}
 			t.disconnecting = true
+			if t.tls != nil {
+				if err := t.tls.lost(lostErr); err != nil {
+					lostErr = err
+				}
+			}
 			t.proto.ConnectionLost(lostErr)
 		}, nil)
 		t.lost.Store(true)
@@ -202,6 +216,9 @@ func (t *ConnTransport) Write(p []byte) error {
 	if t.disconnecting {
 		return net.ErrClosed
 	}
+	if t.tls != nil {
+		return t.tls.write(p)
+	}
 	t.writeDeadline()
 	if _, err := t.conn.Write(p); err != nil {
 		t.Abort()
@@ -214,6 +231,9 @@ func (t *ConnTransport) Write(p []byte) error {
 func (t *ConnTransport) WriteSequence(bufs [][]byte) error {
 	if t.disconnecting {
 		return net.ErrClosed
+	}
+	if t.tls != nil {
+		return t.tls.writev(bufs)
 	}
 	t.writeDeadline()
 	nb := net.Buffers(append([][]byte(nil), bufs...))
@@ -236,6 +256,9 @@ func (t *ConnTransport) writeDeadline() {
 func (t *ConnTransport) LoseConnection() {
 	if t.disconnecting {
 		return
+	}
+	if t.tls != nil {
+		t.tls.closeNotify()
 	}
 	t.disconnecting = true
 	t.resumeReader()
@@ -279,6 +302,10 @@ func (t *ConnTransport) PauseProducing() { t.paused.Store(true) }
 // ResumeProducing resumes reading.
 func (t *ConnTransport) ResumeProducing() {
 	if t.paused.Swap(false) {
+		if t.tls != nil {
+			// Records a paused delivery left in the session go first.
+			t.post(func() { t.tls.input(nil) })
+		}
 		t.resumeReader()
 	}
 }

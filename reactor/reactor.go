@@ -5,6 +5,11 @@
 // only the interfaces of package protocol, and the Deferreds and worker
 // pool they use (package deferred) and the clock (package clock) know
 // nothing of gnet either.
+//
+// TLS stays on the loops too: a transport switches to TLS with StartTLS
+// (protocol.TLSStarter), and ListenTLS accepts implicit-TLS connections;
+// the handshake runs on a bounded goroutine, the records on the loop
+// (tlssession.go explains how, tls.go is the API).
 package reactor
 
 import (
@@ -79,6 +84,25 @@ type Config struct {
 	AcceptErrorLogInterval time.Duration
 
 	lowWater int // MaxOutbound/4, or DefaultMaxOutbound/4 without a bound
+	// TLSHandshakeTimeout bounds a TLS handshake, on Clock: from the
+	// accept on an implicit-TLS listener (ListenTLS), and from StartTLS
+	// unless its TLSOptions.Timeout says otherwise. Default 30 s;
+	// negative: no bound (not advisable, see MaxTLSHandshakes).
+	TLSHandshakeTimeout time.Duration
+	// MaxTLSHandshakes bounds the TLS handshakes in progress at once. A
+	// handshake runs on a goroutine of its own (crypto/tls cannot resume
+	// one on a loop), from the peer's first bytes for a server (idle
+	// connections cost nothing) or from StartTLS for a client, until it
+	// completes; a connection whose handshake would exceed the bound is
+	// closed (protocol.ErrTooManyTLSHandshakes). Default 1024.
+	MaxTLSHandshakes int
+	// TLSHandshakeWorkers bounds how many of those handshakes compute at
+	// once; the others wait, and a handshake waiting for its peer gives
+	// its turn up, so a flood of ClientHellos queues here instead of
+	// taking every processor from the event loops. A tls.Config callback
+	// that blocks (GetCertificate fetching a certificate) holds a worker
+	// while it blocks. Default GOMAXPROCS.
+	TLSHandshakeWorkers int
 }
 
 // DefaultMaxOutbound is Config.MaxOutbound's default. It matches
@@ -121,6 +145,15 @@ func (c Config) withDefaults() Config {
 	if c.AcceptErrorLogInterval <= 0 {
 		c.AcceptErrorLogInterval = 10 * time.Second
 	}
+	if c.TLSHandshakeTimeout == 0 {
+		c.TLSHandshakeTimeout = 30 * time.Second
+	}
+	if c.MaxTLSHandshakes <= 0 {
+		c.MaxTLSHandshakes = 1024
+	}
+	if c.TLSHandshakeWorkers <= 0 {
+		c.TLSHandshakeWorkers = runtime.GOMAXPROCS(0)
+	}
 	return c
 }
 
@@ -156,6 +189,8 @@ type Reactor struct {
 	clientErr  error
 
 	acceptErrs *acceptErrors
+	handshakes *handshakePool // TLS handshakes of every loop (tls.go)
+	tlsBufs    sync.Pool      // *[]byte plaintext buffers, one per loop at work
 }
 
 // New returns a Reactor with cfg's defaults applied.
@@ -169,6 +204,7 @@ func New(cfg Config) *Reactor {
 	r.handler = &handler{r: r}
 	r.clientHandler = &handler{r: r}
 	r.acceptErrs = &acceptErrors{clock: r.cfg.Clock, logger: r.cfg.Logger, every: r.cfg.AcceptErrorLogInterval}
+	r.initTLS()
 	return r
 }
 
@@ -261,8 +297,9 @@ func (r *Reactor) Start() error {
 func (r *Reactor) factories() []protocol.Factory {
 	out := make([]protocol.Factory, 0, len(r.listeners))
 	for _, ls := range r.listeners {
-		if !slices.ContainsFunc(out, func(f protocol.Factory) bool { return sameFactory(f, ls.factory) }) {
-			out = append(out, ls.factory)
+		lf := listenerFactory(ls.factory)
+		if !slices.ContainsFunc(out, func(f protocol.Factory) bool { return sameFactory(f, lf) }) {
+			out = append(out, lf)
 		}
 	}
 	return out
@@ -403,6 +440,10 @@ func (r *Reactor) Shutdown(ctx context.Context) error {
 		if err := r.client.Stop(); err != nil {
 			forced = errors.Join(forced, fmt.Errorf("reactor: stopping client: %w", err))
 		}
+	}
+	// Every connection is closed now, which wakes its handshake goroutine.
+	if !r.handshakes.wait(10 * time.Second) {
+		forced = errors.Join(forced, errors.New("reactor: tls handshake goroutines still running"))
 	}
 	return forced
 }

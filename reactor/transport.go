@@ -60,6 +60,10 @@ func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		t.closed.Store(true)
 		return nil, gnet.Close
 	}
+	if it, ok := f.(implicitTLS); ok {
+		t.acceptTLS(it) // the protocol is built once the handshake succeeds
+		return nil, gnet.None
+	}
 	var p protocol.Protocol
 	t.guard(func() { p = f.BuildProtocol(t.remote) })
 	if p == nil {
@@ -82,7 +86,13 @@ func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 
 func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 	t, _ := c.Context().(*transport)
-	if t == nil || t.proto == nil {
+	if t == nil {
+		return gnet.Close
+	}
+	if t.tls != nil {
+		return t.tlsTraffic(c)
+	}
+	if t.proto == nil {
 		return gnet.Close
 	}
 	if t.disconnecting {
@@ -123,9 +133,16 @@ func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
 	if t.bp != nil && t.bp.call != nil {
 		t.bp.call.Cancel()
 	}
+	var tlsErr error
+	if t.tls != nil {
+		tlsErr = t.tls.lost(err) // tells StartTLS's done first if the handshake was running
+	}
 	if t.proto != nil {
 		if t.aborted || err == nil || isCleanClose(err) {
 			err = nil
+		}
+		if tlsErr != nil {
+			err = tlsErr
 		}
 		p := t.proto
 		t.guard(func() { p.ConnectionLost(err) })
@@ -147,6 +164,7 @@ type transport struct {
 	proto  protocol.Protocol
 	remote net.Addr
 	local  net.Addr
+	tls    *tlsSession // nil: plaintext (tls.go)
 
 	closed        atomic.Bool // set on the loop in OnClose; read from any goroutine
 	disconnecting bool
@@ -182,6 +200,9 @@ func (t *transport) Write(p []byte) error {
 	if t.disconnecting {
 		return net.ErrClosed
 	}
+	if t.tls != nil {
+		return t.tls.write(p)
+	}
 	_, err := t.c.Write(p)
 	if err != nil {
 		return fmt.Errorf("reactor: write: %w", err)
@@ -192,6 +213,9 @@ func (t *transport) Write(p []byte) error {
 func (t *transport) WriteSequence(bufs [][]byte) error {
 	if t.disconnecting {
 		return net.ErrClosed
+	}
+	if t.tls != nil {
+		return t.tls.writev(bufs)
 	}
 	_, err := t.c.Writev(bufs)
 	if err != nil {
@@ -206,6 +230,9 @@ func (t *transport) WriteSequence(bufs [][]byte) error {
 func (t *transport) LoseConnection() {
 	if t.disconnecting {
 		return
+	}
+	if t.tls != nil {
+		t.tls.closeNotify()
 	}
 	t.disconnecting = true
 	if t.closed.Load() {
@@ -261,7 +288,7 @@ func (t *transport) ResumeProducing() {
 		return
 	}
 	t.paused = false
-	if !t.closed.Load() && !t.blocked() && t.c.InboundBuffered() > 0 {
+	if !t.closed.Load() && !t.blocked() && (t.c.InboundBuffered() > 0 || t.tls != nil) { // TLS may hold records already read
 		_ = t.c.Wake(nil)
 	}
 }

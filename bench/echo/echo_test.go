@@ -1,6 +1,7 @@
 package echo_test
 
 import (
+	"crypto/tls"
 	"testing"
 	"time"
 
@@ -14,12 +15,16 @@ import (
 func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 
 func TestBothServersSpeakTheSameProtocol(t *testing.T) {
-	for _, impl := range echo.Impls {
+	for _, impl := range append(append([]string(nil), echo.Impls...), echo.TLSImpls...) {
 		t.Run(impl, func(t *testing.T) {
 			s, err := echo.Start(impl)
 			require.NoError(t, err)
 			defer s.Close()
-			conns, err := echo.Dial(s.Addr(), 50, 10*time.Second)
+			var cfg *tls.Config
+			if echo.IsTLS(impl) {
+				cfg = echo.ClientTLS(nil)
+			}
+			conns, err := echo.DialTLS(s.Addr(), 50, 10*time.Second, cfg)
 			require.NoError(t, err)
 			defer echo.CloseAll(conns)
 			res := echo.RoundTrips(conns, 20, 10*time.Second)
@@ -31,6 +36,26 @@ func TestBothServersSpeakTheSameProtocol(t *testing.T) {
 	}
 	_, err := echo.Start("nope")
 	assert.Error(t, err)
+}
+
+func TestHandshakesFullAndResumed(t *testing.T) {
+	for _, impl := range echo.TLSImpls {
+		s, err := echo.Start(impl)
+		require.NoError(t, err)
+		full := echo.Handshakes(s.Addr(), 2, 10*time.Second, 10, false, 10*time.Second)
+		assert.Zero(t, full.Errors, impl)
+		assert.Equal(t, 10, full.Handshakes, impl)
+		assert.Zero(t, full.Resumed, impl)
+		resumed := echo.Handshakes(s.Addr(), 2, 10*time.Second, 10, true, 10*time.Second)
+		assert.Zero(t, resumed.Errors, impl)
+		assert.Equal(t, 8, resumed.Resumed, "%s: every connection but each client's first resumes", impl)
+		require.NoError(t, s.Close())
+	}
+	s, err := echo.Start("gnet")
+	require.NoError(t, err)
+	defer s.Close()
+	_, err = echo.DialTLS(s.Addr(), 1, 2*time.Second, echo.ClientTLS(nil))
+	assert.Error(t, err, "a plaintext server fails the handshake")
 }
 
 // BenchmarkEchoRoundTrip: 1,000 connections doing round trips against each

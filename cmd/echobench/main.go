@@ -2,8 +2,14 @@
 // a goroutine-per-connection net+bufio server of the same protocol, each in
 // its own child process, measured in the same run:
 //
-//	echobench idle [--n 1000,10000,19000]   memory per idle connection
-//	echobench rtt  [--conns 1000 --rounds 100 --runs 3]   round trips/s
+//	echobench idle [--n 1000,10000,19000] [--tls]   memory per idle connection
+//	echobench rtt  [--conns 1000 --rounds 100 --runs 3] [--tls]   round trips/s
+//	echobench handshakes [--conc 16 --duration 5s --runs 3] [--resume]   TLS handshakes/s
+//
+// With --tls (and for handshakes) both servers speak implicit TLS with an
+// ECDSA P-256 certificate made at start and TLS 1.3 (the reactor's
+// ListenTLS against crypto/tls's tls.NewListener); a TLS round trip is a
+// record each way.
 //
 // Results are printed as markdown tables with gnet/goroutine ratios, and
 // as JSON with --json FILE. Every dial and read has a timeout, and the
@@ -12,6 +18,7 @@ package main
 
 import (
 	"bufio"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -32,7 +39,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: echobench idle|rtt [flags]  (see the package doc)")
+		fmt.Fprintln(os.Stderr, "usage: echobench idle|rtt|handshakes [flags]  (see the package doc)")
 		os.Exit(2)
 	}
 	var err error
@@ -43,6 +50,8 @@ func main() {
 		err = idle(os.Args[2:])
 	case "rtt":
 		err = rtt(os.Args[2:])
+	case "handshakes":
+		err = handshakes(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown subcommand %q", os.Args[1])
 	}
@@ -55,7 +64,7 @@ func main() {
 // serve is the child: it runs one server and answers "stats" on stdin.
 func serve(args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ExitOnError)
-	impl := fs.String("impl", "gnet", "gnet or goroutine")
+	impl := fs.String("impl", "gnet", "gnet, goroutine, gnet-tls or goroutine-tls")
 	_ = fs.Parse(args)
 	procstat.RaiseNoFile()
 	s, err := echo.Start(*impl)
@@ -179,9 +188,11 @@ type idleRow struct {
 func idle(args []string) error {
 	fs := flag.NewFlagSet("idle", flag.ExitOnError)
 	ns := fs.String("n", "1000,10000,19000", "connection counts")
+	useTLS := fs.Bool("tls", false, "compare the TLS servers")
 	jsonOut := fs.String("json", "", "also write results as JSON to this file")
 	_ = fs.Parse(args)
 	limit := procstat.RaiseNoFile()
+	impls := implsFor(*useTLS)
 	var rows []idleRow
 	for _, s := range strings.Split(*ns, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -193,7 +204,7 @@ func idle(args []string) error {
 			fmt.Fprintf(os.Stderr, "echobench: N=%d capped to %d: the open-file limit is %d per process (client and server each need one fd per connection)\n", n, max, limit)
 			n, capped = max, true
 		}
-		for _, impl := range echo.Impls {
+		for _, impl := range impls {
 			row, err := idleOne(impl, n)
 			if err != nil {
 				return err
@@ -203,11 +214,13 @@ func idle(args []string) error {
 			fmt.Fprintf(os.Stderr, "echobench: idle %s N=%d: %.0f B heap, %.0f B RSS per connection\n", impl, n, row.HeapPerConn, row.RSSPerConn)
 		}
 	}
-	fmt.Println("| N | gnet heap/conn | goroutine heap/conn | gnet RSS/conn | goroutine RSS/conn | RSS ratio gnet/goroutine |")
-	fmt.Println("|---|---|---|---|---|---|")
+	a, b := impls[0], impls[1]
+	fmt.Printf("| N | %s heap/conn | %s heap/conn | %s RSS/conn | %s RSS/conn | RSS ratio %s/%s | heap ratio |\n", a, b, a, b, a, b)
+	fmt.Println("|---|---|---|---|---|---|---|")
 	for i := 0; i+1 < len(rows); i += 2 {
 		g, r := rows[i], rows[i+1]
-		fmt.Printf("| %d | %.0f B | %.0f B | %.0f B | %.0f B | %.2f |\n", g.N, g.HeapPerConn, r.HeapPerConn, g.RSSPerConn, r.RSSPerConn, g.RSSPerConn/r.RSSPerConn)
+		fmt.Printf("| %d | %.0f B | %.0f B | %.0f B | %.0f B | %.2f | %.2f |\n", g.N, g.HeapPerConn, r.HeapPerConn, g.RSSPerConn, r.RSSPerConn,
+			g.RSSPerConn/r.RSSPerConn, g.HeapPerConn/r.HeapPerConn)
 	}
 	return writeJSON(*jsonOut, rows)
 }
@@ -222,7 +235,7 @@ func idleOne(impl string, n int) (idleRow, error) {
 	if err != nil {
 		return idleRow{}, err
 	}
-	conns, err := echo.Dial(c.addr, n, 10*time.Second)
+	conns, err := echo.DialTLS(c.addr, n, 10*time.Second, clientTLS(impl))
 	defer echo.CloseAll(conns)
 	if err != nil {
 		return idleRow{}, fmt.Errorf("%s: %d of %d connected: %w", impl, len(conns), n, err)
@@ -251,19 +264,21 @@ func rtt(args []string) error {
 	conns := fs.Int("conns", 1000, "client connections")
 	rounds := fs.Int("rounds", 100, "round trips per connection per run")
 	runs := fs.Int("runs", 3, "runs per implementation (the median is reported)")
+	useTLS := fs.Bool("tls", false, "compare the TLS servers")
 	jsonOut := fs.String("json", "", "also write results as JSON to this file")
 	_ = fs.Parse(args)
 	procstat.RaiseNoFile()
+	impls := implsFor(*useTLS)
 	var rows []rttRow
 	med := map[string]rttRow{}
-	for _, impl := range echo.Impls {
+	for _, impl := range impls {
 		var mine []rttRow
 		for run := 0; run < *runs; run++ {
 			c, err := startChild(impl)
 			if err != nil {
 				return err
 			}
-			cs, err := echo.Dial(c.addr, *conns, 10*time.Second)
+			cs, err := echo.DialTLS(c.addr, *conns, 10*time.Second, clientTLS(impl))
 			if err != nil {
 				echo.CloseAll(cs)
 				c.stop()
@@ -280,12 +295,89 @@ func rtt(args []string) error {
 		sort.Slice(mine, func(a, b int) bool { return mine[a].PerSecond < mine[b].PerSecond })
 		med[impl] = mine[len(mine)/2]
 	}
-	g, r := med["gnet"], med["goroutine"]
+	g, r := med[impls[0]], med[impls[1]]
 	fmt.Printf("| %d connections, %d round trips each, median of %d | round trips/s | p50 | p99 |\n", *conns, *rounds, *runs)
 	fmt.Println("|---|---|---|---|")
-	fmt.Printf("| gnet reactor | %.0f | %v | %v |\n", g.PerSecond, g.P50, g.P99)
-	fmt.Printf("| goroutine per conn | %.0f | %v | %v |\n", r.PerSecond, r.P50, r.P99)
-	fmt.Printf("| ratio gnet/goroutine | %.2f | | |\n", g.PerSecond/r.PerSecond)
+	fmt.Printf("| %s (reactor) | %.0f | %v | %v |\n", impls[0], g.PerSecond, g.P50, g.P99)
+	fmt.Printf("| %s (goroutine per conn) | %.0f | %v | %v |\n", impls[1], r.PerSecond, r.P50, r.P99)
+	fmt.Printf("| ratio | %.2f | | |\n", g.PerSecond/r.PerSecond)
+	return writeJSON(*jsonOut, rows)
+}
+
+func implsFor(useTLS bool) []string {
+	if useTLS {
+		return echo.TLSImpls
+	}
+	return echo.Impls
+}
+
+func clientTLS(impl string) *tls.Config {
+	if !echo.IsTLS(impl) {
+		return nil
+	}
+	return echo.ClientTLS(nil)
+}
+
+type handshakeRow struct {
+	Impl          string
+	Run           int
+	PerSecond     float64
+	Handshakes    int
+	Resumed       int
+	Errors        int
+	ServerCPU     time.Duration
+	CPUPerOpMicro float64
+}
+
+// handshakes measures connect + TLS handshake + one round trip + close,
+// against each TLS server, with the server's CPU time per handshake.
+func handshakes(args []string) error {
+	fs := flag.NewFlagSet("handshakes", flag.ExitOnError)
+	conc := fs.Int("conc", 16, "concurrent clients")
+	dur := fs.Duration("duration", 5*time.Second, "duration of a run")
+	max := fs.Int("max", 200000, "at most this many handshakes per run")
+	runs := fs.Int("runs", 3, "runs per implementation (the median is reported)")
+	resume := fs.Bool("resume", false, "clients keep a session cache: resumed handshakes")
+	jsonOut := fs.String("json", "", "also write results as JSON to this file")
+	_ = fs.Parse(args)
+	procstat.RaiseNoFile()
+	var rows []handshakeRow
+	med := map[string]handshakeRow{}
+	for _, impl := range echo.TLSImpls {
+		var mine []handshakeRow
+		for run := 0; run < *runs; run++ {
+			c, err := startChild(impl)
+			if err != nil {
+				return err
+			}
+			pid := c.cmd.Process.Pid
+			cpu0, _ := procstat.CPU(pid)
+			res := echo.Handshakes(c.addr, *conc, *dur, *max, *resume, 10*time.Second)
+			cpu1, _ := procstat.CPU(pid)
+			c.stop()
+			row := handshakeRow{Impl: impl, Run: run, PerSecond: res.PerSecond, Handshakes: res.Handshakes,
+				Resumed: res.Resumed, Errors: res.Errors, ServerCPU: cpu1 - cpu0}
+			if res.Handshakes > 0 {
+				row.CPUPerOpMicro = float64(row.ServerCPU.Microseconds()) / float64(res.Handshakes)
+			}
+			fmt.Fprintf(os.Stderr, "echobench: handshakes %s run %d: %.0f/s (%d, %d resumed, %d errors), server CPU %.0f us each\n",
+				impl, run, row.PerSecond, row.Handshakes, row.Resumed, row.Errors, row.CPUPerOpMicro)
+			mine = append(mine, row)
+		}
+		rows = append(rows, mine...)
+		sort.Slice(mine, func(a, b int) bool { return mine[a].PerSecond < mine[b].PerSecond })
+		med[impl] = mine[len(mine)/2]
+	}
+	g, r := med[echo.TLSImpls[0]], med[echo.TLSImpls[1]]
+	kind := "full"
+	if *resume {
+		kind = "resumed"
+	}
+	fmt.Printf("| %d clients, %s handshakes + 1 round trip, median of %d | handshakes/s | server CPU per handshake |\n", *conc, kind, *runs)
+	fmt.Println("|---|---|---|")
+	fmt.Printf("| %s (reactor) | %.0f | %.0f us |\n", g.Impl, g.PerSecond, g.CPUPerOpMicro)
+	fmt.Printf("| %s (goroutine per conn) | %.0f | %.0f us |\n", r.Impl, r.PerSecond, r.CPUPerOpMicro)
+	fmt.Printf("| ratio | %.2f | %.2f |\n", g.PerSecond/r.PerSecond, g.CPUPerOpMicro/r.CPUPerOpMicro)
 	return writeJSON(*jsonOut, rows)
 }
 

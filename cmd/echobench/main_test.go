@@ -47,3 +47,30 @@ func TestIdleAndRTTRunEndToEnd(t *testing.T) {
 		assert.Positive(t, r.PerSecond)
 	}
 }
+
+func TestTLSScenariosRunEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, idle([]string{"--tls", "--n", "10", "--json", filepath.Join(dir, "idle.json")}))
+	var rows []idleRow
+	b, err := os.ReadFile(filepath.Join(dir, "idle.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &rows))
+	require.Len(t, rows, 2)
+	assert.Equal(t, "gnet-tls", rows[0].Impl)
+	assert.Equal(t, "goroutine-tls", rows[1].Impl)
+	assert.Equal(t, 10, rows[1].Connected)
+
+	require.NoError(t, rtt([]string{"--tls", "--conns", "4", "--rounds", "5", "--runs", "1"}))
+	require.NoError(t, handshakes([]string{"--conc", "2", "--duration", "10s", "--max", "6", "--runs", "1",
+		"--json", filepath.Join(dir, "hs.json")}))
+	var hs []handshakeRow
+	b, err = os.ReadFile(filepath.Join(dir, "hs.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &hs))
+	require.Len(t, hs, 2)
+	for _, r := range hs {
+		assert.Zero(t, r.Errors)
+		assert.Equal(t, 6, r.Handshakes)
+		assert.Positive(t, r.CPUPerOpMicro)
+	}
+}

@@ -9,6 +9,9 @@ package prototest
 
 import (
 	"bytes"
+	"crypto/tls"
+	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"time"
@@ -21,6 +24,7 @@ var (
 	_ protocol.DropNotifier = (*Loop)(nil)
 	_ protocol.Backpressure = (*Transport)(nil)
 	_ protocol.PeerChecker  = (*Transport)(nil)
+	_ protocol.TLSStarter   = (*Transport)(nil)
 )
 
 // Loop is a fake protocol.Loop driven by the test goroutine.
@@ -160,6 +164,86 @@ type Transport struct {
 	drained func()
 	// Resumes counts ResumeProducing calls.
 	Resumes int
+
+	// TLS is the last StartTLS call (protocol.TLSStarter), nil before
+	// any; the test ends its handshake with CompleteTLS or FailTLS.
+	TLS *TLSCall
+	// TLSActive is the state TLSState reports once a handshake completed
+	// (CompleteTLS). A test of a protocol on an implicit-TLS listener sets
+	// it before Connect.
+	TLSActive *tls.ConnectionState
+}
+
+// TLSCall records a StartTLS call.
+type TLSCall struct {
+	Config  *tls.Config
+	Options protocol.TLSOptions
+	// OutBefore is len(Out) at the call (Take resets Out: it counts from
+	// the last Take): the bytes before it went out in
+	// clear (a 234 reply must be among them), those after it are what the
+	// protocol wrote after starting TLS.
+	OutBefore int
+	done      func(tls.ConnectionState, error)
+}
+
+// Pending reports whether the handshake still waits for CompleteTLS or
+// FailTLS.
+func (c *TLSCall) Pending() bool { return c != nil && c.done != nil }
+
+// StartTLS records the call (protocol.TLSStarter) with the refusals of a
+// real transport: nil config or callback, TLS already started, closing.
+func (t *Transport) StartTLS(cfg *tls.Config, opts protocol.TLSOptions, done func(tls.ConnectionState, error)) error {
+	switch {
+	case cfg == nil || done == nil:
+		return errors.New("prototest: StartTLS: nil config or callback")
+	case t.TLS != nil || t.TLSActive != nil:
+		return fmt.Errorf("prototest: StartTLS: %w", protocol.ErrTLSStarted)
+	case t.Disconnecting():
+		return fmt.Errorf("prototest: StartTLS: %w", net.ErrClosed)
+	}
+	t.TLS = &TLSCall{Config: cfg, Options: opts, OutBefore: t.Out.Len(), done: done}
+	return nil
+}
+
+// TLSState returns *TLSActive (protocol.TLSStarter).
+func (t *Transport) TLSState() (tls.ConnectionState, bool) {
+	if t.TLSActive == nil {
+		return tls.ConnectionState{}, false
+	}
+	return *t.TLSActive, true
+}
+
+// CompleteTLS ends the pending handshake successfully: TLSState reports
+// state (HandshakeComplete set; Version TLS 1.3 when zero) and done runs,
+// on the test goroutine, as a real transport runs it on the loop. It
+// panics if no handshake is pending.
+func (t *Transport) CompleteTLS(state tls.ConnectionState) {
+	done := t.takeTLS()
+	state.HandshakeComplete = true
+	if state.Version == 0 {
+		state.Version = tls.VersionTLS13
+	}
+	t.TLSActive = &state
+	done(state, nil)
+}
+
+// FailTLS ends the pending handshake with err: done runs with it, then the
+// transport is marked aborted, as a real transport closes the connection
+// (the test delivers ConnectionLost itself if it wants to). It panics if
+// no handshake is pending.
+func (t *Transport) FailTLS(err error) {
+	done := t.takeTLS()
+	done(tls.ConnectionState{}, err)
+	t.Aborted = true
+}
+
+func (t *Transport) takeTLS() func(tls.ConnectionState, error) {
+	if !t.TLS.Pending() {
+		panic("prototest: no TLS handshake pending")
+	}
+	done := t.TLS.done
+	t.TLS.done = nil
+	return done
 }
 
 // NewTransport returns a transport on a new fake loop, with loopback

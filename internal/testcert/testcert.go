@@ -1,0 +1,105 @@
+// Package testcert makes self-signed ECDSA P-256 certificates for tests
+// and benchmarks (TLS on loopback), and the matching server and client
+// configurations. Nothing here is for production use: the key is made on
+// the spot and the certificate is its own authority.
+package testcert
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"time"
+)
+
+// Pair is a certificate with its key, in PEM and parsed forms.
+type Pair struct {
+	CertPEM, KeyPEM []byte
+	Cert            tls.Certificate
+	// Pool trusts the certificate (for clients that verify).
+	Pool *x509.CertPool
+}
+
+// New makes a certificate valid for a day for hosts (DNS names or IP
+// addresses; default "localhost" and 127.0.0.1).
+func New(hosts ...string) (*Pair, error) {
+	if len(hosts) == 0 {
+		hosts = []string{"localhost", "127.0.0.1"}
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("testcert: key: %w", err)
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
+	if err != nil {
+		return nil, fmt.Errorf("testcert: serial: %w", err)
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: hosts[0]},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, fmt.Errorf("testcert: certificate: %w", err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("testcert: key: %w", err)
+	}
+	p := &Pair{
+		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
+		Pool:    x509.NewCertPool(),
+	}
+	if p.Cert, err = tls.X509KeyPair(p.CertPEM, p.KeyPEM); err != nil {
+		return nil, fmt.Errorf("testcert: pair: %w", err)
+	}
+	p.Pool.AppendCertsFromPEM(p.CertPEM)
+	return p, nil
+}
+
+// MustNew is New for tests and benchmarks; it panics on error.
+func MustNew(hosts ...string) *Pair {
+	p, err := New(hosts...)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
+// ServerConfig is a server configuration with the certificate, TLS 1.2
+// minimum, Go's defaults otherwise (TLS 1.3 is negotiated with Go clients).
+func (p *Pair) ServerConfig() *tls.Config {
+	return &tls.Config{Certificates: []tls.Certificate{p.Cert}, MinVersion: tls.VersionTLS12}
+}
+
+// ClientConfig is a client configuration that trusts the certificate for
+// serverName, with a session cache so that later connections resume.
+func (p *Pair) ClientConfig(serverName string) *tls.Config {
+	return &tls.Config{
+		RootCAs:            p.Pool,
+		ServerName:         serverName,
+		MinVersion:         tls.VersionTLS12,
+		ClientSessionCache: tls.NewLRUClientSessionCache(64),
+	}
+}
