@@ -26,6 +26,7 @@
 package client
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -52,6 +53,18 @@ type Config struct {
 	// not know EPRT): the server connects to a listener of the client.
 	// Default passive: EPSV, then PASV if the server refuses EPSV.
 	Active bool
+	// TLS, when set, makes Dial speak FTPS (RFC 4217): AUTH TLS after the
+	// greeting (or TLS from the first byte with Implicit), then PBSZ 0 and
+	// PROT P, so that data connections are TLS too (PROT C with
+	// ClearData). Set its ServerName and a ClientSessionCache: data
+	// connections then resume the control connection's session, which
+	// servers that require reuse insist on. One Config for every
+	// connection of a client.
+	TLS *tls.Config
+	// Implicit starts TLS before the greeting (ftps://, port 990).
+	Implicit bool
+	// ClearData keeps data connections in clear (PROT C) under TLS.
+	ClearData bool
 }
 
 // Defaults of Config.
@@ -115,6 +128,7 @@ type Client struct {
 	timer   protocol.DelayedCall
 	dataRun int  // transfers whose data phase runs: the reply timer waits
 	binary  bool // TYPE I was sent
+	dataTLS bool // PROT P: data connections are TLS
 	xfers   []*xfer
 }
 
@@ -133,6 +147,30 @@ func (c *Client) ConnectionMade() {
 	c.cfg = c.Config.withDefaults()
 	c.LineReceiver.Init(c.Transport, c)
 	c.armTimer()
+	if c.cfg.TLS != nil && c.cfg.Implicit {
+		c.implicitTLS()
+	}
+}
+
+// implicitTLS starts the client handshake before the greeting; a failure
+// closes the connection (the greeting callback then sees it).
+func (c *Client) implicitTLS() {
+	st, ok := c.Transport.(protocol.TLSStarter)
+	if !ok {
+		c.failure = ErrNoTLS
+		c.Transport.Abort()
+		return
+	}
+	if err := st.StartTLS(c.cfg.TLS, protocol.TLSOptions{Client: true, Timeout: c.cfg.ReplyTimeout}, func(_ tls.ConnectionState, err error) {
+		if err == nil {
+			c.dataTLS = !c.cfg.ClearData // implicit FTPS protects data by default
+		} else {
+			c.failure = fmt.Errorf("client: implicit TLS: %w", err)
+		}
+	}); err != nil {
+		c.failure = err
+		c.Transport.Abort()
+	}
 }
 
 // DataReceived feeds the line receiver.

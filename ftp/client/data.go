@@ -218,8 +218,19 @@ func (x *xfer) move(src io.Reader, dst io.Writer) (int64, error) {
 		return 0, ErrLost
 	}
 	idle := x.c.cfg.DataTimeout
+	var data io.ReadWriter = withIdle(conn, idle)
+	closeData := conn.Close
+	if x.c.dataTLS {
+		// After the command went out (passive) or the server connected
+		// (active): the server starts its side once it has the command.
+		tc, err := x.c.dataHandshake(x.ctx, conn)
+		if err != nil {
+			return 0, err
+		}
+		data, closeData = withIdleTLS(tc, conn, idle), tc.Close // close_notify, then the close
+	}
 	if src == nil {
-		return io.Copy(dst, withIdle(conn, idle))
+		return io.Copy(dst, data)
 	}
 	select {
 	case ok := <-x.ready:
@@ -229,9 +240,9 @@ func (x *xfer) move(src io.Reader, dst io.Writer) (int64, error) {
 	case <-x.ctx.Done():
 		return 0, x.ctx.Err()
 	}
-	n, err := io.Copy(withIdle(conn, idle), src)
+	n, err := io.Copy(data, src)
 	if err == nil {
-		err = conn.Close()
+		err = closeData()
 	}
 	return n, err
 }

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"time"
@@ -39,7 +40,16 @@ func DialFrom(ctx context.Context, conn Connector, local *net.TCPAddr, addr stri
 				err = &ReplyError{Command: "(greeting)", Reply: r}
 				c.Transport.LoseConnection()
 			}
-			done <- result{c, err}
+			if err != nil || cfg.TLS == nil {
+				done <- result{c, err}
+				return
+			}
+			secure(c, func(err error) {
+				if err != nil {
+					c.Transport.LoseConnection()
+				}
+				done <- result{c, err}
+			})
 		}}
 	})
 	timeout := cfg.ReplyTimeout
@@ -63,4 +73,23 @@ func DialFrom(ctx context.Context, conn Connector, local *net.TCPAddr, addr stri
 		}()
 		return nil, fmt.Errorf("client: dial %s: %w", addr, ctx.Err())
 	}
+}
+
+// secure is the FTPS part of Dial: AUTH TLS (unless TLS is implicit),
+// then PBSZ 0 and PROT P (PROT C with ClearData).
+func secure(c *Client, done func(error)) {
+	protect := func() {
+		c.Protect(!c.cfg.ClearData).AddBoth(func(_ ftpwire.Reply, err error) { done(err) })
+	}
+	if c.cfg.Implicit {
+		protect()
+		return
+	}
+	c.AuthTLS().AddBoth(func(_ tls.ConnectionState, err error) {
+		if err != nil {
+			done(err)
+			return
+		}
+		protect()
+	})
 }
