@@ -55,17 +55,26 @@ func (s *session) cmdPASS(arg string) {
 		return
 	}
 	// The password check runs on the hash pool, in this address's turn;
-	// if the connection is gone before its turn comes, it is skipped.
+	// if the connection is gone before its turn comes, or the address
+	// was banned meanwhile (by its other connections' failures), it is
+	// skipped.
 	gone := new(atomic.Bool)
 	s.hashGone = gone
-	blockingOn(s, s.f.hashes.For(addr), func() (string, error) {
+	f := s.f
+	blockingOn(s, f.hashes.For(addr), func() (string, error) {
 		if gone.Load() {
 			return "", errGone
+		}
+		if f.banned(addr) {
+			return "", errBanned
 		}
 		return users.Authenticate(user, arg)
 	}, func(home string, err error) {
 		s.hashGone = nil
 		switch {
+		case errors.Is(err, errBanned):
+			s.reply(ftpwire.StatusServiceNotAvailable, bannedText)
+			s.Transport.LoseConnection()
 		case errors.Is(err, auth.ErrBusy), errors.Is(err, auth.ErrClosed):
 			s.f.stats.hashBusy.Add(1)
 			s.warn("ftp password checks busy", "user", logText(user))
@@ -82,6 +91,10 @@ func (s *session) cmdPASS(arg string) {
 // errGone is the result of a password check skipped because its
 // connection closed while it waited.
 var errGone = errors.New("ftp: connection closed before its password check")
+
+// errBanned is the result of a password check skipped because its
+// address was banned while it waited.
+var errBanned = errors.New("ftp: address banned before its password check")
 
 // openShell finishes a login whose password is good: on the loop when
 // the realm has the shell ready, else on the worker pool (creating a

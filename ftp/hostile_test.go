@@ -424,3 +424,37 @@ func TestPasswordGuessingCannotStarveFilesystemCommands(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	assert.Equal(t, base+2, hashes.Load(), "the checks of closed connections were skipped")
 }
+
+// TestQueuedChecksOfABannedAddressAreSkipped: checks that wait while
+// their address gets banned (by its other connections) cost no hash; the
+// connections get the ban's 421.
+func TestQueuedChecksOfABannedAddressAreSkipped(t *testing.T) {
+	users, hashes, release := countingUsers(t)
+	bans := ban.NewMemory(ban.Config{After: 3})
+	f, root := newFactory(t, func(c *ftp.Config) { c.Users, c.Bans, c.HashWorkers = users, bans, 1 })
+	var once sync.Once
+	open := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(open)
+	stuck := connectFrom(t, f, root, "10.0.0.1")
+	stuck.next()
+	stuck.cmd("USER alice")
+	stuck.send("PASS guess")
+	require.Eventually(t, func() bool { return hashes.Load() == 1 }, 10*time.Second, time.Millisecond)
+	var waiting []*pi
+	for range 3 {
+		g := connectFrom(t, f, root, "10.0.0.2")
+		g.next()
+		g.cmd("USER alice")
+		g.send("PASS wrong")
+		waiting = append(waiting, g)
+	}
+	for range 3 {
+		bans.Failed(netip.MustParseAddr("10.0.0.2")) // as its other connections would
+	}
+	open()
+	for _, g := range waiting {
+		assert.Equal(t, bannedReply, g.next())
+		assert.True(t, g.tr.Lost)
+	}
+	assert.Equal(t, int32(1), hashes.Load(), "no hash for the banned address")
+}
