@@ -38,8 +38,8 @@ type GuessResult struct {
 // Guess floods the server with password guesses from c connections (spread
 // over `sources` client addresses, 127.0.0.2 on), each sending USER and a
 // wrong PASS again and again (reconnecting when closed; after a 421 it waits
-// pause first), while one session logged in with the configured user sends
-// CWD / and NOOP every 10 ms. It reports the guesses the server accepted and
+// pause first), while one session, logged in with the configured user
+// before the flood starts, sends CWD / and NOOP every 10 ms. It reports the guesses the server accepted and
 // the logged-in user's latency.
 func (ru *Runner) Guess(ctx context.Context, c, sources int, dur, pause time.Duration, progress Progress) GuessResult {
 	if sources <= 0 {
@@ -56,6 +56,13 @@ func (ru *Runner) Guess(ctx context.Context, c, sources int, dur, pause time.Dur
 		return fmt.Sprintf("guess: %d guesses (%.0f/s), %d refused", guesses.Load(),
 			float64(guesses.Load())/time.Since(start).Seconds(), refused.Load())
 	})
+	// The user logs in first: the figure is a logged-in user's commands
+	// (a login during a flood from many addresses waits its turn among
+	// theirs for the password check).
+	p, perr := ru.dialProbe()
+	if perr != nil {
+		fail(perr)
+	}
 	host, _, _ := net.SplitHostPort(ru.cfg.Addr)
 	loopback := net.ParseIP(host).IsLoopback()
 	var wg sync.WaitGroup
@@ -85,8 +92,7 @@ func (ru *Runner) Guess(ctx context.Context, c, sources int, dur, pause time.Dur
 	}
 	rec := &recorder{}
 	var probeErrs int
-	if p, err := ru.dialProbe(); err != nil {
-		fail(err)
+	if perr != nil {
 		probeErrs++
 	} else {
 		cmds := []string{"CWD /", "NOOP"}

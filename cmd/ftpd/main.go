@@ -81,6 +81,7 @@ type options struct {
 	banWindow       time.Duration
 	banFor          time.Duration
 	banAllow        []netip.Prefix
+	hashWorkers     int
 	maxConns        int
 	maxConnsPerIP   int
 	welcome         string
@@ -162,6 +163,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.banWindow, "ban-window", ban.DefaultWindow, "the span in which --ban-after failed logins ban an address")
 	fs.DurationVar(&o.banFor, "ban-for", ban.DefaultFor, "how long a ban lasts")
 	fs.Var(prefixFlag{&o.banAllow}, "ban-allow", "address or CIDR never banned, e.g. 10.0.0.0/8 or 127.0.0.1 (repeatable; default none)")
+	fs.IntVar(&o.hashWorkers, "hash-workers", 0, "password checks (bcrypt) run at once, on their own workers apart from the filesystem's (default: half the CPUs, at least 1)")
 	fs.DurationVar(&o.dataTimeout, "data-timeout", dtp.DefaultIdleTimeout, "abort a transfer (426) when no data moved for this long; 0 disables")
 	fs.IntVar(&o.maxConns, "max-connections", 0, "maximum simultaneous connections, 0 = no limit (over it: 421)")
 	fs.IntVar(&o.maxConnsPerIP, "max-connections-per-ip", 0, "maximum simultaneous connections from one IP address, 0 = no limit")
@@ -331,7 +333,7 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	defer pool.Close()
 	f, err := ftp.NewFactory(ftp.Config{
 		Root: root, Users: authn, AllowAnonymous: o.anonymous, Welcome: o.welcome,
-		IdleTimeout: idleOrOff(o.idleTimeout), LoginTimeout: idleOrOff(o.loginTimeout), Bans: bans(o),
+		IdleTimeout: idleOrOff(o.idleTimeout), LoginTimeout: idleOrOff(o.loginTimeout), Bans: bans(o), HashWorkers: o.hashWorkers,
 		MaxConnections: o.maxConns, MaxConnectionsPerIP: o.maxConnsPerIP,
 		PublicHost: o.publicHost, Pool: pool, Logger: logger,
 		Data: dtp.Config{PortLow: o.passiveLo, PortHigh: o.passiveHi, IdleTimeout: idleOrOff(o.dataTimeout),
