@@ -66,8 +66,8 @@ type Config struct {
 	// Authenticator runs there, apart from Pool, so that a password
 	// guessing flood cannot starve filesystem work, and one address never
 	// holds every worker. A PASS that finds the queue full gets 421.
-	// Defaults: half the CPUs (at least 1) workers, 1024 waiting, half
-	// the workers per client address. Cached logins never go there (see
+	// Defaults: one worker per CPU, 1024 waiting, half the workers (at
+	// least 1) per client address. Cached logins never go there (see
 	// auth.CachedAuthenticator).
 	HashWorkers, HashQueue, HashPerIP int
 	// MaxConnections and MaxConnectionsPerIP refuse further connections

@@ -51,6 +51,7 @@ func (ru *Runner) Guess(ctx context.Context, c, sources int, dur, pause time.Dur
 	fail := func(err error) { firstErr.CompareAndSwap(nil, err.Error()) }
 	ctx, cancel := context.WithTimeout(ctx, dur)
 	defer cancel()
+	end, _ := ctx.Deadline()
 	start := time.Now()
 	stopTick := ticker(progress, func() string {
 		return fmt.Sprintf("guess: %d guesses (%.0f/s), %d refused", guesses.Load(),
@@ -77,8 +78,8 @@ func (ru *Runner) Guess(ctx context.Context, c, sources int, dur, pause time.Dur
 			for n := 0; ctx.Err() == nil; {
 				g, r, err := ru.guessOnce(ctx, src, &n)
 				guesses.Add(int64(g))
-				if err != nil && ctx.Err() == nil {
-					fail(err)
+				if err != nil && ctx.Err() == nil && time.Now().Before(end) {
+					fail(err) // not a dial cut short by the end of the run
 				}
 				if r {
 					refused.Add(1)

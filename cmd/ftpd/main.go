@@ -163,7 +163,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.banWindow, "ban-window", ban.DefaultWindow, "the span in which --ban-after failed logins ban an address")
 	fs.DurationVar(&o.banFor, "ban-for", ban.DefaultFor, "how long a ban lasts")
 	fs.Var(prefixFlag{&o.banAllow}, "ban-allow", "address or CIDR never banned, e.g. 10.0.0.0/8 or 127.0.0.1 (repeatable; default none)")
-	fs.IntVar(&o.hashWorkers, "hash-workers", 0, "password checks (bcrypt) run at once, on their own workers apart from the filesystem's (default: half the CPUs, at least 1)")
+	fs.IntVar(&o.hashWorkers, "hash-workers", 0, "password checks (bcrypt) run at once, on their own workers apart from the filesystem's (default: one per CPU; one client address gets at most half of them)")
 	fs.DurationVar(&o.dataTimeout, "data-timeout", dtp.DefaultIdleTimeout, "abort a transfer (426) when no data moved for this long; 0 disables")
 	fs.IntVar(&o.maxConns, "max-connections", 0, "maximum simultaneous connections, 0 = no limit (over it: 421)")
 	fs.IntVar(&o.maxConnsPerIP, "max-connections-per-ip", 0, "maximum simultaneous connections from one IP address, 0 = no limit")
