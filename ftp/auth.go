@@ -6,6 +6,7 @@ package ftp
 import (
 	"errors"
 	"strings"
+	"sync/atomic"
 
 	"github.com/gnetftp/gnetftp/ftp/auth"
 	"github.com/gnetftp/gnetftp/ftp/ftpwire"
@@ -32,27 +33,81 @@ func (s *session) cmdPASS(arg string) {
 		s.reply(ftpwire.StatusBadSequence, "Incorrect sequence of commands: USER required before PASS")
 		return
 	}
+	addr := addrOf(s.Transport.RemoteAddr())
+	if s.f.banned(addr) {
+		// Banned since this connection was made: no password check.
+		s.reply(ftpwire.StatusServiceNotAvailable, bannedText)
+		s.Transport.LoseConnection()
+		return
+	}
 	user := s.user
-	users := s.f.cfg.Users
-	anonymous := s.anonymous
 	if sh, ok := s.quickLogin(user, arg); ok {
 		s.loggedIn(sh)
 		return
 	}
+	if s.anonymous {
+		s.openShell(shell.Login{User: user, Anonymous: true})
+		return
+	}
+	users := s.f.cfg.Users
+	if users == nil {
+		s.loginFailed(errBadLogin)
+		return
+	}
+	// The password check runs on the hash pool, in this address's turn;
+	// if the connection is gone before its turn comes, or the address
+	// was banned meanwhile (by its other connections' failures), it is
+	// skipped.
+	gone := new(atomic.Bool)
+	s.hashGone = gone
+	f := s.f
+	blockingOn(s, f.hashes.For(addr), func() (string, error) {
+		if gone.Load() {
+			return "", errGone
+		}
+		if f.banned(addr) {
+			return "", errBanned
+		}
+		return users.Authenticate(user, arg)
+	}, func(home string, err error) {
+		s.hashGone = nil
+		switch {
+		case errors.Is(err, errBanned):
+			s.reply(ftpwire.StatusServiceNotAvailable, bannedText)
+			s.Transport.LoseConnection()
+		case errors.Is(err, auth.ErrBusy), errors.Is(err, auth.ErrClosed):
+			s.f.stats.hashBusy.Add(1)
+			s.warn("ftp password checks busy", "user", logText(user))
+			s.reply(ftpwire.StatusServiceNotAvailable, "Server busy, try again later.")
+			s.Transport.LoseConnection()
+		case err != nil:
+			s.loginFailed(errBadLogin)
+		default:
+			s.openShell(shell.Login{User: user, Home: home})
+		}
+	})
+}
+
+// errGone is the result of a password check skipped because its
+// connection closed while it waited.
+var errGone = errors.New("ftp: connection closed before its password check")
+
+// errBanned is the result of a password check skipped because its
+// address was banned while it waited.
+var errBanned = errors.New("ftp: address banned before its password check")
+
+// openShell finishes a login whose password is good: on the loop when
+// the realm has the shell ready, else on the worker pool (creating a
+// home touches the disk).
+func (s *session) openShell(login shell.Login) {
+	if rr, ok := s.f.cfg.Realm.(shell.ReadyRealm); ok {
+		if sh, ok := rr.ReadyShell(login); ok {
+			s.loggedIn(sh)
+			return
+		}
+	}
 	realm := s.f.cfg.Realm
-	blocking(s, func() (shell.Shell, error) {
-		if anonymous {
-			return realm.Shell(shell.Login{User: user, Anonymous: true})
-		}
-		if users == nil {
-			return nil, errBadLogin
-		}
-		home, err := users.Authenticate(user, arg)
-		if err != nil {
-			return nil, errBadLogin
-		}
-		return realm.Shell(shell.Login{User: user, Home: home})
-	}, func(sh shell.Shell, err error) {
+	blocking(s, func() (shell.Shell, error) { return realm.Shell(login) }, func(sh shell.Shell, err error) {
 		if err != nil {
 			s.loginFailed(err)
 			return
@@ -85,6 +140,7 @@ func (s *session) quickLogin(user, password string) (shell.Shell, bool) {
 func (s *session) loggedIn(sh shell.Shell) {
 	s.sh = sh
 	s.state = stateAuthed
+	s.touch() // from the login deadline to the idle timeout
 	s.notify(func(ev Events) { ev.Login(LoginEvent{SessionInfo: s.info(), OK: true}) })
 	if s.anonymous {
 		s.reply(ftpwire.StatusLoggedIn, "Anonymous login ok, access restrictions apply.")
@@ -97,17 +153,31 @@ var errBadLogin = errors.New("ftp: login failed")
 
 // loginFailed answers 530 after the same delay whatever went wrong, and
 // keeps the session paused meanwhile so a client cannot race it.
+//
+// A bad user or password counts toward a ban of the client's address
+// (Config.Bans); a connection whose failure started the ban is closed
+// after its 530.
 func (s *session) loginFailed(err error) {
-	if !errors.Is(err, errBadLogin) {
-		s.f.cfg.Logger.Warn("ftp login error", "peer", s.Transport.RemoteAddr().String(), "user", s.user, "err", err)
+	banned := false
+	if errors.Is(err, errBadLogin) {
+		banned = s.f.loginFailed(addrOf(s.Transport.RemoteAddr()))
+	} else {
+		s.warn("ftp login error", "user", logText(s.user), "err", logText(errString(err)))
 	}
-	s.f.cfg.Logger.Info("ftp login failed", "peer", s.Transport.RemoteAddr().String(), "user", s.user)
+	if s.logs() {
+		s.f.cfg.Logger.Info("ftp login failed", "peer", s.Transport.RemoteAddr().String(), "user", logText(s.user))
+	}
 	s.notify(func(ev Events) { ev.Login(LoginEvent{SessionInfo: s.info(), Err: err}) })
 	s.state = stateUnauth
 	s.failures++
 	release := s.LineReceiver.Hold()
 	s.Transport.Loop().CallLater(max(s.f.cfg.FailedLoginDelay, 0), func() {
 		s.reply(ftpwire.StatusNotLoggedIn, "Sorry, Authentication failed.")
+		if banned {
+			s.reply(ftpwire.StatusServiceNotAvailable, bannedText)
+			s.Transport.LoseConnection()
+			return
+		}
 		if s.failures >= s.f.cfg.MaxLoginFailures {
 			s.reply(ftpwire.StatusServiceNotAvailable, "Too many failed logins, closing control connection.")
 			s.Transport.LoseConnection()

@@ -13,8 +13,8 @@ type command struct {
 	name           string
 	public         bool // allowed before login (also: in any state)
 	arg            argMode
-	duringTransfer bool // served while a transfer runs (else queued)
-	urgent         bool // served during a transfer even with commands queued before it
+	duringTransfer bool // answered at once during a transfer when nothing before it waits (else queued)
+	urgent         bool // stops a running transfer at once, even behind queued commands; its reply keeps its place
 	help           string
 	run            func(s *session, arg string) // nil: known but not implemented (502)
 }
@@ -25,13 +25,13 @@ func commandTable() map[string]*command {
 	rows := []*command{
 		{name: "USER", public: true, arg: argRequired, help: "USER <name>: log in as name", run: (*session).cmdUSER},
 		{name: "PASS", public: true, arg: argOptional, help: "PASS <password>: the password for USER", run: (*session).cmdPASS},
-		{name: "QUIT", public: true, arg: argNone, duringTransfer: true, urgent: true, help: "QUIT: end the session", run: (*session).cmdQUIT},
+		{name: "QUIT", public: true, arg: argNone, urgent: true, help: "QUIT: end the session", run: (*session).cmdQUIT},
 		{name: "NOOP", arg: argNone, duringTransfer: true, help: "NOOP: do nothing", run: (*session).cmdNOOP},
 		{name: "SYST", arg: argNone, help: "SYST: system type", run: (*session).cmdSYST},
 		{name: "FEAT", public: true, arg: argNone, help: "FEAT: list extensions", run: (*session).cmdFEAT},
 		{name: "OPTS", arg: argRequired, help: "OPTS UTF8 ON: UTF-8 is always on", run: (*session).cmdOPTS},
 		{name: "HELP", public: true, arg: argOptional, help: "HELP [command]: this help", run: (*session).cmdHELP},
-		{name: "STAT", arg: argOptional, duringTransfer: true, urgent: true, help: "STAT [path]: server status, or a listing over the control connection", run: (*session).cmdSTAT},
+		{name: "STAT", arg: argOptional, duringTransfer: true, help: "STAT [path]: server status, or a listing over the control connection", run: (*session).cmdSTAT},
 		{name: "PWD", arg: argNone, help: "PWD: print the working directory", run: (*session).cmdPWD},
 		{name: "CWD", arg: argRequired, help: "CWD <dir>: change the working directory", run: (*session).cmdCWD},
 		{name: "CDUP", arg: argNone, help: "CDUP: go to the parent directory", run: (*session).cmdCDUP},

@@ -75,7 +75,7 @@ func (s *session) listenPassive(ip net.IP, ok func(p *dtp.Passive)) {
 	}
 	p, err := dtp.Listen(cfg, s.f.ports, ip)
 	if err != nil {
-		s.f.cfg.Logger.Warn("ftp passive listen", "err", err)
+		s.warn("ftp passive listen", "err", err)
 		s.reply(ftpwire.StatusCantOpenData, "Can't open data connection.")
 		return
 	}
@@ -126,7 +126,7 @@ func (s *session) activeMode(name, arg string, parse func(string) (*net.TCPAddr,
 		return
 	}
 	if err := dtp.CheckActive(s.f.cfg.Data, s.peerIP, target); err != nil {
-		s.f.cfg.Logger.Warn("ftp refused active data address", "peer", s.Transport.RemoteAddr().String(), "target", target.String(), "err", err)
+		s.warn("ftp refused active data address", "target", target.String(), "err", err)
 		s.replyf(ftpwire.StatusSyntaxError, "Illegal %s command: %v.", name, err)
 		return
 	}

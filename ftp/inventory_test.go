@@ -205,7 +205,10 @@ func TestQUITDuringATransferEndsBoth(t *testing.T) {
 	writeFile(t, h.root, "big.bin", strings.Repeat("z", 32<<20))
 	data := h.pasv()
 	h.cmd("RETR big.bin") // the client does not read: the transfer stalls
-	assert.Equal(t, "221 Goodbye.", h.cmd("QUIT"))
+	// QUIT stops the transfer at once; the transfer's own reply comes
+	// first (RFC 959: the result is sent, then the connection closes).
+	assert.Equal(t, "426 Transfer aborted.  Data connection closed.", h.cmd("QUIT"))
+	assert.Equal(t, "221 Goodbye.", h.next())
 	assert.True(t, h.tr.Lost)
 	h.p.ConnectionLost(nil)
 	// The transfer goroutine was cancelled: the data connection ends.

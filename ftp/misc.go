@@ -12,10 +12,9 @@ import (
 	"github.com/gnetftp/gnetftp/ftp/listing"
 )
 
+// cmdQUIT ends the session. During a transfer QUIT is queued after
+// stopping it (see queue), so it runs once the transfer has answered.
 func (s *session) cmdQUIT(string) {
-	if s.xfer != nil {
-		s.xfer.cancel()
-	}
 	s.reply(ftpwire.StatusClosing, "Goodbye.")
 	s.Transport.LoseConnection()
 }

@@ -369,14 +369,18 @@ func TestABORAndCommandsDuringATransfer(t *testing.T) {
 	h.cmd("RETR big.bin")
 	// Not reading: the transfer is stuck on a full socket buffer.
 	assert.Equal(t, "200 Command OK", h.cmd("NOOP"), "NOOP is answered during a transfer")
+	assert.Regexp(t, `Data transfer in progress`, h.cmd("STAT"), "so is STAT")
 	h.send("PWD")
 	h.send("NOOP")
-	assert.Regexp(t, `Data transfer in progress`, h.cmd("STAT"), "STAT does not wait behind queued commands")
+	h.send("STAT")
 	h.send("ABOR")
+	// ABOR stops the transfer at once from behind the queued commands;
+	// every reply keeps the place of its command.
 	assert.Equal(t, "426 Transfer aborted.  Data connection closed.", h.next())
-	assert.Equal(t, "226 Abort successful", h.next())
 	assert.Equal(t, `257 "/" is the current directory`, h.next(), "PWD waited for the transfer's end")
 	assert.Equal(t, "200 Command OK", h.next(), "a NOOP behind a queued command keeps its place")
+	assert.Regexp(t, `No data connection`, h.next(), "so does STAT")
+	assert.Equal(t, "226 Abort successful", h.next(), "ABOR's own reply comes in its turn")
 	data.Close()
 	assert.Equal(t, "225 No transfer to abort.", h.cmd("ABOR"))
 }

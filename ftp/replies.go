@@ -30,6 +30,12 @@ var fsErrors = []struct {
 	{shell.ErrNotDir, ftpwire.StatusFileUnavailable, "%s: is not a directory"},
 	{shell.ErrNotRegular, ftpwire.StatusFileUnavailable, "%s: not a regular file"},
 	{fs.ErrExist, ftpwire.StatusFileUnavailable, "%s: File exists"},
+	// REST past the end: pyftpdlib's 554 (RFC 1123 4.1.3.4).
+	{shell.ErrBadOffset, ftpwire.StatusRestartInvalid, "Invalid REST parameter."},
+	// Client-made names the filesystem refuses: a 5xx, not a 451 with a
+	// log line (the name is not quoted back: it may be 16 KiB long).
+	{shell.ErrNameTooLong, ftpwire.StatusBadFileName, "File name too long."},
+	{fs.ErrInvalid, ftpwire.StatusFileUnavailable, "%s: Invalid argument."},
 	{syscall.ENOSPC, ftpwire.StatusInsufficientStorage, "Requested action aborted. Insufficient storage."},
 	{syscall.EDQUOT, ftpwire.StatusExceededStorage, "Requested file action aborted, exceeded file storage allocation"},
 }

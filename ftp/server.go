@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/gnetftp/gnetftp/deferred"
 	"github.com/gnetftp/gnetftp/ftp/auth"
+	"github.com/gnetftp/gnetftp/ftp/ban"
 	"github.com/gnetftp/gnetftp/ftp/dtp"
 	"github.com/gnetftp/gnetftp/ftp/shell"
 	"github.com/gnetftp/gnetftp/ftp/shell/local"
@@ -49,6 +51,10 @@ type Config struct {
 	// IdleTimeout closes idle control connections with 421; default 600 s,
 	// negative disables. It is off while a transfer runs.
 	IdleTimeout time.Duration
+	// LoginTimeout closes (421) a connection that has not logged in this
+	// long after connecting, whatever it sends meanwhile (NOOPs, partial
+	// lines, garbage); default 60 s, negative: none.
+	LoginTimeout time.Duration
 	// FailedLoginDelay is waited before every 530 after a failed PASS
 	// (the same for unknown users and wrong passwords); default 1 s,
 	// negative: none.
@@ -56,6 +62,23 @@ type Config struct {
 	// MaxLoginFailures closes the connection after that many failed PASS;
 	// default 3 (vsftpd's max_login_fails).
 	MaxLoginFailures int
+	// Bans records every failed PASS by client address and refuses banned
+	// addresses: 421 at connect, before the greeting and before any
+	// password hash, and at PASS for a session opened before the ban.
+	// Default (nil): a ban.Memory with ban.Config's defaults, 10 failed
+	// logins within 10 minutes ban an address for 30 minutes, loopback
+	// not exempt (tests and load generators log in with good passwords,
+	// or give a store with an allow list). ban.Never{} turns bans off.
+	Bans ban.Store
+	// HashWorkers, HashQueue and HashPerIP size the pool that checks
+	// passwords (auth.HashPoolConfig's Workers, Queue and PerClient): the
+	// Authenticator runs there, apart from Pool, so that a password
+	// guessing flood cannot starve filesystem work, and one address never
+	// holds every worker. A PASS that finds the queue full gets 421.
+	// Defaults: one worker per CPU, 1024 waiting, half the workers (at
+	// least 1) per client address. Cached logins never go there (see
+	// auth.CachedAuthenticator).
+	HashWorkers, HashQueue, HashPerIP int
 	// MaxConnections and MaxConnectionsPerIP refuse further connections
 	// with 421; 0 means no limit.
 	MaxConnections, MaxConnectionsPerIP int
@@ -91,6 +114,9 @@ type Factory struct {
 	ports    *dtp.Ports
 	pubIP    net.IP
 	ownPool  *deferred.Pool // the default pool, closed by StopFactory
+	hashes   *auth.HashPool // password checks, closed by StopFactory
+	bans     ban.Store
+	stats    counters
 
 	total atomic.Int64
 	mu    sync.Mutex
@@ -118,6 +144,9 @@ func NewFactory(cfg Config) (*Factory, error) {
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = 600 * time.Second
 	}
+	if cfg.LoginTimeout == 0 {
+		cfg.LoginTimeout = 60 * time.Second
+	}
 	if cfg.FailedLoginDelay == 0 {
 		cfg.FailedLoginDelay = time.Second
 	}
@@ -128,7 +157,10 @@ func NewFactory(cfg Config) (*Factory, error) {
 		cfg.Logger = slog.Default()
 	}
 	cfg.Data = cfg.Data.WithDefaults()
-	f := &Factory{cfg: cfg, commands: commandTable(), perIP: map[string]int{}}
+	f := &Factory{cfg: cfg, commands: commandTable(), perIP: map[string]int{}, bans: cfg.Bans}
+	if f.bans == nil {
+		f.bans = ban.NewMemory(ban.Config{})
+	}
 	if cfg.Pool == nil {
 		f.ownPool = deferred.NewPool(deferred.PoolConfig{})
 		f.cfg.Pool = f.ownPool
@@ -159,18 +191,24 @@ func NewFactory(cfg Config) (*Factory, error) {
 		}
 		realm, err := local.NewRealm(rc)
 		if err != nil {
+			f.StopFactory()
 			return nil, fmt.Errorf("ftp: %w", err)
 		}
 		f.ownRealm, f.cfg.Realm = realm, realm
 	}
+	f.hashes = auth.NewHashPool(auth.HashPoolConfig{Workers: cfg.HashWorkers, Queue: cfg.HashQueue, PerClient: cfg.HashPerIP})
 	return f, nil
 }
 
 // StartFactory does nothing; the factory is ready when built.
 func (f *Factory) StartFactory() {}
 
-// StopFactory closes the pool and the realm if the factory made them.
+// StopFactory closes the password checks' pool, and the worker pool and
+// the realm if the factory made them.
 func (f *Factory) StopFactory() {
+	if f.hashes != nil {
+		f.hashes.Close()
+	}
 	if f.ownPool != nil {
 		f.ownPool.Close()
 	}
@@ -189,11 +227,96 @@ func (f *Factory) BuildProtocol(addr net.Addr) protocol.Protocol {
 	perIP := f.perIP[ip]
 	f.mu.Unlock()
 	s := &session{f: f, ip: ip}
-	if (f.cfg.MaxConnections > 0 && n > int64(f.cfg.MaxConnections)) ||
-		(f.cfg.MaxConnectionsPerIP > 0 && perIP > f.cfg.MaxConnectionsPerIP) {
-		s.refuse = true
+	switch {
+	case f.banned(addrOf(addr)):
+		s.refuse = refuseBanned
+	case (f.cfg.MaxConnections > 0 && n > int64(f.cfg.MaxConnections)) ||
+		(f.cfg.MaxConnectionsPerIP > 0 && perIP > f.cfg.MaxConnectionsPerIP):
+		s.refuse = refuseLimit
 	}
 	return s
+}
+
+// bannedText is the 421 a banned address gets.
+const bannedText = "Too many failed logins from your address, try again later."
+
+// banned reports whether addr is banned (at connect, at PASS), counting
+// the refusal; the first refusal of each ban is logged, the others only
+// counted, so a banned client reconnecting in a loop does not flood the
+// log. Any goroutine (loops).
+func (f *Factory) banned(addr netip.Addr) bool {
+	b, ok := f.bans.Check(addr)
+	if !ok {
+		return false
+	}
+	f.stats.banRefusals.Add(1)
+	if b.Refused == 1 {
+		f.cfg.Logger.Info("ftp refusing banned address", "addr", b.Prefix.String(),
+			"until", b.Until.UTC().Format(time.RFC3339), "further refusals", "counted, not logged")
+	}
+	return true
+}
+
+// loginFailed records a failed PASS from addr; it reports whether this
+// failure banned the address (logged once per ban).
+func (f *Factory) loginFailed(addr netip.Addr) bool {
+	f.stats.loginFailures.Add(1)
+	b, banned := f.bans.Failed(addr)
+	if banned {
+		f.stats.bans.Add(1)
+		f.cfg.Logger.Warn("ftp address banned", "addr", b.Prefix.String(), "failures", b.Failures,
+			"until", b.Until.UTC().Format(time.RFC3339))
+	}
+	return banned
+}
+
+// Stats are counters since the factory was built, for metrics (an
+// embedder exports them; Factory.Stats reads them from any goroutine).
+type Stats struct {
+	// LoginFailures counts PASS refused for an unknown user or a wrong
+	// password.
+	LoginFailures int64
+	// Bans counts bans started (one per ban, see Config.Bans).
+	Bans int64
+	// BanRefusals counts connections, and PASS on connections opened
+	// before the ban, refused because the address was banned.
+	BanRefusals int64
+	// HashBusy counts PASS answered 421 because the password checks'
+	// queue was full.
+	HashBusy int64
+	// WarningsSuppressed counts warnings a session's rate limit dropped.
+	WarningsSuppressed int64
+}
+
+type counters struct {
+	loginFailures, bans, banRefusals, hashBusy, warningsSuppressed atomic.Int64
+}
+
+// Stats returns the counters. Safe from any goroutine.
+func (f *Factory) Stats() Stats {
+	return Stats{
+		LoginFailures:      f.stats.loginFailures.Load(),
+		Bans:               f.stats.bans.Load(),
+		BanRefusals:        f.stats.banRefusals.Load(),
+		HashBusy:           f.stats.hashBusy.Load(),
+		WarningsSuppressed: f.stats.warningsSuppressed.Load(),
+	}
+}
+
+// addrOf is a's IP address (IPv4-mapped addresses as IPv4), or the zero
+// Addr.
+func addrOf(a net.Addr) netip.Addr {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.AddrPort().Addr().Unmap()
+	}
+	if a == nil {
+		return netip.Addr{}
+	}
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
 }
 
 func (f *Factory) release(ip string) {

@@ -8,8 +8,10 @@ import (
 	"net"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	"github.com/gnetftp/gnetftp/deferred"
 	"github.com/gnetftp/gnetftp/ftp/dtp"
 	"github.com/gnetftp/gnetftp/ftp/ftpwire"
 	"github.com/gnetftp/gnetftp/ftp/listing"
@@ -41,7 +43,7 @@ type session struct {
 	f      *Factory
 	ip     string // peer IP, for per-IP accounting
 	peerIP net.IP
-	refuse bool
+	refuse refusal
 	start  time.Time
 
 	state      state
@@ -59,17 +61,36 @@ type session struct {
 	data   dtp.Channel // from PASV/EPSV/PORT/EPRT, for the next transfer
 	xfer   *transfer
 	queued [][]byte // commands received during a transfer, run after it
-	lost   bool
-	out    []byte
+	// abortOwed: a queued ABOR stopped the transfer that has ended; it
+	// answers 226 when its turn comes.
+	abortOwed bool
+	lost      bool
+	out       []byte
+	hashGone  *atomic.Bool // set at ConnectionLost: the queued password check is skipped
+	warns     *warnBucket  // rate limit of this session's warnings, made on the first
 }
 
 // maxQueued bounds the commands kept while a transfer runs.
 const maxQueued = 64
 
+// refusal is why a connection is refused at connect (0: it is not).
+type refusal uint8
+
+const (
+	refuseNone refusal = iota
+	refuseLimit
+	refuseBanned
+)
+
 // transfer is a data transfer in progress.
 type transfer struct {
-	cancel  context.CancelFunc
-	aborted bool
+	cancel context.CancelFunc
+	// aborted: ABOR stopped it (426, then ABOR's 226); stopped: ABOR or
+	// QUIT did (commands after them wait for its reply).
+	aborted, stopped bool
+	// abortQueued: the ABOR that stopped it waits behind other commands
+	// and answers its 226 in its turn.
+	abortQueued bool
 }
 
 // ConnectionMade greets the client (or refuses it over the limits).
@@ -78,8 +99,13 @@ func (s *session) ConnectionMade() {
 	if ta, ok := s.Transport.RemoteAddr().(*net.TCPAddr); ok {
 		s.peerIP = ta.IP
 	}
-	if s.refuse {
+	switch s.refuse {
+	case refuseLimit:
 		s.reply(ftpwire.StatusServiceNotAvailable, "Too many users right now, try again in a few minutes.")
+		s.Transport.LoseConnection()
+		return
+	case refuseBanned:
+		s.reply(ftpwire.StatusServiceNotAvailable, bannedText)
 		s.Transport.LoseConnection()
 		return
 	}
@@ -88,9 +114,7 @@ func (s *session) ConnectionMade() {
 	s.Delimiter = []byte{'\n'}
 	s.LineReceiver.Init(s.Transport, s)
 	s.Mixin.Init(s.Transport, s.timedOut)
-	if s.f.cfg.IdleTimeout > 0 {
-		s.SetTimeout(s.f.cfg.IdleTimeout)
-	}
+	s.touch()
 	s.cwd = "/"
 	s.facts = listing.AllFacts
 	if s.logs() {
@@ -106,21 +130,49 @@ func (s *session) logs() bool {
 	return s.f.cfg.Logger.Enabled(context.Background(), slog.LevelInfo)
 }
 
-// DataReceived feeds the line receiver.
+// DataReceived feeds the line receiver. Bytes do not reset the idle
+// timer, complete commands do (LineReceived): a client trickling a byte
+// a minute is idle.
 func (s *session) DataReceived(data []byte) {
-	if s.refuse {
+	if s.refuse != refuseNone {
 		return
 	}
-	s.ResetTimeout()
 	s.LineReceiver.DataReceived(data)
+}
+
+// touch restarts the idle timer on a command. Before login it never runs
+// past the login deadline (LoginTimeout after the connection), whatever
+// the client sends.
+func (s *session) touch() {
+	idle, login := s.f.cfg.IdleTimeout, s.f.cfg.LoginTimeout
+	if s.state == stateAuthed || s.state == stateRenaming || login <= 0 {
+		switch {
+		case s.xfer != nil: // off during a transfer
+		case idle <= 0:
+			s.SetTimeout(0)
+		case s.Timeout() == idle:
+			s.ResetTimeout()
+		default:
+			s.SetTimeout(idle)
+		}
+		return
+	}
+	left := max(s.start.Add(login).Sub(s.Transport.Loop().Now()), time.Nanosecond)
+	if idle > 0 && idle < left {
+		left = idle
+	}
+	s.SetTimeout(left)
 }
 
 // ConnectionLost cleans up: timer, transfer, passive listener.
 func (s *session) ConnectionLost(err error) {
 	s.lost = true
 	s.f.release(s.ip)
-	if s.refuse {
+	if s.refuse != refuseNone {
 		return
+	}
+	if s.hashGone != nil {
+		s.hashGone.Store(true)
 	}
 	s.CancelTimeout()
 	if s.xfer != nil {
@@ -128,8 +180,11 @@ func (s *session) ConnectionLost(err error) {
 	}
 	s.closeData()
 	if s.logs() {
-		s.f.cfg.Logger.Info("ftp session end", "peer", s.Transport.RemoteAddr().String(), "user", s.user,
+		s.f.cfg.Logger.Info("ftp session end", "peer", s.Transport.RemoteAddr().String(), "user", logText(s.user),
 			"duration", s.Transport.Loop().Now().Sub(s.start).Round(time.Millisecond).String())
+	}
+	if s.warns != nil && s.warns.dropped > 0 {
+		s.f.cfg.Logger.Warn("ftp session warnings suppressed", "peer", s.Transport.RemoteAddr().String(), "suppressed", s.warns.dropped)
 	}
 }
 
@@ -143,7 +198,12 @@ func (s *session) ShutdownRequested() {
 }
 
 func (s *session) timedOut() {
-	s.reply(ftpwire.StatusServiceNotAvailable, "Timeout: closing control connection.")
+	if s.state != stateAuthed && s.state != stateRenaming && s.f.cfg.LoginTimeout > 0 &&
+		!s.Transport.Loop().Now().Before(s.start.Add(s.f.cfg.LoginTimeout)) {
+		s.reply(ftpwire.StatusServiceNotAvailable, "Login timeout: closing control connection.")
+	} else {
+		s.reply(ftpwire.StatusServiceNotAvailable, "Timeout: closing control connection.")
+	}
 	s.Transport.LoseConnection()
 }
 
@@ -175,7 +235,7 @@ func (s *session) replyf(code int, format string, args ...any) {
 func (s *session) replyErr(err error, path string) {
 	code, text := toReply(err, path)
 	if code == ftpwire.StatusLocalError {
-		s.f.cfg.Logger.Warn("ftp command failed", "peer", s.Transport.RemoteAddr().String(), "user", s.user, "path", path, "err", err)
+		s.warn("ftp command failed", "user", logText(s.user), "path", logText(path), "err", logText(errString(err)))
 	}
 	s.reply(code, text)
 }
@@ -184,23 +244,42 @@ func (s *session) replyErr(err error, path string) {
 func (s *session) LineReceived(line []byte) {
 	line = bytes.TrimSuffix(line, []byte{'\r'})
 	line = stripTelnet(line)
-	if s.xfer != nil {
-		name, _ := splitCommand(line)
-		if c := s.f.commands[name]; c == nil || !c.duringTransfer || (len(s.queued) > 0 && !c.urgent) {
-			// Run it after the transfer, in order; keep reading so that
-			// ABOR, STAT, NOOP and QUIT still get through. NOOP waits too
-			// when commands are queued before it, so that replies keep
-			// the order of the commands; ABOR, STAT and QUIT do not wait
-			// (RFC 959 section 4.1.3). A client that queues too much is
-			// paused (bounded memory).
-			s.queued = append(s.queued, append([]byte(nil), line...))
-			if len(s.queued) >= maxQueued {
-				s.LineReceiver.PauseLines()
-			}
+	s.touch()
+	if s.xfer != nil || len(s.queued) > 0 {
+		if s.queue(line) {
 			return
 		}
 	}
 	s.dispatch(line)
+}
+
+// queue decides what a command received during a transfer does, so that
+// every command gets exactly one reply, in the order of the commands
+// (RFC 959 section 4.2): NOOP, STAT and ABOR are answered at once when
+// nothing received before them is still unanswered (but the transfer
+// itself); every other command, and those three behind one, waits for
+// the transfer's end and runs in turn. ABOR and QUIT stop the transfer
+// at once wherever they stand (RFC 959 section 4.1.3); their replies
+// keep their places. It reports whether the line was queued. A client
+// that queues too much is paused (bounded memory).
+func (s *session) queue(line []byte) bool {
+	name, _ := splitCommand(line)
+	c := s.f.commands[name]
+	x := s.xfer
+	if x != nil && c != nil && c.urgent && !x.stopped {
+		if c.duringTransfer && len(s.queued) == 0 {
+			return false // ABOR with nothing before it: it runs now
+		}
+		s.stopTransfer(name == "ABOR")
+		x.abortQueued = name == "ABOR"
+	} else if x != nil && c != nil && c.duringTransfer && len(s.queued) == 0 && !x.stopped {
+		return false
+	}
+	s.queued = append(s.queued, append([]byte(nil), line...))
+	if len(s.queued) >= maxQueued {
+		s.LineReceiver.PauseLines()
+	}
+	return true
 }
 
 // stripTelnet drops the Telnet "interrupt process" and "synch" bytes (IAC
@@ -315,6 +394,15 @@ func blocking[T any](s *session, fn func() (T, error), then func(T, error)) {
 // runs instead of then.
 func blockingOwned[T any](s *session, fn func() (T, error), then func(T, error), release func(T)) {
 	linereceiver.BlockingOwned(&s.LineReceiver, s.f.cfg.Pool, fn, release, func(v T, err error) {
+		s.guard(func() { then(v, err) })
+		s.resume()
+	})
+}
+
+// blockingOn is blocking on another pool than the worker pool (the
+// password checks' pool).
+func blockingOn[T any](s *session, pool deferred.Submitter, fn func() (T, error), then func(T, error)) {
+	linereceiver.Blocking(&s.LineReceiver, pool, fn, func(v T, err error) {
 		s.guard(func() { then(v, err) })
 		s.resume()
 	})

@@ -75,13 +75,13 @@ func (s *session) finishTransfer(x *transfer, kind, p string, n int64, took time
 		s.f.cfg.Logger.Info("ftp transfer", "peer", s.Transport.RemoteAddr().String(), "user", s.user,
 			"kind", kind, "path", p, "bytes", n, "duration", took.Round(time.Microsecond).String(), "ok", err == nil, "err", errString(err))
 	}
-	complete := err == nil && openErr == nil && !x.aborted
+	complete := err == nil && openErr == nil && !x.stopped
 	s.notify(func(ev Events) {
 		cause := err
 		switch {
 		case openErr != nil:
 			cause = openErr
-		case x.aborted && cause == nil:
+		case x.stopped && cause == nil:
 			cause = context.Canceled
 		}
 		ev.TransferDone(TransferEvent{SessionInfo: s.info(), Command: kind, Path: p, Bytes: n, Duration: took, Complete: complete, Err: cause})
@@ -89,7 +89,13 @@ func (s *session) finishTransfer(x *transfer, kind, p string, n int64, took time
 	switch {
 	case x.aborted:
 		s.reply(ftpwire.StatusTransferAborted, "Transfer aborted.  Data connection closed.")
-		s.reply(ftpwire.StatusTransferComplete, "Abort successful")
+		if x.abortQueued {
+			s.abortOwed = true // the ABOR behind other commands answers in its turn
+		} else {
+			s.reply(ftpwire.StatusTransferComplete, "Abort successful")
+		}
+	case x.stopped: // by QUIT: its 221 follows
+		s.reply(ftpwire.StatusTransferAborted, "Transfer aborted.  Data connection closed.")
 	case openErr != nil:
 		s.reply(ftpwire.StatusCantOpenData, "Can't open data connection.")
 	case err == nil:
@@ -175,10 +181,24 @@ func (s *session) store(arg string, appendMode bool) {
 
 func (s *session) cmdABOR(string) {
 	s.closeData()
-	if s.xfer == nil {
+	switch {
+	case s.abortOwed:
+		// This ABOR stopped the transfer from behind other commands; the
+		// transfer's 426 went out in its place, this is ABOR's own reply.
+		s.abortOwed = false
+		s.reply(ftpwire.StatusTransferComplete, "Abort successful")
+	case s.xfer == nil:
 		s.reply(ftpwire.StatusNoTransfer, "No transfer to abort.")
-		return
+	default:
+		s.stopTransfer(true) // the transfer's completion sends 426 and then 226
 	}
-	s.xfer.aborted = true
-	s.xfer.cancel() // the transfer's completion sends 426 and then 226
+}
+
+// stopTransfer cancels the running transfer (ABOR, QUIT); its completion
+// sends its 426. Commands received after it wait for that reply.
+func (s *session) stopTransfer(abort bool) {
+	s.closeData()
+	s.xfer.stopped = true
+	s.xfer.aborted = s.xfer.aborted || abort
+	s.xfer.cancel()
 }

@@ -8,6 +8,7 @@
 //	ftpbench small   --addr HOST:PORT --file small.bin -c 50 --duration 10s
 //	ftpbench list    --addr HOST:PORT --dir bigdir --count 20
 //	ftpbench latency --addr HOST:PORT --file big.bin -m 50 -k 8 --duration 10s
+//	ftpbench guess   --addr HOST:PORT --user alice --pass secret -c 200 --duration 10s
 //	ftpbench loopback --file /path/to/local/big.bin
 //	ftpbench report  --dir bench/results --markdown results.md --svg ratios.svg
 //
@@ -59,11 +60,13 @@ type opts struct {
 	quiet    bool
 	cpuProf  string
 	bulkNice int
+	sources  int
+	pause    time.Duration
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(stdout, "usage: ftpbench idle|logins|retr|stor|small|list|latency|loopback|report [flags]; ftpbench SCENARIO --help for flags")
+		fmt.Fprintln(stdout, "usage: ftpbench idle|logins|retr|stor|small|list|latency|guess|loopback|report [flags]; ftpbench SCENARIO --help for flags")
 		return nil
 	}
 	scenario := args[0]
@@ -80,7 +83,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.IntVar(&o.pid, "pid", 0, "server pid: report its memory (RSS and PSS, summed over its child processes)")
 	fs.StringVar(&o.ns, "n", "1000", "idle: session counts, comma separated")
 	fs.IntVar(&o.inflight, "inflight", 256, "idle: logins in flight at once")
-	fs.IntVar(&o.c, "c", 1, "concurrent clients / streams")
+	fs.IntVar(&o.c, "c", 1, "concurrent clients / streams (guess: guessing connections)")
 	fs.IntVar(&o.m, "m", 50, "latency: idle sessions sending NOOP")
 	fs.IntVar(&o.k, "k", 8, "latency: bulk transfers running meanwhile")
 	fs.IntVar(&o.count, "count", 0, "stop after this many operations (0: only the duration bounds it)")
@@ -91,6 +94,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.StringVar(&o.json, "json", "", "also write the result as JSON to this file")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress lines")
 	fs.IntVar(&o.bulkNice, "bulk-nice", 10, "latency: nice value of the process running the bulk downloads (the load generator's readers, not the server, should lose the CPU race; 0 = as this process)")
+	fs.IntVar(&o.sources, "guess-sources", 1, "guess: client addresses the guessers share (127.0.0.2 on); the logged-in user connects from 127.0.0.1")
+	fs.DurationVar(&o.pause, "guess-pause", 100*time.Millisecond, "guess: how long a guesser waits after a 421 before it connects again")
 	fs.StringVar(&o.cpuProf, "cpuprofile", "", "write ftpbench's own CPU profile (go tool pprof) to this file")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -196,6 +201,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			if e != "" {
 				fmt.Fprintf(stdout, "first error: %s\n", e)
 			}
+		}
+		result = r
+	case "guess":
+		r := ru.Guess(ctx, o.c, o.sources, o.duration, o.pause, progress)
+		fmt.Fprintf(stdout, "| %d guessing connections from %d addresses | %d guesses (%.1f/s) | %d refused (421) | logged-in user CWD/NOOP p50 %v p99 %v (n=%d, %d errors) |\n",
+			r.Guessers, r.Sources, r.Guesses, r.GuessesPerSecond, r.Refused, r.Probe.P50, r.Probe.P99, r.Probe.N, r.ProbeErrors)
+		if r.FirstErr != "" {
+			fmt.Fprintf(stdout, "first error: %s\n", r.FirstErr)
 		}
 		result = r
 	default:

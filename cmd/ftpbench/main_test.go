@@ -82,6 +82,11 @@ func TestScenariosFromTheCommandLine(t *testing.T) {
 	assert.Positive(t, lat.NOOP.N)
 	assert.Positive(t, lat.Bulk_.Ops, "the bulk-worker process downloaded meanwhile")
 	assert.Equal(t, int64(lat.Bulk_.Ops)*4096, lat.Bulk_.Bytes)
+	out.Reset()
+	require.NoError(t, run(context.Background(), []string{"guess", "--addr", addr, "--user", ftptest.User, "--pass", ftptest.Password,
+		"-c", "5", "--duration", "3s", "--quiet"}, nil, &out, &errOut), errOut.String())
+	assert.Regexp(t, `\| 5 guessing connections from 1 addresses \| [1-9]\d* guesses .* \(n=[1-9]\d*, 0 errors\) \|`, out.String())
+	assert.NotContains(t, out.String(), "first error")
 	assert.Error(t, run(context.Background(), []string{"nope"}, nil, &out, &errOut))
 }
 

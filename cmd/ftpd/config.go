@@ -100,6 +100,10 @@ func configValue(v any) (string, error) {
 	return "", fmt.Errorf("unsupported value %v (%T)", v, v)
 }
 
+// repeatable is a flag given once per value (--listen, --ban-allow): a
+// list in a configuration file.
+type repeatable interface{ values() []string }
+
 // printSettings writes the effective value of every setting, as a
 // configuration file would set it (ftpd check-config).
 func printSettings(fs *flag.FlagSet, w io.Writer) {
@@ -108,13 +112,10 @@ func printSettings(fs *flag.FlagSet, w io.Writer) {
 			return
 		}
 		v := f.Value.String()
-		switch f.Value.(type) {
-		case listFlag:
+		if l, ok := f.Value.(repeatable); ok {
 			parts := []string{}
-			for _, p := range strings.Split(v, ",") {
-				if p != "" {
-					parts = append(parts, strconv.Quote(p))
-				}
+			for _, p := range l.values() {
+				parts = append(parts, strconv.Quote(p))
 			}
 			fmt.Fprintf(w, "%s = [%s]\n", f.Name, strings.Join(parts, ", "))
 			return

@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -28,6 +29,7 @@ import (
 	"github.com/gnetftp/gnetftp/deferred"
 	"github.com/gnetftp/gnetftp/ftp"
 	"github.com/gnetftp/gnetftp/ftp/auth"
+	"github.com/gnetftp/gnetftp/ftp/ban"
 	"github.com/gnetftp/gnetftp/ftp/dtp"
 	"github.com/gnetftp/gnetftp/reactor"
 )
@@ -90,7 +92,13 @@ type options struct {
 	passiveHi       int
 	publicHost      string
 	idleTimeout     time.Duration
+	loginTimeout    time.Duration
 	dataTimeout     time.Duration
+	banAfter        int
+	banWindow       time.Duration
+	banFor          time.Duration
+	banAllow        []netip.Prefix
+	hashWorkers     int
 	maxConns        int
 	maxConnsSet     bool // --max-connections differs from the derived default: keep it
 	maxConnsPerIP   int
@@ -117,6 +125,13 @@ func (l listFlag) String() string {
 	return strings.Join(*l.v, ",")
 }
 func (l listFlag) Set(s string) error { *l.v = append(*l.v, s); return nil }
+
+func (l listFlag) values() []string {
+	if l.v == nil {
+		return nil
+	}
+	return *l.v
+}
 
 type boolSetFlag struct {
 	v   *bool
@@ -183,6 +198,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	ports := fs.String("passive-ports", "", "passive data port range LO-HI, e.g. 50000-50100 (default: 1024 up to the kernel's ephemeral range, which keeps TIME_WAIT out of it)")
 	fs.StringVar(&o.publicHost, "public-host", "", "IPv4 address announced in PASV replies (default: the address the client connected to)")
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", 600*time.Second, "close control connections idle this long (421); 0 disables")
+	fs.DurationVar(&o.loginTimeout, "login-timeout", 60*time.Second, "close connections (421) not logged in this long after connecting, whatever they send; 0 disables")
+	fs.IntVar(&o.banAfter, "ban-after", ban.DefaultAfter, "ban a client address after this many failed logins within --ban-window (421 at connect, before any password hash); 0 turns bans off. Loopback is not exempt: see --ban-allow")
+	fs.DurationVar(&o.banWindow, "ban-window", ban.DefaultWindow, "the span in which --ban-after failed logins ban an address")
+	fs.DurationVar(&o.banFor, "ban-for", ban.DefaultFor, "how long a ban lasts")
+	fs.Var(prefixFlag{&o.banAllow}, "ban-allow", "address or CIDR never banned, e.g. 10.0.0.0/8 or 127.0.0.1 (repeatable; default none)")
+	fs.IntVar(&o.hashWorkers, "hash-workers", 0, "password checks (bcrypt) run at once, on their own workers apart from the filesystem's (default: one per CPU; one client address gets at most half of them)")
 	fs.DurationVar(&o.dataTimeout, "data-timeout", dtp.DefaultIdleTimeout, "abort a transfer (426) when no data moved for this long; 0 disables")
 	derivedMaxConns := defaultMaxConnections(hardFileLimit())
 	fs.IntVar(&o.maxConns, "max-connections", derivedMaxConns,
@@ -231,6 +252,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		}
 		o.passiveLo, o.passiveHi = lo, hi
 	}
+	if o.banAfter > 0 && (o.banWindow <= 0 || o.banFor <= 0) {
+		return o, errors.New("--ban-window and --ban-for must be positive (turn bans off with --ban-after 0)")
+	}
 	if !o.anonymousSet {
 		o.anonymous = o.users == ""
 	}
@@ -238,6 +262,52 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("no one could log in: give --users FILE or allow --anonymous")
 	}
 	return o, nil
+}
+
+// prefixFlag collects --ban-allow values: a CIDR, or one address.
+type prefixFlag struct{ v *[]netip.Prefix }
+
+func (p prefixFlag) String() string {
+	if p.v == nil {
+		return ""
+	}
+	var s []string
+	for _, x := range *p.v {
+		s = append(s, x.String())
+	}
+	return strings.Join(s, ",")
+}
+
+func (p prefixFlag) values() []string {
+	if p.v == nil {
+		return nil
+	}
+	out := make([]string, len(*p.v))
+	for i, x := range *p.v {
+		out[i] = x.String()
+	}
+	return out
+}
+
+func (p prefixFlag) Set(s string) error {
+	pr, err := netip.ParsePrefix(s)
+	if err != nil {
+		a, aerr := netip.ParseAddr(s)
+		if aerr != nil {
+			return fmt.Errorf("want an address or a CIDR such as 10.0.0.0/8: %w", err)
+		}
+		pr = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+	}
+	*p.v = append(*p.v, pr.Masked())
+	return nil
+}
+
+// bans is the ban store the flags ask for: off with --ban-after 0.
+func bans(o options) ban.Store {
+	if o.banAfter <= 0 {
+		return ban.Never{}
+	}
+	return ban.NewMemory(ban.Config{After: o.banAfter, Window: o.banWindow, For: o.banFor, Allow: o.banAllow})
 }
 
 func parsePortRange(s string) (int, int, error) {
@@ -350,7 +420,8 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	f, err := ftp.NewFactory(ftp.Config{
 		Root: root, Users: authn, AllowAnonymous: o.anonymous, Welcome: o.welcome,
 		AnonymousRoot: o.anonymousRoot, AnonymousAnyMode: !o.anonWorldOnly,
-		IdleTimeout: idleOrOff(o.idleTimeout), MaxConnections: o.maxConns, MaxConnectionsPerIP: o.maxConnsPerIP,
+		IdleTimeout: idleOrOff(o.idleTimeout), LoginTimeout: idleOrOff(o.loginTimeout), Bans: bans(o), HashWorkers: o.hashWorkers,
+		MaxConnections: o.maxConns, MaxConnectionsPerIP: o.maxConnsPerIP,
 		PublicHost: o.publicHost, Pool: pool, Logger: logger,
 		Data: dtp.Config{PortLow: o.passiveLo, PortHigh: o.passiveHi, IdleTimeout: idleOrOff(o.dataTimeout),
 			AllowForeignPeers: o.allowForeign, AllowPrivilegedPorts: o.allowPrivileged},
@@ -419,6 +490,9 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err := r.Shutdown(sctx); err != nil {
 		logger.Warn("shutdown forced", "err", err)
 	}
+	st := f.Stats()
+	logger.Info("login counters", "failed logins", st.LoginFailures, "bans", st.Bans, "refused banned", st.BanRefusals,
+		"password checks busy", st.HashBusy, "warnings suppressed", st.WarningsSuppressed)
 	return nil
 }
 

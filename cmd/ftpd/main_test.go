@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,10 +18,20 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gnetftp/gnetftp/ftp/auth"
+	"github.com/gnetftp/gnetftp/ftp/ban"
 	"github.com/gnetftp/gnetftp/internal/leaktest"
 )
 
-func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
+// TestMain doubles as the ftpd process of the tests that need a real one
+// (childEnv set: the arguments are ftpd's).
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "1" {
+		os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	leaktest.VerifyTestMain(m)
+}
+
+const childEnv = "GNETFTP_FTPD_TEST_CHILD"
 
 func TestDefaultsNeedNoConfiguration(t *testing.T) {
 	o, err := parseFlags(nil, &bytes.Buffer{})
@@ -66,9 +77,33 @@ func TestFlags(t *testing.T) {
 	assert.False(t, o.anonymous, "a users file turns anonymous off unless asked")
 	assert.Equal(t, [2]int{50000, 50010}, [2]int{o.passiveLo, o.passiveHi})
 	assert.Equal(t, 5, o.maxConnsPerIP)
+	assert.Equal(t, 60*time.Second, o.loginTimeout)
+	assert.Equal(t, 10, o.banAfter, "bans are on by default")
+	assert.IsType(t, &ban.Memory{}, bans(o))
+
+	o, err = parseFlags([]string{"--ban-after", "3", "--ban-window", "1m", "--ban-for", "5m", "--ban-allow", "10.0.0.0/8",
+		"--ban-allow", "127.0.0.1", "--ban-allow", "2001:db8::1/64", "--login-timeout", "0"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("2001:db8::/64")}, o.banAllow)
+	assert.Equal(t, time.Duration(-1), idleOrOff(o.loginTimeout), "0 disables the login timeout")
+	st := bans(o)
+	for range 5 {
+		st.Failed(netip.MustParseAddr("10.1.2.3"))
+	}
+	_, banned := st.Check(netip.MustParseAddr("10.1.2.3"))
+	assert.False(t, banned, "--ban-allow")
+	for range 3 {
+		st.Failed(netip.MustParseAddr("192.0.2.1"))
+	}
+	_, banned = st.Check(netip.MustParseAddr("192.0.2.1"))
+	assert.True(t, banned, "--ban-after 3")
+	o, err = parseFlags([]string{"--ban-after", "0"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, ban.Never{}, bans(o), "--ban-after 0 turns bans off")
 
 	for _, bad := range [][]string{
 		{"--passive-ports", "10-5"}, {"--passive-ports", "x"}, {"--anonymous=false"}, {"extra"},
+		{"--ban-allow", "nonsense"}, {"--ban-for", "0s"},
 	} {
 		_, err := parseFlags(bad, &bytes.Buffer{})
 		assert.Error(t, err, "%v", bad)
@@ -78,6 +113,9 @@ func TestFlags(t *testing.T) {
 	assert.Contains(t, help.String(), "ftpd passwd --users FILE NAME")
 	assert.Contains(t, help.String(), "-max-connections-per-ip")
 	assert.Contains(t, help.String(), "derived from the open-file limit", "--help says how the default is chosen")
+	for _, f := range []string{"-ban-after", "-ban-window", "-ban-for", "-ban-allow", "-login-timeout"} {
+		assert.Contains(t, help.String(), f)
+	}
 }
 
 func TestPasswdWritesAUsableUsersFile(t *testing.T) {

@@ -35,7 +35,8 @@ func (e *pathError) Unwrap() []error {
 // fs.ErrExist also covers a directory that is not empty (RMD).
 var Kinds = []error{
 	ErrInvalidPath, ErrReadOnly, ErrIsDir, ErrNotDir, ErrNotRegular,
-	fs.ErrNotExist, fs.ErrExist, fs.ErrPermission,
+	ErrBadOffset, ErrNameTooLong,
+	fs.ErrNotExist, fs.ErrExist, fs.ErrPermission, fs.ErrInvalid,
 }
 
 // Wrap returns err (nil stays nil) as a failure of op on the virtual path

@@ -43,15 +43,19 @@ type Shell interface {
 	// may implement FileInfoOwner.
 	List(path string) ([]fs.FileInfo, error)
 	// OpenForReading opens the file path positioned at offset (REST).
-	// The local shell returns an *os.File so that copying it to a
-	// *net.TCPConn uses sendfile(2).
+	// An offset past the file's size is ErrBadOffset (an offset equal to
+	// it reads nothing). The local shell returns an *os.File so that
+	// copying it to a *net.TCPConn uses sendfile(2).
 	OpenForReading(path string, offset int64) (io.ReadCloser, error)
 	// OpenForWriting opens path for an upload. With append false the
 	// upload is atomic: data goes to a temporary file in the same
 	// directory, Commit renames it over path, Abort removes it, so a
 	// failed upload never damages an existing file. With append true (APPE,
 	// or REST offset > 0 given as offset) the file is written in place from
-	// offset (-1 means at the end), as every peer server does.
+	// offset (-1 means at the end), as every peer server does. An offset
+	// past the file's size (a missing file has size 0) is ErrBadOffset,
+	// and nothing is created or changed: a REST point is where an
+	// interrupted upload stopped, never a hole to make.
 	OpenForWriting(path string, offset int64, append bool) (WriteFile, error)
 }
 
@@ -120,4 +124,9 @@ var (
 	// it until a writer came; a device is not the server's to hand out),
 	// refused as vsftpd does.
 	ErrNotRegular = errors.New("not a regular file")
+	// ErrBadOffset: a restart point (REST) past the end of the file.
+	ErrBadOffset = errors.New("restart point beyond the end of the file")
+	// ErrNameTooLong: a path or one of its names is longer than the
+	// backend allows (ENAMETOOLONG).
+	ErrNameTooLong = errors.New("file name too long")
 )

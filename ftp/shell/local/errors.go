@@ -2,6 +2,7 @@ package local
 
 import (
 	"errors"
+	"io/fs"
 	"syscall"
 
 	"github.com/gnetftp/gnetftp/ftp/shell"
@@ -13,6 +14,10 @@ var errnoKinds = []struct{ cause, kind error }{
 	{syscall.EISDIR, shell.ErrIsDir},
 	{syscall.ENOTDIR, shell.ErrNotDir},
 	{syscall.ELOOP, shell.ErrInvalidPath},
+	{syscall.ENAMETOOLONG, shell.ErrNameTooLong},
+	// EINVAL from a path operation is the client's doing: renaming a
+	// directory into itself, a name the filesystem refuses.
+	{syscall.EINVAL, fs.ErrInvalid},
 }
 
 // escapeText is os.Root's (unexported) error for a path or symlink that

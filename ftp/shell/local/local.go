@@ -320,7 +320,7 @@ func (i *localInfo) Group() string { return i.group }
 
 // OpenForReading returns the *os.File itself so that io.Copy to a
 // *net.TCPConn uses sendfile(2). A directory is shell.ErrIsDir; an offset past
-// the end reads nothing.
+// the end is shell.ErrBadOffset.
 func (l *Local) OpenForReading(p string, offset int64) (io.ReadCloser, error) {
 	r, err := resolve("open", p)
 	if err != nil {
@@ -350,6 +350,10 @@ func (l *Local) OpenForReading(p string, offset int64) (io.ReadCloser, error) {
 		// the open cannot slip a private file through.
 		f.Close()
 		return nil, mapErr("open", p, fs.ErrPermission)
+	}
+	if offset > fi.Size() {
+		f.Close()
+		return nil, mapErr("open", p, shell.ErrBadOffset)
 	}
 	if offset > 0 {
 		if _, err := f.Seek(offset, io.SeekStart); err != nil {
@@ -387,6 +391,9 @@ func (l *Local) OpenForWriting(p string, offset int64, appendMode bool) (shell.W
 	case !errors.Is(err, fs.ErrNotExist):
 		return nil, mapErr("open", p, err)
 	}
+	if offset > 0 && !appendMode && (err != nil || offset > old.Size()) {
+		return nil, mapErr("open", p, shell.ErrBadOffset) // nothing created
+	}
 	if appendMode || offset > 0 {
 		return l.openInPlace(p, r, offset, appendMode)
 	}
@@ -414,19 +421,29 @@ func (l *Local) OpenForWriting(p string, offset int64, appendMode bool) (shell.W
 // openInPlace opens r for APPE (offset < 0 or 0: at the end) or REST+STOR
 // (offset > 0: truncated to offset and written from there).
 func (l *Local) openInPlace(p, r string, offset int64, appendMode bool) (shell.WriteFile, error) {
-	flags := os.O_WRONLY | os.O_CREATE
-	if appendMode && offset <= 0 {
-		flags |= os.O_APPEND
+	flags := os.O_WRONLY
+	switch {
+	case appendMode && offset <= 0:
+		flags |= os.O_APPEND | os.O_CREATE
+	case offset <= 0:
+		flags |= os.O_CREATE
 	}
+	// REST+STOR (offset > 0) opens an existing file only: one removed
+	// since the check above is not created again as a hole.
 	// O_NONBLOCK: a FIFO put there since the check above fails (ENXIO)
 	// instead of blocking; writes to a regular file ignore the flag.
 	f, err := l.root.OpenFile(r, flags|syscall.O_NONBLOCK, 0o644)
 	if err != nil {
 		return nil, mapErr("open", p, err)
 	}
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
 		f.Close()
 		return nil, mapErr("open", p, shell.ErrNotRegular)
+	}
+	if offset > fi.Size() {
+		f.Close()
+		return nil, mapErr("open", p, shell.ErrBadOffset) // shrunk since the check
 	}
 	if offset > 0 {
 		if err := f.Truncate(offset); err != nil {

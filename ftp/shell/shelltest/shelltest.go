@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -70,7 +71,7 @@ func Run(t *testing.T, newShell Factory) {
 		require.NoError(t, sh.MakeDirectory("/B"))
 		assert.Equal(t, "hello", get(t, sh, "/b.txt", 0))
 		assert.Equal(t, "llo", get(t, sh, "/b.txt", 2), "offset (REST)")
-		assert.Equal(t, "", get(t, sh, "/b.txt", 10), "offset past the end")
+		assert.Equal(t, "", get(t, sh, "/b.txt", 5), "offset at the end")
 		fi, err := sh.Stat("/b.txt")
 		require.NoError(t, err)
 		assert.Equal(t, int64(5), fi.Size())
@@ -229,6 +230,30 @@ func Run(t *testing.T, newShell Factory) {
 		require.NoError(t, err)
 		require.NoError(t, w.Commit())
 		assert.Equal(t, "created", get(t, sh, "/new", 0), "APPE creates a missing file")
+	})
+	t.Run("RestartPointPastTheEnd", func(t *testing.T) {
+		// REST past the end is refused (pyftpdlib's 554) and creates
+		// nothing: REST 1099511627776 + STOR must not make a 1 TiB
+		// sparse file, nor REST 2^63-1 an empty one.
+		sh, _ := newShell(t)
+		put(t, sh, "/f", "12345")
+		for _, off := range []int64{6, 1 << 40, math.MaxInt64} {
+			_, err := sh.OpenForReading("/f", off)
+			assert.ErrorIs(t, err, shell.ErrBadOffset, "read at %d", off)
+			_, err = sh.OpenForWriting("/f", off, false)
+			assert.ErrorIs(t, err, shell.ErrBadOffset, "write at %d", off)
+			_, err = sh.OpenForWriting("/new", off, false)
+			assert.ErrorIs(t, err, shell.ErrBadOffset, "write a missing file at %d", off)
+		}
+		assert.Equal(t, "12345", get(t, sh, "/f", 0), "the file is unchanged")
+		_, err := sh.Stat("/new")
+		assert.ErrorIs(t, err, fs.ErrNotExist, "nothing was created")
+		w, err := sh.OpenForWriting("/f", 5, false)
+		require.NoError(t, err, "a restart point at the end is where an upload resumes")
+		_, err = w.Write([]byte("67"))
+		require.NoError(t, err)
+		require.NoError(t, w.Commit())
+		assert.Equal(t, "1234567", get(t, sh, "/f", 0))
 	})
 	t.Run("NothingEscapesTheRoot", func(t *testing.T) {
 		sh, _ := newShell(t)
