@@ -225,8 +225,8 @@ func (c *listCache) watch(dirfd int, id dirID) *cachedDir {
 
 // store caches snap as d's listing if no event arrived for d since watch
 // returned it, then evicts least recently used directories beyond the
-// limits.
-func (c *listCache) store(d *cachedDir, snap *dirSnapshot) {
+// limits. It reports whether snap was stored (it may be evicted since).
+func (c *listCache) store(d *cachedDir, snap *dirSnapshot) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := len(snap.infos)
@@ -240,11 +240,11 @@ func (c *listCache) store(d *cachedDir, snap *dirSnapshot) {
 	}
 	c.drainLocked()
 	if d.dead || d.snap != nil { // changed, or a concurrent scan stored first
-		return
+		return false
 	}
 	if n < c.minEntries || n > c.maxEntries {
 		c.dropLocked(d, true)
-		return
+		return false
 	}
 	snap.stored = time.Now()
 	d.snap, d.elem = snap, c.lru.PushFront(d)
@@ -252,6 +252,7 @@ func (c *listCache) store(d *cachedDir, snap *dirSnapshot) {
 	for c.entries > c.maxEntries || c.lru.Len() > c.maxDirs {
 		c.dropLocked(c.lru.Back().Value.(*cachedDir), true)
 	}
+	return true
 }
 
 // abandon drops d if its scan failed and nothing was stored.

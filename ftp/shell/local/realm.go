@@ -91,7 +91,7 @@ func (r *Realm) Shell(l shell.Login) (shell.Shell, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("local: home %s: %w", home, err)
 	}
-	s, err := New(dir)
+	s, err := open(dir, false) // the root's sweep covers the homes
 	if err != nil {
 		return nil, err
 	}
