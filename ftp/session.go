@@ -59,8 +59,11 @@ type session struct {
 	data   dtp.Channel // from PASV/EPSV/PORT/EPRT, for the next transfer
 	xfer   *transfer
 	queued [][]byte // commands received during a transfer, run after it
-	lost   bool
-	out    []byte
+
+	statList *listStream // a STAT listing being sent, nil if none
+	statBusy bool        // its next chunk is being made on the pool
+	lost     bool
+	out      []byte
 }
 
 // maxQueued bounds the commands kept while a transfer runs.
@@ -127,6 +130,7 @@ func (s *session) ConnectionLost(err error) {
 		s.xfer.cancel()
 	}
 	s.closeData()
+	s.closeStatList()
 	if s.logs() {
 		s.f.cfg.Logger.Info("ftp session end", "peer", s.Transport.RemoteAddr().String(), "user", s.user,
 			"duration", s.Transport.Loop().Now().Sub(s.start).Round(time.Millisecond).String())
