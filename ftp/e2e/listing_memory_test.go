@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +14,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gnetftp/gnetftp/internal/ftptest"
+	"github.com/gnetftp/gnetftp/protocol"
+	"github.com/gnetftp/gnetftp/reactor"
 )
 
 // hugeDir fills dir with n empty files with names of 32 bytes, as a
@@ -125,4 +130,74 @@ func TestHugeListingsOfNonReadingClientsStayInBoundedMemory(t *testing.T) {
 	assert.Regexp(t, `^150`, r.reply())
 	assert.Regexp(t, `^226`, r.reply())
 	assert.Equal(t, entries, strings.Count(string(names), "\r\n"))
+}
+
+// gnetHasBackpressure reports whether the reactor's transports implement
+// protocol.Backpressure, which a STAT listing needs to wait for a client
+// that does not read its control connection.
+func gnetHasBackpressure(t *testing.T) bool {
+	t.Helper()
+	got := make(chan bool, 1)
+	r := reactor.New(reactor.Config{Logger: ftptest.Logger()})
+	require.NoError(t, r.Listen("127.0.0.1:0", protocol.FactoryFunc(func(net.Addr) protocol.Protocol {
+		return &probe{got: got}
+	})))
+	require.NoError(t, r.Start())
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = r.Shutdown(ctx)
+	}()
+	c, err := net.DialTimeout("tcp", r.Addrs()[0].String(), 5*time.Second)
+	require.NoError(t, err)
+	defer c.Close()
+	select {
+	case ok := <-got:
+		return ok
+	case <-time.After(10 * time.Second):
+		t.Fatal("no connection made")
+		return false
+	}
+}
+
+type probe struct {
+	protocol.BaseProtocol
+	got chan bool
+}
+
+func (p *probe) ConnectionMade() {
+	_, ok := p.Transport.(protocol.Backpressure)
+	p.got <- ok
+	p.Transport.LoseConnection()
+}
+
+// The same directory listed over the control connection (STAT with a
+// path) by 40 sessions that never read their replies: each holds a chunk
+// of the reply, not all of it.
+func TestHugeSTATListingsOfNonReadingClientsStayInBoundedMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("creates 50,000 files")
+	}
+	if !gnetHasBackpressure(t) {
+		t.Skip("the reactor's transport has no protocol.Backpressure yet: STAT cannot wait for a client that does not read")
+	}
+	const entries, sessions = 50_000, 40
+	p := startFTPDProcess(t)
+	hugeDir(t, filepath.Join(p.root, "big"), entries)
+	warm := rawDial(t, &p.server)
+	warm.login()
+	assert.Regexp(t, `^213 End of status`, warm.cmd("STAT big"), "a whole STAT listing")
+
+	before := settledRSS(t, p)
+	for i := 0; i < sessions; i++ {
+		r := rawDial(t, &p.server)
+		r.login()
+		_, err := r.c.Write([]byte("STAT big\r\n")) // and never read again
+		require.NoError(t, err)
+	}
+	after := settledRSS(t, p)
+	growth := after - before
+	t.Logf("server RSS: %.1f MiB before, %.1f MiB with %d sessions sent STAT of %d entries without reading: +%.1f MiB (%.0f KiB per session)",
+		float64(before)/(1<<20), float64(after)/(1<<20), sessions, entries, float64(growth)/(1<<20), float64(growth)/sessions/1024)
+	assert.Less(t, growth, int64(sessions)<<20, "at most 1 MiB per listing in progress")
 }
