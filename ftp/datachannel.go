@@ -5,10 +5,12 @@
 package ftp
 
 import (
+	"context"
 	"errors"
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/gnetftp/gnetftp/ftp/dtp"
 	"github.com/gnetftp/gnetftp/ftp/ftpwire"
@@ -36,6 +38,14 @@ func (s *session) closeData() {
 	if s.data != nil {
 		s.data.Close()
 		s.data = nil
+	}
+	s.stopDataTimer()
+}
+
+func (s *session) stopDataTimer() {
+	if s.dataTimer != nil {
+		s.dataTimer.Cancel()
+		s.dataTimer = nil
 	}
 }
 
@@ -73,14 +83,54 @@ func (s *session) listenPassive(ip net.IP, ok func(p *dtp.Passive)) {
 			logger.Warn("ftp data connection from another host refused (RFC 2577)", "peer", peer.String(), "from", remote.String())
 		}
 	}
+	if !s.f.takePassive(s.ip) {
+		s.f.cfg.Logger.Warn("ftp passive listeners per IP exhausted", "peer", s.Transport.RemoteAddr().String(), "max", s.f.cfg.MaxPassivePerIP)
+		s.reply(ftpwire.StatusCantOpenData, "Can't open data connection: too many passive connections open from your address.")
+		return
+	}
 	p, err := dtp.Listen(cfg, s.f.ports, ip)
 	if err != nil {
+		s.f.releasePassive(s.ip)
 		s.f.cfg.Logger.Warn("ftp passive listen", "err", err)
 		s.reply(ftpwire.StatusCantOpenData, "Can't open data connection.")
 		return
 	}
-	s.data = p.Channel(s.peerIP)
+	f, clientIP := s.f, s.ip
+	ch := &countedChannel{Channel: p.Channel(s.peerIP), release: func() { f.releasePassive(clientIP) }}
+	s.data = ch
+	if d := cfg.AcceptTimeout; d > 0 {
+		// Nobody may hold a port without using it: a listener that no
+		// transfer command took within the accept timeout is closed (the
+		// next transfer command gets 425).
+		s.dataTimer = s.Transport.Loop().CallLater(d, func() {
+			if s.data == ch {
+				s.dataTimer = nil
+				s.closeData()
+			}
+		})
+	}
 	ok(p)
+}
+
+// countedChannel is a passive channel counted against its client IP
+// until its listener closes: after Open (Accept closes it, on the
+// transfer's goroutine) or Close, whichever comes first.
+type countedChannel struct {
+	dtp.Channel
+	once    sync.Once
+	release func()
+}
+
+func (c *countedChannel) Open(ctx context.Context) (*net.TCPConn, error) {
+	conn, err := c.Channel.Open(ctx)
+	c.once.Do(c.release)
+	return conn, err
+}
+
+func (c *countedChannel) Close() error {
+	err := c.Channel.Close()
+	c.once.Do(c.release)
+	return err
 }
 
 func (s *session) cmdEPSV(arg string) {
@@ -145,5 +195,6 @@ func (s *session) takeData() (dtp.Channel, bool) {
 	}
 	d := s.data
 	s.data = nil
+	s.stopDataTimer() // from now on Accept's own timeout applies
 	return d, true
 }

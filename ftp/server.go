@@ -50,6 +50,15 @@ type Config struct {
 	// MaxConnections and MaxConnectionsPerIP refuse further connections
 	// with 421; 0 means no limit.
 	MaxConnections, MaxConnectionsPerIP int
+	// MaxPassivePerIP bounds the passive listeners (PASV/EPSV waiting
+	// for their data connection) open at once for one client IP, so that
+	// a few hosts cannot take the whole passive range; a PASV or EPSV
+	// over it gets 425 and the listeners already open stay. A listener
+	// counts from PASV until its data connection is accepted, or it is
+	// closed (another PASV, the session's end, or Data.AcceptTimeout
+	// after PASV without a data connection). Default
+	// DefaultMaxPassivePerIP; negative: no limit.
+	MaxPassivePerIP int
 	// PublicHost is the IPv4 address announced in 227 replies; default the
 	// control connection's local address.
 	PublicHost string
@@ -74,6 +83,12 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// DefaultMaxPassivePerIP is Config.MaxPassivePerIP's default. A listener
+// normally lives for the moment between PASV and the client's connect,
+// so even a NAT with many users seldom has more than a few at once; with
+// 8, one address holds at most 8 of the default range's ~31,000 ports.
+const DefaultMaxPassivePerIP = 8
+
 // Factory builds an FTP session per connection and holds what sessions
 // share: counters, the passive port allocator, the shells.
 type Factory struct {
@@ -83,9 +98,10 @@ type Factory struct {
 	pubIP    net.IP
 	ownPool  *deferred.Pool // the default pool, closed by StopFactory
 
-	total atomic.Int64
-	mu    sync.Mutex
-	perIP map[string]int
+	total   atomic.Int64
+	mu      sync.Mutex
+	perIP   map[string]int
+	passive map[string]int // open passive listeners by client IP
 
 	ownRealm *local.Realm // the default realm, closed by StopFactory
 }
@@ -119,7 +135,10 @@ func NewFactory(cfg Config) (*Factory, error) {
 		cfg.Logger = slog.Default()
 	}
 	cfg.Data = cfg.Data.WithDefaults()
-	f := &Factory{cfg: cfg, commands: commandTable(), perIP: map[string]int{}}
+	if cfg.MaxPassivePerIP == 0 {
+		cfg.MaxPassivePerIP = DefaultMaxPassivePerIP
+	}
+	f := &Factory{cfg: cfg, commands: commandTable(), perIP: map[string]int{}, passive: map[string]int{}}
 	if cfg.Pool == nil {
 		f.ownPool = deferred.NewPool(deferred.PoolConfig{})
 		f.cfg.Pool = f.ownPool
@@ -187,6 +206,34 @@ func (f *Factory) release(ip string) {
 		delete(f.perIP, ip)
 	}
 	f.mu.Unlock()
+}
+
+// takePassive counts a passive listener for ip, unless ip has
+// MaxPassivePerIP open already. Safe from any goroutine.
+func (f *Factory) takePassive(ip string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if max := f.cfg.MaxPassivePerIP; max > 0 && f.passive[ip] >= max {
+		return false
+	}
+	f.passive[ip]++
+	return true
+}
+
+// releasePassive uncounts a listener takePassive counted.
+func (f *Factory) releasePassive(ip string) {
+	f.mu.Lock()
+	if f.passive[ip]--; f.passive[ip] <= 0 {
+		delete(f.passive, ip)
+	}
+	f.mu.Unlock()
+}
+
+// PassiveListeners reports the passive listeners open for ip (tests).
+func (f *Factory) PassiveListeners(ip string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.passive[ip]
 }
 
 // Connections reports the live sessions (tests, STAT).

@@ -76,6 +76,7 @@ type options struct {
 	dataTimeout     time.Duration
 	maxConns        int
 	maxConnsPerIP   int
+	maxPassivePerIP int
 	welcome         string
 	loops           int
 	procs           int
@@ -153,6 +154,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.dataTimeout, "data-timeout", dtp.DefaultIdleTimeout, "abort a transfer (426) when no data moved for this long; 0 disables")
 	fs.IntVar(&o.maxConns, "max-connections", 0, "maximum simultaneous connections, 0 = no limit (over it: 421)")
 	fs.IntVar(&o.maxConnsPerIP, "max-connections-per-ip", 0, "maximum simultaneous connections from one IP address, 0 = no limit")
+	fs.IntVar(&o.maxPassivePerIP, "max-passive-per-ip", ftp.DefaultMaxPassivePerIP, "maximum passive listeners (PASV/EPSV not yet connected) open at once for one client IP; over it PASV/EPSV get 425; 0 = no limit")
 	fs.StringVar(&o.welcome, "welcome", "", "text of the 220 greeting")
 	fs.IntVar(&o.loops, "loops", 0, "event loops (default: one per CPU)")
 	fs.IntVar(&o.procs, "procs", 0, "Go processors (GOMAXPROCS); 0: twice Go's default, unless the GOMAXPROCS variable is set")
@@ -282,7 +284,8 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	f, err := ftp.NewFactory(ftp.Config{
 		Root: root, Users: authn, AllowAnonymous: o.anonymous, Welcome: o.welcome,
 		IdleTimeout: idleOrOff(o.idleTimeout), MaxConnections: o.maxConns, MaxConnectionsPerIP: o.maxConnsPerIP,
-		PublicHost: o.publicHost, Pool: pool, Logger: logger,
+		MaxPassivePerIP: limitOrOff(o.maxPassivePerIP),
+		PublicHost:      o.publicHost, Pool: pool, Logger: logger,
 		Data: dtp.Config{PortLow: o.passiveLo, PortHigh: o.passiveHi, IdleTimeout: idleOrOff(o.dataTimeout),
 			AllowForeignPeers: o.allowForeign, AllowPrivilegedPorts: o.allowPrivileged},
 	})
@@ -335,6 +338,14 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		logger.Warn("shutdown forced", "err", err)
 	}
 	return nil
+}
+
+// limitOrOff maps a flag's "0 = no limit" to a Config's negative.
+func limitOrOff(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }
 
 func idleOrOff(d time.Duration) time.Duration {

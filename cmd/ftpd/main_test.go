@@ -47,6 +47,14 @@ func TestFlags(t *testing.T) {
 	assert.Equal(t, 0, run([]string{"--help"}, nil, &help, &help))
 	assert.Contains(t, help.String(), "ftpd passwd --users FILE NAME")
 	assert.Contains(t, help.String(), "-max-connections-per-ip")
+	assert.Contains(t, help.String(), "-max-passive-per-ip")
+
+	o, err = parseFlags(nil, &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, 8, o.maxPassivePerIP, "a passive cap by default")
+	o, err = parseFlags([]string{"--max-passive-per-ip", "0"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, -1, limitOrOff(o.maxPassivePerIP), "0 turns it off")
 }
 
 func TestPasswdWritesAUsableUsersFile(t *testing.T) {
