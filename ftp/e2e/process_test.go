@@ -27,8 +27,11 @@ import (
 // the disk can be looked at, and the process's memory and descriptors.
 type ftpdProc struct {
 	server
-	cmd *exec.Cmd
-	log *lockedBuffer // the process's standard error: its log
+	cmd    *exec.Cmd
+	log    *lockedBuffer // the process's standard error: its log
+	exited chan struct{}
+	top    string // the served root (server.root is alice's home in it)
+	users  string // the users file
 }
 
 // lockedBuffer is a bytes.Buffer written by exec's copying goroutine and
@@ -73,21 +76,28 @@ var servingLine = regexp.MustCompile(`serving .* on ftp://(127\.0\.0\.1:(\d+))`)
 // home <root>/alice) and anonymous access; extra flags are appended.
 func startFTPDProcess(t *testing.T, extra ...string) *ftpdProc {
 	t.Helper()
-	bin := ftpdBinary(t)
 	root := t.TempDir()
 	require.NoError(t, os.MkdirAll(filepath.Join(root, "alice"), 0o755))
 	hash, err := bcrypt.GenerateFromPassword([]byte(ftptest.Password), bcrypt.MinCost)
 	require.NoError(t, err)
 	users := filepath.Join(t.TempDir(), "users")
 	require.NoError(t, os.WriteFile(users, []byte(ftptest.User+":"+string(hash)+":alice\n"), 0o600))
+	return startFTPDProcessOn(t, root, users, extra...)
+}
+
+// startFTPDProcessOn is startFTPDProcess on an existing root and users
+// file (a restart).
+func startFTPDProcessOn(t *testing.T, root, users string, extra ...string) *ftpdProc {
+	t.Helper()
+	bin := ftpdBinary(t)
 	args := append([]string{"--listen", "127.0.0.1:0", "--root", root, "--users", users, "--anonymous"}, extra...)
 	cmd := exec.Command(bin, args...)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	p := &ftpdProc{cmd: cmd, log: &lockedBuffer{}}
+	exited := make(chan struct{})
+	p := &ftpdProc{cmd: cmd, log: &lockedBuffer{}, exited: exited}
 	cmd.Stderr = p.log
 	require.NoError(t, cmd.Start())
-	exited := make(chan struct{})
 	var stdoutDone sync.WaitGroup
 	addr := make(chan []string, 1)
 	stdoutDone.Go(func() {
@@ -116,12 +126,20 @@ func startFTPDProcess(t *testing.T, extra ...string) *ftpdProc {
 	case m := <-addr:
 		port, _ := strconv.Atoi(m[2])
 		p.server = server{addr: m[1], port: port, root: filepath.Join(root, "alice")}
+		p.top, p.users = root, users
 	case <-exited:
 		t.Fatalf("ftpd exited at start:\n%s", p.log.String())
 	case <-time.After(30 * time.Second):
 		t.Fatalf("ftpd did not start:\n%s", p.log.String())
 	}
 	return p
+}
+
+// kill ends the server with SIGKILL, as a crash would, and waits for it.
+func (p *ftpdProc) kill(t *testing.T) {
+	t.Helper()
+	require.NoError(t, p.cmd.Process.Kill()) // only the process this test started
+	<-p.exited
 }
 
 // pid is the server process's id.
