@@ -2,6 +2,7 @@ package ftp_test
 
 import (
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/gnetftp/gnetftp/ftp"
 	"github.com/gnetftp/gnetftp/ftp/dtp"
 	"github.com/gnetftp/gnetftp/ftp/ftpwire"
+	"github.com/gnetftp/gnetftp/internal/ftptest"
 	"github.com/gnetftp/gnetftp/protocol/prototest"
 )
 
@@ -47,6 +49,18 @@ func TestUnusedPassiveListenerClosesAfterTheAcceptTimeout(t *testing.T) {
 	readAll(t, data)
 	assert.Equal(t, "226 Transfer Complete.", h.next())
 	assert.Zero(t, h.f.PassiveListeners("127.0.0.1"), "released once the connection was accepted")
+
+	// A PASV soon after another has the whole timeout too, though the
+	// session has one timer for all (armed for the first, it waits again).
+	assert.Regexp(t, `^227`, h.cmd("PASV"))
+	h.tr.FakeLoop.Advance(10 * time.Second)
+	assert.Regexp(t, `^200`, h.cmd("PORT 127,0,0,1,200,10"), "the first listener goes")
+	assert.Regexp(t, `^227`, h.cmd("PASV"))
+	h.tr.FakeLoop.Advance(dtp.DefaultAcceptTimeout - time.Second)
+	assert.Equal(t, 1, h.f.PassiveListeners("127.0.0.1"), "still open: its own timeout has not passed")
+	h.tr.FakeLoop.Advance(time.Second)
+	assert.Zero(t, h.f.PassiveListeners("127.0.0.1"))
+	assert.Equal(t, "425 Use PORT, PASV, EPRT or EPSV first.", h.cmd("RETR x"))
 }
 
 // Open passive listeners are capped per client IP: over the cap a new
@@ -89,4 +103,33 @@ func TestPassiveListenersAreCappedPerIP(t *testing.T) {
 	other.login()
 	assert.Regexp(t, `^227`, other.cmd("PASV"))
 	assert.Equal(t, 1, f.PassiveListeners("127.0.0.9"))
+}
+
+// BenchmarkPASV is the control side of every passive transfer: PASV
+// (listen on a port of the range) and the listener's close, here by PORT.
+func BenchmarkPASV(b *testing.B) {
+	f, _ := ftptest.Factory(b, nil)
+	b.Cleanup(f.StopFactory)
+	tr := prototest.NewTransport()
+	p := f.BuildProtocol(tr.Remote)
+	prototest.Connect(p, tr)
+	b.Cleanup(func() { p.ConnectionLost(nil) })
+	for _, line := range []string{"USER alice", "PASS secret"} {
+		p.DataReceived([]byte(line + "\r\n"))
+		for !strings.Contains(tr.Out.String(), "230 ") {
+			tr.FakeLoop.WaitPending(time.Second)
+			if strings.Contains(line, "USER") {
+				break
+			}
+		}
+	}
+	tr.Take()
+	pasv, port := []byte("PASV\r\n"), []byte("PORT 127,0,0,1,200,10\r\n")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		p.DataReceived(pasv)
+		p.DataReceived(port)
+		tr.Out.Reset()
+	}
 }

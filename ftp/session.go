@@ -56,10 +56,11 @@ type session struct {
 	epsvAll    bool
 	facts      listing.Facts // MLST/MLSD facts, chosen by OPTS MLST
 
-	data      dtp.Channel          // from PASV/EPSV/PORT/EPRT, for the next transfer
-	dataTimer protocol.DelayedCall // closes a passive data channel no command took
-	xfer      *transfer
-	queued    [][]byte // commands received during a transfer, run after it
+	data         dtp.Channel          // from PASV/EPSV/PORT/EPRT, for the next transfer
+	dataTimer    protocol.DelayedCall // closes a passive data channel no command took
+	passiveSince time.Time            // when the last passive channel was set up
+	xfer         *transfer
+	queued       [][]byte // commands received during a transfer, run after it
 
 	statList *listStream // a STAT listing being sent, nil if none
 	statBusy bool        // its next chunk is being made on the pool
