@@ -143,3 +143,73 @@ func TestCloseStopsTheSweep(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, l.Close())
 }
+
+// BenchmarkUpload is a small STOR's filesystem side (open, 4 KiB,
+// commit) with the unnamed O_TMPFILE file against the hidden named one,
+// and against main's way (the named file through os.Root paths) as the
+// reference; on tmpfs when the temporary directory is elsewhere.
+func BenchmarkUpload(b *testing.B) {
+	data := make([]byte, 4096)
+	dir := b.TempDir()
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		d, err := os.MkdirTemp("/dev/shm", "gnetftp-upload-bench-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { os.RemoveAll(d) })
+		dir = d
+	}
+	run := func(b *testing.B, sh shell.Shell) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			w, err := sh.OpenForWriting("/f.bin", 0, false)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := w.Write(data); err != nil {
+				b.Fatal(err)
+			}
+			if err := w.Commit(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	unnamed, err := local.New(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer unnamed.Close()
+	named, err := local.NewNamedUploads(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer named.Close()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer root.Close()
+	b.Run("O_TMPFILE", func(b *testing.B) { run(b, unnamed) })
+	b.Run("named", func(b *testing.B) { run(b, named) })
+	b.Run("reference-root-paths", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if _, err := root.Stat("f.bin"); err != nil && !os.IsNotExist(err) {
+				b.Fatal(err)
+			}
+			f, err := root.OpenFile(".f.bin.upload-0123456789ab", os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := f.Write(data); err != nil {
+				b.Fatal(err)
+			}
+			if err := f.Close(); err != nil {
+				b.Fatal(err)
+			}
+			if err := root.Rename(".f.bin.upload-0123456789ab", "f.bin"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
