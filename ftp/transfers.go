@@ -79,12 +79,12 @@ func (s *session) runTransfer(kind, p string, d dtp.Channel, work func(ctx conte
 }
 
 // How long an upload's end waits before its control connection is
-// looked at (settle): a share of the upload's duration, at most
-// maxSettle, and nothing below minSettle.
+// looked at (settle): nothing for an upload shorter than minSettled,
+// else a share of its duration, between 200 us and maxSettle.
 const (
+	minSettled  = 20 * time.Millisecond
 	settleShare = 100
 	maxSettle   = 10 * time.Millisecond
-	minSettle   = 100 * time.Microsecond
 )
 
 // settle lets a client that is dying finish closing its connections
@@ -92,19 +92,21 @@ const (
 // connection. The kernel closes a dying process's descriptors last
 // opened first, so the data connection's FIN goes out before the control
 // connection's, and on one host waking this server for the first
-// preempts the client before the second: the goroutine yields the
-// processor (one system call). On a loaded host the client may still be
-// waiting for a processor after that, so a long upload (which is what
-// gets killed midway) also waits 1% of its duration, at most 10 ms: a 4
-// KiB STOR waits nothing, an upload of a second 10 ms, which no one
-// notices. Measured with curl killed 1.5 s into an upload, on 2 cores:
-// with neither 10 of 24 killed uploads were committed; with the yield
-// alone 0 of 37 on a quiet machine but 1 of 15 with 3 busy loops beside
-// and 3 of 15 with 5; with both 0 of 45 under that load.
+// preempts the client before the second (on a loaded host it may then
+// wait for a processor for a while). An upload long enough to be killed
+// midway therefore sleeps 1% of its duration (at least 200 us, at most
+// 10 ms, which nobody notices after a transfer that long) on its
+// goroutine, which leaves the processor to the client; a small STOR does
+// not wait. Measured with curl killed 1.5 s into an upload, on 2 cores:
+// looking at once, 10 of 24 killed uploads were committed on a quiet
+// machine; after a sched_yield, 0 of 37 there but 1 of 15 with 3 busy
+// loops beside and 3 of 15 with 5; after the sleep (no yield), 0 of 50,
+// 30 of them with 5 busy loops beside. A sched_yield for every upload
+// instead cost small STORs ~50 us each on a busy machine (it hands the
+// processor to anyone).
 func settle(took time.Duration) {
-	yieldToPeer()
-	if d := min(maxSettle, took/settleShare); d >= minSettle {
-		time.Sleep(d)
+	if took >= minSettled {
+		time.Sleep(min(maxSettle, max(took/settleShare, 200*time.Microsecond)))
 	}
 }
 
