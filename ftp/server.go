@@ -85,9 +85,11 @@ type Config struct {
 
 // DefaultMaxPassivePerIP is Config.MaxPassivePerIP's default. A listener
 // normally lives for the moment between PASV and the client's connect,
-// so even a NAT with many users seldom has more than a few at once; with
-// 8, one address holds at most 8 of the default range's ~31,000 ports.
-const DefaultMaxPassivePerIP = 8
+// so even a NAT with many users seldom has more than a few at once (200
+// sessions of one test client transferring at once on 2 busy cores went
+// past 8); with 16, one address holds at most 16 of the default range's
+// ~31,000 ports, and taking them all needs some 2,000 addresses.
+const DefaultMaxPassivePerIP = 16
 
 // Factory builds an FTP session per connection and holds what sessions
 // share: counters, the passive port allocator, the shells.

@@ -51,7 +51,7 @@ func TestFlags(t *testing.T) {
 
 	o, err = parseFlags(nil, &bytes.Buffer{})
 	require.NoError(t, err)
-	assert.Equal(t, 8, o.maxPassivePerIP, "a passive cap by default")
+	assert.Equal(t, 16, o.maxPassivePerIP, "a passive cap by default")
 	o, err = parseFlags([]string{"--max-passive-per-ip", "0"}, &bytes.Buffer{})
 	require.NoError(t, err)
 	assert.Equal(t, -1, limitOrOff(o.maxPassivePerIP), "0 turns it off")

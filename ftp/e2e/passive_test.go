@@ -13,7 +13,7 @@ import (
 
 // Sessions that open passive listeners and never connect cannot take the
 // passive range: one address holds at most --max-passive-per-ip of them
-// (8 by default); the others get 425, the server's descriptors stop
+// (16 by default); the others get 425, the server's descriptors stop
 // growing with them, and every other client still gets its data
 // connection.
 func TestPassivePortsCannotBeHoardedFromOneAddress(t *testing.T) {
@@ -32,8 +32,8 @@ func TestPassivePortsCannotBeHoardedFromOneAddress(t *testing.T) {
 			t.Fatalf("EPSV: %q", reply)
 		}
 	}
-	assert.Equal(t, sessions-8, refused, "8 open listeners for 127.0.0.1, then 425")
-	assert.LessOrEqual(t, p.fds(t)-base, sessions+8+2, "a descriptor per session, 8 listeners (and the home opened on the first login)")
+	assert.Equal(t, sessions-16, refused, "16 open listeners for 127.0.0.1, then 425")
+	assert.LessOrEqual(t, p.fds(t)-base, sessions+16+2, "a descriptor per session, 16 listeners (and the home opened on the first login)")
 
 	// Another address is not refused for them.
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 3)}, Timeout: 5 * time.Second}
