@@ -5,10 +5,13 @@
 package ftp
 
 import (
+	"context"
 	"errors"
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/gnetftp/gnetftp/ftp/dtp"
 	"github.com/gnetftp/gnetftp/ftp/ftpwire"
@@ -37,6 +40,33 @@ func (s *session) closeData() {
 		s.data.Close()
 		s.data = nil
 	}
+}
+
+// armAcceptTimer sees to it that the passive channel just set up is
+// closed if no transfer command takes it within d: nobody may hold a port
+// without using it (the next transfer command then gets 425). One timer
+// per session serves every PASV: it is left running when a command takes
+// the channel, and when it fires it closes the channel only if that has
+// waited d, else waits again for the rest (a PASV costs no timer of its
+// own, the hot path of small transfers).
+func (s *session) armAcceptTimer(d time.Duration) {
+	s.passiveSince = s.Transport.Loop().Now()
+	if s.dataTimer != nil && s.dataTimer.Active() {
+		return
+	}
+	var check func()
+	check = func() {
+		s.dataTimer = nil
+		if _, waiting := s.data.(*countedChannel); !waiting {
+			return
+		}
+		if left := d - s.Transport.Loop().Now().Sub(s.passiveSince); left > 0 {
+			s.dataTimer = s.Transport.Loop().CallLater(left, check)
+			return
+		}
+		s.closeData()
+	}
+	s.dataTimer = s.Transport.Loop().CallLater(d, check)
 }
 
 func (s *session) cmdPASV(string) {
@@ -73,14 +103,53 @@ func (s *session) listenPassive(ip net.IP, ok func(p *dtp.Passive)) {
 			logger.Warn("ftp data connection from another host refused (RFC 2577)", "peer", peer.String(), "from", remote.String())
 		}
 	}
+	if !s.f.takePassive(s.ip) {
+		s.warn("ftp passive listeners per IP exhausted", "max", s.f.cfg.MaxPassivePerIP)
+		s.reply(ftpwire.StatusCantOpenData, "Can't open data connection: too many passive connections open from your address.")
+		return
+	}
 	p, err := dtp.Listen(cfg, s.f.ports, ip)
 	if err != nil {
+		s.f.releasePassive(s.ip)
 		s.warn("ftp passive listen", "err", err)
 		s.reply(ftpwire.StatusCantOpenData, "Can't open data connection.")
 		return
 	}
-	s.data = p.Channel(s.peerIP)
+	s.data = &countedChannel{p: p, peer: s.peerIP, f: s.f, ip: s.ip}
+	if d := cfg.AcceptTimeout; d > 0 {
+		s.armAcceptTimer(d)
+	}
 	ok(p)
+}
+
+// countedChannel is the dtp.Channel of a passive listener (p.Channel's,
+// without a second allocation), counted against its client IP
+// (Factory.takePassive) until the listener closes: after Open (Accept
+// closes it, on the transfer's goroutine) or Close, whichever comes first.
+type countedChannel struct {
+	p        *dtp.Passive
+	peer     net.IP
+	f        *Factory
+	ip       string
+	released atomic.Bool
+}
+
+func (c *countedChannel) Open(ctx context.Context) (*net.TCPConn, error) {
+	conn, err := c.p.Accept(ctx, c.peer)
+	c.release()
+	return conn, err
+}
+
+func (c *countedChannel) Close() error {
+	err := c.p.Close()
+	c.release()
+	return err
+}
+
+func (c *countedChannel) release() {
+	if c.released.CompareAndSwap(false, true) {
+		c.f.releasePassive(c.ip)
+	}
 }
 
 func (s *session) cmdEPSV(arg string) {
@@ -144,6 +213,6 @@ func (s *session) takeData() (dtp.Channel, bool) {
 		return nil, false
 	}
 	d := s.data
-	s.data = nil
+	s.data = nil // from now on Accept's own timeout applies
 	return d, true
 }

@@ -1,5 +1,14 @@
 // Listings: LIST and NLST (over a data connection), MLSD and MLST (RFC
 // 3659), and the listing behind STAT with a path.
+//
+// A listing is never built whole: the shell hands it over a batch at a
+// time (shell.OpenListing; the local shell reads a cached directory
+// straight from the snapshot every session shares), and it is formatted
+// a chunk at a time as the client takes it. Over a data connection the
+// transfer goroutine blocks on the socket when the client does not read;
+// over the control connection (STAT) the next chunk is made only once the
+// previous one has drained (protocol.Backpressure). A listing in
+// progress holds one batch and one chunk, whatever the directory's size.
 
 package ftp
 
@@ -7,21 +16,47 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"net"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/gnetftp/gnetftp/ftp/dtp"
 	"github.com/gnetftp/gnetftp/ftp/ftpwire"
 	"github.com/gnetftp/gnetftp/ftp/listing"
 	"github.com/gnetftp/gnetftp/ftp/shell"
+	"github.com/gnetftp/gnetftp/protocol"
 )
 
-// listing builds a LIST (long) or NLST (names) listing on the pool. A
-// leading "-a"/"-l"/"-la" style argument is ignored, as ls flags sent by
-// clients; a glob in the last segment filters names.
-func (s *session) listing(arg string, namesOnly bool, then func(buf []byte, err error, p string)) {
+// listChunk is about how much of a listing is formatted before it is
+// written: a data connection's write, or one STAT piece.
+const listChunk = 32 << 10
+
+// listKind is what a listing sends of each entry.
+type listKind int
+
+const (
+	listLong  listKind = iota // LIST, STAT: "ls -l" lines
+	listNames                 // NLST: names
+	listFacts                 // MLSD: RFC 3659 facts
+)
+
+// listSpec is a listing command's request, parsed on the loop.
+type listSpec struct {
+	kind     listKind
+	p        string        // the resolved path
+	glob     *listing.Glob // filters names; nil for none
+	now      time.Time     // LIST dates
+	facts    listing.Facts // MLSD
+	writable bool          // MLSD perm fact
+}
+
+// listSpec parses a LIST/NLST/STAT argument: leading "-a"/"-l"/"-la"
+// style words are ignored (ls flags sent by clients), and a glob in the
+// last segment filters names (within listing's limits: 501 beyond them).
+func (s *session) listSpec(arg string, kind listKind) (listSpec, error) {
 	arg = strings.TrimSpace(arg)
 	for strings.HasPrefix(arg, "-") {
 		flag, rest, _ := strings.Cut(arg, " ")
@@ -30,97 +65,201 @@ func (s *session) listing(arg string, namesOnly bool, then func(buf []byte, err 
 		}
 		arg = strings.TrimSpace(rest)
 	}
-	pattern := ""
+	spec := s.newSpec(kind)
 	if dir, base := path.Split(arg); listing.HasGlob(base) {
-		pattern, arg = base, dir
+		g, err := listing.CompileGlob(base)
+		if err != nil {
+			return spec, ftpwire.Errorf(ftpwire.StatusArgSyntaxError,
+				"Syntax error in parameters or arguments: glob pattern too long (at most %d bytes and %d wildcards or characters).",
+				listing.MaxGlobLen, listing.MaxGlobElements)
+		}
+		spec.glob, arg = g, dir
 	}
 	p, err := s.path(arg)
 	if err != nil {
-		then(nil, err, arg)
-		return
+		return spec, err
 	}
+	spec.p = p
+	return spec, nil
+}
+
+// newSpec is a listing of kind with the session's settings.
+func (s *session) newSpec(kind listKind) listSpec {
+	return listSpec{kind: kind, now: s.Transport.Loop().Now(), facts: s.facts, writable: s.writable()}
+}
+
+// listStream is a listing on its way to the client: the shell's batches,
+// formatted about listChunk bytes at a time into one reused buffer. It is
+// used by one goroutine at a time (the transfer's, or the pool's for
+// STAT), and owns the Listing until Close.
+type listStream struct {
+	lst     shell.Listing
+	spec    listSpec
+	control bool // STAT: lines go inside a 213 reply
+	buf     []byte
+	line    []byte // STAT: one LIST line before it goes into the reply
+	pending []byte // Read: formatted, not yet read
+	done    bool
+}
+
+// openListing opens the listing of spec on the pool and hands it, or
+// the error about spec.p, to then on the loop; a listing that arrives
+// after the connection is gone is closed.
+func (s *session) openListing(spec listSpec, then func(ls *listStream, err error)) {
 	sh := s.sh
-	now := s.Transport.Loop().Now()
-	blocking(s, func() ([]byte, error) {
-		if nl, ok := sh.(shell.NameLister); ok && namesOnly {
-			// NLST needs no stat per entry: names straight from the directory.
-			names, err := nl.ListNames(p)
+	blockingOwned(s, func() (*listStream, error) {
+		if spec.kind == listFacts {
+			fi, err := sh.Stat(spec.p)
 			if err != nil {
 				return nil, err
 			}
-			var buf []byte
-			for _, n := range names {
-				if pattern == "" || listing.Match(pattern, n) {
-					buf = listing.AppendNLST(buf, n)
-				}
+			if !fi.IsDir() {
+				return nil, shell.ErrNotDir
 			}
-			return buf, nil
 		}
-		infos, err := sh.List(p)
+		lst, err := shell.OpenListing(sh, spec.p, spec.kind == listNames)
 		if err != nil {
 			return nil, err
 		}
-		buf := make([]byte, 0, 80*len(infos))
-		for _, fi := range infos {
-			if pattern != "" && !listing.Match(pattern, fi.Name()) {
-				continue
-			}
-			if namesOnly {
-				buf = listing.AppendNLST(buf, fi.Name())
-			} else {
-				buf = listing.AppendLIST(buf, fi, now)
-			}
-		}
-		return buf, nil
-	}, func(buf []byte, err error) { then(buf, err, p) })
+		return &listStream{lst: lst, spec: spec}, nil
+	}, then, func(ls *listStream) { _ = ls.Close() })
 }
 
-func (s *session) cmdLIST(arg string) { s.list(arg, false) }
+// fill formats the next entries into ls.buf, until it holds listChunk
+// bytes or the listing has ended (ls.done), and returns it.
+func (ls *listStream) fill() ([]byte, error) {
+	ls.buf = ls.buf[:0]
+	for !ls.done && len(ls.buf) < listChunk {
+		batch, err := ls.lst.Next()
+		if errors.Is(err, io.EOF) {
+			ls.done = true
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, fi := range batch {
+			ls.buf = ls.appendEntry(ls.buf, fi)
+		}
+	}
+	return ls.buf, nil
+}
+
+// appendEntry formats one entry as the listing's command sends it.
+func (ls *listStream) appendEntry(dst []byte, fi fs.FileInfo) []byte {
+	sp := &ls.spec
+	if sp.glob != nil && !sp.glob.Match(fi.Name()) {
+		return dst
+	}
+	switch {
+	case ls.control:
+		ls.line = listing.AppendLIST(ls.line[:0], fi, sp.now)
+		return ftpwire.AppendReplyLines(dst, ls.line[:len(ls.line)-2]) // without its CRLF
+	case sp.kind == listNames:
+		return listing.AppendNLST(dst, fi.Name())
+	case sp.kind == listFacts:
+		return listing.AppendMLSx(dst, fi, fi.Name(), sp.facts, sp.writable, true)
+	}
+	return listing.AppendLIST(dst, fi, sp.now)
+}
+
+// WriteTo writes the whole listing to w (the data connection: dtp.Send
+// takes this path), a chunk at a time; a client that does not read
+// blocks it in w.Write.
+func (ls *listStream) WriteTo(w io.Writer) (int64, error) {
+	var n int64
+	for !ls.done {
+		chunk, err := ls.fill()
+		if err != nil {
+			return n, err
+		}
+		if len(chunk) > 0 {
+			m, err := w.Write(chunk)
+			n += int64(m)
+			if err != nil {
+				return n, err
+			}
+		}
+	}
+	return n, nil
+}
+
+// Read is WriteTo's counterpart for copies that read.
+func (ls *listStream) Read(p []byte) (int, error) {
+	for len(ls.pending) == 0 {
+		if ls.done {
+			return 0, io.EOF
+		}
+		chunk, err := ls.fill()
+		if err != nil {
+			return 0, err
+		}
+		ls.pending = chunk
+	}
+	n := copy(p, ls.pending)
+	ls.pending = ls.pending[n:]
+	return n, nil
+}
+
+// Close releases the shell's listing.
+func (ls *listStream) Close() error { return ls.lst.Close() }
+
+func (s *session) cmdLIST(arg string) { s.list(arg, listLong) }
+
+// cmdNLST accepts a bare NLST (Twisted requires an argument; RFC 959 and
+// every client say it is optional).
+func (s *session) cmdNLST(arg string) { s.list(arg, listNames) }
+
+// cmdMLSD sends the facts of every entry of a directory (RFC 3659 7);
+// a file is 550 "is not a directory" (as ProFTPD; MLST describes files).
+func (s *session) cmdMLSD(arg string) { s.list(arg, listFacts) }
 
 // writable is whether the session's user may change files, for the MLSx
 // perm fact.
 func (s *session) writable() bool { return !s.anonymous && !shell.IsReadOnly(s.sh) }
 
-// cmdMLSD sends the facts of every entry of a directory (RFC 3659 7);
-// a file is 550 "is not a directory" (as ProFTPD; MLST describes files).
-func (s *session) cmdMLSD(arg string) {
-	s.rest = 0
-	p, err := s.path(arg)
-	if err != nil {
-		s.replyErr(err, arg)
-		return
-	}
+// transferNames are the commands' names in transfer logs and events.
+var transferNames = map[listKind]string{listLong: "LIST", listNames: "NLST", listFacts: "MLSD"}
+
+// list runs LIST, NLST or MLSD: the listing is opened on the pool (its
+// errors answered before 150), then streamed on the transfer's goroutine.
+func (s *session) list(arg string, kind listKind) {
+	s.rest = 0 // a REST applies to the next transfer, whatever it is (vsftpd)
 	d, ok := s.takeData()
 	if !ok {
 		return
 	}
-	sh, facts, writable := s.sh, s.facts, s.writable()
-	blocking(s, func() ([]byte, error) {
-		fi, err := sh.Stat(p)
-		if err != nil {
-			return nil, err
+	var spec listSpec
+	var err error
+	if kind == listFacts {
+		spec = s.newSpec(kind) // a path, no ls flags or globs (RFC 3659 7.1)
+		spec.p, err = s.path(arg)
+	} else {
+		spec, err = s.listSpec(arg, kind)
+	}
+	if err != nil {
+		d.Close()
+		s.replyErr(err, arg)
+		return
+	}
+	s.openListing(spec, func(ls *listStream, err error) {
+		var src io.Reader = ls
+		if err != nil && kind == listNames && errors.Is(err, fs.ErrNotExist) {
+			src, err = bytes.NewReader(nil), nil // NLST of nothing is an empty listing (Twisted)
 		}
-		if !fi.IsDir() {
-			return nil, shell.ErrNotDir
-		}
-		infos, err := sh.List(p)
-		if err != nil {
-			return nil, err
-		}
-		buf := make([]byte, 0, 128*len(infos))
-		for _, fi := range infos {
-			buf = listing.AppendMLSx(buf, fi, fi.Name(), facts, writable, true)
-		}
-		return buf, nil
-	}, func(buf []byte, err error) {
 		if err != nil {
 			d.Close()
 			s.replyErr(err, arg)
 			return
 		}
-		s.runTransfer("MLSD", p, d, func(ctx context.Context, conn *net.TCPConn) (int64, error) {
-			return dtp.Send(ctx, conn, bytes.NewReader(buf), false, s.f.cfg.Data.IdleTimeout)
-		}, nil)
+		s.runTransfer(transferNames[kind], spec.p, d, func(ctx context.Context, conn *net.TCPConn) (int64, error) {
+			return dtp.Send(ctx, conn, src, false, s.f.cfg.Data.IdleTimeout)
+		}, func(error) error {
+			if ls == nil {
+				return nil
+			}
+			return ls.Close()
+		})
 	})
 }
 
@@ -143,28 +282,84 @@ func (s *session) cmdMLST(arg string) {
 	})
 }
 
-// cmdNLST accepts a bare NLST (Twisted requires an argument; RFC 959 and
-// every client say it is optional).
-func (s *session) cmdNLST(arg string) { s.list(arg, true) }
-
-func (s *session) list(arg string, namesOnly bool) {
-	s.rest = 0 // a REST applies to the next transfer, whatever it is (vsftpd)
-	d, ok := s.takeData()
-	if !ok {
+// statListing answers STAT with a path: a 213 reply holding the LIST
+// lines of the path, sent over the control connection in pieces.
+func (s *session) statListing(arg string) {
+	spec, err := s.listSpec(arg, listLong)
+	if err != nil {
+		s.replyErr(err, arg)
 		return
 	}
-	kind := map[bool]string{false: "LIST", true: "NLST"}[namesOnly]
-	s.listing(arg, namesOnly, func(buf []byte, err error, p string) {
-		if err != nil && namesOnly && errors.Is(err, fs.ErrNotExist) {
-			buf, err = nil, nil // NLST of nothing is an empty listing (Twisted)
-		}
+	s.openListing(spec, func(ls *listStream, err error) {
 		if err != nil {
-			d.Close()
 			s.replyErr(err, arg)
 			return
 		}
-		s.runTransfer(kind, p, d, func(ctx context.Context, conn *net.TCPConn) (int64, error) {
-			return dtp.Send(ctx, conn, bytes.NewReader(buf), false, s.f.cfg.Data.IdleTimeout)
-		}, nil)
+		ls.control = true
+		s.streamStat(ls)
 	})
+}
+
+// streamStat sends ls as STAT's reply: "213-Status of P:", the lines, a
+// chunk at a time (each made on the pool), "213 End of status". On a
+// transport with protocol.Backpressure a chunk is made only once the one
+// before has drained, so a client that does not read holds one chunk of
+// the server's memory, not the listing. Commands wait meanwhile (one
+// command at a time); a connection lost on the way closes the listing.
+func (s *session) streamStat(ls *listStream) {
+	release := s.LineReceiver.Hold()
+	s.statList = ls
+	s.out = ftpwire.AppendReplyOpen(s.out[:0], ftpwire.StatusFileStatus, "Status of "+ls.spec.p+":")
+	_ = s.Transport.Write(s.out)
+	finish := func(last string) {
+		s.statList = nil
+		s.reply(ftpwire.StatusFileStatus, last)
+		release()
+		s.resume()
+	}
+	var step func()
+	step = func() {
+		s.statBusy = true
+		blockingOwned(s, func() ([]byte, error) {
+			chunk, err := ls.fill()
+			if err != nil || ls.done {
+				_ = ls.Close() // here, on the pool: it may block
+			}
+			return chunk, err
+		}, func(chunk []byte, err error) {
+			s.statBusy = false
+			if err != nil {
+				_, text := toReply(err, ls.spec.p)
+				s.warn("ftp STAT listing failed", "path", logText(ls.spec.p), "err", err)
+				finish("End of status (incomplete: " + text + ")")
+				return
+			}
+			if len(chunk) > 0 {
+				_ = s.Transport.Write(chunk)
+			}
+			switch bp, ok := s.Transport.(protocol.Backpressure); {
+			case ls.done:
+				finish("End of status")
+			case ok:
+				bp.WhenDrained(step)
+			default:
+				step()
+			}
+		}, func([]byte) { _ = ls.Close() })
+	}
+	step()
+}
+
+// closeStatList releases a STAT listing left waiting for the client to
+// read when the connection is lost (a chunk being made on the pool is
+// released by its own drop path).
+func (s *session) closeStatList() {
+	if s.statList == nil || s.statBusy {
+		return
+	}
+	ls := s.statList
+	s.statList = nil
+	if err := s.f.cfg.Pool.Submit(func() { _ = ls.Close() }); err != nil {
+		_ = ls.Close()
+	}
 }

@@ -94,17 +94,7 @@ func (s *session) cmdSTAT(arg string) {
 		s.reply(ftpwire.StatusBadSequence, "Incorrect sequence of commands: transfer in progress")
 		return
 	}
-	s.listing(arg, false, func(buf []byte, err error, p string) {
-		if err != nil {
-			s.replyErr(err, arg)
-			return
-		}
-		text := "Status of " + p + ":\n" + strings.TrimRight(strings.ReplaceAll(string(buf), "\r\n", "\n"), "\n") + "\nEnd of status"
-		if len(buf) == 0 {
-			text = "Status of " + p + ":\nEnd of status"
-		}
-		s.reply(ftpwire.StatusFileStatus, text)
-	})
+	s.statListing(arg)
 }
 
 // cmdTYPE accepts A, A N, I and L 8 (Twisted rejects "A N" and "L 8").

@@ -82,6 +82,15 @@ type Config struct {
 	// MaxConnections and MaxConnectionsPerIP refuse further connections
 	// with 421; 0 means no limit.
 	MaxConnections, MaxConnectionsPerIP int
+	// MaxPassivePerIP bounds the passive listeners (PASV/EPSV waiting
+	// for their data connection) open at once for one client IP, so that
+	// a few hosts cannot take the whole passive range; a PASV or EPSV
+	// over it gets 425 and the listeners already open stay. A listener
+	// counts from PASV until its data connection is accepted, or it is
+	// closed (another PASV, the session's end, or Data.AcceptTimeout
+	// after PASV without a data connection). Default
+	// DefaultMaxPassivePerIP; negative: no limit.
+	MaxPassivePerIP int
 	// PublicHost is the IPv4 address announced in 227 replies; default the
 	// control connection's local address.
 	PublicHost string
@@ -106,6 +115,14 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// DefaultMaxPassivePerIP is Config.MaxPassivePerIP's default. A listener
+// normally lives for the moment between PASV and the client's connect,
+// so even a NAT with many users seldom has more than a few at once (200
+// sessions of one test client transferring at once on 2 busy cores went
+// past 8); with 16, one address holds at most 16 of the default range's
+// ~31,000 ports, and taking them all needs some 2,000 addresses.
+const DefaultMaxPassivePerIP = 16
+
 // Factory builds an FTP session per connection and holds what sessions
 // share: counters, the passive port allocator, the shells.
 type Factory struct {
@@ -118,9 +135,10 @@ type Factory struct {
 	bans     ban.Store
 	stats    counters
 
-	total atomic.Int64
-	mu    sync.Mutex
-	perIP map[string]int
+	total   atomic.Int64
+	mu      sync.Mutex
+	perIP   map[string]int
+	passive map[string]int // open passive listeners by client IP
 
 	ownRealm *local.Realm // the default realm, closed by StopFactory
 }
@@ -157,7 +175,10 @@ func NewFactory(cfg Config) (*Factory, error) {
 		cfg.Logger = slog.Default()
 	}
 	cfg.Data = cfg.Data.WithDefaults()
-	f := &Factory{cfg: cfg, commands: commandTable(), perIP: map[string]int{}, bans: cfg.Bans}
+	if cfg.MaxPassivePerIP == 0 {
+		cfg.MaxPassivePerIP = DefaultMaxPassivePerIP
+	}
+	f := &Factory{cfg: cfg, commands: commandTable(), perIP: map[string]int{}, passive: map[string]int{}, bans: cfg.Bans}
 	if f.bans == nil {
 		f.bans = ban.NewMemory(ban.Config{})
 	}
@@ -326,6 +347,34 @@ func (f *Factory) release(ip string) {
 		delete(f.perIP, ip)
 	}
 	f.mu.Unlock()
+}
+
+// takePassive counts a passive listener for ip, unless ip has
+// MaxPassivePerIP open already. Safe from any goroutine.
+func (f *Factory) takePassive(ip string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if max := f.cfg.MaxPassivePerIP; max > 0 && f.passive[ip] >= max {
+		return false
+	}
+	f.passive[ip]++
+	return true
+}
+
+// releasePassive uncounts a listener takePassive counted.
+func (f *Factory) releasePassive(ip string) {
+	f.mu.Lock()
+	if f.passive[ip]--; f.passive[ip] <= 0 {
+		delete(f.passive, ip)
+	}
+	f.mu.Unlock()
+}
+
+// PassiveListeners reports the passive listeners open for ip (tests).
+func (f *Factory) PassiveListeners(ip string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.passive[ip]
 }
 
 // Connections reports the live sessions (tests, STAT).

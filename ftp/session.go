@@ -58,16 +58,21 @@ type session struct {
 	epsvAll    bool
 	facts      listing.Facts // MLST/MLSD facts, chosen by OPTS MLST
 
-	data   dtp.Channel // from PASV/EPSV/PORT/EPRT, for the next transfer
-	xfer   *transfer
-	queued [][]byte // commands received during a transfer, run after it
+	data         dtp.Channel          // from PASV/EPSV/PORT/EPRT, for the next transfer
+	dataTimer    protocol.DelayedCall // closes a passive data channel no command took
+	passiveSince time.Time            // when the last passive channel was set up
+	xfer         *transfer
+	queued       [][]byte // commands received during a transfer, run after it
 	// abortOwed: a queued ABOR stopped the transfer that has ended; it
 	// answers 226 when its turn comes.
 	abortOwed bool
-	lost      bool
-	out       []byte
-	hashGone  *atomic.Bool // set at ConnectionLost: the queued password check is skipped
-	warns     *warnBucket  // rate limit of this session's warnings, made on the first
+
+	statList *listStream // a STAT listing being sent, nil if none
+	statBusy bool        // its next chunk is being made on the pool
+	lost     bool
+	out      []byte
+	hashGone *atomic.Bool // set at ConnectionLost: the queued password check is skipped
+	warns    *warnBucket  // rate limit of this session's warnings, made on the first
 }
 
 // maxQueued bounds the commands kept while a transfer runs.
@@ -179,6 +184,7 @@ func (s *session) ConnectionLost(err error) {
 		s.xfer.cancel()
 	}
 	s.closeData()
+	s.closeStatList()
 	if s.logs() {
 		s.f.cfg.Logger.Info("ftp session end", "peer", s.Transport.RemoteAddr().String(), "user", logText(s.user),
 			"duration", s.Transport.Loop().Now().Sub(s.start).Round(time.Millisecond).String())

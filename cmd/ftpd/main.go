@@ -102,6 +102,7 @@ type options struct {
 	maxConns        int
 	maxConnsSet     bool // --max-connections differs from the derived default: keep it
 	maxConnsPerIP   int
+	maxPassivePerIP int
 	welcome         string
 	loops           int
 	procs           int
@@ -211,6 +212,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 			"(whose soft value is raised to the hard one at start): (limit - 64) / 4, since a session in a transfer holds up to "+
 			"4 descriptors (control and data connections, passive listener, file) and the process keeps 64 for itself")
 	fs.IntVar(&o.maxConnsPerIP, "max-connections-per-ip", defaultMaxConnectionsPerIP, "maximum simultaneous connections from one IP address (over it: 421), 0 = no limit")
+	fs.IntVar(&o.maxPassivePerIP, "max-passive-per-ip", ftp.DefaultMaxPassivePerIP, "maximum passive listeners (PASV/EPSV not yet connected) open at once for one client IP; over it PASV/EPSV get 425; 0 = no limit")
 	fs.StringVar(&o.welcome, "welcome", "", "text of the 220 greeting")
 	fs.IntVar(&o.loops, "loops", 0, "event loops (default: one per CPU)")
 	fs.IntVar(&o.procs, "procs", 0, "Go processors (GOMAXPROCS); 0: twice Go's default, unless the GOMAXPROCS variable is set")
@@ -423,6 +425,7 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		IdleTimeout: idleOrOff(o.idleTimeout), LoginTimeout: idleOrOff(o.loginTimeout), Bans: bans(o), HashWorkers: o.hashWorkers,
 		MaxConnections: o.maxConns, MaxConnectionsPerIP: o.maxConnsPerIP,
 		PublicHost: o.publicHost, Pool: pool, Logger: logger,
+		MaxPassivePerIP: limitOrOff(o.maxPassivePerIP),
 		Data: dtp.Config{PortLow: o.passiveLo, PortHigh: o.passiveHi, IdleTimeout: idleOrOff(o.dataTimeout),
 			AllowForeignPeers: o.allowForeign, AllowPrivilegedPorts: o.allowPrivileged},
 	})
@@ -494,6 +497,14 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	logger.Info("login counters", "failed logins", st.LoginFailures, "bans", st.Bans, "refused banned", st.BanRefusals,
 		"password checks busy", st.HashBusy, "warnings suppressed", st.WarningsSuppressed)
 	return nil
+}
+
+// limitOrOff maps a flag's "0 = no limit" to a Config's negative.
+func limitOrOff(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }
 
 func idleOrOff(d time.Duration) time.Duration {

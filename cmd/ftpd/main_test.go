@@ -116,6 +116,14 @@ func TestFlags(t *testing.T) {
 	for _, f := range []string{"-ban-after", "-ban-window", "-ban-for", "-ban-allow", "-login-timeout"} {
 		assert.Contains(t, help.String(), f)
 	}
+	assert.Contains(t, help.String(), "-max-passive-per-ip")
+
+	o, err = parseFlags(nil, &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, 16, o.maxPassivePerIP, "a passive cap by default")
+	o, err = parseFlags([]string{"--max-passive-per-ip", "0"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, -1, limitOrOff(o.maxPassivePerIP), "0 turns it off")
 }
 
 func TestPasswdWritesAUsableUsersFile(t *testing.T) {

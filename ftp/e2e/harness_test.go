@@ -32,7 +32,22 @@ func startFTPD(t *testing.T) *server {
 // startFTPDOn is startFTPD on another listen address (IPv6, say).
 func startFTPDOn(t *testing.T, listen string) *server {
 	t.Helper()
-	f, root := ftptest.Factory(t, func(c *ftp.Config) { c.FailedLoginDelay = 20 * time.Millisecond })
+	return startFTPDWith(t, listen, nil)
+}
+
+// noPassiveCap turns off the cap on passive listeners per address, for
+// tests of many sessions from one address.
+func noPassiveCap(c *ftp.Config) { c.MaxPassivePerIP = -1 }
+
+// startFTPDWith is startFTPDOn with the configuration adjusted by mod.
+func startFTPDWith(t *testing.T, listen string, mod func(*ftp.Config)) *server {
+	t.Helper()
+	f, root := ftptest.Factory(t, func(c *ftp.Config) {
+		c.FailedLoginDelay = 20 * time.Millisecond
+		if mod != nil {
+			mod(c)
+		}
+	})
 	a := ftptest.Serve(t, f, listen)
 	return &server{addr: a.String(), port: a.Port, root: root, f: f}
 }

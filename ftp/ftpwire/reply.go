@@ -120,3 +120,61 @@ func AppendReply(dst []byte, code int, text string) []byte {
 		}
 	}
 }
+
+// AppendReplyOpen renders the opening of a multi-line reply sent in
+// pieces (a long STAT listing): "code-" and the first line of text, then
+// text's other lines as AppendReplyLines does. The reply goes on with
+// AppendReplyLines and ends with AppendReply(dst, code, last), its
+// "code last" line. The result is what AppendReply would make of the
+// whole text.
+func AppendReplyOpen(dst []byte, code int, text string) []byte {
+	first, rest, more := strings.Cut(text, "\n")
+	dst = strconv.AppendInt(dst, int64(code), 10)
+	dst = append(dst, '-')
+	dst = appendEscapedCR(dst, first)
+	dst = append(dst, '\r', '\n')
+	if more {
+		dst = AppendReplyLines(dst, rest)
+	}
+	return dst
+}
+
+// AppendReplyLines renders text as middle lines of a multi-line reply,
+// one per line of text (split at "\n"), each ending with CRLF, as
+// AppendReply does: a line that starts with a digit gets a leading space
+// and a CR goes out as CR NUL, so no line can pass for the reply's end.
+func AppendReplyLines[T string | []byte](dst []byte, text T) []byte {
+	for {
+		i := 0
+		for i < len(text) && text[i] != '\n' {
+			i++
+		}
+		line := text[:i]
+		if len(line) > 0 && line[0] >= '0' && line[0] <= '9' {
+			dst = append(dst, ' ')
+		}
+		dst = appendEscapedCR(dst, line)
+		dst = append(dst, '\r', '\n')
+		if i == len(text) {
+			return dst
+		}
+		text = text[i+1:]
+	}
+}
+
+// appendEscapedCR appends s with every CR as CR NUL (RFC 2640 3.1).
+func appendEscapedCR[T string | []byte](dst []byte, s T) []byte {
+	for len(s) > 0 {
+		i := 0
+		for i < len(s) && s[i] != '\r' {
+			i++
+		}
+		dst = append(dst, s[:i]...)
+		if i == len(s) {
+			return dst
+		}
+		dst = append(dst, '\r', 0)
+		s = s[i+1:]
+	}
+	return dst
+}

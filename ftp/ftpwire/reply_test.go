@@ -127,3 +127,24 @@ func FuzzPassiveReplies(f *testing.F) {
 		}
 	})
 }
+
+// A reply sent in pieces (AppendReplyOpen, AppendReplyLines, then the
+// closing AppendReply) is the reply AppendReply makes of the whole text.
+func TestReplyInPiecesIsTheWholeReply(t *testing.T) {
+	for _, c := range []struct{ head, middle, last string }{
+		{"Status of /:", "-rw-r--r-- 1 a b 0 Jan 01 00:00 f\ndrwxr-xr-x 2 a b 0 Jan 01 00:00 d", "End of status"},
+		{"Status of /a\rb:", "line with a CR\r in it\n226 looks like an end\n\n9", "End of status"},
+		{"two\nline head", "x", "end"},
+		{"", "", ""},
+	} {
+		whole := ftpwire.AppendReply(nil, 213, c.head+"\n"+c.middle+"\n"+c.last)
+		pieces := ftpwire.AppendReplyOpen(nil, 213, c.head)
+		pieces = ftpwire.AppendReplyLines(pieces, c.middle)
+		pieces = ftpwire.AppendReply(pieces, 213, c.last)
+		assert.Equal(t, string(whole), string(pieces), "%q", c)
+		var a ftpwire.Assembler
+		got := assemble(t, &a, string(pieces))
+		require.Len(t, got, 1, "%q: one reply, whatever the lines hold", c)
+	}
+	assert.Equal(t, " 1\r\nx\r\x00y\r\n", string(ftpwire.AppendReplyLines(nil, []byte("1\nx\ry"))), "bytes as strings")
+}

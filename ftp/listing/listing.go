@@ -5,7 +5,6 @@ package listing
 
 import (
 	"io/fs"
-	"path"
 	"strconv"
 	"syscall"
 	"time"
@@ -107,11 +106,13 @@ func AppendNLST(dst []byte, name string) []byte {
 	return append(dst, '\r', '\n')
 }
 
-// Match reports whether name matches the NLST glob pattern (path.Match;
-// an invalid pattern matches nothing).
+// Match reports whether name matches the NLST glob pattern (path.Match's
+// syntax and result; an invalid pattern, or one over the limits of
+// CompileGlob, matches nothing). A listing compiles its pattern once with
+// CompileGlob instead.
 func Match(pattern, name string) bool {
-	ok, err := path.Match(pattern, name)
-	return err == nil && ok
+	g, err := CompileGlob(pattern)
+	return err == nil && g.Match(name)
 }
 
 // HasGlob reports whether s has glob metacharacters.

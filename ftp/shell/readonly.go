@@ -8,8 +8,9 @@ import (
 
 // ReadOnly wraps a shell so that nothing can change (anonymous users):
 // every mutator, OpenForWriting and SetModTime fail with ErrReadOnly
-// before touching the wrapped shell; reads pass through, ListNames
-// through the wrapped shell's NameLister when it has one.
+// before touching the wrapped shell; reads pass through, ListNames and
+// OpenList through the wrapped shell's NameLister and StreamLister when it
+// has them.
 func ReadOnly(s Shell) Shell { return readOnly{s} }
 
 type readOnly struct{ s Shell }
@@ -41,6 +42,12 @@ func (r readOnly) ListNames(p string) ([]string, error) {
 	return names, nil
 }
 
+// OpenList uses the wrapped shell's StreamLister, or OpenListing's
+// fallback: a read-only user's listings are as bounded as anyone's.
+func (r readOnly) OpenList(p string, namesOnly bool) (Listing, error) {
+	return OpenListing(r.s, p, namesOnly)
+}
+
 func (r readOnly) OpenForReading(p string, off int64) (io.ReadCloser, error) {
 	return r.s.OpenForReading(p, off)
 }
@@ -55,6 +62,7 @@ func (readOnly) ReadOnly() bool { return true }
 
 var (
 	_ NameLister    = readOnly{}
+	_ StreamLister  = readOnly{}
 	_ TimeSetter    = readOnly{}
 	_ ReadOnlyShell = readOnly{}
 )

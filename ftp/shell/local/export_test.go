@@ -14,3 +14,20 @@ func NewUncached(dir string) (*Local, error) {
 
 // Fstatats is how many entries l's List has stat'ed so far.
 func Fstatats(l *Local) int64 { return l.fstatats.Load() }
+
+// NewNamedUploads is New with uploads in hidden named files, as where
+// the filesystem has no O_TMPFILE.
+func NewNamedUploads(dir string) (*Local, error) {
+	l, err := New(dir)
+	if err != nil {
+		return nil, err
+	}
+	l.linkByProc = false
+	return l, nil
+}
+
+// WaitSwept waits for the end of l's sweep of stale uploads.
+func WaitSwept(l *Local) { <-l.swept }
+
+// TempPrefix is the reserved prefix of uploads' names.
+const TempPrefix = tempPrefix

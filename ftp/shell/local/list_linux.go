@@ -331,44 +331,72 @@ func statEntries(fd int, entries []dirEntry) error {
 // as entries to be stat'ed. The names of one batch share one string. An
 // empty batch is the end of the directory.
 func readBatch(fd int, buf []byte) ([]dirEntry, error) {
+	all, ends, err := readNames(fd, buf)
+	if err != nil || len(ends) == 0 {
+		return nil, err
+	}
+	entries := make([]dirEntry, len(ends))
+	start := 0
+	for i, end := range ends {
+		entries[i].name, start = all[start:end], end
+	}
+	return entries, nil
+}
+
+// appendNames appends the names of the rest of the directory fd to
+// names (unsorted), without stat'ing anything: NLST, and the first step
+// of a listing stat'ed a batch at a time.
+func appendNames(fd int, buf []byte, names []string) ([]string, error) {
+	for {
+		all, ends, err := readNames(fd, buf)
+		if err != nil {
+			return nil, err
+		}
+		if len(ends) == 0 {
+			return names, nil
+		}
+		start := 0
+		for _, end := range ends {
+			names, start = append(names, all[start:end]), end
+		}
+	}
+}
+
+// readNames reads the next getdents batch that has names other than "."
+// and ".." and in-progress uploads (see isTempName): all of them in one
+// string, ends[i] the end of the i-th. No ends: the end of the directory.
+func readNames(fd int, buf []byte) (all string, ends []int, err error) {
 	for {
 		n, err := syscall.ReadDirent(fd, buf)
 		if err != nil {
-			return nil, fmt.Errorf("getdents: %w", err)
+			return "", nil, fmt.Errorf("getdents: %w", err)
 		}
 		if n <= 0 {
-			return nil, nil
+			return "", nil, nil
 		}
 		var arena []byte
-		var ends []int
 		// struct linux_dirent64: ino u64, off s64, reclen u16, type u8,
 		// name NUL-terminated.
 		for b := buf[:n]; len(b) >= 19; {
 			reclen := int(binary.NativeEndian.Uint16(b[16:18]))
 			if reclen < 19 || reclen > len(b) {
-				return nil, errors.New("getdents: malformed record")
+				return "", nil, errors.New("getdents: malformed record")
 			}
 			name := b[19:reclen]
 			if i := slices.Index(name, 0); i >= 0 {
 				name = name[:i]
 			}
 			b = b[reclen:]
-			if string(name) == "." || string(name) == ".." {
+			if string(name) == "." || string(name) == ".." || isTempName(string(name)) {
 				continue
 			}
 			arena = append(arena, name...)
 			ends = append(ends, len(arena))
 		}
-		if len(ends) == 0 {
-			continue // only "." and ".." in this read
+		if len(ends) > 0 {
+			return string(arena), ends, nil
 		}
-		all := string(arena)
-		entries := make([]dirEntry, len(ends))
-		start := 0
-		for i, end := range ends {
-			entries[i].name, start = all[start:end], end
-		}
-		return entries, nil
+		// only "." and ".." (or uploads) in this read
 	}
 }
 

@@ -24,6 +24,7 @@ func (l *Local) listDir(f *os.File, r string, _ fs.FileInfo) ([]fs.FileInfo, err
 	if err != nil {
 		return nil, err
 	}
+	infos = slices.DeleteFunc(infos, func(fi fs.FileInfo) bool { return isTempName(fi.Name()) })
 	slices.SortFunc(infos, func(a, b fs.FileInfo) int { return strings.Compare(a.Name(), b.Name()) })
 	for i, e := range infos {
 		if e.Mode()&fs.ModeSymlink != 0 {

@@ -117,7 +117,10 @@ type listCache struct {
 	// large holds directories that were worth caching when last scanned,
 	// cached or not: their next scan adds the watch before reading the
 	// directory, instead of reading the start of it again under the watch.
-	large   map[dirID]struct{}
+	large map[dirID]struct{}
+	// claims are the directories a streaming listing is scanning for the
+	// cache right now (see claim).
+	claims  map[dirID]chan struct{}
 	lru     list.List // cached directories, most recently used first
 	entries int       // cached entries across directories
 	buf     []byte
@@ -181,6 +184,32 @@ func (c *listCache) get(id dirID) (snap *dirSnapshot, large bool) {
 	return d.snap, large
 }
 
+// claim reserves the scan of directory id for the caller (mine true),
+// or returns a channel closed when the listing that holds it is done, so
+// that streaming listings arriving meanwhile wait for its snapshot rather
+// than each hold a full scan. unclaim ends the reservation.
+func (c *listCache) claim(id dirID) (wait <-chan struct{}, mine bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ch, taken := c.claims[id]; taken {
+		return ch, false
+	}
+	if c.claims == nil {
+		c.claims = map[dirID]chan struct{}{}
+	}
+	c.claims[id] = make(chan struct{})
+	return nil, true
+}
+
+func (c *listCache) unclaim(id dirID) {
+	c.mu.Lock()
+	if ch := c.claims[id]; ch != nil {
+		close(ch)
+		delete(c.claims, id)
+	}
+	c.mu.Unlock()
+}
+
 // watch starts watching the directory open as dirfd, whose identity is
 // id, before the caller scans it. It returns nil, and the caller lists
 // without the cache, when that is not possible: a filesystem without
@@ -225,8 +254,8 @@ func (c *listCache) watch(dirfd int, id dirID) *cachedDir {
 
 // store caches snap as d's listing if no event arrived for d since watch
 // returned it, then evicts least recently used directories beyond the
-// limits.
-func (c *listCache) store(d *cachedDir, snap *dirSnapshot) {
+// limits. It reports whether snap was stored (it may be evicted since).
+func (c *listCache) store(d *cachedDir, snap *dirSnapshot) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := len(snap.infos)
@@ -240,11 +269,11 @@ func (c *listCache) store(d *cachedDir, snap *dirSnapshot) {
 	}
 	c.drainLocked()
 	if d.dead || d.snap != nil { // changed, or a concurrent scan stored first
-		return
+		return false
 	}
 	if n < c.minEntries || n > c.maxEntries {
 		c.dropLocked(d, true)
-		return
+		return false
 	}
 	snap.stored = time.Now()
 	d.snap, d.elem = snap, c.lru.PushFront(d)
@@ -252,6 +281,7 @@ func (c *listCache) store(d *cachedDir, snap *dirSnapshot) {
 	for c.entries > c.maxEntries || c.lru.Len() > c.maxDirs {
 		c.dropLocked(c.lru.Back().Value.(*cachedDir), true)
 	}
+	return true
 }
 
 // abandon drops d if its scan failed and nothing was stored.

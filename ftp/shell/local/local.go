@@ -1,17 +1,15 @@
 package local
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"slices"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/gnetftp/gnetftp/ftp/shell"
 )
@@ -49,26 +47,38 @@ import (
 // (fs.inotify.max_user_instances is 128 per user by default), released by
 // Close.
 //
-// An atomic upload in progress is visible in LIST as a hidden file named
-// ".<name>.upload-<random>" in the target's directory; it disappears on
-// Commit (renamed over the target) or Abort (removed). A crash in between
-// leaves it behind, never a half-written target.
+// An atomic upload in progress is invisible to every client and every
+// command, and never outlives the upload (upload.go): an unnamed
+// O_TMPFILE file where the filesystem allows, else a hidden file that no
+// listing shows and no path reaches, removed by Abort, or after a crash
+// by the sweep New starts.
 type Local struct {
 	root  *os.Root
 	opts  Options
 	names *idNames
 	cache *listCache // nil: no listing cache
 
+	// linkByProc: uploads may be unnamed files (see canLinkUnnamed).
+	linkByProc bool
+
+	// The sweep of stale uploads (see sweep): stop ends it early, swept
+	// is closed when it is over.
+	stop, swept chan struct{}
+
 	// fstatats counts the entries List has stat'ed (tests: cache hits).
 	fstatats atomic.Int64
 }
 
 var (
-	_ shell.Shell      = (*Local)(nil)
-	_ shell.NameLister = (*Local)(nil)
+	_ shell.Shell        = (*Local)(nil)
+	_ shell.NameLister   = (*Local)(nil)
+	_ shell.StreamLister = (*Local)(nil)
 )
 
-// NewLocal opens dir as a shell's root.
+// New opens dir as a shell's root, and starts removing, in the
+// background, the hidden files uploads that were in progress when a
+// server stopped without finishing them left anywhere under it (see
+// sweep).
 func New(dir string) (*Local, error) { return Open(dir, Options{}) }
 
 // Options tune a Local. The zero value is New's.
@@ -79,6 +89,9 @@ type Options struct {
 	// anonymous users of a server that runs as root or as the files'
 	// owner.
 	WorldReadableOnly bool
+	// NoSweep skips the start-up sweep of stale uploads: a Realm sweeps
+	// its root once, which covers the directories under it.
+	NoSweep bool
 }
 
 // Open opens dir as a shell's root with opts.
@@ -92,11 +105,21 @@ func Open(dir string, opts Options) (*Local, error) {
 
 // fromRoot is a Local on an open root, which it owns from now on.
 func fromRoot(r *os.Root, opts Options) *Local {
-	return &Local{root: r, opts: opts, names: newIDNames(), cache: newListCache(r)}
+	l := &Local{root: r, opts: opts, names: newIDNames(), cache: newListCache(r), linkByProc: canLinkUnnamed(),
+		stop: make(chan struct{}), swept: make(chan struct{})}
+	if opts.NoSweep {
+		close(l.swept)
+	} else {
+		go l.sweep(time.Now().Add(-sweepSlack))
+	}
+	return l
 }
 
-// Close releases the root directory and the listing cache.
+// Close stops the sweep and releases the root directory and the listing
+// cache.
 func (l *Local) Close() error {
+	close(l.stop)
+	<-l.swept
 	cacheErr := l.cache.close()
 	if err := l.root.Close(); err != nil {
 		return fmt.Errorf("shell: closing root: %w", err)
@@ -107,11 +130,29 @@ func (l *Local) Close() error {
 	return nil
 }
 
-// resolve maps the virtual path p to its root-relative name.
+// resolve maps the virtual path p to its root-relative name. A path
+// through an in-progress upload's name (isTempName) does not exist: those
+// files are no client's to see or touch.
 func resolve(op, p string) (string, error) {
 	r, err := shell.RootRelative(p)
 	if err != nil {
 		return "", mapErr(op, p, err)
+	}
+	if hasTempName(r) {
+		return "", mapErr(op, p, fs.ErrNotExist)
+	}
+	return r, nil
+}
+
+// resolveNew is resolve for a name about to be created (MKD, STOR,
+// RNTO): an upload's reserved name is refused as not allowed.
+func resolveNew(op, p string) (string, error) {
+	r, err := shell.RootRelative(p)
+	if err != nil {
+		return "", mapErr(op, p, err)
+	}
+	if hasTempName(r) {
+		return "", mapErr(op, p, fs.ErrPermission)
 	}
 	return r, nil
 }
@@ -119,7 +160,7 @@ func resolve(op, p string) (string, error) {
 // MakeDirectory creates one directory (mode 0755 less the umask); its
 // parent must exist, as with MKD.
 func (l *Local) MakeDirectory(p string) error {
-	r, err := resolve("mkdir", p)
+	r, err := resolveNew("mkdir", p)
 	if err != nil {
 		return err
 	}
@@ -173,7 +214,7 @@ func (l *Local) Rename(from, to string) error {
 	if err != nil {
 		return err
 	}
-	rt, err := resolve("rename", to)
+	rt, err := resolveNew("rename", to)
 	if err != nil {
 		return err
 	}
@@ -238,6 +279,32 @@ func (l *Local) List(p string) ([]fs.FileInfo, error) {
 	return infos, nil
 }
 
+// OpenList starts a listing of p in bounded memory (shell.StreamLister):
+// what List returns, a batch at a time. A large directory in the listing
+// cache is read straight from the cached snapshot, which every session
+// shares, with no copy of it per session; one worth caching is scanned
+// and stored as List does, then read from there; otherwise the listing
+// keeps the sorted names and stats each batch when Next reaches it. The
+// Listing holds the directory open until Close.
+func (l *Local) OpenList(p string, namesOnly bool) (shell.Listing, error) {
+	f, fi, r, err := l.openListed(p)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.IsDir() {
+		f.Close()
+		out := make([]localInfo, 1)
+		l.describe(out, []fs.FileInfo{fi})
+		return shell.SliceListing([]fs.FileInfo{&out[0]}), nil
+	}
+	d, err := l.openDir(f, r, p, fi, namesOnly)
+	if err != nil {
+		f.Close()
+		return nil, mapErr("list", p, err)
+	}
+	return d, nil
+}
+
 // openListed opens p for List/ListNames and stats it; r is p relative
 // to the root. The caller closes f.
 func (l *Local) openListed(p string) (f *os.File, fi fs.FileInfo, r string, err error) {
@@ -270,6 +337,7 @@ func (l *Local) ListNames(p string) ([]string, error) {
 	if err != nil {
 		return nil, mapErr("list", p, err)
 	}
+	names = slices.DeleteFunc(names, isTempName)
 	slices.Sort(names)
 	return names, nil
 }
@@ -320,7 +388,7 @@ func (i *localInfo) Group() string { return i.group }
 
 // OpenForReading returns the *os.File itself so that io.Copy to a
 // *net.TCPConn uses sendfile(2). A directory is shell.ErrIsDir; an offset past
-// the end is shell.ErrBadOffset.
+// the end reads nothing.
 func (l *Local) OpenForReading(p string, offset int64) (io.ReadCloser, error) {
 	r, err := resolve("open", p)
 	if err != nil {
@@ -362,60 +430,6 @@ func (l *Local) OpenForReading(p string, offset int64) (io.ReadCloser, error) {
 		}
 	}
 	return f, nil
-}
-
-// maxTempBase keeps ".<base>.upload-<12 hex>" within NAME_MAX (255).
-const maxTempBase = 200
-
-// OpenForWriting starts an upload; see shell.Shell. An atomic upload that
-// replaces a file keeps that file's permission bits; a new file gets 0644
-// less the umask. A directory at p is shell.ErrIsDir, a missing parent
-// fs.ErrNotExist.
-func (l *Local) OpenForWriting(p string, offset int64, appendMode bool) (shell.WriteFile, error) {
-	r, err := resolve("open", p)
-	if err != nil {
-		return nil, err
-	}
-	if r == "." {
-		return nil, mapErr("open", p, shell.ErrIsDir)
-	}
-	perm := fs.FileMode(0o644)
-	old, err := l.root.Stat(r)
-	switch {
-	case err == nil && old.IsDir():
-		return nil, mapErr("open", p, shell.ErrIsDir)
-	case err == nil && !old.Mode().IsRegular():
-		return nil, mapErr("open", p, shell.ErrNotRegular)
-	case err == nil:
-		perm = old.Mode().Perm()
-	case !errors.Is(err, fs.ErrNotExist):
-		return nil, mapErr("open", p, err)
-	}
-	if offset > 0 && !appendMode && (err != nil || offset > old.Size()) {
-		return nil, mapErr("open", p, shell.ErrBadOffset) // nothing created
-	}
-	if appendMode || offset > 0 {
-		return l.openInPlace(p, r, offset, appendMode)
-	}
-	var rnd [6]byte
-	_, _ = rand.Read(rnd[:])
-	dir, base := path.Split(r)
-	if len(base) > maxTempBase {
-		base = base[:maxTempBase]
-	}
-	tmp := dir + "." + base + ".upload-" + hex.EncodeToString(rnd[:])
-	f, err := l.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return nil, mapErr("open", p, err)
-	}
-	if perm != 0o644 {
-		if err := f.Chmod(perm); err != nil {
-			f.Close()
-			_ = l.root.Remove(tmp)
-			return nil, mapErr("open", p, err)
-		}
-	}
-	return &atomicUpload{File: f, root: l.root, tmp: tmp, final: r, vpath: p}, nil
 }
 
 // openInPlace opens r for APPE (offset < 0 or 0: at the end) or REST+STOR
@@ -460,45 +474,6 @@ func (l *Local) openInPlace(p, r string, offset int64, appendMode bool) (shell.W
 
 // errFinished is returned by a second Commit.
 var errFinished = errors.New("upload already finished")
-
-// atomicUpload writes to a temporary file and renames it into place on
-// Commit. The embedded *os.File gives it ReadFrom, so io.Copy from a
-// *net.TCPConn splices.
-type atomicUpload struct {
-	*os.File
-	root       *os.Root
-	tmp, final string
-	vpath      string
-	done       bool
-}
-
-// Commit closes the temporary file and renames it over the target.
-func (u *atomicUpload) Commit() error {
-	if u.done {
-		return mapErr("commit", u.vpath, errFinished)
-	}
-	u.done = true
-	if err := u.File.Close(); err != nil {
-		_ = u.root.Remove(u.tmp)
-		return mapErr("close", u.vpath, err)
-	}
-	if err := u.root.Rename(u.tmp, u.final); err != nil {
-		_ = u.root.Remove(u.tmp)
-		return mapErr("rename", u.vpath, err)
-	}
-	return nil
-}
-
-// Abort closes and removes the temporary file; after Commit it does
-// nothing.
-func (u *atomicUpload) Abort() error {
-	if u.done {
-		return nil
-	}
-	u.done = true
-	_ = u.File.Close()
-	return mapErr("abort", u.vpath, u.root.Remove(u.tmp))
-}
 
 // inPlace is an APPE or REST+STOR upload: Commit and Abort both close.
 type inPlace struct {

@@ -69,19 +69,27 @@ func NewRealm(cfg RealmConfig) (*Realm, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local: realm root: %w", err)
 	}
-	r := &Realm{root: abs, dir: dir, shells: map[string]*Local{}}
+	// The root's own shell (users whose home is "/") is opened now: its
+	// start-up sweep of stale uploads covers every home under it.
+	whole, err := dir.OpenRoot(".")
+	if err != nil {
+		dir.Close()
+		return nil, fmt.Errorf("local: realm root: %w", err)
+	}
+	r := &Realm{root: abs, dir: dir, shells: map[string]*Local{"": fromRoot(whole, Options{})}}
 	if cfg.AnonymousRoot != "" {
 		dir, err := filepath.Abs(cfg.AnonymousRoot)
 		if err != nil {
 			return nil, fmt.Errorf("local: anonymous root: %w", err)
 		}
 		if err := os.MkdirAll(dir, 0o755); err != nil {
-			r.dir.Close()
+			r.Close()
 			return nil, fmt.Errorf("local: anonymous root: %w", err)
 		}
-		l, err := Open(dir, Options{WorldReadableOnly: !cfg.AnonymousAnyMode})
+		inside := strings.HasPrefix(dir+string(filepath.Separator), abs+string(filepath.Separator))
+		l, err := Open(dir, Options{WorldReadableOnly: !cfg.AnonymousAnyMode, NoSweep: inside})
 		if err != nil {
-			r.dir.Close()
+			r.Close()
 			return nil, err
 		}
 		r.anonL, r.anon = l, shell.ReadOnly(l)
@@ -158,7 +166,7 @@ func (r *Realm) Shell(l shell.Login) (shell.Shell, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local: home %s: %w", home, err)
 	}
-	s := fromRoot(sub, Options{})
+	s := fromRoot(sub, Options{NoSweep: true}) // the root's sweep covers it
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	switch prev, ok := r.shells[home]; {

@@ -12,6 +12,15 @@
 //   - STOR is atomic: the old content stays readable until Commit, Abort
 //     leaves it untouched and no entry behind; APPE and REST+STOR write in
 //     place; a second Commit fails, Abort after Commit does nothing;
+//   - an upload in progress is invisible: listings (List, ListNames,
+//     OpenListing) show only committed files, and whatever the backend
+//     keeps on disk for it is reachable by no path (every method fails
+//     with fs.ErrNotExist and leaves it alone); nothing of it is left once
+//     it is committed or aborted, nor when its directory was renamed
+//     meanwhile;
+//   - OpenListing gives what List gives (and ListNames, names only), in
+//     batches of at most shell.MaxListBatch, and reports a missing path
+//     before any entry;
 //   - the shell is safe for concurrent use.
 package shelltest
 
@@ -27,6 +36,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -202,6 +212,89 @@ func Run(t *testing.T, newShell Factory) {
 			require.NoError(t, err)
 			assert.Equal(t, fs.FileMode(0o600), fi.Mode().Perm(), "a replaced file keeps its permissions")
 		}
+	})
+	t.Run("UploadsInProgressAreInvisible", func(t *testing.T) {
+		sh, dir := newShell(t)
+		require.NoError(t, sh.MakeDirectory("/d"))
+		put(t, sh, "/d/old", "old")
+		replace, err := sh.OpenForWriting("/d/old", 0, false)
+		require.NoError(t, err)
+		fresh, err := sh.OpenForWriting("/d/new", 0, false)
+		require.NoError(t, err)
+		for _, w := range []shell.WriteFile{replace, fresh} {
+			_, err := w.Write([]byte("in progress"))
+			require.NoError(t, err)
+		}
+		assertListed(t, sh, "/d", []string{"old"})
+		assertListed(t, sh, "/", []string{"d"})
+		_, err = sh.Stat("/d/new")
+		assert.ErrorIs(t, err, fs.ErrNotExist, "not there before Commit")
+		assert.Equal(t, "old", get(t, sh, "/d/old", 0))
+		if dir != "" {
+			entries, err := os.ReadDir(filepath.Join(dir, "d"))
+			require.NoError(t, err)
+			for _, e := range entries {
+				if e.Name() != "old" {
+					assertUnreachable(t, sh, "/d/"+e.Name())
+					_, err := os.Lstat(filepath.Join(dir, "d", e.Name()))
+					assert.NoError(t, err, "%s: no command touched it", e.Name())
+				}
+			}
+		}
+		require.NoError(t, replace.Commit())
+		require.NoError(t, fresh.Abort())
+		assert.Equal(t, "in progress", get(t, sh, "/d/old", 0))
+		assertListed(t, sh, "/d", []string{"old"})
+		if dir != "" {
+			assert.Equal(t, []string{". d---------", "d d---------", "d/old ---------- in progress"}, snapshot(t, dir), "nothing left behind")
+		}
+	})
+	t.Run("RenamingTheDirectoryDuringAnUpload", func(t *testing.T) {
+		sh, dir := newShell(t)
+		require.NoError(t, sh.MakeDirectory("/a"))
+		w, err := sh.OpenForWriting("/a/f", 0, false)
+		require.NoError(t, err)
+		_, err = w.Write([]byte("data"))
+		require.NoError(t, err)
+		require.NoError(t, sh.Rename("/a", "/b"))
+		if err := w.Commit(); err == nil {
+			assertListed(t, sh, "/b", []string{"f"})
+			assert.Equal(t, "data", get(t, sh, "/b/f", 0), "the upload followed its directory")
+		} else {
+			_ = w.Abort()
+			assertListed(t, sh, "/b", nil)
+		}
+		if dir != "" {
+			for _, line := range snapshot(t, dir) {
+				assert.Contains(t, []string{". d---------", "b d---------", "b/f ---------- data"}, line, "no file stranded")
+			}
+		}
+	})
+	t.Run("OpenListing", func(t *testing.T) {
+		sh, _ := newShell(t)
+		require.NoError(t, sh.MakeDirectory("/big"))
+		n := shell.MaxListBatch*2 + 7
+		for i := 0; i < n; i++ {
+			put(t, sh, fmt.Sprintf("/big/f%04d", n-i), "x")
+		}
+		require.NoError(t, sh.MakeDirectory("/big/sub"))
+		put(t, sh, "/one", "1")
+		for _, p := range []string{"/", "/big", "/one"} {
+			want, err := sh.List(p)
+			require.NoError(t, err, p)
+			got := readListing(t, sh, p, false)
+			require.Equal(t, names(want), names(got), p)
+			for i := range want {
+				assert.Equal(t, want[i].Size(), got[i].Size(), want[i].Name())
+				assert.Equal(t, want[i].Mode(), got[i].Mode(), want[i].Name())
+				assert.Equal(t, want[i].ModTime(), got[i].ModTime(), want[i].Name())
+			}
+			assert.Equal(t, names(want), names(readListing(t, sh, p, true)), "%s, names only", p)
+		}
+		_, err := shell.OpenListing(sh, "/missing", false)
+		assert.ErrorIs(t, err, fs.ErrNotExist)
+		_, err = shell.OpenListing(sh, "/../x", true)
+		assert.ErrorIs(t, err, shell.ErrInvalidPath)
 	})
 	t.Run("AppendAndOffsetWrites", func(t *testing.T) {
 		sh, _ := newShell(t)
@@ -418,6 +511,90 @@ func assertNamesAgree(t *testing.T, sh shell.Shell, paths ...string) {
 		got, err := nl.ListNames(p)
 		require.NoError(t, err, p)
 		assert.Equal(t, names(infos), append([]string{}, got...), p)
+	}
+}
+
+// assertListed checks that every listing of the directory p shows
+// exactly want.
+func assertListed(t *testing.T, sh shell.Shell, p string, want []string) {
+	t.Helper()
+	infos, err := sh.List(p)
+	require.NoError(t, err, p)
+	assert.Equal(t, append([]string{}, want...), names(infos), "List %s", p)
+	if nl, ok := sh.(shell.NameLister); ok {
+		got, err := nl.ListNames(p)
+		require.NoError(t, err, p)
+		assert.Equal(t, append([]string{}, want...), append([]string{}, got...), "ListNames %s", p)
+	}
+	assert.Equal(t, append([]string{}, want...), names(readListing(t, sh, p, false)), "OpenListing %s", p)
+	assert.Equal(t, append([]string{}, want...), names(readListing(t, sh, p, true)), "OpenListing %s, names only", p)
+}
+
+// readListing reads a whole OpenListing of p, checking the batch bound.
+func readListing(t *testing.T, sh shell.Shell, p string, namesOnly bool) []fs.FileInfo {
+	t.Helper()
+	lst, err := shell.OpenListing(sh, p, namesOnly)
+	require.NoError(t, err, p)
+	defer func() { assert.NoError(t, lst.Close()) }()
+	var all []fs.FileInfo
+	for {
+		b, err := lst.Next()
+		if err == io.EOF {
+			assert.Empty(t, b)
+			break
+		}
+		require.NoError(t, err, p)
+		require.NotEmpty(t, b, "a batch before the end is not empty")
+		assert.LessOrEqual(t, len(b), shell.MaxListBatch)
+		for _, fi := range b {
+			all = append(all, copyInfo(fi))
+		}
+	}
+	assert.NoError(t, lst.Close(), "Close twice")
+	return all
+}
+
+// info is a FileInfo copied out of a listing's reused batch.
+type info struct {
+	name string
+	size int64
+	mode fs.FileMode
+	mod  time.Time
+}
+
+func copyInfo(fi fs.FileInfo) fs.FileInfo {
+	return info{fi.Name(), fi.Size(), fi.Mode(), fi.ModTime()}
+}
+
+func (i info) Name() string       { return i.name }
+func (i info) Size() int64        { return i.size }
+func (i info) Mode() fs.FileMode  { return i.mode }
+func (i info) ModTime() time.Time { return i.mod }
+func (i info) IsDir() bool        { return i.mode.IsDir() }
+func (i info) Sys() any           { return nil }
+
+// assertUnreachable checks that no method finds p.
+func assertUnreachable(t *testing.T, sh shell.Shell, p string) {
+	t.Helper()
+	_, err := sh.OpenForReading(p, 0)
+	assert.ErrorIs(t, err, fs.ErrNotExist, "read %q", p)
+	_, err = sh.Stat(p)
+	assert.ErrorIs(t, err, fs.ErrNotExist, "stat %q", p)
+	_, err = sh.List(p)
+	assert.ErrorIs(t, err, fs.ErrNotExist, "list %q", p)
+	_, err = shell.OpenListing(sh, p, false)
+	assert.ErrorIs(t, err, fs.ErrNotExist, "open listing %q", p)
+	assert.ErrorIs(t, sh.Access(p), fs.ErrNotExist, "access %q", p)
+	assert.ErrorIs(t, sh.RemoveFile(p), fs.ErrNotExist, "remove %q", p)
+	assert.ErrorIs(t, sh.RemoveDirectory(p), fs.ErrNotExist, "rmdir %q", p)
+	assert.ErrorIs(t, sh.Rename(p, "/stolen"), fs.ErrNotExist, "rename from %q", p)
+	_, err = sh.OpenForWriting(p, -1, true)
+	assert.Error(t, err, "append %q", p)
+	_, err = sh.OpenForWriting(p, 0, false)
+	assert.Error(t, err, "write %q", p)
+	assert.Error(t, sh.Rename("/d/old", p), "rename onto %q", p)
+	if ts, ok := sh.(shell.TimeSetter); ok {
+		assert.Error(t, ts.SetModTime(p, time.Now()), "mfmt %q", p)
 	}
 }
 
