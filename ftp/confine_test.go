@@ -12,7 +12,6 @@ import (
 	"github.com/gnetftp/gnetftp/ftp"
 	"github.com/gnetftp/gnetftp/ftp/auth"
 	"github.com/gnetftp/gnetftp/internal/ftptest"
-	"github.com/gnetftp/gnetftp/protocol/prototest"
 )
 
 // confined is a factory with the server's own defaults (no fixture
@@ -36,15 +35,7 @@ func confined(t *testing.T) (*ftp.Factory, string) {
 
 func loginAs(t *testing.T, f *ftp.Factory, root, user, pass string) *pi {
 	t.Helper()
-	tr := prototest.NewTransport()
-	p := f.BuildProtocol(tr.Remote)
-	prototest.Connect(p, tr)
-	h := &pi{t: t, tr: tr, p: p, f: f, root: root}
-	t.Cleanup(func() {
-		if !tr.Lost {
-			p.ConnectionLost(nil)
-		}
-	})
+	h := connectPI(t, f, root)
 	require.Equal(t, "220 gnetftp FTP server ready.", h.next())
 	h.cmd("USER " + user)
 	require.Regexp(t, `^230`, h.cmd("PASS "+pass))
