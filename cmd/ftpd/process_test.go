@@ -37,9 +37,6 @@ func startFTPDProcess(t *testing.T, fileLimit int, args ...string) *ftpdProcess 
 	require.NoError(t, os.MkdirAll(filepath.Join(root, "pub"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(root, "pub", "hello.txt"), []byte("hello\n"), 0o644))
 	limit := func(cmd *exec.Cmd) {
-		if b := os.Getenv("FTPD_BIN"); b != "" { // another build to compare with (main's, say)
-			cmd.Path, cmd.Args[0] = b, b
-		}
 		if fileLimit > 0 { // exec under sh's ulimit: Go cannot set a child's rlimit
 			cmd.Args = append([]string{"sh", "-c", fmt.Sprintf(`ulimit -n %d && exec "$0" "$@"`, fileLimit), cmd.Path}, cmd.Args[1:]...)
 			cmd.Path = "/bin/sh"

@@ -40,7 +40,7 @@ func TestKilledUploaderNeverReplacesTheOldFile(t *testing.T) {
 		require.NoError(t, cmd.Process.Signal(syscall.SIGKILL)) // only the process this test started
 		_ = cmd.Wait()
 		logged := waitFor(20*time.Second, func() bool { return len(p.logLines(`msg="ftp transfer"`, "kind=STOR")) >= i })
-		assert.True(t, logged, "try %d: the interrupted upload is logged:\n%s", i, p.log.String())
+		assert.True(t, logged, "try %d: the interrupted upload is logged:\n%s", i, p.Log.String())
 		got, err := os.ReadFile(keep)
 		require.NoError(t, err)
 		assert.True(t, bytes.Equal(old, got), "try %d: keep.bin is the old file (%d bytes, want %d)", i, len(got), len(old))

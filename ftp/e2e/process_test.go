@@ -1,17 +1,12 @@
 package e2e_test
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
+	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,54 +17,16 @@ import (
 	"github.com/gnetftp/gnetftp/internal/ftptest"
 )
 
-// ftpdProc is a real ftpd program, started by a test and stopped (by its
-// pid) at the test's end. Its server has no Factory: only the wire and
-// the disk can be looked at, and the process's memory and descriptors.
+// ftpdProc is a real ftpd program (internal/ftptest.Start: built from
+// this module, or FTPD_BIN's build), stopped by its pid at the test's
+// end. Its server has no Factory: only the wire and the disk can be
+// looked at, and the process's memory and descriptors.
 type ftpdProc struct {
 	server
-	cmd    *exec.Cmd
-	log    *lockedBuffer // the process's standard error: its log
-	exited chan struct{}
-	top    string // the served root (server.root is alice's home in it)
-	users  string // the users file
+	*ftptest.Process
+	top   string // the served root (server.root is alice's home in it)
+	users string // the users file
 }
-
-// lockedBuffer is a bytes.Buffer written by exec's copying goroutine and
-// read by the test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// ftpdBinary builds cmd/ftpd for the test (the Go build cache makes it
-// cheap after the first time), or returns $FTPD_BINARY when set, so the
-// same test can be run against another build (main's, to see it fail).
-func ftpdBinary(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("FTPD_BINARY"); p != "" {
-		return p
-	}
-	out := filepath.Join(t.TempDir(), "ftpd")
-	cmd := exec.Command("go", "build", "-o", out, "github.com/gnetftp/gnetftp/cmd/ftpd")
-	b, err := cmd.CombinedOutput()
-	require.NoError(t, err, "go build ./cmd/ftpd:\n%s", b)
-	return out
-}
-
-// servingLine is what ftpd prints once it listens.
-var servingLine = regexp.MustCompile(`serving .* on ftp://(127\.0\.0\.1:(\d+))`)
 
 // startFTPDProcess runs ftpd on 127.0.0.1 (a port of the kernel's
 // choosing) over a fresh root, with the user alice (password "secret",
@@ -89,61 +46,18 @@ func startFTPDProcess(t *testing.T, extra ...string) *ftpdProc {
 // file (a restart).
 func startFTPDProcessOn(t *testing.T, root, users string, extra ...string) *ftpdProc {
 	t.Helper()
-	bin := ftpdBinary(t)
-	args := append([]string{"--listen", "127.0.0.1:0", "--root", root, "--users", users, "--anonymous"}, extra...)
-	cmd := exec.Command(bin, args...)
-	stdout, err := cmd.StdoutPipe()
+	proc := ftptest.Start(t, nil, append([]string{"--root", root, "--users", users, "--anonymous"}, extra...)...)
+	_, port, err := net.SplitHostPort(proc.Addr)
 	require.NoError(t, err)
-	exited := make(chan struct{})
-	p := &ftpdProc{cmd: cmd, log: &lockedBuffer{}, exited: exited}
-	cmd.Stderr = p.log
-	require.NoError(t, cmd.Start())
-	var stdoutDone sync.WaitGroup
-	addr := make(chan []string, 1)
-	stdoutDone.Go(func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := servingLine.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case addr <- m:
-				default:
-				}
-			}
-		}
-	})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM) // only the process this test started
-		select {
-		case <-exited:
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		stdoutDone.Wait()
-	})
-	select {
-	case m := <-addr:
-		port, _ := strconv.Atoi(m[2])
-		p.server = server{addr: m[1], port: port, root: filepath.Join(root, "alice")}
-		p.top, p.users = root, users
-	case <-exited:
-		t.Fatalf("ftpd exited at start:\n%s", p.log.String())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("ftpd did not start:\n%s", p.log.String())
-	}
-	return p
+	n, _ := strconv.Atoi(port)
+	return &ftpdProc{server: server{addr: proc.Addr, port: n, root: filepath.Join(root, "alice")}, Process: proc, top: root, users: users}
 }
 
 // kill ends the server with SIGKILL, as a crash would, and waits for it.
-func (p *ftpdProc) kill(t *testing.T) {
-	t.Helper()
-	require.NoError(t, p.cmd.Process.Kill()) // only the process this test started
-	<-p.exited
-}
+func (p *ftpdProc) kill(t *testing.T) { p.Kill(t) }
 
 // pid is the server process's id.
-func (p *ftpdProc) pid() int { return p.cmd.Process.Pid }
+func (p *ftpdProc) pid() int { return p.Pid }
 
 // rss is the server's resident memory.
 func (p *ftpdProc) rss(t *testing.T) int64 {
@@ -165,7 +79,7 @@ func (p *ftpdProc) fds(t *testing.T) int {
 // of words.
 func (p *ftpdProc) logLines(words ...string) []string {
 	var out []string
-	for _, l := range strings.Split(p.log.String(), "\n") {
+	for _, l := range strings.Split(p.Log.String(), "\n") {
 		all := l != ""
 		for _, w := range words {
 			all = all && strings.Contains(l, w)

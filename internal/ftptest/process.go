@@ -3,7 +3,6 @@ package ftptest
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"os"
@@ -23,10 +22,14 @@ var (
 )
 
 // Binary builds cmd/ftpd once per test binary (go build, the module's own
-// source) and returns the executable's path; it is removed when the test
-// binary's temporary directory is.
+// source) and returns the executable's path. FTPD_BIN names another build
+// instead, so that a process test can be run against the old server to
+// see it fail.
 func Binary(t testing.TB) string {
 	t.Helper()
+	if b := os.Getenv("FTPD_BIN"); b != "" {
+		return b
+	}
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "ftpd-bin-")
 		if err != nil {
@@ -51,6 +54,8 @@ type Process struct {
 	Addr string // the first listener, host:port
 	Pid  int
 	Log  *SyncBuffer // what it wrote on standard error
+
+	exited chan struct{} // closed once the process has been waited for
 }
 
 // SyncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
@@ -95,7 +100,7 @@ func Start(t testing.TB, prepare func(*exec.Cmd), args ...string) *Process {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Process{Cmd: cmd, Log: &SyncBuffer{}}
+	p := &Process{Cmd: cmd, Log: &SyncBuffer{}, exited: make(chan struct{})}
 	cmd.Stderr = p.Log
 	if prepare != nil {
 		prepare(cmd)
@@ -104,6 +109,7 @@ func Start(t testing.TB, prepare func(*exec.Cmd), args ...string) *Process {
 		t.Fatal(err)
 	}
 	p.Pid = cmd.Process.Pid
+	go func() { _ = cmd.Wait(); close(p.exited) }()
 	t.Cleanup(func() { p.Stop(t) })
 	addr := make(chan string, 1)
 	go func() {
@@ -123,6 +129,7 @@ func Start(t testing.TB, prepare func(*exec.Cmd), args ...string) *Process {
 	select {
 	case a, ok := <-addr:
 		if !ok {
+			<-p.exited
 			t.Fatalf("ftpd exited before serving: %s", p.Log)
 		}
 		p.Addr = a
@@ -135,18 +142,25 @@ func Start(t testing.TB, prepare func(*exec.Cmd), args ...string) *Process {
 // Stop ends the process (SIGTERM, SIGKILL after 10 s) and waits for it;
 // safe to call twice.
 func (p *Process) Stop(t testing.TB) {
-	if p.Cmd.ProcessState != nil {
-		return
-	}
-	_ = p.Cmd.Process.Signal(syscall.SIGTERM)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	done := make(chan struct{})
-	go func() { _ = p.Cmd.Wait(); close(done) }()
 	select {
-	case <-done:
-	case <-ctx.Done():
+	case <-p.exited:
+		return
+	default:
+	}
+	_ = p.Cmd.Process.Signal(syscall.SIGTERM) // only the process Start started
+	select {
+	case <-p.exited:
+	case <-time.After(10 * time.Second):
 		_ = p.Cmd.Process.Kill()
-		<-done
+		<-p.exited
 	}
 }
+
+// Kill ends the process with SIGKILL, as a crash would, and waits for it.
+func (p *Process) Kill(t testing.TB) {
+	_ = p.Cmd.Process.Kill() // only the process Start started
+	<-p.exited
+}
+
+// Exited is closed once the process has ended.
+func (p *Process) Exited() <-chan struct{} { return p.exited }
