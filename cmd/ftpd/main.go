@@ -62,11 +62,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 0
 	}
 	opts, err := parseFlags(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		printHelp(stdout, opts.flags)
 		return 0
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "ftpd:", err)
+	case errors.Is(err, errVersion):
+		fmt.Fprintln(stdout, version())
+		return 0
+	case err != nil:
+		fmt.Fprintf(stderr, "ftpd: %v (ftpd --help lists the flags)\n", err)
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -77,6 +81,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	return 0
 }
+
+// errVersion is parseFlags' answer to --version.
+var errVersion = errors.New("version asked")
 
 // options are the command line's settings, before they become ftp.Config.
 type options struct {
@@ -184,11 +191,10 @@ Flags:
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	o := options{}
 	fs := flag.NewFlagSet("ftpd", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), usageHead)
-		fs.PrintDefaults()
-	}
+	fs.SetOutput(io.Discard) // run prints --help (on stdout) and errors (one line) itself
+	fs.Usage = func() {}
+	o.flags = fs
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.Var(listFlag{&o.listen}, "listen", "address to listen on, host:port (repeatable; IPv6 as [::1]:2121) (default 127.0.0.1:2121)")
 	fs.StringVar(&o.root, "root", "ftproot", "directory to serve (created if missing); nothing outside it is reachable")
 	fs.StringVar(&o.users, "users", "", "users file (name:bcrypt-hash[:home] lines); without it only anonymous read-only access")
@@ -226,7 +232,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	o.flags = fs
+	if *showVersion {
+		return o, errVersion
+	}
 	if o.config != "" {
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })

@@ -266,3 +266,17 @@ func TestMaxConnectionsFromTheConfigFileIsKept(t *testing.T) {
 	assert.True(t, o.maxConnsSet, "serve does not derive it again")
 	assert.Zero(t, o.maxConnsPerIP)
 }
+
+// A mistyped flag gets one line naming it and exit status 2; --version
+// prints the version on standard output.
+func TestBadFlagAndVersion(t *testing.T) {
+	var out, errOut bytes.Buffer
+	assert.Equal(t, 2, run([]string{"--bogus"}, nil, &out, &errOut))
+	assert.Equal(t, 1, strings.Count(errOut.String(), "\n"), "one line: %q", errOut.String())
+	assert.Contains(t, errOut.String(), "-bogus")
+	assert.Empty(t, out.String())
+	out.Reset()
+	errOut.Reset()
+	assert.Equal(t, 0, run([]string{"--version"}, nil, &out, &errOut))
+	assert.Contains(t, out.String(), "ftpd ")
+}
