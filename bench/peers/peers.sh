@@ -5,10 +5,18 @@
 #
 #   peers.sh setup DIR            install peers, make DIR/root (1 GiB file, 4 KiB file,
 #                                 10,000-entry dir) and the user ftpbench/ftpbench
-#   peers.sh start NAME DIR PORT  start NAME on 127.0.0.1:PORT; prints its pid
-#   peers.sh names                the servers this script knows
+#   peers.sh start NAME DIR PORT [tls]
+#                                 start NAME on 127.0.0.1:PORT; prints its pid. With
+#                                 tls: explicit FTPS (AUTH TLS, PBSZ, PROT P) with
+#                                 DIR/tls/cert.pem (ECDSA P-256, from ftpd cert),
+#                                 data connections resuming the control session
+#                                 where the server checks it (vsftpd, ProFTPD)
+#   peers.sh names [tls]          the servers this script knows (with tls: those with FTPS)
 #
-# NAME: gnetftp pyftpdlib twisted vsftpd pure-ftpd proftpd
+# NAME: gnetftp pyftpdlib twisted vsftpd pure-ftpd proftpd, and with tls also
+# tlsref (ftpbench tls-reference-server: a goroutine per connection on
+# crypto/tls, the yardstick of the idle TLS session's memory). Twisted has
+# no FTPS.
 # vsftpd, pure-ftpd and proftpd conflict as Debian packages, so their .debs
 # are unpacked with dpkg-deb -x under DIR/pkgs instead of installed and run
 # from there (vsftpd and proftpd with a config generated in DIR/run).
@@ -20,15 +28,22 @@ USER_NAME=ftpbench
 USER_PASS=ftpbench
 BIG_SIZE=${BIG_SIZE:-1073741824}
 
-names() { echo gnetftp pyftpdlib twisted vsftpd pure-ftpd proftpd; }
+names() {
+	if [ "${1:-}" = tls ]; then
+		echo gnetftp tlsref pyftpdlib vsftpd pure-ftpd proftpd
+	else
+		echo gnetftp pyftpdlib twisted vsftpd pure-ftpd proftpd
+	fi
+}
 
 setup() {
 	local dir=$1
 	mkdir -p "$dir/root/bigdir" "$dir/pkgs" "$dir/run"
 	if [ "$(id -u)" = 0 ]; then
-		if ! $PY -c 'import pyftpdlib, twisted' 2>/dev/null; then
+		# python3-openssl: pyftpdlib's TLS_FTPHandler is built on pyOpenSSL.
+		if ! $PY -c 'import pyftpdlib, twisted, OpenSSL' 2>/dev/null; then
 			apt-get update -qq
-			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pyftpdlib python3-twisted >/dev/null
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pyftpdlib python3-twisted python3-openssl >/dev/null
 		fi
 		# The unpacked binaries need shared libraries that conflict with
 		# nothing: libwrap for vsftpd; hiredis, libmemcached and pcre2-posix
@@ -44,14 +59,17 @@ setup() {
 			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${libs[@]}" >/dev/null
 		fi
 		# DIR/pkgs/NAME from Debian package PKG; proftpd-core has every module
-		# the login needs compiled in (mod_auth_unix, mod_delay, mod_ls, ...).
-		for pair in vsftpd=vsftpd pure-ftpd=pure-ftpd proftpd=proftpd-core; do
+		# the login needs compiled in (mod_auth_unix, mod_delay, mod_ls, ...);
+		# mod_tls is not among them: it is a DSO of proftpd-mod-crypto,
+		# unpacked into the same tree (usr/lib/proftpd/mod_tls.so).
+		for pair in vsftpd=vsftpd pure-ftpd=pure-ftpd proftpd=proftpd-core \
+			proftpd/usr/lib/proftpd/mod_tls.so=proftpd-mod-crypto; do
 			local name=${pair%%=*} pkg=${pair#*=}
-			if [ ! -d "$dir/pkgs/$name" ]; then
+			if [ ! -e "$dir/pkgs/$name" ]; then
 				(cd "$dir/pkgs" &&
 					{ apt-get download "$pkg" >/dev/null 2>&1 ||
 						{ apt-get update -qq && apt-get download "$pkg" >/dev/null 2>&1; }; } &&
-					dpkg-deb -x "$pkg"_*.deb "$name")
+					dpkg-deb -x "$pkg"_*.deb "${name%%/*}")
 			fi
 		done
 		if ! id "$USER_NAME" >/dev/null 2>&1; then
@@ -71,31 +89,58 @@ setup() {
 		(cd "$dir/root/bigdir" && seq -f 'entry-%05g' 1 10000 | xargs touch)
 	fi
 	(cd "$repo" && go build -o "$dir/ftpd" ./cmd/ftpd) # always: never measure a stale build
+	(cd "$repo" && go build -o "$dir/ftpbench" ./cmd/ftpbench)
+	# One certificate for every server's FTPS: ECDSA P-256, for 127.0.0.1.
+	mkdir -p "$dir/tls"
+	[ -s "$dir/tls/cert.pem" ] || "$dir/ftpd" cert --cert "$dir/tls/cert.pem" --key "$dir/tls/key.pem" --host 127.0.0.1 >/dev/null
+	# Readable by the servers' unprivileged processes (ProFTPD reads it as root, vsftpd too).
+	chmod 0644 "$dir/tls/cert.pem"
 	printf '%s\n' "$USER_PASS" | "$dir/ftpd" passwd --users "$dir/users" --cost 4 --home / "$USER_NAME" >/dev/null
 	[ "$(id -u)" != 0 ] || chown -R "$USER_NAME" "$dir/root"
 }
 
 start() {
-	local name=$1 dir=$2 port=$3 log="$2/run/$1.log"
+	local name=$1 dir=$2 port=$3 tls=${4:-} log="$2/run/$1.log"
+	local cert="$dir/tls/cert.pem" key="$dir/tls/key.pem"
+	case "$tls" in
+	"" | tls) ;;
+	*) echo "start: the 4th argument is tls or nothing, not $tls" >&2; exit 2 ;;
+	esac
 	case "$name" in
 	gnetftp)
 		# No connection limits: idle holds 19,000 sessions from 250 source
 		# IPs, logins and small run 50 clients from one.
+		local tlsflags=()
+		[ -z "$tls" ] || tlsflags=(--tls-cert "$cert" --tls-key "$key" --tls-session-reuse=required)
 		"$dir/ftpd" --listen "127.0.0.1:$port" --root "$dir/root" --users "$dir/users" \
-			--idle-timeout 0 --max-connections 0 --max-connections-per-ip 0 --log-level error >"$log" 2>&1 &
+			--idle-timeout 0 --max-connections 0 --max-connections-per-ip 0 --log-level error "${tlsflags[@]}" >"$log" 2>&1 &
+		;;
+	tlsref)
+		[ -n "$tls" ] || { echo "tlsref serves FTPS only: start it with tls" >&2; exit 2; }
+		"$dir/ftpbench" tls-reference-server --addr "127.0.0.1:$port" --tls-cert "$cert" --tls-key "$key" \
+			--user "$USER_NAME" --pass "$USER_PASS" >"$log" 2>&1 &
 		;;
 	pyftpdlib)
-		$PY - "$dir/root" "$port" "$USER_NAME" "$USER_PASS" >"$log" 2>&1 <<'PY' &
+		$PY - "$dir/root" "$port" "$USER_NAME" "$USER_PASS" "${tls:+$cert}" "${tls:+$key}" >"$log" 2>&1 <<'PY' &
 import sys, logging
 from pyftpdlib.authorizers import DummyAuthorizer
 from pyftpdlib.handlers import FTPHandler
 from pyftpdlib.servers import FTPServer
 root, port, user, pw = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+cert, key = sys.argv[5], sys.argv[6]
 logging.basicConfig(level=logging.ERROR)
 a = DummyAuthorizer()
 a.add_user(user, pw, root, perm="elradfmwMT")
 a.add_anonymous(root)
 h = FTPHandler
+if cert:
+    # pyOpenSSL, TLS_server_method (SSLv23_METHOD): TLS 1.3 with OpenSSL's
+    # tickets; pyftpdlib checks no session reuse (issue #288).
+    from pyftpdlib.handlers import TLS_FTPHandler
+    h = TLS_FTPHandler
+    h.certfile, h.keyfile = cert, key
+    h.tls_control_required = False
+    h.tls_data_required = False
 h.authorizer = a
 h.timeout = None
 s = FTPServer(("127.0.0.1", port), h)
@@ -105,6 +150,7 @@ s.serve_forever()
 PY
 		;;
 	twisted)
+		[ -z "$tls" ] || { echo "twisted has no FTPS" >&2; exit 2; }
 		mkdir -p "$dir/run/homes"
 		ln -sfn "$dir/root" "$dir/run/homes/$USER_NAME"
 		$PY - "$dir/root" "$dir/run/homes" "$port" "$USER_NAME" "$USER_PASS" >"$log" 2>&1 <<'PY' &
@@ -146,10 +192,27 @@ idle_session_timeout=0
 data_connection_timeout=0
 xferlog_enable=NO
 CONF
+		if [ -n "$tls" ]; then
+			# require_ssl_reuse=YES is vsftpd's default, said here so that
+			# it shows; ssl_ciphers: the default is DES-CBC3-SHA (TLS 1.2),
+			# which an ECDSA key cannot serve.
+			cat >>"$dir/run/vsftpd.conf" <<CONF
+ssl_enable=YES
+rsa_cert_file=$cert
+rsa_private_key_file=$key
+ssl_ciphers=HIGH
+require_ssl_reuse=YES
+force_local_logins_ssl=NO
+force_local_data_ssl=NO
+CONF
+		fi
 		"$dir/pkgs/vsftpd/usr/sbin/vsftpd" "$dir/run/vsftpd.conf" >"$log" 2>&1 &
 		;;
 	pure-ftpd)
-		"$dir/pkgs/pure-ftpd/usr/sbin/pure-ftpd" -S "127.0.0.1,$port" -c 50000 -C 50000 -l unix -E -I 0 -H -A >"$log" 2>&1 &
+		# --tls=1: plain and TLS both accepted; -2: the certificate and key files.
+		local tlsflags=()
+		[ -z "$tls" ] || tlsflags=(--tls=1 -2 "$cert,$key")
+		"$dir/pkgs/pure-ftpd/usr/sbin/pure-ftpd" -S "127.0.0.1,$port" -c 50000 -C 50000 -l unix -E -I 0 -H -A "${tlsflags[@]}" >"$log" 2>&1 &
 		;;
 	proftpd)
 		# Standalone, in the foreground (-n, log on stderr): one forked
@@ -204,6 +267,24 @@ Umask 022
 AllowOverwrite on
 AllowOverride off
 CONF
+		if [ -n "$tls" ]; then
+			# mod_tls from proftpd-mod-crypto; session reuse on data
+			# connections required (mod_tls's default), TLS 1.3 allowed.
+			cat >>"$dir/run/proftpd.conf" <<CONF
+ModulePath $dir/pkgs/proftpd/usr/lib/proftpd
+LoadModule mod_tls.c
+<IfModule mod_tls.c>
+  TLSEngine on
+  TLSProtocol TLSv1.2 TLSv1.3
+  TLSECCertificateFile $cert
+  TLSECCertificateKeyFile $key
+  TLSRequired off
+  TLSVerifyClient off
+  TLSRenegotiate none
+  TLSSessionTickets on
+</IfModule>
+CONF
+		fi
 		"$dir/pkgs/proftpd/usr/sbin/proftpd" -n -c "$dir/run/proftpd.conf" >"$log" 2>&1 &
 		;;
 	*)
@@ -227,7 +308,7 @@ CONF
 
 case "${1:-}" in
 setup) setup "$2" ;;
-start) start "$2" "$3" "$4" ;;
-names) names ;;
-*) sed -n '2,14p' "$0"; exit 2 ;;
+start) start "$2" "$3" "$4" "${5:-}" ;;
+names) names "${2:-}" ;;
+*) sed -n '2,22p' "$0"; exit 2 ;;
 esac
