@@ -56,10 +56,13 @@ type Config struct {
 	// TLS, when set, makes Dial speak FTPS (RFC 4217): AUTH TLS after the
 	// greeting (or TLS from the first byte with Implicit), then PBSZ 0 and
 	// PROT P, so that data connections are TLS too (PROT C with
-	// ClearData). Set its ServerName and a ClientSessionCache: data
-	// connections then resume the control connection's session, which
-	// servers that require reuse insist on. One Config for every
-	// connection of a client.
+	// ClearData). Data connections resume the control connection's
+	// session, which servers that require reuse insist on (vsftpd's
+	// require_ssl_reuse, ProFTPD's default, this project's): Go's client
+	// finds the session by ServerName in ClientSessionCache, so a Client
+	// whose TLS lacks either uses a copy with the server's IP address as
+	// ServerName and a cache of its own. One Config may serve many
+	// Clients; a shared cache lets them resume each other's sessions.
 	TLS *tls.Config
 	// Implicit starts TLS before the greeting (ftps://, port 990).
 	Implicit bool
@@ -145,6 +148,7 @@ func (c *Client) Loop() protocol.Loop { return c.Transport.Loop() }
 // ConnectionMade starts the line receiver and the wait for the greeting.
 func (c *Client) ConnectionMade() {
 	c.cfg = c.Config.withDefaults()
+	c.cfg.TLS = resumable(c.cfg.TLS, c.Transport.RemoteAddr())
 	c.LineReceiver.Init(c.Transport, c)
 	c.armTimer()
 	if c.cfg.TLS != nil && c.cfg.Implicit {

@@ -14,6 +14,27 @@ import (
 	"github.com/gnetftp/gnetftp/protocol"
 )
 
+// resumable returns cfg, or a copy of it that lets data connections
+// resume the control connection's session: Go's client caches a session
+// under ServerName, or under the peer's host:port when ServerName is
+// empty, and a data connection's port is never the control
+// connection's; without a ClientSessionCache nothing is cached at all.
+func resumable(cfg *tls.Config, peer net.Addr) *tls.Config {
+	if cfg == nil || (cfg.ServerName != "" && cfg.ClientSessionCache != nil) {
+		return cfg
+	}
+	cfg = cfg.Clone()
+	if cfg.ServerName == "" {
+		if host, _, err := net.SplitHostPort(peer.String()); err == nil {
+			cfg.ServerName = host
+		}
+	}
+	if cfg.ClientSessionCache == nil {
+		cfg.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+	}
+	return cfg
+}
+
 // ErrNoTLS is the failure of AuthTLS on a transport that cannot start TLS.
 var ErrNoTLS = errors.New("client: the transport cannot start TLS")
 

@@ -1,0 +1,117 @@
+package client_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gnetftp/gnetftp/bench/tlsref"
+	"github.com/gnetftp/gnetftp/deferred"
+	"github.com/gnetftp/gnetftp/ftp/client"
+	"github.com/gnetftp/gnetftp/ftp/ftpwire"
+	"github.com/gnetftp/gnetftp/internal/ftptest"
+	"github.com/gnetftp/gnetftp/internal/testcert"
+	"github.com/gnetftp/gnetftp/reactor"
+)
+
+// reuseServer is a crypto/tls FTP server (bench/tlsref) that refuses any
+// PROT P data connection whose TLS session was not resumed, with 522, as
+// vsftpd does by default, limited to TLS version v.
+func reuseServer(t *testing.T, v uint16) (addr, root string) {
+	t.Helper()
+	pair := testcert.MustNew()
+	cfg := pair.ServerConfig()
+	cfg.MinVersion, cfg.MaxVersion = v, v
+	root = t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	s, err := tlsref.Serve(ln, tlsref.Config{TLS: cfg, User: "alice", Pass: "secret", Root: root, RequireReuse: true, DataTimeout: 10 * time.Second})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	return ln.Addr().String(), root
+}
+
+func clientReactor(t *testing.T) *reactor.Reactor {
+	r := reactor.New(reactor.Config{Logger: ftptest.Logger()})
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = r.Shutdown(ctx)
+	})
+	return r
+}
+
+// TestFTPSDataConnectionsResumeTheControlSession: a tls.Config with
+// neither ServerName nor ClientSessionCache (what a caller writes first)
+// still resumes the control session on every data connection, under TLS
+// 1.3 (whose ticket comes after the handshake) and TLS 1.2; uploads and
+// downloads arrive byte for byte. The server refuses a data connection
+// that does not resume, so each 226 proves a resumption.
+func TestFTPSDataConnectionsResumeTheControlSession(t *testing.T) {
+	r := clientReactor(t)
+	payload := make([]byte, 1<<20+13)
+	_, _ = rand.Read(payload)
+	for _, v := range []struct {
+		name    string
+		version uint16
+	}{{"TLS1.3", tls.VersionTLS13}, {"TLS1.2", tls.VersionTLS12}} {
+		t.Run(v.name, func(t *testing.T) {
+			addr, root := reuseServer(t, v.version)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cfg := &tls.Config{InsecureSkipVerify: true}
+			c, err := client.Dial(ctx, r, addr, client.Config{TLS: cfg})
+			require.NoError(t, err)
+			rep, err := deferred.Call(ctx, c.Loop(), func() *deferred.Deferred[ftpwire.Reply] { return c.Login("alice", "secret") })
+			require.NoError(t, err)
+			assert.Equal(t, 230, rep.Code)
+
+			n, err := deferred.Call(ctx, c.Loop(), func() *deferred.Deferred[int64] { return c.Store("up.bin", bytes.NewReader(payload)) })
+			require.NoError(t, err, "a first data connection resumes the control connection's session")
+			assert.Equal(t, int64(len(payload)), n)
+			onDisk, err := os.ReadFile(filepath.Join(root, "up.bin"))
+			require.NoError(t, err)
+			assert.True(t, bytes.Equal(payload, onDisk), "the upload is on disk byte for byte")
+			for i := 0; i < 3; i++ {
+				var got bytes.Buffer
+				_, err = deferred.Call(ctx, c.Loop(), func() *deferred.Deferred[int64] { return c.Retrieve("up.bin", &got) })
+				require.NoError(t, err, "data connection %d resumes too", i+2)
+				assert.True(t, bytes.Equal(payload, got.Bytes()), "the download matches")
+			}
+			assert.Empty(t, cfg.ServerName, "the caller's Config is not changed")
+			assert.Nil(t, cfg.ClientSessionCache)
+			_, err = deferred.Call(ctx, c.Loop(), func() *deferred.Deferred[ftpwire.Reply] { return c.Quit() })
+			require.NoError(t, err)
+		})
+	}
+}
+
+// TestFTPSWithoutResumptionIsRefused is the control experiment: with
+// session tickets off the data connection cannot resume, and the same
+// server answers 522, which the client reports as a ReplyError.
+func TestFTPSWithoutResumptionIsRefused(t *testing.T) {
+	r := clientReactor(t)
+	addr, root := reuseServer(t, tls.VersionTLS13)
+	require.NoError(t, os.WriteFile(filepath.Join(root, "f"), []byte("data"), 0o644))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, r, addr, client.Config{TLS: &tls.Config{InsecureSkipVerify: true, SessionTicketsDisabled: true}})
+	require.NoError(t, err)
+	_, err = deferred.Call(ctx, c.Loop(), func() *deferred.Deferred[ftpwire.Reply] { return c.Login("alice", "secret") })
+	require.NoError(t, err)
+	var got bytes.Buffer
+	_, err = deferred.Call(ctx, c.Loop(), func() *deferred.Deferred[int64] { return c.Retrieve("f", &got) })
+	var re *client.ReplyError
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, 522, re.Reply.Code)
+	assert.Empty(t, got.Bytes())
+}
