@@ -6,6 +6,8 @@ package ftpbench
 
 import (
 	"context"
+	"crypto/tls"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -29,6 +31,14 @@ type Config struct {
 	Sources    int           // spread client source IPs over 127.0.0.2..(1+Sources); default 250
 	Timeout    time.Duration // per dial / per reply; default 30 s
 	Loops      int           // client event loops; default NumCPU
+	// TLS, when set, makes every scenario explicit FTPS: AUTH TLS after
+	// the greeting, and PBSZ 0 + PROT P wherever data connections or an
+	// idle session are involved (logins do AUTH TLS, USER, PASS, QUIT).
+	// Leave ServerName and ClientSessionCache empty: each connection then
+	// gets a session cache of its own (ftp/client), so its data
+	// connections resume its own session and never another's, which
+	// vsftpd, ProFTPD and gnetftp would refuse.
+	TLS *tls.Config
 }
 
 func (c Config) withDefaults() Config {
@@ -49,6 +59,46 @@ type Runner struct {
 	cfg  Config
 	r    *reactor.Reactor
 	next atomic.Uint64
+	tls  atomic.Value // string: the first control handshake's version and suite
+}
+
+// Negotiated is the TLS version and cipher suite of the first control
+// connection that finished its handshake ("" before, or without TLS).
+// Any goroutine.
+func (ru *Runner) Negotiated() string {
+	s, _ := ru.tls.Load().(string)
+	return s
+}
+
+func (ru *Runner) noteTLS(cs tls.ConnectionState) {
+	ru.tls.CompareAndSwap(nil, fmt.Sprintf("%s %s", tls.VersionName(cs.Version), tls.CipherSuiteName(cs.CipherSuite)))
+}
+
+// login logs c in from its loop: under TLS, AUTH TLS first (the
+// handshake), and with protect also PBSZ 0 and PROT P after the login
+// (an idle FTPS session ready for a transfer). done runs on the loop.
+func (ru *Runner) login(c *client.Client, protect bool, done func(error)) {
+	userPass := func() {
+		c.Login(ru.cfg.User, ru.cfg.Pass).AddBoth(func(_ ftpwire.Reply, err error) {
+			if err != nil || !protect || ru.cfg.TLS == nil {
+				done(err)
+				return
+			}
+			c.Protect(true).AddBoth(func(_ ftpwire.Reply, err error) { done(err) })
+		})
+	}
+	if ru.cfg.TLS == nil {
+		userPass()
+		return
+	}
+	c.AuthTLS().AddBoth(func(cs tls.ConnectionState, err error) {
+		if err != nil {
+			done(fmt.Errorf("AUTH TLS: %w", err))
+			return
+		}
+		ru.noteTLS(cs)
+		userPass()
+	})
 }
 
 // NewRunner starts nothing yet: the client engine starts on first use.
@@ -90,7 +140,7 @@ func (ru *Runner) connect(ready func(c *client.Client, r ftpwire.Reply, err erro
 
 // clientConfig bounds every reply and every data connection by Timeout.
 func (ru *Runner) clientConfig() client.Config {
-	return client.Config{ReplyTimeout: ru.cfg.Timeout, DataTimeout: ru.cfg.Timeout}
+	return client.Config{ReplyTimeout: ru.cfg.Timeout, DataTimeout: ru.cfg.Timeout, TLS: ru.cfg.TLS}
 }
 
 // Session is a logged-in connection driven synchronously from one
@@ -100,7 +150,8 @@ type Session struct {
 	ru *Runner
 }
 
-// Dial opens and logs in a Session.
+// Dial opens and logs in a Session (under TLS: AUTH TLS, PBSZ 0, PROT P,
+// then the login).
 func (ru *Runner) Dial() (*Session, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*ru.cfg.Timeout)
 	defer cancel()
@@ -109,6 +160,17 @@ func (ru *Runner) Dial() (*Session, error) {
 		return nil, err
 	}
 	s := &Session{c: c, ru: ru}
+	if ru.cfg.TLS != nil {
+		if cs, ok := call(s, func() *deferred.Deferred[tls.ConnectionState] {
+			cs, ok := c.TLSState()
+			if !ok {
+				return deferred.Fail[tls.ConnectionState](c.Loop(), fmt.Errorf("ftpbench: no TLS state"))
+			}
+			return deferred.Succeed(c.Loop(), cs)
+		}); ok == nil {
+			ru.noteTLS(cs)
+		}
+	}
 	if _, err := call(s, func() *deferred.Deferred[ftpwire.Reply] { return c.Login(ru.cfg.User, ru.cfg.Pass) }); err != nil {
 		s.Close()
 		return nil, err

@@ -3,6 +3,7 @@ package ftpbench
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -24,9 +25,11 @@ type IdleResult struct {
 	Wanted, LoggedIn int
 	FirstError       string
 	Elapsed          time.Duration
+	TLS              string `json:",omitempty"` // Runner.Negotiated
 }
 
-// Idle opens n sessions and logs each in, at most `inflight` logins at a
+// Idle opens n sessions and logs each in (under TLS: AUTH TLS, USER,
+// PASS, PBSZ 0, PROT P), at most `inflight` logins at a
 // time; the sessions stay open until hold is closed (or ctx ends), then are
 // closed. loggedIn is called once all logins have finished.
 func (ru *Runner) Idle(ctx context.Context, n, inflight int, progress Progress, loggedIn func(IdleResult)) IdleResult {
@@ -60,7 +63,7 @@ func (ru *Runner) Idle(ctx context.Context, n, inflight int, progress Progress, 
 				end()
 				return
 			}
-			c.Login(ru.cfg.User, ru.cfg.Pass).AddBoth(func(_ ftpwire.Reply, err error) {
+			ru.login(c, true, func(err error) {
 				if err == nil {
 					ok.Add(1)
 					mu.Lock()
@@ -87,7 +90,7 @@ func (ru *Runner) Idle(ctx context.Context, n, inflight int, progress Progress, 
 		time.Sleep(10 * time.Millisecond)
 	}
 	stopTick()
-	res := IdleResult{Wanted: n, LoggedIn: int(ok.Load()), Elapsed: time.Since(start)}
+	res := IdleResult{Wanted: n, LoggedIn: int(ok.Load()), Elapsed: time.Since(start), TLS: ru.Negotiated()}
 	if v, _ := firstErr.Load().(string); v != "" {
 		res.FirstError = v
 	}
@@ -119,6 +122,9 @@ type RateResult struct {
 	// costs on the same machine.
 	ServerCPU      time.Duration `json:",omitempty"`
 	ServerCPUPerOp time.Duration `json:",omitempty"`
+	// TLS is the negotiated version and cipher suite of the control
+	// connections under --tls (Runner.Negotiated).
+	TLS string `json:",omitempty"`
 }
 
 func (r *RateResult) finish(start time.Time, rec *recorder) {
@@ -177,7 +183,8 @@ func loop(ctx context.Context, c, count int, dur time.Duration, progress Progres
 	return res
 }
 
-// Logins: c clients loop connect, USER, PASS, QUIT. The dialogue runs in
+// Logins: c clients loop connect, USER, PASS, QUIT (under TLS: connect,
+// AUTH TLS, the handshake, USER, PASS, QUIT). The dialogue runs in
 // callbacks on the client's event loop; the client's goroutine only dials
 // and waits for the connection to end, one hop per login, so that the
 // load generator spends as little of the machine as it can.
@@ -200,7 +207,7 @@ func (ru *Runner) Logins(ctx context.Context, c, count int, dur time.Duration, p
 					cl.Transport.LoseConnection()
 					return
 				}
-				cl.Login(ru.cfg.User, ru.cfg.Pass).AddBoth(func(_ ftpwire.Reply, err error) {
+				ru.login(cl, false, func(err error) {
 					if err != nil {
 						end(fmt.Errorf("login: %w", err))
 						cl.Transport.LoseConnection()
@@ -320,15 +327,40 @@ func (ru *Runner) dialProbe() (*probe, error) {
 		return nil, fmt.Errorf("ftpbench: probe: %w", err)
 	}
 	p := &probe{conn: conn, r: bufio.NewReader(conn), timeout: ru.cfg.Timeout}
-	if err := p.expect(220); err == nil {
-		if err = p.cmd("USER "+ru.cfg.User, 331); err == nil {
-			err = p.cmd("PASS "+ru.cfg.Pass, 230)
-		}
-	} else {
-		conn.Close()
+	err = p.expect(220)
+	if err == nil && ru.cfg.TLS != nil {
+		err = p.startTLS(ru.cfg.TLS)
+	}
+	if err == nil {
+		err = p.cmd("USER "+ru.cfg.User, 331)
+	}
+	if err == nil {
+		err = p.cmd("PASS "+ru.cfg.Pass, 230)
+	}
+	if err != nil {
+		p.conn.Close()
 		return nil, err
 	}
 	return p, nil
+}
+
+// startTLS is AUTH TLS and the handshake (the prober opens no data
+// connection, so it needs no session cache).
+func (p *probe) startTLS(cfg *tls.Config) error {
+	if err := p.cmd("AUTH TLS", 234); err != nil {
+		return err
+	}
+	cfg = cfg.Clone()
+	if cfg.ServerName == "" {
+		cfg.ServerName, _, _ = net.SplitHostPort(p.conn.RemoteAddr().String())
+	}
+	tc := tls.Client(p.conn, cfg)
+	_ = tc.SetDeadline(time.Now().Add(p.timeout))
+	if err := tc.Handshake(); err != nil {
+		return fmt.Errorf("ftpbench: probe: TLS: %w", err)
+	}
+	p.conn, p.r = tc, bufio.NewReader(tc)
+	return nil
 }
 
 func (p *probe) cmd(line string, want int) error {

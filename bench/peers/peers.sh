@@ -117,7 +117,7 @@ start() {
 		;;
 	tlsref)
 		[ -n "$tls" ] || { echo "tlsref serves FTPS only: start it with tls" >&2; exit 2; }
-		"$dir/ftpbench" tls-reference-server --addr "127.0.0.1:$port" --tls-cert "$cert" --tls-key "$key" \
+		"$dir/ftpbench" tls-reference-server --addr "127.0.0.1:$port" --tls-cert "$cert" --tls-key "$key" --root "$dir/root" \
 			--user "$USER_NAME" --pass "$USER_PASS" >"$log" 2>&1 &
 		;;
 	pyftpdlib)

@@ -11,6 +11,14 @@
 //	ftpbench guess   --addr HOST:PORT --user alice --pass secret -c 200 --duration 10s
 //	ftpbench loopback --file /path/to/local/big.bin
 //	ftpbench report  --dir bench/results --markdown results.md --svg ratios.svg
+//	ftpbench tls-reference-server --addr HOST:PORT --tls-cert FILE --tls-key FILE
+//
+// --tls makes any scenario explicit FTPS: AUTH TLS, then PBSZ 0 and
+// PROT P for data connections and idle sessions, TLS 1.3 only, the
+// server's certificate not verified (benchmarks run against self-signed
+// ones); each connection's data connections resume its own session.
+// tls-reference-server runs bench/tlsref, a goroutine-per-connection
+// crypto/tls FTP server, the yardstick for the idle TLS session's memory.
 //
 // Results print as a table; --json FILE also writes them as JSON.
 package main
@@ -62,11 +70,13 @@ type opts struct {
 	bulkNice int
 	sources  int
 	pause    time.Duration
+	tls      bool
+	ref      refOpts
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(stdout, "usage: ftpbench idle|logins|retr|stor|small|list|latency|guess|loopback|report [flags]; ftpbench SCENARIO --help for flags")
+		fmt.Fprintln(stdout, "usage: ftpbench idle|logins|retr|stor|small|list|latency|guess|loopback|report|tls-reference-server [flags]; ftpbench SCENARIO --help for flags")
 		return nil
 	}
 	scenario := args[0]
@@ -97,13 +107,23 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.IntVar(&o.sources, "guess-sources", 1, "guess: client addresses the guessers share (127.0.0.2 on); the logged-in user connects from 127.0.0.1")
 	fs.DurationVar(&o.pause, "guess-pause", 100*time.Millisecond, "guess: how long a guesser waits after a 421 before it connects again")
 	fs.StringVar(&o.cpuProf, "cpuprofile", "", "write ftpbench's own CPU profile (go tool pprof) to this file")
+	fs.BoolVar(&o.tls, "tls", false, "explicit FTPS: AUTH TLS, PBSZ 0, PROT P; TLS 1.3; certificate not verified")
+	if scenario == "tls-reference-server" {
+		o.ref.flags(fs)
+	}
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return err
 	}
+	if o.tls {
+		o.cfg.TLS = benchTLS()
+	}
 	limit := procstat.RaiseNoFile()
+	if scenario == "tls-reference-server" {
+		return referenceServer(ctx, o.cfg, o.ref, stdout)
+	}
 	if o.cpuProf != "" {
 		f, err := os.Create(o.cpuProf)
 		if err != nil {
@@ -142,7 +162,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	ru := ftpbench.NewRunner(o.cfg)
 	defer ru.Close()
 	var result any
-	cpu := serverCPU(o.pid)
+	cpu0 := serverCPU(o.pid)
+	cpu := func(r *ftpbench.RateResult) {
+		cpu0(r)
+		r.TLS = ru.Negotiated()
+	}
 	switch scenario {
 	case "idle":
 		rows, err := idle(ctx, o, limit, stdout, stderr)
@@ -243,6 +267,9 @@ func printRate(w io.Writer, what, unit string, r ftpbench.RateResult) {
 	if r.ServerCPU > 0 {
 		fmt.Fprintf(w, " server CPU %v/op |", r.ServerCPUPerOp)
 	}
+	if r.TLS != "" {
+		fmt.Fprintf(w, " %s |", r.TLS)
+	}
 	fmt.Fprintln(w)
 	if r.FirstErr != "" {
 		fmt.Fprintf(w, "first error: %s\n", r.FirstErr)
@@ -257,6 +284,7 @@ type idleRow struct {
 	PSSPerSession float64
 	FirstError    string
 	LimitNote     string
+	TLS           string `json:",omitempty"`
 }
 
 // idle opens each N in turn. Past this process's open-file limit the
@@ -284,11 +312,11 @@ func idle(ctx context.Context, o opts, limit uint64, stdout, stderr io.Writer) (
 			row.LimitNote = fmt.Sprintf("split over %d worker processes: the open-file limit is %d per process", workers, limit)
 			fmt.Fprintln(stderr, "ftpbench: "+row.LimitNote)
 		}
-		got, firstErr, release, err := startWorkers(ctx, o, n, workers)
+		got, firstErr, negotiated, release, err := startWorkers(ctx, o, n, workers)
 		if err != nil {
 			return nil, err
 		}
-		row.LoggedIn, row.FirstError = got, firstErr
+		row.LoggedIn, row.FirstError, row.TLS = got, firstErr, negotiated
 		if o.pid > 0 {
 			time.Sleep(500 * time.Millisecond) // let the server settle
 			m, err := procstat.Tree(o.pid)
@@ -299,8 +327,12 @@ func idle(ctx context.Context, o opts, limit uint64, stdout, stderr io.Writer) (
 			}
 		}
 		release()
-		fmt.Fprintf(stdout, "| %d | %d | %d | %d KiB | %.0f B | %d KiB | %.0f B |\n",
+		fmt.Fprintf(stdout, "| %d | %d | %d | %d KiB | %.0f B | %d KiB | %.0f B |",
 			n, got, workers, row.RSS>>10, row.RSSPerSession, row.PSS>>10, row.PSSPerSession)
+		if row.TLS != "" {
+			fmt.Fprintf(stdout, " %s |", row.TLS)
+		}
+		fmt.Fprintln(stdout)
 		if firstErr != "" {
 			fmt.Fprintf(stdout, "first error: %s\n", firstErr)
 		}
@@ -312,10 +344,10 @@ func idle(ctx context.Context, o opts, limit uint64, stdout, stderr io.Writer) (
 
 // startWorkers runs `ftpbench idle-worker` processes holding n sessions
 // between them; release closes their stdin, which ends them.
-func startWorkers(ctx context.Context, o opts, n, workers int) (int, string, func(), error) {
+func startWorkers(ctx context.Context, o opts, n, workers int) (int, string, string, func(), error) {
 	self, err := os.Executable()
 	if err != nil {
-		return 0, "", nil, err
+		return 0, "", "", nil, err
 	}
 	var cmds []*exec.Cmd
 	var stdins []io.Closer
@@ -334,7 +366,7 @@ func startWorkers(ctx context.Context, o opts, n, workers int) (int, string, fun
 			}
 		}
 	}
-	total, firstErr := 0, ""
+	total, firstErr, negotiated := 0, "", ""
 	readers := make([]*bufio.Scanner, 0, workers)
 	for w := 0; w < workers; w++ {
 		share := n / workers
@@ -342,13 +374,14 @@ func startWorkers(ctx context.Context, o opts, n, workers int) (int, string, fun
 			share++
 		}
 		cmd := exec.CommandContext(ctx, self, "idle-worker", "--addr", o.cfg.Addr, "--user", o.cfg.User, "--pass", o.cfg.Pass,
-			"--n", strconv.Itoa(share), "--inflight", strconv.Itoa(o.inflight), "--timeout", o.cfg.Timeout.String())
+			"--n", strconv.Itoa(share), "--inflight", strconv.Itoa(o.inflight), "--timeout", o.cfg.Timeout.String(),
+			"--tls="+strconv.FormatBool(o.tls))
 		in, _ := cmd.StdinPipe()
 		out, _ := cmd.StdoutPipe()
 		cmd.Stderr = os.Stderr
 		if err := cmd.Start(); err != nil {
 			release()
-			return 0, "", nil, err
+			return 0, "", "", nil, err
 		}
 		cmds = append(cmds, cmd)
 		stdins = append(stdins, in)
@@ -368,8 +401,11 @@ func startWorkers(ctx context.Context, o opts, n, workers int) (int, string, fun
 		if firstErr == "" {
 			firstErr = res.FirstError
 		}
+		if negotiated == "" {
+			negotiated = res.TLS
+		}
 	}
-	return total, firstErr, release, nil
+	return total, firstErr, negotiated, release, nil
 }
 
 // bulkProcess runs the latency scenario's bulk downloads in a child
@@ -386,7 +422,7 @@ func bulkProcess(o opts) ftpbench.BulkLoad {
 		}
 		cmd := exec.CommandContext(ctx, self, "bulk-worker", "--addr", o.cfg.Addr, "--user", o.cfg.User, "--pass", o.cfg.Pass,
 			"-k", strconv.Itoa(k), "--duration", dur.String(), "--file", file, "--timeout", o.cfg.Timeout.String(),
-			"--bulk-nice", strconv.Itoa(o.bulkNice))
+			"--bulk-nice", strconv.Itoa(o.bulkNice), "--tls="+strconv.FormatBool(o.tls))
 		cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 		cmd.WaitDelay = 30 * time.Second // then killed: only the child this program started
 		cmd.Stderr = os.Stderr

@@ -132,6 +132,8 @@ type Client struct {
 	dataRun int  // transfers whose data phase runs: the reply timer waits
 	binary  bool // TYPE I was sent
 	dataTLS bool // PROT P: data connections are TLS
+	tlsOK   bool // the control connection's handshake is done
+	tlsCS   tls.ConnectionState
 	xfers   []*xfer
 }
 
@@ -165,7 +167,8 @@ func (c *Client) implicitTLS() {
 		c.Transport.Abort()
 		return
 	}
-	if err := st.StartTLS(c.cfg.TLS, protocol.TLSOptions{Client: true, Timeout: c.cfg.ReplyTimeout}, func(_ tls.ConnectionState, err error) {
+	if err := st.StartTLS(c.cfg.TLS, protocol.TLSOptions{Client: true, Timeout: c.cfg.ReplyTimeout}, func(cs tls.ConnectionState, err error) {
+		c.tlsOK, c.tlsCS = err == nil, cs
 		if err == nil {
 			c.dataTLS = !c.cfg.ClearData // implicit FTPS protects data by default
 		} else {

@@ -68,6 +68,7 @@ func (c *Client) startTLS(st protocol.TLSStarter, d *deferred.Deferred[tls.Conne
 	c.armTimer()
 	err := st.StartTLS(c.cfg.TLS, protocol.TLSOptions{Client: true, Timeout: c.cfg.ReplyTimeout}, func(cs tls.ConnectionState, err error) {
 		c.dataDone()
+		c.tlsOK, c.tlsCS = err == nil, cs
 		d.ResolveNow(cs, err)
 	})
 	if err != nil {
@@ -75,6 +76,11 @@ func (c *Client) startTLS(st protocol.TLSStarter, d *deferred.Deferred[tls.Conne
 		d.ResolveNow(tls.ConnectionState{}, fmt.Errorf("client: starting TLS: %w", err))
 	}
 }
+
+// TLSState is the control connection's TLS state once its handshake is
+// done (ok false before, or without TLS): the version and cipher suite a
+// benchmark reports. Loop-only.
+func (c *Client) TLSState() (cs tls.ConnectionState, ok bool) { return c.tlsCS, c.tlsOK }
 
 // Protect sends PBSZ 0 then PROT P (private) or PROT C (clear): whether
 // data connections use TLS from now on (RFC 4217 sections 8, 9). It
