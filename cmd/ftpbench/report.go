@@ -89,8 +89,14 @@ func report(args []string, stdout, stderr io.Writer) error {
 	md := fs.String("markdown", "", "write the markdown table here (default: stdout only)")
 	svg := fs.String("svg", "", "write the SVG chart here")
 	self := fs.String("self", "gnetftp", "the server the ratios are for")
+	tlsMode := fs.Bool("tls", false, "the FTPS table of matrix.sh's TLS=1 runs (DIR is then its tls directory)")
+	plain := fs.String("plain", "bench/results", "--tls: the plain runs, shown beside the TLS ones")
+	ref := fs.String("ref", "tlsref", "--tls: the goroutine-per-connection crypto/tls server that the idle session is compared with")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *tlsMode {
+		return tlsReport(*dir, *plain, *self, *ref, *md, stdout)
 	}
 	entries, err := os.ReadDir(*dir)
 	if err != nil {
