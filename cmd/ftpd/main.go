@@ -476,7 +476,9 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	r := reactor.New(reactor.Config{Loops: o.loops, Logger: logger})
+	// An implicit-FTPS handshake is part of the login: the login timeout
+	// bounds it too.
+	r := reactor.New(reactor.Config{Loops: o.loops, Logger: logger, TLSHandshakeTimeout: max(o.loginTimeout, 0)}) // 0: the reactor's 30 s
 	for _, a := range o.listen {
 		if err := r.Listen(a, f); err != nil {
 			return err
