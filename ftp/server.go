@@ -22,6 +22,7 @@ import (
 	"github.com/gnetftp/gnetftp/ftp/auth"
 	"github.com/gnetftp/gnetftp/ftp/ban"
 	"github.com/gnetftp/gnetftp/ftp/dtp"
+	"github.com/gnetftp/gnetftp/ftp/ftptls"
 	"github.com/gnetftp/gnetftp/ftp/shell"
 	"github.com/gnetftp/gnetftp/ftp/shell/local"
 	"github.com/gnetftp/gnetftp/protocol"
@@ -108,6 +109,21 @@ type Config struct {
 	// embedder can share its own bounded executor); default a new
 	// deferred.Pool, closed by StopFactory.
 	Pool deferred.Submitter
+	// TLS enables FTPS (RFC 4217): AUTH TLS on every control connection,
+	// PBSZ and PROT, and TLS data connections under PROT P that resume
+	// their control session (TLSReuse). Serve implicit FTPS by giving the
+	// same factory to reactor.ListenTLS with TLS.Control(). nil: no FTPS
+	// (AUTH answers 431, FEAT does not list it).
+	TLS *ftptls.Server
+	// TLSRequired refuses USER and PASS on a control connection without
+	// TLS (530 "TLS required"), and data connections without it (PROT C:
+	// 534, PASV/EPSV/PORT/EPRT under PROT C: 521). It needs TLS.
+	TLSRequired bool
+	// TLSAnonymousPlain exempts anonymous users from TLSRequired.
+	TLSAnonymousPlain bool
+	// TLSReuse says whether PROT P data connections must resume the
+	// control connection's session; default TLSReuseRequired.
+	TLSReuse TLSReuse
 	// Events, when set, is told about logins, transfers and changes to
 	// files (see Events); called on the event loops.
 	Events Events
@@ -156,6 +172,9 @@ func NewFactory(cfg Config) (*Factory, error) {
 		return nil, fmt.Errorf("ftp: root %s is not a directory: %v", root, err)
 	}
 	cfg.Root = root
+	if cfg.TLSRequired && cfg.TLS == nil {
+		return nil, fmt.Errorf("ftp: Config.TLSRequired needs Config.TLS (a certificate)")
+	}
 	if cfg.Welcome == "" {
 		cfg.Welcome = "gnetftp FTP server ready."
 	}

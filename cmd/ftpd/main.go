@@ -31,6 +31,7 @@ import (
 	"github.com/gnetftp/gnetftp/ftp/auth"
 	"github.com/gnetftp/gnetftp/ftp/ban"
 	"github.com/gnetftp/gnetftp/ftp/dtp"
+	"github.com/gnetftp/gnetftp/ftp/ftptls"
 	"github.com/gnetftp/gnetftp/reactor"
 )
 
@@ -88,6 +89,12 @@ var errVersion = errors.New("version asked")
 // options are the command line's settings, before they become ftp.Config.
 type options struct {
 	listen          []string
+	listenTLS       []string
+	tlsCert         string
+	tlsKey          string
+	tlsRequired     bool
+	tlsAnonPlain    bool
+	tlsReuse        ftp.TLSReuse
 	root            string
 	users           string
 	anonymous       bool
@@ -196,6 +203,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	o.flags = fs
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.Var(listFlag{&o.listen}, "listen", "address to listen on, host:port (repeatable; IPv6 as [::1]:2121) (default 127.0.0.1:2121)")
+	fs.Var(listFlag{&o.listenTLS}, "listen-tls", "address for implicit FTPS (TLS from the first byte; 990 is the convention), host:port (repeatable); needs --tls-cert")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate (chain) for FTPS: AUTH TLS on every listener, and --listen-tls; reloaded on SIGHUP (make one with ftpd cert)")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of --tls-cert (ECDSA P-256 recommended)")
+	fs.BoolVar(&o.tlsRequired, "tls-required", false, "refuse USER/PASS without TLS on the control connection (530) and data connections without PROT P (521/534)")
+	fs.BoolVar(&o.tlsAnonPlain, "tls-anonymous-plain", false, "with --tls-required: anonymous users may still log in and transfer without TLS")
+	reuse := fs.String("tls-session-reuse", "required", "PROT P data connections must resume the control connection's TLS session (required, as vsftpd's require_ssl_reuse) or may not (optional, for clients such as Python's stock ftplib)")
 	fs.StringVar(&o.root, "root", "ftproot", "directory to serve (created if missing); nothing outside it is reachable")
 	fs.StringVar(&o.users, "users", "", "users file (name:bcrypt-hash[:home] lines); without it only anonymous read-only access")
 	fs.Var(boolSetFlag{&o.anonymous, &o.anonymousSet}, "anonymous", "allow anonymous read-only logins (USER anonymous or ftp) (default true without --users, false with)")
@@ -251,6 +264,20 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	o.maxConnsSet = o.maxConns != derivedMaxConns
 	if o.maxConns < 0 || o.maxConnsPerIP < 0 {
 		return o, errors.New("--max-connections and --max-connections-per-ip: want 0 (no limit) or more")
+	}
+	reuseMode, err := ftp.ParseTLSReuse(*reuse)
+	if err != nil {
+		return o, fmt.Errorf("--tls-session-reuse %q: want required or optional", *reuse)
+	}
+	o.tlsReuse = reuseMode
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return o, errors.New("--tls-cert and --tls-key go together")
+	}
+	if o.tlsCert == "" && (len(o.listenTLS) > 0 || o.tlsRequired) {
+		return o, errors.New("--listen-tls and --tls-required need --tls-cert and --tls-key")
+	}
+	if o.root == "" {
+		return o, errors.New("--root is empty: give the directory to serve")
 	}
 	if len(o.listen) == 0 {
 		o.listen = []string{"127.0.0.1:2121"}
@@ -425,6 +452,14 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 		authn = users
 	}
+	var certs *ftptls.Certs
+	var tlsServer *ftptls.Server
+	if o.tlsCert != "" {
+		if certs, err = ftptls.LoadCerts(o.tlsCert, o.tlsKey); err != nil {
+			return err
+		}
+		tlsServer = ftptls.NewServer(certs)
+	}
 	pool := deferred.NewPool(deferred.PoolConfig{})
 	defer pool.Close()
 	f, err := ftp.NewFactory(ftp.Config{
@@ -433,6 +468,7 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		IdleTimeout: idleOrOff(o.idleTimeout), LoginTimeout: idleOrOff(o.loginTimeout), Bans: bans(o), HashWorkers: o.hashWorkers,
 		MaxConnections: o.maxConns, MaxConnectionsPerIP: o.maxConnsPerIP,
 		PublicHost: o.publicHost, Pool: pool, Logger: logger,
+		TLS: tlsServer, TLSRequired: o.tlsRequired, TLSAnonymousPlain: o.tlsAnonPlain, TLSReuse: o.tlsReuse,
 		MaxPassivePerIP: limitOrOff(o.maxPassivePerIP),
 		Data: dtp.Config{PortLow: o.passiveLo, PortHigh: o.passiveHi, IdleTimeout: idleOrOff(o.dataTimeout),
 			AllowForeignPeers: o.allowForeign, AllowPrivilegedPorts: o.allowPrivileged},
@@ -440,9 +476,16 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	r := reactor.New(reactor.Config{Loops: o.loops, Logger: logger})
+	// An implicit-FTPS handshake is part of the login: the login timeout
+	// bounds it too.
+	r := reactor.New(reactor.Config{Loops: o.loops, Logger: logger, TLSHandshakeTimeout: max(o.loginTimeout, 0)}) // 0: the reactor's 30 s
 	for _, a := range o.listen {
 		if err := r.Listen(a, f); err != nil {
+			return err
+		}
+	}
+	for _, a := range o.listenTLS {
+		if err := r.ListenTLS(a, tlsServer.Control(), f); err != nil {
 			return err
 		}
 	}
@@ -472,8 +515,18 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			access += ", and anonymous read-only"
 		}
 	}
-	for _, a := range r.Addrs() {
-		fmt.Fprintf(stdout, "ftpd: serving %s on ftp://%s (%s)\n", root, a, access)
+	if tlsServer != nil {
+		access += "; FTPS with AUTH TLS"
+		if o.tlsRequired {
+			access += " (required)"
+		}
+	}
+	for i, a := range r.Addrs() {
+		scheme := "ftp"
+		if i >= len(o.listen) {
+			scheme = "ftps" // implicit TLS
+		}
+		fmt.Fprintf(stdout, "ftpd: serving %s on %s://%s (%s)\n", root, scheme, a, access)
 	}
 	first := r.Addrs()[0].(*net.TCPAddr)
 	fmt.Fprintf(stdout, "ftpd: try  curl ftp://%s/  or  lftp -p %d %s   (Ctrl-C stops)\n", first, first.Port, first.IP)
@@ -489,6 +542,13 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 					logger.Error("reloading users file", "err", err)
 				} else {
 					logger.Info("users file reloaded")
+				}
+			}
+			if certs != nil {
+				if err := certs.Reload(); err != nil {
+					logger.Error("reloading the TLS certificate (the previous one stays)", "err", err)
+				} else {
+					logger.Info("TLS certificate reloaded", "cert", o.tlsCert)
 				}
 			}
 		case <-ctx.Done():

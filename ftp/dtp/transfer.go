@@ -324,7 +324,7 @@ func copyLoop(dst io.Writer, src io.Reader, newConv func(w io.Writer, scratch []
 // sideOf says whether a copy end is the data connection.
 func sideOf(end any) side {
 	switch end.(type) {
-	case *net.TCPConn, *idleConn:
+	case *net.TCPConn, *idleConn, tlsIdle:
 		return sideNet
 	}
 	return sideLocal
