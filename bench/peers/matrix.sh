@@ -46,7 +46,7 @@ if [ -n "${TLS:-}" ]; then
 	out=$out/tls
 	mkdir -p "$out"
 	for s in $servers; do
-		if [ "$s" = gnetftp ] && ! "$dir/ftpd" --help 2>&1 | grep -q -- --tls-cert; then
+		if [ "$s" = gnetftp ] && ! "$dir/ftpd" --help 2>&1 | grep -c -- -tls-cert >/dev/null; then
 			echo "matrix: gnetftp skipped: this ftpd has no --tls-cert yet" >&2
 			continue
 		fi

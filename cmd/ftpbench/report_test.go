@@ -48,3 +48,26 @@ func TestReportMediansRatiosAndChart(t *testing.T) {
 	assert.True(t, strings.HasPrefix(string(b), "<svg"))
 	assert.Equal(t, 5, strings.Count(string(b), "<rect"), "one bar per compared figure")
 }
+
+// TestTLSReport: plain -> TLS per server, the idle session against the
+// reference server, the ratio to the best peer (tlsref is no peer), and
+// the fraction of the cipher's speed.
+func TestTLSReport(t *testing.T) {
+	plain, dir := t.TempDir(), t.TempDir()
+	writeRun(t, plain, "gnetftp", "retr-1.json", ftpbench.RateResult{Ops: 1, MBps: 2000})
+	writeRun(t, dir, "gnetftp", "retr-1.json", ftpbench.RateResult{Ops: 1, MBps: 1000, TLS: "TLS 1.3 TLS_AES_128_GCM_SHA256"})
+	writeRun(t, dir, "peer", "retr-1.json", ftpbench.RateResult{Ops: 1, MBps: 500})
+	writeRun(t, dir, "tlsref", "retr-1.json", ftpbench.RateResult{Ops: 1, MBps: 4000})
+	writeRun(t, dir, "gnetftp", "idle-1.json", []idleRow{{N: 10, LoggedIn: 10, PSSPerSession: 6 << 10}})
+	writeRun(t, dir, "tlsref", "idle-1.json", []idleRow{{N: 10, LoggedIn: 10, PSSPerSession: 24 << 10, TLS: "TLS 1.3 TLS_AES_128_GCM_SHA256"}})
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "cipher.json"), []byte(`{"MBps": 4000}`), 0o644))
+	var out, errOut bytes.Buffer
+	require.NoError(t, report([]string{"--tls", "--dir", dir, "--plain", plain}, &out, &errOut))
+	md := out.String()
+	assert.Contains(t, md, "| gnetftp | - -> **6.00** (6.00-6.00, n=1) |")
+	assert.Contains(t, md, " 2000 -> **1000** (1000-1000, n=1) |", "plain beside TLS")
+	assert.Contains(t, md, "| TLS 1.3 TLS_AES_128_GCM_SHA256 |\n")
+	assert.Contains(t, md, "gnetftp uses 0.25 of the goroutine-per-connection crypto/tls server's memory")
+	assert.Contains(t, md, "RETR 1 GiB PROT P MB/s: gnetftp **2.00x** the best peer (peer, 500 MB/s)", "tlsref is no peer")
+	assert.Contains(t, md, "gnetftp RETR 0.25;")
+}
