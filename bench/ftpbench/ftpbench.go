@@ -62,7 +62,7 @@ type Runner struct {
 	tls  atomic.Value // string: the first control handshake's version and suite
 }
 
-// Negotiated is the TLS version and cipher suite of the first control
+// Negotiated is the TLS version, cipher suite and key exchange of the first control
 // connection that finished its handshake ("" before, or without TLS).
 // Any goroutine.
 func (ru *Runner) Negotiated() string {
@@ -71,7 +71,7 @@ func (ru *Runner) Negotiated() string {
 }
 
 func (ru *Runner) noteTLS(cs tls.ConnectionState) {
-	ru.tls.CompareAndSwap(nil, fmt.Sprintf("%s %s", tls.VersionName(cs.Version), tls.CipherSuiteName(cs.CipherSuite)))
+	ru.tls.CompareAndSwap(nil, fmt.Sprintf("%s %s %s", tls.VersionName(cs.Version), tls.CipherSuiteName(cs.CipherSuite), cs.CurveID))
 }
 
 // login logs c in from its loop: under TLS, AUTH TLS first (the

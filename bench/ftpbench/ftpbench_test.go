@@ -106,7 +106,7 @@ func TestTLSScenariosAgainstTheServer(t *testing.T) {
 
 	res := ru.Idle(ctx, 50, 16, nil, nil)
 	assert.Equal(t, 50, res.LoggedIn, res.FirstError)
-	assert.Equal(t, "TLS 1.3 TLS_AES_128_GCM_SHA256", res.TLS)
+	assert.Equal(t, "TLS 1.3 TLS_AES_128_GCM_SHA256 X25519MLKEM768", res.TLS, "Go's default key exchange between Go client and server")
 
 	logins := ru.Logins(ctx, 4, 20, time.Minute, nil)
 	assert.Zero(t, logins.Errors, logins.FirstErr)

@@ -14,8 +14,8 @@
 //	ftpbench tls-reference-server --addr HOST:PORT --tls-cert FILE --tls-key FILE
 //
 // --tls makes any scenario explicit FTPS: AUTH TLS, then PBSZ 0 and
-// PROT P for data connections and idle sessions, TLS 1.3 only, the
-// server's certificate not verified (benchmarks run against self-signed
+// PROT P for data connections and idle sessions, TLS 1.3 only, X25519,
+// the server's certificate not verified (benchmarks run against self-signed
 // ones); each connection's data connections resume its own session.
 // tls-reference-server runs bench/tlsref, a goroutine-per-connection
 // crypto/tls FTP server, the yardstick for the idle TLS session's memory.
