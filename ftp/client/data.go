@@ -68,7 +68,7 @@ type xfer struct {
 	ch     channel
 	ctx    context.Context
 	cancel context.CancelFunc
-	ready  chan bool // uploads: true once the server's 1xx came
+	ready  chan bool // uploads and TLS: true once the server's 1xx came
 
 	// loop-owned
 	sent     bool // the command went out
@@ -94,7 +94,7 @@ func (c *Client) transfer(cmd string, src io.Reader, dst io.Writer) *deferred.De
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		x := &xfer{c: c, cmd: cmd, d: d, ch: ch, ctx: ctx, cancel: cancel}
-		if src != nil {
+		if src != nil || c.dataTLS {
 			x.ready = make(chan bool, 1)
 		}
 		c.xfers = append(c.xfers, x)
@@ -217,12 +217,24 @@ func (x *xfer) move(src io.Reader, dst io.Writer) (int64, error) {
 	if _, isPassive := x.ch.(passive); isPassive && !x.c.Loop().CallFromThread(x.start) {
 		return 0, ErrLost
 	}
+	if x.ready != nil {
+		// An upload starts after the 1xx, and so does a TLS handshake
+		// (as ftplib, curl and lftp do): pyftpdlib stalls for good on a
+		// ClientHello that arrives before it has set up the transfer,
+		// and servers send 150 before their side of the handshake.
+		select {
+		case ok := <-x.ready:
+			if !ok {
+				return 0, nil // refused: the reply says why
+			}
+		case <-x.ctx.Done():
+			return 0, x.ctx.Err()
+		}
+	}
 	idle := x.c.cfg.DataTimeout
 	var data io.ReadWriter = withIdle(conn, idle)
 	closeData := conn.Close
 	if x.c.dataTLS {
-		// After the command went out (passive) or the server connected
-		// (active): the server starts its side once it has the command.
 		tc, err := x.c.dataHandshake(x.ctx, conn)
 		if err != nil {
 			return 0, err
@@ -231,14 +243,6 @@ func (x *xfer) move(src io.Reader, dst io.Writer) (int64, error) {
 	}
 	if src == nil {
 		return io.Copy(dst, data)
-	}
-	select {
-	case ok := <-x.ready:
-		if !ok {
-			return 0, nil
-		}
-	case <-x.ctx.Done():
-		return 0, x.ctx.Err()
 	}
 	n, err := io.Copy(data, src)
 	if err == nil {

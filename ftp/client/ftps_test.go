@@ -1,13 +1,17 @@
 package client_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -114,4 +118,87 @@ func TestFTPSWithoutResumptionIsRefused(t *testing.T) {
 	require.ErrorAs(t, err, &re)
 	assert.Equal(t, 522, re.Reply.Code)
 	assert.Empty(t, got.Bytes())
+}
+
+// TestFTPSDataHandshakeWaitsForThe1xx: the client's ClientHello on a PROT
+// P data connection comes only after the server's 150, as ftplib, curl
+// and lftp send it (pyftpdlib stalls for good on one that comes before
+// it has set up the transfer). The server here waits 200 ms after RETR
+// and looks for early bytes on the data connection before it replies.
+func TestFTPSDataHandshakeWaitsForThe1xx(t *testing.T) {
+	cfg := testcert.MustNew().ServerConfig()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	early := make(chan bool, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+		var w io.Writer = c
+		r := bufio.NewReader(c)
+		say := func(s string) { _, _ = io.WriteString(w, s+"\r\n") }
+		say("220 hi")
+		var data net.Listener
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			verb, _, _ := strings.Cut(strings.TrimSpace(line), " ")
+			switch verb {
+			case "AUTH":
+				say("234 go")
+				tc := tls.Server(c, cfg)
+				if tc.Handshake() != nil {
+					return
+				}
+				w, r = tc, bufio.NewReader(tc)
+			case "EPSV":
+				data, _ = net.Listen("tcp", "127.0.0.1:0")
+				defer data.Close()
+				say(fmt.Sprintf("229 ok (|||%d|)", data.Addr().(*net.TCPAddr).Port))
+			case "RETR":
+				dc, err := data.Accept()
+				if err != nil {
+					return
+				}
+				defer dc.Close()
+				_ = dc.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+				n, _ := dc.Read(make([]byte, 1))
+				early <- n > 0
+				_ = dc.SetDeadline(time.Now().Add(10 * time.Second))
+				say("150 here it comes")
+				tc := tls.Server(dc, cfg)
+				if n == 0 && tc.Handshake() == nil {
+					_, _ = io.WriteString(tc, "payload")
+					_ = tc.Close()
+				}
+				say("226 done")
+			case "QUIT":
+				say("221 bye")
+				return
+			default:
+				say("200 ok")
+			}
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); <-done })
+
+	r := clientReactor(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, r, ln.Addr().String(), client.Config{TLS: &tls.Config{InsecureSkipVerify: true}})
+	require.NoError(t, err)
+	var got bytes.Buffer
+	_, err = deferred.Call(ctx, c.Loop(), func() *deferred.Deferred[int64] { return c.Retrieve("f", &got) })
+	require.NoError(t, err)
+	assert.False(t, <-early, "no TLS byte on the data connection before the 150")
+	assert.Equal(t, "payload", got.String())
+	_, err = deferred.Call(ctx, c.Loop(), func() *deferred.Deferred[ftpwire.Reply] { return c.Quit() })
+	require.NoError(t, err)
 }
