@@ -14,7 +14,7 @@
 //	ftpbench tls-reference-server --addr HOST:PORT --tls-cert FILE --tls-key FILE
 //
 // --tls makes any scenario explicit FTPS: AUTH TLS, then PBSZ 0 and
-// PROT P for data connections and idle sessions, TLS 1.3 only, X25519,
+// PROT P for data connections and idle sessions, TLS 1.3 only, ECDHE P-256,
 // the server's certificate not verified (benchmarks run against self-signed
 // ones); each connection's data connections resume its own session.
 // tls-reference-server runs bench/tlsref, a goroutine-per-connection
@@ -107,7 +107,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.IntVar(&o.sources, "guess-sources", 1, "guess: client addresses the guessers share (127.0.0.2 on); the logged-in user connects from 127.0.0.1")
 	fs.DurationVar(&o.pause, "guess-pause", 100*time.Millisecond, "guess: how long a guesser waits after a 421 before it connects again")
 	fs.StringVar(&o.cpuProf, "cpuprofile", "", "write ftpbench's own CPU profile (go tool pprof) to this file")
-	fs.BoolVar(&o.tls, "tls", false, "explicit FTPS: AUTH TLS, PBSZ 0, PROT P; TLS 1.3; certificate not verified")
+	fs.BoolVar(&o.tls, "tls", false, "explicit FTPS: AUTH TLS, PBSZ 0, PROT P; TLS 1.3, ECDHE P-256; certificate not verified")
 	if scenario == "tls-reference-server" {
 		o.ref.flags(fs)
 	}

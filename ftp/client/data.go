@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -239,7 +240,7 @@ func (x *xfer) move(src io.Reader, dst io.Writer) (int64, error) {
 		if err != nil {
 			return 0, err
 		}
-		data, closeData = withIdleTLS(tc, conn, idle), tc.Close // close_notify, then the close
+		data, closeData = withIdleTLS(tc, conn, idle), func() error { return closeUpload(tc, conn, idle) }
 	}
 	if src == nil {
 		return io.Copy(dst, data)
@@ -249,6 +250,24 @@ func (x *xfer) move(src io.Reader, dst io.Writer) (int64, error) {
 		err = closeData()
 	}
 	return n, err
+}
+
+// closeUpload ends a TLS upload: close_notify and the TCP FIN, then it
+// reads what the server still sends until the server closes (bounded by
+// idle). An uploader reads nothing else, and a TLS 1.3 server sends
+// session tickets after the handshake: closing with them unread makes
+// the kernel reset the connection, and vsftpd then fails the upload
+// ("426 Failure reading network stream").
+func closeUpload(tc *tls.Conn, conn *net.TCPConn, idle time.Duration) error {
+	if err := tc.CloseWrite(); err != nil {
+		return fmt.Errorf("client: data connection TLS close: %w", err)
+	}
+	_ = conn.CloseWrite()
+	if idle > 0 {
+		_ = conn.SetReadDeadline(time.Now().Add(idle))
+	}
+	_, _ = io.Copy(io.Discard, tc) // tickets, then the server's close_notify or its close
+	return conn.Close()
 }
 
 // idleStep is how much data one deadline covers on a data connection
