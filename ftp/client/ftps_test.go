@@ -125,11 +125,16 @@ func TestFTPSWithoutResumptionIsRefused(t *testing.T) {
 // and lftp send it (pyftpdlib stalls for good on one that comes before
 // it has set up the transfer). The server here waits 200 ms after RETR
 // and looks for early bytes on the data connection before it replies.
+// Then an upload to a server that sends bytes after the handshake (as
+// OpenSSL's TLS 1.3 session tickets come): the client reads them before
+// it closes, so the server sees the end of the upload, not a reset
+// (vsftpd answered 426 to that).
 func TestFTPSDataHandshakeWaitsForThe1xx(t *testing.T) {
 	cfg := testcert.MustNew().ServerConfig()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	early := make(chan bool, 1)
+	stored := make(chan error, 1)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -179,6 +184,26 @@ func TestFTPSDataHandshakeWaitsForThe1xx(t *testing.T) {
 					_ = tc.Close()
 				}
 				say("226 done")
+			case "STOR":
+				dc, err := data.Accept()
+				if err != nil {
+					return
+				}
+				defer dc.Close()
+				_ = dc.SetDeadline(time.Now().Add(10 * time.Second))
+				say("150 send it")
+				tc := tls.Server(dc, cfg)
+				if tc.Handshake() != nil {
+					return
+				}
+				// Bytes the uploader does not expect, as an OpenSSL
+				// server's session tickets after the handshake.
+				_, _ = io.WriteString(tc, "late")
+				time.Sleep(100 * time.Millisecond) // the client is done writing: a reset would come now
+				n, err := io.Copy(io.Discard, tc)
+				_ = tc.Close()
+				stored <- err
+				say(fmt.Sprintf("226 %d bytes", n))
 			case "QUIT":
 				say("221 bye")
 				return
@@ -199,6 +224,11 @@ func TestFTPSDataHandshakeWaitsForThe1xx(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, <-early, "no TLS byte on the data connection before the 150")
 	assert.Equal(t, "payload", got.String())
+
+	n, err := deferred.Call(ctx, c.Loop(), func() *deferred.Deferred[int64] { return c.Store("g", bytes.NewReader(make([]byte, 16<<20))) })
+	require.NoError(t, err)
+	assert.Equal(t, int64(16<<20), n)
+	assert.NoError(t, <-stored, "the upload ended with close_notify and a FIN, no reset for the bytes it did not read")
 	_, err = deferred.Call(ctx, c.Loop(), func() *deferred.Deferred[ftpwire.Reply] { return c.Quit() })
 	require.NoError(t, err)
 }
