@@ -13,9 +13,10 @@
 # the goroutine-per-connection crypto/tls yardstick) with `ftpbench --tls`
 # (AUTH TLS, PBSZ 0, PROT P, TLS 1.3, data connections resuming the
 # control session): idle sessions (IDLE_N, default 2,000), logins and
-# 4 KiB downloads at C=50, RETR and STOR of 1 GiB; then `openssl speed`
-# for AES-128-GCM on one core, and `ftpbench report --tls`, which puts
-# the plain figures of OUT_DIR beside the TLS ones.
+# 4 KiB downloads at C=50, RETR and STOR of 1 GiB, each also plain
+# against the same server process (into OUT_DIR/tls-plain); then
+# `openssl speed` for AES-128-GCM on one core, and `ftpbench report
+# --tls`, which puts the plain figures beside the TLS ones.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -42,9 +43,10 @@ cipher_speed() {
 
 if [ -n "${TLS:-}" ]; then
 	servers=${SERVERS:-$("$here/peers.sh" names tls)}
-	plain=$out
-	out=$out/tls
-	mkdir -p "$out"
+	out_root=$out
+	out=$out_root/tls
+	plain_out=$out_root/tls-plain
+	mkdir -p "$out" "$plain_out"
 	for s in $servers; do
 		if [ "$s" = gnetftp ] && ! "$dir/ftpd" --help 2>&1 | grep -c -- -tls-cert >/dev/null; then
 			echo "matrix: gnetftp skipped: this ftpd has no --tls-cert yet" >&2
@@ -53,25 +55,48 @@ if [ -n "${TLS:-}" ]; then
 		for run in $(seq 1 "$runs"); do
 			port=$((port + 1))
 			pid=$("$here/peers.sh" start "$s" "$dir" "$port" tls)
-			a=(--addr "127.0.0.1:$port" "${common[@]}" --tls)
-			o="$out/$s"
-			mkdir -p "$o"
 			echo "matrix: $s TLS run $run (pid $pid, port $port)" >&2
-			# Idle: one count, logins bounded by a longer timeout (ProFTPD
-			# and vsftpd fork a process per session).
-			"$fb" idle "${a[@]}" --timeout 180s --n "${IDLE_N:-2000}" --pid "$pid" --json "$o/idle-$run.json" || true
-			"$fb" logins "${a[@]}" --pid "$pid" -c 50 --duration 5s --json "$o/logins-$run.json" || true
-			"$fb" small "${a[@]}" --pid "$pid" --file small.bin -c 50 --duration 5s --json "$o/small-$run.json" || true
-			"$fb" retr "${a[@]}" --pid "$pid" --file big.bin --json "$o/retr-$run.json" || true
-			"$fb" stor "${a[@]}" --pid "$pid" --size 1GiB --json "$o/stor-$run.json" || true
-			rm -f "$dir/root"/ftpbench-*.bin
+			# Each scenario plain, then as FTPS, against the same server
+			# process (every server here also takes plain sessions), so
+			# that "plain -> TLS" is one moment of the machine.
+			for mode in plain tls; do
+				a=(--addr "127.0.0.1:$port" "${common[@]}")
+				o="$out/$s"
+				if [ $mode = plain ]; then
+					o="$plain_out/$s"
+				else
+					a+=(--tls)
+				fi
+				mkdir -p "$o"
+				# Idle: one count, logins bounded by a longer timeout
+				# (ProFTPD and vsftpd fork a process per session).
+				"$fb" idle "${a[@]}" --timeout 180s --n "${IDLE_N:-2000}" --pid "$pid" --json "$o/idle-$run.json" || true
+			done
+			for sc in logins small retr stor; do
+				for mode in plain tls; do
+					a=(--addr "127.0.0.1:$port" "${common[@]}" --pid "$pid")
+					o="$out/$s"
+					if [ $mode = plain ]; then
+						o="$plain_out/$s"
+					else
+						a+=(--tls)
+					fi
+					case $sc in
+					logins) "$fb" logins "${a[@]}" -c 50 --duration 5s --json "$o/logins-$run.json" || true ;;
+					small) "$fb" small "${a[@]}" --file small.bin -c 50 --duration 5s --json "$o/small-$run.json" || true ;;
+					retr) "$fb" retr "${a[@]}" --file big.bin --json "$o/retr-$run.json" || true ;;
+					stor) "$fb" stor "${a[@]}" --size 1GiB --json "$o/stor-$run.json" || true
+						rm -f "$dir/root"/ftpbench-*.bin ;;
+					esac
+				done
+			done
 			kill "$pid" 2>/dev/null || true
 			wait "$pid" 2>/dev/null || true
 			sleep 1
 		done
 	done
 	cipher_speed >"$out/cipher.json"
-	"$fb" report --tls --dir "$out" --plain "$plain" --markdown "$out/results.md"
+	"$fb" report --tls --dir "$out" --plain "$plain_out" --markdown "$out/results.md"
 	exit 0
 fi
 
