@@ -134,7 +134,7 @@ func tlsReport(dir, plainDir, self, ref, md string, stdout io.Writer) error {
 		}
 		fmt.Fprintf(&b, " %s |\n", strings.Join(negotiated(dir, s), ", "))
 	}
-	b.WriteString("\nEach cell: plain -> **TLS**, medians (the TLS runs' range and count in brackets); plain from the plain matrix (its idle figure at its largest N).\n")
+	b.WriteString("\nEach cell: plain -> **TLS**, medians (the TLS runs' range and count in brackets); matrix.sh runs each scenario plain, then as FTPS, against the same server process.\n")
 	b.WriteString("Negotiated: the control connections' TLS version and suite (Go's client offers AES-128-GCM first; a server that prefers its own order picks AES-256-GCM).\n")
 	idle := tlsColumns[0].title
 	if mine, ok := tls[self][idle]; ok {
