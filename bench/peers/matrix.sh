@@ -16,7 +16,8 @@
 # 4 KiB downloads at C=50, RETR and STOR of 1 GiB, each also plain
 # against the same server process (into OUT_DIR/tls-plain); then
 # `openssl speed` for AES-128-GCM on one core, and `ftpbench report
-# --tls`, which puts the plain figures beside the TLS ones.
+# --tls`, which puts the plain figures beside the TLS ones. IDLE_ONLY=1
+# re-runs only the idle sessions.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -53,13 +54,15 @@ if [ -n "${TLS:-}" ]; then
 			continue
 		fi
 		for run in $(seq 1 "$runs"); do
-			port=$((port + 1))
-			pid=$("$here/peers.sh" start "$s" "$dir" "$port" tls)
-			echo "matrix: $s TLS run $run (pid $pid, port $port)" >&2
-			# Each scenario plain, then as FTPS, against the same server
-			# process (every server here also takes plain sessions), so
-			# that "plain -> TLS" is one moment of the machine.
+			# Idle: each mode on a fresh server process (a Go server's
+			# heap keeps what an earlier scenario grew, which would hide
+			# part of the next one's memory); one count, logins bounded
+			# by a longer timeout (ProFTPD and vsftpd fork a process per
+			# session).
 			for mode in plain tls; do
+				port=$((port + 1))
+				pid=$("$here/peers.sh" start "$s" "$dir" "$port" tls)
+				echo "matrix: $s idle $mode run $run (pid $pid, port $port)" >&2
 				a=(--addr "127.0.0.1:$port" "${common[@]}")
 				o="$out/$s"
 				if [ $mode = plain ]; then
@@ -68,10 +71,17 @@ if [ -n "${TLS:-}" ]; then
 					a+=(--tls)
 				fi
 				mkdir -p "$o"
-				# Idle: one count, logins bounded by a longer timeout
-				# (ProFTPD and vsftpd fork a process per session).
 				"$fb" idle "${a[@]}" --timeout 180s --n "${IDLE_N:-2000}" --pid "$pid" --json "$o/idle-$run.json" || true
+				kill "$pid" 2>/dev/null || true
+				sleep 1
 			done
+			[ -z "${IDLE_ONLY:-}" ] || continue
+			port=$((port + 1))
+			pid=$("$here/peers.sh" start "$s" "$dir" "$port" tls)
+			echo "matrix: $s TLS run $run (pid $pid, port $port)" >&2
+			# Each scenario plain, then as FTPS, against the same server
+			# process (every server here also takes plain sessions), so
+			# that "plain -> TLS" is one moment of the machine.
 			for sc in logins small retr stor; do
 				for mode in plain tls; do
 					a=(--addr "127.0.0.1:$port" "${common[@]}" --pid "$pid")
