@@ -330,7 +330,7 @@ func copyBuf(w io.Writer, wSide side, src io.Reader, in []byte) (n int64, s side
 // sideOf says whether a copy end is the data connection.
 func sideOf(end any) side {
 	switch end.(type) {
-	case *net.TCPConn, *idleConn, tlsIdle:
+	case *net.TCPConn, *idleConn, tlsIdle, fillReader:
 		return sideNet
 	}
 	return sideLocal
