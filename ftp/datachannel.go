@@ -83,8 +83,8 @@ func (s *session) cmdPASV(string) {
 		return
 	}
 	announce := ip
-	if s.f.pubIP != nil {
-		announce = s.f.pubIP
+	if pub := s.f.pubIP.Load(); pub != nil {
+		announce = *pub
 	}
 	s.listenPassive(ip, func(p *dtp.Passive) {
 		s.replyf(ftpwire.StatusPassive, "Entering Passive Mode (%s).", ftpwire.FormatPASV(announce, p.Port()))

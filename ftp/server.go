@@ -92,8 +92,9 @@ type Config struct {
 	// after PASV without a data connection). Default
 	// DefaultMaxPassivePerIP; negative: no limit.
 	MaxPassivePerIP int
-	// PublicHost is the IPv4 address announced in 227 replies; default the
-	// control connection's local address.
+	// PublicHost is the IPv4 address, or a host name with one, announced
+	// in 227 replies (NAT); default the control connection's local
+	// address. A name is resolved by NewFactory and ResolvePublicHost.
 	PublicHost string
 	// Data configures data connections (passive range, timeouts, bounce
 	// protection). With no passive range, dtp.DefaultPassiveRange is used
@@ -145,7 +146,7 @@ type Factory struct {
 	cfg      Config
 	commands map[string]*command
 	ports    *dtp.Ports
-	pubIP    net.IP
+	pubIP    atomic.Pointer[net.IP] // PublicHost resolved (nil: none); ResolvePublicHost swaps it
 	ownPool  *deferred.Pool // the default pool, closed by StopFactory
 	hashes   *auth.HashPool // password checks, closed by StopFactory
 	bans     ban.Store
@@ -205,16 +206,9 @@ func NewFactory(cfg Config) (*Factory, error) {
 		f.ownPool = deferred.NewPool(deferred.PoolConfig{})
 		f.cfg.Pool = f.ownPool
 	}
-	if cfg.PublicHost != "" {
-		ip := net.ParseIP(cfg.PublicHost).To4()
-		if ip == nil {
-			addrs, err := net.LookupIP(cfg.PublicHost)
-			if err != nil || len(addrs) == 0 || addrs[0].To4() == nil {
-				return nil, fmt.Errorf("ftp: public host %q is not an IPv4 address", cfg.PublicHost)
-			}
-			ip = addrs[0].To4()
-		}
-		f.pubIP = ip
+	if err := f.ResolvePublicHost(); err != nil {
+		f.StopFactory() // the pool made above
+		return nil, err
 	}
 	if cfg.Data.PortLow == 0 && cfg.Data.PortHigh == 0 {
 		cfg.Data.PortLow, cfg.Data.PortHigh = dtp.DefaultPassiveRange()
@@ -238,6 +232,38 @@ func NewFactory(cfg Config) (*Factory, error) {
 	}
 	f.hashes = auth.NewHashPool(auth.HashPoolConfig{Workers: cfg.HashWorkers, Queue: cfg.HashQueue, PerClient: cfg.HashPerIP})
 	return f, nil
+}
+
+// ResolvePublicHost resolves Config.PublicHost again (a host name whose
+// address changed: a dynamic DNS name behind NAT) and announces the new
+// address in later 227 replies; on error the previous one stays. PASV
+// announces IPv4 only, so the name must have an IPv4 address; EPSV
+// announces no address and is unaffected. Any goroutine (ftpd calls it on
+// SIGHUP).
+func (f *Factory) ResolvePublicHost() error {
+	host := f.cfg.PublicHost
+	if host == "" {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	if ip == nil {
+		addrs, err := net.LookupIP(host)
+		if err != nil {
+			return fmt.Errorf("ftp: public host %q: %w", host, err)
+		}
+		for _, a := range addrs {
+			if a.To4() != nil {
+				ip = a
+				break
+			}
+		}
+	}
+	if ip == nil || ip.To4() == nil {
+		return fmt.Errorf("ftp: public host %q has no IPv4 address (PASV announces IPv4 only; EPSV clients need none)", host)
+	}
+	v4 := ip.To4()
+	f.pubIP.Store(&v4)
+	return nil
 }
 
 // StartFactory does nothing; the factory is ready when built.

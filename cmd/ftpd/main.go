@@ -216,7 +216,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.anonWorldOnly, "anonymous-world-readable-only", true, "anonymous users may download only files readable by everyone (mode o+r), as vsftpd's anon_world_readable_only")
 	fs.StringVar(&o.runAs, "run-as", "", "when started as root: bind the listeners (port 21), then drop to this user and its groups before serving")
 	ports := fs.String("passive-ports", "", "passive data port range LO-HI, e.g. 50000-50100 (default: 1024 up to the kernel's ephemeral range, which keeps TIME_WAIT out of it)")
-	fs.StringVar(&o.publicHost, "public-host", "", "IPv4 address announced in PASV replies (default: the address the client connected to)")
+	fs.StringVar(&o.publicHost, "public-host", "", "address or host name announced in PASV replies behind NAT (its IPv4 address; a name is resolved at start and on SIGHUP) (default: the address the client connected to)")
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", 600*time.Second, "close control connections idle this long (421); 0 disables")
 	fs.DurationVar(&o.loginTimeout, "login-timeout", 60*time.Second, "close connections (421) not logged in this long after connecting, whatever they send; 0 disables")
 	fs.IntVar(&o.banAfter, "ban-after", ban.DefaultAfter, "ban a client address after this many failed logins within --ban-window (421 at connect, before any password hash); 0 turns bans off. Loopback is not exempt: see --ban-allow")
@@ -542,6 +542,13 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 					logger.Error("reloading users file", "err", err)
 				} else {
 					logger.Info("users file reloaded")
+				}
+			}
+			if o.publicHost != "" {
+				if err := f.ResolvePublicHost(); err != nil {
+					logger.Error("resolving --public-host (the previous address stays)", "err", err)
+				} else {
+					logger.Info("public host resolved", "host", o.publicHost)
 				}
 			}
 			if certs != nil {
