@@ -146,6 +146,7 @@ type Factory struct {
 	cfg      Config
 	commands map[string]*command
 	ports    *dtp.Ports
+	limits   atomic.Pointer[Limits] // from Config, swapped by SetLimits
 	pubIP    atomic.Pointer[net.IP] // PublicHost resolved (nil: none); ResolvePublicHost swaps it
 	ownPool  *deferred.Pool // the default pool, closed by StopFactory
 	hashes   *auth.HashPool // password checks, closed by StopFactory
@@ -206,6 +207,7 @@ func NewFactory(cfg Config) (*Factory, error) {
 		f.ownPool = deferred.NewPool(deferred.PoolConfig{})
 		f.cfg.Pool = f.ownPool
 	}
+	f.limits.Store(&Limits{MaxConnections: cfg.MaxConnections, MaxConnectionsPerIP: cfg.MaxConnectionsPerIP, MaxPassivePerIP: cfg.MaxPassivePerIP})
 	if err := f.ResolvePublicHost(); err != nil {
 		f.StopFactory() // the pool made above
 		return nil, err
@@ -233,6 +235,29 @@ func NewFactory(cfg Config) (*Factory, error) {
 	f.hashes = auth.NewHashPool(auth.HashPoolConfig{Workers: cfg.HashWorkers, Queue: cfg.HashQueue, PerClient: cfg.HashPerIP})
 	return f, nil
 }
+
+// Limits are the connection limits that can change while the server
+// runs (SetLimits; ftpd applies its --config file's on SIGHUP). Fields
+// as Config's: 0 or negative means no limit here (Config's defaults are
+// applied by NewFactory only).
+type Limits struct {
+	MaxConnections, MaxConnectionsPerIP, MaxPassivePerIP int
+}
+
+// over reports whether a connection that makes n in all and perIP from
+// its address is over the limits.
+func (l *Limits) over(n int64, perIP int) bool {
+	return (l.MaxConnections > 0 && n > int64(l.MaxConnections)) ||
+		(l.MaxConnectionsPerIP > 0 && perIP > l.MaxConnectionsPerIP)
+}
+
+// SetLimits applies new connection limits to connections made from now
+// on (and to PASV/EPSV from now on); sessions over a lowered limit are
+// not closed. Any goroutine.
+func (f *Factory) SetLimits(l Limits) { f.limits.Store(&l) }
+
+// CurrentLimits returns the limits in force. Any goroutine.
+func (f *Factory) CurrentLimits() Limits { return *f.limits.Load() }
 
 // ResolvePublicHost resolves Config.PublicHost again (a host name whose
 // address changed: a dynamic DNS name behind NAT) and announces the new
@@ -293,11 +318,11 @@ func (f *Factory) BuildProtocol(addr net.Addr) protocol.Protocol {
 	perIP := f.perIP[ip]
 	f.mu.Unlock()
 	s := &session{f: f, ip: ip}
+	l := f.limits.Load()
 	switch {
 	case f.banned(addrOf(addr)):
 		s.refuse = refuseBanned
-	case (f.cfg.MaxConnections > 0 && n > int64(f.cfg.MaxConnections)) ||
-		(f.cfg.MaxConnectionsPerIP > 0 && perIP > f.cfg.MaxConnectionsPerIP):
+	case l.over(n, perIP):
 		s.refuse = refuseLimit
 	}
 	return s
@@ -399,7 +424,7 @@ func (f *Factory) release(ip string) {
 func (f *Factory) takePassive(ip string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if max := f.cfg.MaxPassivePerIP; max > 0 && f.passive[ip] >= max {
+	if max := f.limits.Load().MaxPassivePerIP; max > 0 && f.passive[ip] >= max {
 		return false
 	}
 	f.passive[ip]++

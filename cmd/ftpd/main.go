@@ -129,6 +129,7 @@ type options struct {
 	config          string
 
 	flags *flag.FlagSet // for check-config
+	args  []string      // as given, parsed again on SIGHUP when there is a --config file
 }
 
 type listFlag struct{ v *[]string }
@@ -196,7 +197,7 @@ Flags:
 `
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
-	o := options{}
+	o := options{args: args}
 	fs := flag.NewFlagSet("ftpd", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // run prints --help (on stdout) and errors (one line) itself
 	fs.Usage = func() {}
@@ -537,6 +538,9 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	for done := false; !done; {
 		select {
 		case <-hup:
+			if o.config != "" {
+				reloadConfig(o, f, fileLimit, logger)
+			}
 			if users != nil {
 				if err := users.Reload(); err != nil {
 					logger.Error("reloading users file", "err", err)
@@ -623,4 +627,40 @@ func startCPUProfile(path string) (func(), error) {
 		return nil, fmt.Errorf("--cpuprofile: %w", err)
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// reloadConfig reads the command line and its --config file again on
+// SIGHUP and applies what can change while serving: the connection
+// limits. (The users file, the certificate and the public host are
+// reloaded by the SIGHUP handler itself.) A setting that needs a restart
+// and differs is logged, not applied; a file that does not parse changes
+// nothing.
+func reloadConfig(old options, f *ftp.Factory, fileLimit uint64, logger *slog.Logger) {
+	o, err := parseFlags(old.args, io.Discard)
+	if err != nil {
+		logger.Error("reloading --config: nothing changed", "config", old.config, "err", err)
+		return
+	}
+	if !o.maxConnsSet {
+		o.maxConns = defaultMaxConnections(fileLimit)
+	}
+	l := ftp.Limits{MaxConnections: o.maxConns, MaxConnectionsPerIP: o.maxConnsPerIP, MaxPassivePerIP: limitOrOff(o.maxPassivePerIP)}
+	if l != f.CurrentLimits() {
+		f.SetLimits(l)
+		logger.Info("connection limits reloaded", "max_connections", l.MaxConnections,
+			"max_connections_per_ip", l.MaxConnectionsPerIP, "max_passive_per_ip", o.maxPassivePerIP)
+	}
+	restart := map[string]bool{
+		"listen":     strings.Join(o.listen, ",") != strings.Join(old.listen, ","),
+		"listen-tls": strings.Join(o.listenTLS, ",") != strings.Join(old.listenTLS, ","),
+		"root":       o.root != old.root,
+		"users":      o.users != old.users,
+		"tls-cert":   o.tlsCert != old.tlsCert || o.tlsKey != old.tlsKey,
+		"run-as":     o.runAs != old.runAs,
+	}
+	for name, changed := range restart {
+		if changed {
+			logger.Warn("setting changed in --config needs a restart; the running value stays", "setting", name)
+		}
+	}
 }
