@@ -148,8 +148,8 @@ type Factory struct {
 	ports    *dtp.Ports
 	limits   atomic.Pointer[Limits] // from Config, swapped by SetLimits
 	pubIP    atomic.Pointer[net.IP] // PublicHost resolved (nil: none); ResolvePublicHost swaps it
-	ownPool  *deferred.Pool // the default pool, closed by StopFactory
-	hashes   *auth.HashPool // password checks, closed by StopFactory
+	ownPool  *deferred.Pool         // the default pool, closed by StopFactory
+	hashes   *auth.HashPool         // password checks, closed by StopFactory
 	bans     ban.Store
 	stats    counters
 

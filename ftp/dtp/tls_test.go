@@ -34,7 +34,10 @@ func TestTLSSendAndReceiveByteForByte(t *testing.T) {
 		c, tc, err := tlsHandshake(t, nil)
 		require.NoError(t, err)
 		done := make(chan error, 1)
-		go func() { _, err := dtp.SendTLS(context.Background(), c, bytes.NewReader(payload), ascii, 0); done <- err }()
+		go func() {
+			_, err := dtp.SendTLS(context.Background(), c, bytes.NewReader(payload), ascii, 0)
+			done <- err
+		}()
 		got, err := io.ReadAll(tc)
 		require.NoError(t, err, "the server's close_notify ends the data")
 		require.NoError(t, <-done)
