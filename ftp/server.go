@@ -91,6 +91,13 @@ type Config struct {
 	// after PASV without a data connection). Default
 	// DefaultMaxPassivePerIP; negative: no limit.
 	MaxPassivePerIP int
+	// RateDown and RateUp cap each session's downloads and uploads, in
+	// bytes per second, for users whose limits give no rate of their own
+	// (auth.Limits; anonymous users always get these); 0: none. A limited
+	// transfer is copied through user space in steps of at most 32 KiB
+	// (a token bucket, golang.org/x/time/rate); an unlimited one keeps
+	// sendfile and splice.
+	RateDown, RateUp int64
 	// PublicHost is the IPv4 address announced in 227 replies; default the
 	// control connection's local address.
 	PublicHost string
@@ -139,6 +146,7 @@ type Factory struct {
 	mu      sync.Mutex
 	perIP   map[string]int
 	passive map[string]int // open passive listeners by client IP
+	users   map[string]*userState
 
 	ownRealm *local.Realm // the default realm, closed by StopFactory
 }
@@ -178,7 +186,7 @@ func NewFactory(cfg Config) (*Factory, error) {
 	if cfg.MaxPassivePerIP == 0 {
 		cfg.MaxPassivePerIP = DefaultMaxPassivePerIP
 	}
-	f := &Factory{cfg: cfg, commands: commandTable(), perIP: map[string]int{}, passive: map[string]int{}, bans: cfg.Bans}
+	f := &Factory{cfg: cfg, commands: commandTable(), perIP: map[string]int{}, passive: map[string]int{}, users: map[string]*userState{}, bans: cfg.Bans}
 	if f.bans == nil {
 		f.bans = ban.NewMemory(ban.Config{})
 	}
