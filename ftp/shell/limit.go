@@ -176,11 +176,16 @@ type limited struct {
 
 // allow fails with ErrNotAllowed unless the letter c is granted.
 func (l *limited) allow(c byte, op, p string) error {
-	if l.perm == "" || strings.IndexByte(l.perm, c) >= 0 {
+	if l.granted(c) {
 		return nil
+	}
+	if strings.IndexByte(permWriteOnes, c) >= 0 && l.ReadOnly() {
+		return PathError(op, p, ErrReadOnly, nil) // as ReadOnly's wrapper says it
 	}
 	return PathError(op, p, ErrNotAllowed, nil)
 }
+
+func (l *limited) granted(c byte) bool { return l.perm == "" || strings.IndexByte(l.perm, c) >= 0 }
 
 // ReadOnly reports whether no write letter is granted (ReadOnlyShell):
 // MLSx's perm fact then offers nothing.
@@ -189,7 +194,7 @@ func (l *limited) ReadOnly() bool {
 		return true
 	}
 	for i := 0; i < len(permWriteOnes); i++ {
-		if l.allow(permWriteOnes[i], "", "") == nil {
+		if l.granted(permWriteOnes[i]) {
 			return false
 		}
 	}
