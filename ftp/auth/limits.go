@@ -144,12 +144,8 @@ func (l Limits) fields() []string {
 // none.
 func (l Limits) String() string {
 	var parts []string
-	switch {
-	case l.Perm == "":
-	case l.ReadOnly():
-		parts = append(parts, "read-only")
-	default:
-		parts = append(parts, "perm="+l.Perm)
+	if l.Perm != "" {
+		parts = append(parts, PermSummary(l.Perm))
 	}
 	for _, f := range l.fields() {
 		if !strings.HasPrefix(f, "perm=") {
@@ -257,4 +253,32 @@ func formatCount(n int64) string {
 		return ""
 	}
 	return strconv.FormatInt(n, 10)
+}
+
+// permNames name the letters for PermSummary.
+var permNames = []struct {
+	letter byte
+	name   string
+}{
+	{'e', "cd"}, {'l', "list"}, {'r', "download"}, {'a', "append"}, {'d', "delete"},
+	{'f', "rename"}, {'m', "mkdir"}, {'w', "store"}, {'M', "chmod"}, {'T', "set times"},
+}
+
+// PermSummary says in words what perm withholds: "all", "read-only", or
+// "no delete, rename (elramwMT)".
+func PermSummary(perm string) string {
+	l := Limits{Perm: perm}
+	switch {
+	case perm == "":
+		return "all"
+	case l.ReadOnly() && perm == ReadOnlyPerm:
+		return "read-only"
+	}
+	var missing []string
+	for _, p := range permNames {
+		if !l.Allows(p.letter) {
+			missing = append(missing, p.name)
+		}
+	}
+	return "no " + strings.Join(missing, ", ") + " (" + perm + ")"
 }
