@@ -397,13 +397,11 @@ func (u *quotaUpload) count(m int64) bool {
 
 func (u *quotaUpload) quotaErr() error { return PathError("write", u.path, ErrQuota, nil) }
 
-// Write checks the quota before the bytes reach the file.
+// Write checks the quota before the bytes reach the file; past it, the
+// rest of the upload is read and dropped (see drain).
 func (u *quotaUpload) Write(p []byte) (int, error) {
-	if u.over {
-		return 0, u.quotaErr()
-	}
-	if !u.count(int64(len(p))) {
-		return 0, u.quotaErr()
+	if u.over || !u.count(int64(len(p))) {
+		return len(p), nil
 	}
 	n, err := u.w.Write(p)
 	if n < len(p) {
@@ -418,10 +416,19 @@ type writerOnly struct{ io.Writer }
 // ReadFrom reads at most one byte past the free quota through the
 // wrapped upload's own ReadFrom (splice for a local file: an
 // io.LimitedReader of a connection is rewritten, not wrapped again, so
-// the kernel still sees the socket), then counts it.
+// the kernel still sees the socket), then counts it; past the quota it
+// drains.
+//
+// drain: an upload over its quota keeps reading the client's data and
+// drops it, so that the client finishes sending and reads the 552 that
+// Commit's ErrQuota becomes. Closing the data connection instead would
+// reset it under the client's feet (curl exits 55 "send failure",
+// ftplib raises ConnectionResetError) and the client would never see
+// why. Nothing of the drained data reaches the disk; the data timeout
+// and the session's rate still apply.
 func (u *quotaUpload) ReadFrom(r io.Reader) (int64, error) {
 	if u.over {
-		return 0, u.quotaErr()
+		return io.Copy(io.Discard, r)
 	}
 	rf, ok := u.w.(io.ReaderFrom)
 	if !ok {
@@ -449,7 +456,11 @@ func (u *quotaUpload) ReadFrom(r io.Reader) (int64, error) {
 		}
 		total += m
 		if !u.count(m) {
-			return total, u.quotaErr()
+			if err != nil || lr.N > 0 {
+				return total, err
+			}
+			d, err := io.Copy(io.Discard, r)
+			return total + d, err
 		}
 		if err != nil || lr.N > 0 {
 			return total, err // lr.N > 0: the source ended
