@@ -161,3 +161,15 @@ func TestWritingKeepsTheOwner(t *testing.T) {
 	assert.Equal(t, uint32(65534), st.Gid)
 	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
 }
+
+func TestRateFlags(t *testing.T) {
+	o, err := parseFlags([]string{"--rate-down", "2MiB", "--rate-up", "512KiB/s"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, int64(2<<20), o.rateDown)
+	assert.Equal(t, int64(512<<10), o.rateUp)
+	o, err = parseFlags(nil, &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Zero(t, o.rateDown, "no limit by default")
+	_, err = parseFlags([]string{"--rate-down", "fast"}, &bytes.Buffer{})
+	assert.ErrorContains(t, err, "want bytes per second")
+}
