@@ -184,3 +184,21 @@ func TestGlobalRateAndAbortOfAPacedDownload(t *testing.T) {
 	assert.Less(t, time.Since(start), 5*time.Second, "the wait for tokens ends with the transfer")
 	var _ net.Conn = data
 }
+
+// The quota through the copy loop's writes (a paced upload, TYPE A)
+// rather than splice: the same 552 and nothing kept.
+func TestQuotaOnPacedAndASCIIUploads(t *testing.T) {
+	h := newPI(t, withLimits(t, auth.Limits{Quota: 100 << 10, RateUp: 16 << 20}))
+	h.login()
+	assert.Equal(t, "552 Requested file action aborted. Exceeded storage allocation (quota).",
+		h.upload("STOR", "paced.bin", bytes.Repeat([]byte("p"), 200<<10)))
+	assert.NoFileExists(t, filepath.Join(h.root, "paced.bin"))
+	assert.Regexp(t, `^200`, h.cmd("TYPE A"))
+	assert.Equal(t, "552 Requested file action aborted. Exceeded storage allocation (quota).",
+		h.upload("STOR", "text.txt", bytes.Repeat([]byte("line\r\n"), 40<<10)))
+	assert.NoFileExists(t, filepath.Join(h.root, "text.txt"))
+	assert.Regexp(t, `^226`, h.upload("STOR", "text.txt", bytes.Repeat([]byte("line\r\n"), 10<<10)))
+	b, err := os.ReadFile(filepath.Join(h.root, "text.txt"))
+	require.NoError(t, err)
+	assert.Len(t, b, 50<<10, "stored with LF line ends, counted as stored")
+}
