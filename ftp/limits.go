@@ -102,6 +102,12 @@ func (f *Factory) UserSessions(user string) int {
 // its max-sessions open already. Anonymous users get the server's rates
 // only. On the loop.
 func (s *session) applyLimits(sh shell.Shell) (shell.Shell, bool) {
+	if s.lost {
+		// The login finished on the pool after the connection closed:
+		// count nothing that ConnectionLost, which has run, would not
+		// give back.
+		return nil, false
+	}
 	down, up := s.f.cfg.RateDown, s.f.cfg.RateUp
 	if !s.anonymous {
 		l := s.f.userLimits(s.user)

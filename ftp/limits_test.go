@@ -15,6 +15,8 @@ import (
 
 	"github.com/gnetftp/gnetftp/ftp"
 	"github.com/gnetftp/gnetftp/ftp/auth"
+	"github.com/gnetftp/gnetftp/ftp/shell"
+	"github.com/gnetftp/gnetftp/ftp/shell/local"
 	"github.com/gnetftp/gnetftp/internal/ftptest"
 )
 
@@ -201,4 +203,38 @@ func TestQuotaOnPacedAndASCIIUploads(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(h.root, "text.txt"))
 	require.NoError(t, err)
 	assert.Len(t, b, 50<<10, "stored with LF line ends, counted as stored")
+}
+
+// A login whose shell arrives after its connection closed counts no
+// session (the realm answers on the pool, the session is gone by then).
+func TestLoginFinishingAfterTheConnectionClosedCountsNoSession(t *testing.T) {
+	release := make(chan struct{})
+	limits := withLimits(t, auth.Limits{MaxSessions: 1})
+	f, root := newFactory(t, func(c *ftp.Config) {
+		limits(c)
+		dir := c.Root
+		c.Realm = shell.RealmFunc(func(shell.Login) (shell.Shell, error) {
+			<-release
+			l, err := local.New(dir)
+			if err == nil {
+				t.Cleanup(func() { l.Close() })
+			}
+			return l, err
+		})
+	})
+	h := connectPI(t, f, root)
+	require.Equal(t, "220 gnetftp FTP server ready.", h.next())
+	h.cmd("USER alice")
+	h.send("PASS secret")
+	time.Sleep(200 * time.Millisecond) // the password check done, the realm waiting
+	h.p.ConnectionLost(nil)
+	h.tr.Lost = true
+	close(release)
+	for range 10 {
+		h.tr.FakeLoop.WaitPending(20 * time.Millisecond)
+	}
+	assert.Equal(t, 0, f.UserSessions("alice"), "nothing counted for a session that is gone")
+	h2 := connectPI(t, f, root)
+	h2.login()
+	assert.Equal(t, 1, f.UserSessions("alice"))
 }
