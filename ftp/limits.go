@@ -108,7 +108,8 @@ func (s *session) applyLimits(sh shell.Shell) (shell.Shell, bool) {
 		// give back.
 		return nil, false
 	}
-	down, up := s.f.cfg.RateDown, s.f.cfg.RateUp
+	cur := s.f.limits.Load()
+	down, up := cur.RateDown, cur.RateUp
 	if !s.anonymous {
 		l := s.f.userLimits(s.user)
 		if !s.f.takeUserSession(s.user, l.MaxSessions) {

@@ -238,3 +238,21 @@ func TestLoginFinishingAfterTheConnectionClosedCountsNoSession(t *testing.T) {
 	h2.login()
 	assert.Equal(t, 1, f.UserSessions("alice"))
 }
+
+// SetLimits (ftpd's SIGHUP of --config) gives the default rates to the
+// sessions that log in afterwards.
+func TestSetLimitsChangesTheDefaultRateOfLaterLogins(t *testing.T) {
+	f, root := newFactory(t, nil)
+	writeFile(t, root, "half.bin", strings.Repeat("h", 512<<10))
+	l := f.CurrentLimits()
+	l.RateDown = 256 << 10
+	f.SetLimits(l)
+	h := connectPI(t, f, root)
+	h.login()
+	data := h.pasv()
+	start := time.Now()
+	assert.Regexp(t, `^150`, h.cmd("RETR half.bin"))
+	assert.Len(t, readAll(t, data), 512<<10)
+	assert.Regexp(t, `^226`, h.next())
+	assert.GreaterOrEqual(t, time.Since(start), 1500*time.Millisecond, "512 KiB at 256 KiB/s: about 2 s")
+}
