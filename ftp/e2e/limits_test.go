@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gnetftp/gnetftp/internal/ftptest"
+	"github.com/gnetftp/gnetftp/internal/testcert"
 )
 
 // ftpdUserAdd runs the real `ftpd user add --users FILE --cost 4 ARGS`
@@ -229,4 +230,29 @@ func TestQuotaWithCurlAndSIGHUP(t *testing.T) {
 	_, code, out = curlTimed(t, "--user", "carol:secret", "-T", big, base+"big.bin")
 	assert.Zero(t, code, out)
 	assert.FileExists(t, filepath.Join(p.top, "carol", "big.bin"))
+}
+
+// The same limits on PROT P data connections (the TLS data path): the
+// rate holds and the quota answers 552 after the client sent its data.
+func TestLimitsOverFTPS(t *testing.T) {
+	pair := testcert.MustNew("localhost", "127.0.0.1")
+	certFile, keyFile, err := pair.WriteFiles(t.TempDir())
+	require.NoError(t, err)
+	p, six := limitsServer(t, "--tls-cert", certFile, "--tls-key", keyFile)
+	base := fmt.Sprintf("ftp://127.0.0.1:%d/", p.port)
+	tlsArgs := []string{"--ssl-reqd", "--insecure"}
+	dl := filepath.Join(t.TempDir(), "dl.bin")
+	took, code, out := curlTimed(t, append(tlsArgs, "--user", "alice:secret", "-o", dl, base+"six.bin")...)
+	require.Zero(t, code, out)
+	got, err := os.ReadFile(dl)
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(six, got))
+	t.Logf("alice over TLS (rate-down 2MiB): 6 MiB in %v", took)
+	assert.GreaterOrEqual(t, took, 2400*time.Millisecond, "6 MiB at 2 MiB/s: about 3 s")
+
+	big := filepath.Join(t.TempDir(), "big.bin")
+	require.NoError(t, os.WriteFile(big, randomBytes(t, 4<<20), 0o644))
+	_, code, out = curlTimed(t, append(tlsArgs, "--user", "carol:secret", "-T", big, base+"big.bin")...)
+	assert.Equal(t, 70, code, "curl: remote disk full (552): %s", out)
+	assert.NoFileExists(t, filepath.Join(p.top, "carol", "big.bin"))
 }
