@@ -149,6 +149,10 @@ func (s *session) quickLogin(user, password string) (shell.Shell, bool) {
 }
 
 func (s *session) loggedIn(sh shell.Shell) {
+	sh, ok := s.applyLimits(sh)
+	if !ok {
+		return
+	}
 	s.sh = sh
 	s.state = stateAuthed
 	s.touch() // from the login deadline to the idle timeout

@@ -24,6 +24,8 @@ var fsErrors = []struct {
 }{
 	{shell.ErrReadOnly, ftpwire.StatusFileUnavailable, "%s: Permission denied."},
 	{fs.ErrPermission, ftpwire.StatusFileUnavailable, "%s: Permission denied."},
+	{shell.ErrNotAllowed, ftpwire.StatusFileUnavailable, "%s: Permission denied."},
+	{shell.ErrQuota, ftpwire.StatusExceededStorage, "Requested file action aborted. Exceeded storage allocation (quota)."},
 	{shell.ErrInvalidPath, ftpwire.StatusFileUnavailable, "%s: No such file or directory."},
 	{fs.ErrNotExist, ftpwire.StatusFileUnavailable, "%s: No such file or directory."},
 	{shell.ErrIsDir, ftpwire.StatusFileUnavailable, "%s: is a directory"},

@@ -92,6 +92,13 @@ type Config struct {
 	// after PASV without a data connection). Default
 	// DefaultMaxPassivePerIP; negative: no limit.
 	MaxPassivePerIP int
+	// RateDown and RateUp cap each session's downloads and uploads, in
+	// bytes per second, for users whose limits give no rate of their own
+	// (auth.Limits; anonymous users always get these); 0: none. A limited
+	// transfer is copied through user space in steps of at most 32 KiB
+	// (a token bucket, golang.org/x/time/rate); an unlimited one keeps
+	// sendfile and splice. SetLimits changes them for later logins.
+	RateDown, RateUp int64
 	// PublicHost is the IPv4 address, or a host name with one, announced
 	// in 227 replies (NAT); default the control connection's local
 	// address. A name is resolved by NewFactory and ResolvePublicHost.
@@ -157,6 +164,7 @@ type Factory struct {
 	mu      sync.Mutex
 	perIP   map[string]int
 	passive map[string]int // open passive listeners by client IP
+	users   map[string]*userState
 
 	ownRealm *local.Realm // the default realm, closed by StopFactory
 }
@@ -199,7 +207,7 @@ func NewFactory(cfg Config) (*Factory, error) {
 	if cfg.MaxPassivePerIP == 0 {
 		cfg.MaxPassivePerIP = DefaultMaxPassivePerIP
 	}
-	f := &Factory{cfg: cfg, commands: commandTable(), perIP: map[string]int{}, passive: map[string]int{}, bans: cfg.Bans}
+	f := &Factory{cfg: cfg, commands: commandTable(), perIP: map[string]int{}, passive: map[string]int{}, users: map[string]*userState{}, bans: cfg.Bans}
 	if f.bans == nil {
 		f.bans = ban.NewMemory(ban.Config{})
 	}
@@ -207,7 +215,8 @@ func NewFactory(cfg Config) (*Factory, error) {
 		f.ownPool = deferred.NewPool(deferred.PoolConfig{})
 		f.cfg.Pool = f.ownPool
 	}
-	f.limits.Store(&Limits{MaxConnections: cfg.MaxConnections, MaxConnectionsPerIP: cfg.MaxConnectionsPerIP, MaxPassivePerIP: cfg.MaxPassivePerIP})
+	f.limits.Store(&Limits{MaxConnections: cfg.MaxConnections, MaxConnectionsPerIP: cfg.MaxConnectionsPerIP, MaxPassivePerIP: cfg.MaxPassivePerIP,
+		RateDown: cfg.RateDown, RateUp: cfg.RateUp})
 	if err := f.ResolvePublicHost(); err != nil {
 		f.StopFactory() // the pool made above
 		return nil, err
@@ -236,12 +245,14 @@ func NewFactory(cfg Config) (*Factory, error) {
 	return f, nil
 }
 
-// Limits are the connection limits that can change while the server
-// runs (SetLimits; ftpd applies its --config file's on SIGHUP). Fields
-// as Config's: 0 or negative means no limit here (Config's defaults are
-// applied by NewFactory only).
+// Limits are the connection limits and default rates that can change
+// while the server runs (SetLimits; ftpd applies its --config file's on
+// SIGHUP). Fields as Config's: 0 or negative means no limit here
+// (Config's defaults are applied by NewFactory only). Rates apply to
+// sessions that log in from then on.
 type Limits struct {
 	MaxConnections, MaxConnectionsPerIP, MaxPassivePerIP int
+	RateDown, RateUp                                     int64
 }
 
 // over reports whether a connection that makes n in all and perIP from

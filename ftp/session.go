@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/gnetftp/gnetftp/deferred"
 	"github.com/gnetftp/gnetftp/ftp/dtp"
 	"github.com/gnetftp/gnetftp/ftp/ftpwire"
@@ -74,6 +76,10 @@ type session struct {
 	out      []byte
 	hashGone *atomic.Bool // set at ConnectionLost: the queued password check is skipped
 	warns    *warnBucket  // rate limit of this session's warnings, made on the first
+	// userCounted is the user whose session count (max-sessions) this
+	// session holds, "" if none.
+	userCounted string
+	down, up    *rate.Limiter // this session's bandwidth, nil: none
 }
 
 // maxQueued bounds the commands kept while a transfer runs.
@@ -175,6 +181,10 @@ func (s *session) touch() {
 func (s *session) ConnectionLost(err error) {
 	s.lost = true
 	s.f.release(s.ip)
+	if s.userCounted != "" {
+		s.f.releaseUserSession(s.userCounted)
+		s.userCounted = ""
+	}
 	if s.refuse != refuseNone {
 		return
 	}

@@ -223,7 +223,7 @@ func (s *session) cmdRETR(arg string) {
 	if !ok {
 		return
 	}
-	sh, ascii := s.sh, s.ascii
+	sh, ascii, down := s.sh, s.ascii, s.down
 	blockingOwned(s, func() (io.ReadCloser, error) { return sh.OpenForReading(p, offset) }, func(f io.ReadCloser, err error) {
 		if err != nil {
 			d.Close()
@@ -231,7 +231,7 @@ func (s *session) cmdRETR(arg string) {
 			return
 		}
 		s.runTransfer("RETR", p, d, func(ctx context.Context, conn dataConn) (int64, error) {
-			return conn.send(ctx, f, ascii, s.f.cfg.Data.IdleTimeout)
+			return conn.send(ctx, paceDown(ctx, f, down), ascii, s.f.cfg.Data.IdleTimeout)
 		}, func(error) error { return f.Close() })
 	}, func(f io.ReadCloser) { f.Close(); d.Close() })
 }
@@ -248,7 +248,7 @@ func (s *session) store(arg string, appendMode bool) {
 	if appendMode {
 		offset = -1
 	}
-	sh, ascii := s.sh, s.ascii
+	sh, ascii, up := s.sh, s.ascii, s.up
 	kind := map[bool]string{false: "STOR", true: "APPE"}[appendMode]
 	blockingOwned(s, func() (shell.WriteFile, error) { return sh.OpenForWriting(p, offset, appendMode) }, func(w shell.WriteFile, err error) {
 		if err != nil {
@@ -257,7 +257,7 @@ func (s *session) store(arg string, appendMode bool) {
 			return
 		}
 		s.runTransfer(kind, p, d, func(ctx context.Context, conn dataConn) (int64, error) {
-			return conn.receive(ctx, w, ascii, s.f.cfg.Data.IdleTimeout)
+			return conn.receive(ctx, paceUp(ctx, w, up), ascii, s.f.cfg.Data.IdleTimeout)
 		}, func(err error) error {
 			if err != nil {
 				_ = w.Abort() // the old file stays as it was

@@ -48,6 +48,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
+	if len(args) > 0 && args[0] == "user" {
+		if err := userCmd(args[1:], stdin, stdout, stderr); err != nil {
+			fmt.Fprintln(stderr, "ftpd user:", err)
+			return 1
+		}
+		return 0
+	}
 	if len(args) > 0 && args[0] == "check-config" {
 		if err := checkConfig(args[1:], stdout, stderr); err != nil {
 			fmt.Fprintln(stderr, "ftpd check-config:", err)
@@ -117,6 +124,8 @@ type options struct {
 	maxConnsSet     bool // --max-connections differs from the derived default: keep it
 	maxConnsPerIP   int
 	maxPassivePerIP int
+	rateDown        int64
+	rateUp          int64
 	welcome         string
 	loops           int
 	procs           int
@@ -177,6 +186,12 @@ Usage:
   ftpd passwd --users FILE NAME     add or update NAME in FILE; the password
                                     is read from standard input (one line);
                                     --home DIR sets its home ("/": the root)
+  ftpd user add|set|del|list --users FILE [--home DIR] [--read-only]
+            [--no-delete] [--no-rename] [--quota SIZE] [--quota-files N]
+            [--max-sessions N] [--rate-down RATE] [--rate-up RATE] NAME
+                                    manage users and their limits (add reads
+                                    the password from standard input; ftpd
+                                    user --help says more)
   ftpd check-config --config FILE [flags]
                                     validate the settings (file and flags) and
                                     print the effective ones
@@ -188,10 +203,11 @@ With no flags ftpd serves ./ftproot (created if missing) on 127.0.0.1:2121,
 anonymous read-only from ./ftproot/pub. With --users, only those users may
 log in (each with write access to its home) unless --anonymous is given too.
 
-Users file: one "name:bcrypt-hash[:home]" per line, '#' starts a comment.
-Write it with "ftpd passwd". Home is a directory under --root (created on the
-first login); a user without one is confined to ROOT/NAME, and "/" gives a
-user the whole root. Anonymous users see only --anonymous-root.
+Users file: one "name:bcrypt-hash[:home][:key=value...]" per line, '#' starts
+a comment; the keys are perm, quota, quota-files, max-sessions, rate-down and
+rate-up. Write it with "ftpd user" (or "ftpd passwd"); SIGHUP reloads it.
+Home is a directory under --root (created on the first login); a user without
+one is confined to ROOT/NAME, and "/" gives a user the whole root. Anonymous users see only --anonymous-root.
 
 Flags:
 `
@@ -233,6 +249,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 			"4 descriptors (control and data connections, passive listener, file) and the process keeps 64 for itself")
 	fs.IntVar(&o.maxConnsPerIP, "max-connections-per-ip", defaultMaxConnectionsPerIP, "maximum simultaneous connections from one IP address (over it: 421), 0 = no limit")
 	fs.IntVar(&o.maxPassivePerIP, "max-passive-per-ip", ftp.DefaultMaxPassivePerIP, "maximum passive listeners (PASV/EPSV not yet connected) open at once for one client IP; over it PASV/EPSV get 425; 0 = no limit")
+	fs.Var(sizeFlag{v: &o.rateDown, rate: true}, "rate-down", "each session's downloads in bytes/s (e.g. 2MiB), for users whose line in --users gives none, and anonymous users; 0: no limit (sendfile)")
+	fs.Var(sizeFlag{v: &o.rateUp, rate: true}, "rate-up", "each session's uploads in bytes/s (e.g. 1MiB), likewise; 0: no limit (splice)")
 	fs.StringVar(&o.welcome, "welcome", "", "text of the 220 greeting")
 	fs.IntVar(&o.loops, "loops", 0, "event loops (default: one per CPU)")
 	fs.IntVar(&o.procs, "procs", 0, "Go processors (GOMAXPROCS); 0: twice Go's default, unless the GOMAXPROCS variable is set")
@@ -398,7 +416,7 @@ func passwd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if *users == "" || fs.NArg() != 1 {
 		return errors.New("usage: ftpd passwd --users FILE NAME  (password on standard input)")
 	}
-	pw, err := readPassword(stdin)
+	pw, err := askPassword(fs.Arg(0), stdin, stderr)
 	if err != nil {
 		return err
 	}
@@ -410,7 +428,7 @@ func passwd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "ftpd passwd: %s updated in %s\n", fs.Arg(0), *users)
+	fmt.Fprintf(stdout, "ftpd passwd: %s updated in %s; %s\n", fs.Arg(0), *users, sighupReminder)
 	return nil
 }
 
@@ -471,6 +489,7 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		PublicHost: o.publicHost, Pool: pool, Logger: logger,
 		TLS: tlsServer, TLSRequired: o.tlsRequired, TLSAnonymousPlain: o.tlsAnonPlain, TLSReuse: o.tlsReuse,
 		MaxPassivePerIP: limitOrOff(o.maxPassivePerIP),
+		RateDown:        o.rateDown, RateUp: o.rateUp,
 		Data: dtp.Config{PortLow: o.passiveLo, PortHigh: o.passiveHi, IdleTimeout: idleOrOff(o.dataTimeout),
 			AllowForeignPeers: o.allowForeign, AllowPrivilegedPorts: o.allowPrivileged},
 	})
@@ -644,11 +663,13 @@ func reloadConfig(old options, f *ftp.Factory, fileLimit uint64, logger *slog.Lo
 	if !o.maxConnsSet {
 		o.maxConns = defaultMaxConnections(fileLimit)
 	}
-	l := ftp.Limits{MaxConnections: o.maxConns, MaxConnectionsPerIP: o.maxConnsPerIP, MaxPassivePerIP: limitOrOff(o.maxPassivePerIP)}
+	l := ftp.Limits{MaxConnections: o.maxConns, MaxConnectionsPerIP: o.maxConnsPerIP, MaxPassivePerIP: limitOrOff(o.maxPassivePerIP),
+		RateDown: o.rateDown, RateUp: o.rateUp}
 	if l != f.CurrentLimits() {
 		f.SetLimits(l)
 		logger.Info("connection limits reloaded", "max_connections", l.MaxConnections,
-			"max_connections_per_ip", l.MaxConnectionsPerIP, "max_passive_per_ip", o.maxPassivePerIP)
+			"max_connections_per_ip", l.MaxConnectionsPerIP, "max_passive_per_ip", o.maxPassivePerIP,
+			"rate_down", l.RateDown, "rate_up", l.RateUp)
 	}
 	restart := map[string]bool{
 		"listen":     strings.Join(o.listen, ",") != strings.Join(old.listen, ","),
