@@ -86,6 +86,10 @@ func (s *session) cmdPASS(arg string) {
 			s.warn("ftp password checks busy", "user", logText(user))
 			s.reply(ftpwire.StatusServiceNotAvailable, "Server busy, try again later.")
 			s.Transport.LoseConnection()
+		case errors.Is(err, auth.ErrUnavailable):
+			s.warn("ftp user store unavailable", "user", logText(user), "err", logText(errString(err)))
+			s.reply(ftpwire.StatusServiceNotAvailable, "Service not available: the user database cannot be reached, try again later.")
+			s.Transport.LoseConnection()
 		case err != nil:
 			s.loginFailed(errBadLogin)
 		default:
