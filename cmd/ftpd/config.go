@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,11 +11,13 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 
 	"github.com/gnetftp/gnetftp/ftp/auth"
 	"github.com/gnetftp/gnetftp/ftp/ftptls"
+	"github.com/gnetftp/gnetftp/ftp/pgstore"
 )
 
 // configKeyLine finds where a top-level key is set: BurntSushi/toml knows
@@ -142,7 +145,15 @@ func checkConfig(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if o.users != "" {
+	if isDatabase(o.users) {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		db, err := pgstore.Open(ctx, o.users, pgstore.Options{}) // reachable, schema in place
+		if err != nil {
+			return fmt.Errorf("--users: %w", err)
+		}
+		db.Close()
+	} else if o.users != "" {
 		if _, err := auth.LoadUsersFile(o.users, auth.Config{}); err != nil {
 			return err
 		}

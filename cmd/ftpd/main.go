@@ -227,7 +227,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.tlsAnonPlain, "tls-anonymous-plain", false, "with --tls-required: anonymous users may still log in and transfer without TLS")
 	reuse := fs.String("tls-session-reuse", "required", "PROT P data connections must resume the control connection's TLS session (required, as vsftpd's require_ssl_reuse) or may not (optional, for clients such as Python's stock ftplib)")
 	fs.StringVar(&o.root, "root", "ftproot", "directory to serve (created if missing); nothing outside it is reachable")
-	fs.StringVar(&o.users, "users", "", "users file (name:bcrypt-hash[:home] lines); without it only anonymous read-only access")
+	fs.StringVar(&o.users, "users", "", "users file (name:bcrypt-hash[:home] lines), or a PostgreSQL DSN (postgres://user@host/db: users and bans shared by a fleet of nodes); without it only anonymous read-only access")
 	fs.Var(boolSetFlag{&o.anonymous, &o.anonymousSet}, "anonymous", "allow anonymous read-only logins (USER anonymous or ftp) (default true without --users, false with)")
 	fs.StringVar(&o.anonymousRoot, "anonymous-root", "", "the only directory anonymous users see, read-only (created if missing) (default ROOT/pub)")
 	fs.BoolVar(&o.anonWorldOnly, "anonymous-world-readable-only", true, "anonymous users may download only files readable by everyone (mode o+r), as vsftpd's anon_world_readable_only")
@@ -465,7 +465,19 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	var users *auth.UsersFile
 	var authn auth.Authenticator
-	if o.users != "" {
+	banStore := bans(o)
+	switch {
+	case isDatabase(o.users):
+		fleet, err := openFleet(ctx, o, logger)
+		if err != nil {
+			return err
+		}
+		defer fleet.close()
+		authn = fleet.users
+		if o.banAfter > 0 {
+			banStore = fleet.bans
+		}
+	case o.users != "":
 		if users, err = auth.LoadUsersFile(o.users, auth.Config{}); err != nil {
 			return err
 		}
@@ -484,7 +496,7 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	f, err := ftp.NewFactory(ftp.Config{
 		Root: root, Users: authn, AllowAnonymous: o.anonymous, Welcome: o.welcome,
 		AnonymousRoot: o.anonymousRoot, AnonymousAnyMode: !o.anonWorldOnly,
-		IdleTimeout: idleOrOff(o.idleTimeout), LoginTimeout: idleOrOff(o.loginTimeout), Bans: bans(o), HashWorkers: o.hashWorkers,
+		IdleTimeout: idleOrOff(o.idleTimeout), LoginTimeout: idleOrOff(o.loginTimeout), Bans: banStore, HashWorkers: o.hashWorkers,
 		MaxConnections: o.maxConns, MaxConnectionsPerIP: o.maxConnsPerIP,
 		PublicHost: o.publicHost, Pool: pool, Logger: logger,
 		TLS: tlsServer, TLSRequired: o.tlsRequired, TLSAnonymousPlain: o.tlsAnonPlain, TLSReuse: o.tlsReuse,
@@ -520,7 +532,7 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			return err
 		}
 		logger.Info("privileges dropped", "user", o.runAs, "uid", os.Getuid(), "gid", os.Getgid())
-		if o.users != "" {
+		if users != nil {
 			if f, err := os.Open(o.users); err != nil {
 				logger.Warn("the users file is not readable as --run-as: SIGHUP cannot reload it", "err", err)
 			} else {
@@ -529,8 +541,11 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 	}
 	access := "anonymous read-only"
-	if users != nil {
+	if authn != nil {
 		access = "users from " + o.users
+		if isDatabase(o.users) {
+			access = "users and bans in PostgreSQL" // the DSN may hold a password
+		}
 		if o.anonymous {
 			access += ", and anonymous read-only"
 		}
