@@ -416,6 +416,9 @@ func passwd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if *users == "" || fs.NArg() != 1 {
 		return errors.New("usage: ftpd passwd --users FILE NAME  (password on standard input)")
 	}
+	if isDatabase(*users) {
+		return errors.New("ftpd passwd writes users files; for a database use ftpd user add|set --users DSN")
+	}
 	pw, err := askPassword(fs.Arg(0), stdin, stderr)
 	if err != nil {
 		return err

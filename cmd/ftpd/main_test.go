@@ -21,6 +21,7 @@ import (
 	"github.com/gnetftp/gnetftp/ftp/auth"
 	"github.com/gnetftp/gnetftp/ftp/ban"
 	"github.com/gnetftp/gnetftp/internal/leaktest"
+	"github.com/gnetftp/gnetftp/internal/pgtest"
 	"github.com/gnetftp/gnetftp/internal/testcert"
 )
 
@@ -30,7 +31,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) == "1" {
 		os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
-	leaktest.VerifyTestMain(m)
+	leaktest.Main(func() int { return pgtest.Main(m.Run) })
 }
 
 const childEnv = "GNETFTP_FTPD_TEST_CHILD"
