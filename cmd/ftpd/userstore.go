@@ -120,9 +120,9 @@ func (d *dbUsers) Users() ([]auth.User, error) {
 	return d.db.ListUsers(ctx)
 }
 
-func (d *dbUsers) Save() error    { return nil }
-func (d *dbUsers) Where() string  { return "the PostgreSQL database" }
-func (d *dbUsers) Close()         { d.db.Close() }
+func (d *dbUsers) Save() error   { return nil }
+func (d *dbUsers) Where() string { return "the PostgreSQL database" }
+func (d *dbUsers) Close()        { d.db.Close() }
 func (d *dbUsers) Reminder() string {
 	return "every node sees the change at once (its cached logins of the user are dropped)"
 }
