@@ -57,6 +57,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParseEPRT$$' -fuzztime=$(FUZZTIME) ./ftp/ftpwire
 	$(GO) test -run='^$$' -fuzz='^FuzzPassiveReplies$$' -fuzztime=$(FUZZTIME) ./ftp/ftpwire
 	$(GO) test -run='^$$' -fuzz='^FuzzResolve$$' -fuzztime=$(FUZZTIME) ./ftp/shell
+	$(GO) test -run='^$$' -fuzz='^FuzzUsersFile$$' -fuzztime=$(FUZZTIME) ./ftp/auth
 	$(GO) test -run='^$$' -fuzz='^FuzzSession$$' -fuzztime=$(FUZZTIME) ./ftp
 	$(GO) test -run='^$$' -fuzz='^FuzzReplies$$' -fuzztime=$(FUZZTIME) ./ftp/client
 	$(GO) test -run='^$$' -fuzz='^FuzzTLSRecords$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./reactor

@@ -6,6 +6,7 @@ package ftp
 
 import (
 	"context"
+	"errors"
 	"io"
 
 	"golang.org/x/time/rate"
@@ -217,4 +218,26 @@ func paceUp(ctx context.Context, dst io.Writer, lim *rate.Limiter) io.Writer {
 		return dst
 	}
 	return &pacedWriter{ctx: ctx, w: dst, lim: lim}
+}
+
+// limitRefusals name the refusals by a user's limits that are logged
+// (as warnings, within the session's budget: a client looping on
+// a refused command does not flood the log).
+var limitRefusals = []struct {
+	err    error
+	reason string
+}{
+	{shell.ErrQuota, "quota"},
+	{shell.ErrNotAllowed, "permissions"},
+}
+
+// logLimitRefusal logs a command refused by the user's quota or
+// permissions (the reply follows). On the loop.
+func (s *session) logLimitRefusal(err error, path string) {
+	for _, r := range limitRefusals {
+		if errors.Is(err, r.err) {
+			s.warn("ftp refused by the user's limits", "user", logText(s.user), "path", logText(path), "limit", r.reason)
+			return
+		}
+	}
 }

@@ -2,6 +2,7 @@ package ftp_test
 
 import (
 	"bytes"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -255,4 +256,19 @@ func TestSetLimitsChangesTheDefaultRateOfLaterLogins(t *testing.T) {
 	assert.Len(t, readAll(t, data), 512<<10)
 	assert.Regexp(t, `^226`, h.next())
 	assert.GreaterOrEqual(t, time.Since(start), 1500*time.Millisecond, "512 KiB at 256 KiB/s: about 2 s")
+}
+
+func TestRefusalsByLimitsAreLogged(t *testing.T) {
+	logs := &syncBuffer{}
+	limits := withLimits(t, auth.Limits{Perm: "elrw", QuotaFiles: 1})
+	h := newPI(t, func(c *ftp.Config) {
+		limits(c)
+		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	})
+	writeFile(t, h.root, "a.txt", "x")
+	h.login()
+	assert.Regexp(t, `^552`, h.upload("STOR", "b.txt", []byte("b")))
+	assert.Regexp(t, `^550`, h.cmd("DELE a.txt"))
+	assert.Regexp(t, `msg="ftp refused by the user's limits" .*user=alice path=b.txt limit=quota`, logs.String())
+	assert.Regexp(t, `msg="ftp refused by the user's limits" .*user=alice path=a.txt limit=permissions`, logs.String())
 }

@@ -95,8 +95,8 @@ type Config struct {
 	// RateDown and RateUp cap each session's downloads and uploads, in
 	// bytes per second, for users whose limits give no rate of their own
 	// (auth.Limits; anonymous users always get these); 0: none. A limited
-	// transfer is copied through user space in steps of at most 32 KiB
-	// (a token bucket, golang.org/x/time/rate); an unlimited one keeps
+	// transfer is paced by a token bucket (golang.org/x/time/rate) around
+	// its file and so copied through user space; an unlimited one keeps
 	// sendfile and splice. SetLimits changes them for later logins.
 	RateDown, RateUp int64
 	// PublicHost is the IPv4 address, or a host name with one, announced

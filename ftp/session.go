@@ -255,6 +255,7 @@ func (s *session) replyErr(err error, path string) {
 	if code == ftpwire.StatusLocalError {
 		s.warn("ftp command failed", "user", logText(s.user), "path", logText(path), "err", logText(errString(err)))
 	}
+	s.logLimitRefusal(err, path)
 	s.reply(code, text)
 }
 

@@ -207,7 +207,8 @@ Users file: one "name:bcrypt-hash[:home][:key=value...]" per line, '#' starts
 a comment; the keys are perm, quota, quota-files, max-sessions, rate-down and
 rate-up. Write it with "ftpd user" (or "ftpd passwd"); SIGHUP reloads it.
 Home is a directory under --root (created on the first login); a user without
-one is confined to ROOT/NAME, and "/" gives a user the whole root. Anonymous users see only --anonymous-root.
+one is confined to ROOT/NAME, and "/" gives a user the whole root. Anonymous
+users see only --anonymous-root.
 
 Flags:
 `

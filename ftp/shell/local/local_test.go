@@ -390,3 +390,44 @@ func TestQuotaRaceLeavesOneUpload(t *testing.T) {
 	assert.Equal(t, int64(400), b, "deleting frees quota")
 	assert.Equal(t, int64(1), n)
 }
+
+// In-place uploads (APPE, REST+STOR) count what they add past the old
+// size; a refused one is cut back (or removed when it made the file).
+func TestQuotaOfInPlaceUploads(t *testing.T) {
+	sh, dir := newLocal(t)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "f"), make([]byte, 300), 0o644))
+	q := shell.NewQuota(1000, 3)
+	lim := shell.Limit(sh, "", q)
+	write := func(p string, off int64, app bool, n int) error {
+		w, err := lim.OpenForWriting(p, off, app)
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write(make([]byte, n)); err != nil {
+			_ = w.Abort()
+			return err
+		}
+		return w.Commit()
+	}
+	usage := func() (int64, int64) { b, n, _ := q.Usage(); return b, n }
+	require.NoError(t, write("/f", -1, true, 100)) // APPE: 400
+	b, n := usage()
+	assert.Equal(t, [2]int64{400, 1}, [2]int64{b, n})
+	require.NoError(t, write("/f", 100, false, 500)) // REST 100 + STOR 500: 600
+	b, _ = usage()
+	assert.Equal(t, int64(600), b)
+	fi, err := os.Stat(filepath.Join(dir, "f"))
+	require.NoError(t, err)
+	assert.Equal(t, int64(600), fi.Size())
+	assert.ErrorIs(t, write("/f", -1, true, 401), shell.ErrQuota)
+	fi, err = os.Stat(filepath.Join(dir, "f"))
+	require.NoError(t, err)
+	assert.Equal(t, int64(600), fi.Size(), "the refused append cut back")
+	assert.ErrorIs(t, write("/new", -1, true, 401), shell.ErrQuota)
+	assert.NoFileExists(t, filepath.Join(dir, "new"), "a refused APPE that made the file removes it")
+	b, n = usage()
+	assert.Equal(t, [2]int64{600, 1}, [2]int64{b, n})
+	require.NoError(t, write("/new", -1, true, 400))
+	b, n = usage()
+	assert.Equal(t, [2]int64{1000, 2}, [2]int64{b, n})
+}
