@@ -129,4 +129,8 @@ var (
 	// ErrNameTooLong: a path or one of its names is longer than the
 	// backend allows (ENAMETOOLONG).
 	ErrNameTooLong = errors.New("file name too long")
+	// ErrNotEmpty: RMD of a directory that still has entries
+	// (ENOTEMPTY). Errors of this kind also match fs.ErrExist when their
+	// cause is the errno, as before this kind existed.
+	ErrNotEmpty = errors.New("directory not empty")
 )
