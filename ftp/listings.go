@@ -13,7 +13,6 @@
 package ftp
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -51,22 +50,40 @@ type listSpec struct {
 	now      time.Time     // LIST dates
 	facts    listing.Facts // MLSD
 	writable bool          // MLSD perm fact
+	dirOnly  bool          // ls -d: the entry of p itself, not its entries
+	name     string        // ls -d: the name it is listed by (the argument, as ls does)
+	text     string        // the path as the client wrote it, without options: error replies quote it
 }
 
-// listSpec parses a LIST/NLST/STAT argument: leading "-a"/"-l"/"-la"
-// style words are ignored (ls flags sent by clients), and a glob in the
-// last segment filters names (within listing's limits: 501 beyond them).
+// lsFlags are the ls options a LIST/NLST/STAT argument may start with,
+// as clients send them and vsftpd accepts them ("-la", "-a -l", "-1",
+// "-C", "-F", "-d", "-t", "-r", "-R"): a word of these letters after a
+// dash is an option, never a path. Only -d changes anything (the
+// directory itself, not its entries); the others are ignored: listings
+// are always long (LIST) or names (NLST), sorted by name, every entry
+// shown but an upload in progress, and not recursive.
+const lsFlags = "1aACdFghlLnRrSstU"
+
+// listSpec parses a LIST/NLST/STAT argument: leading option words (see
+// lsFlags), then a path whose last segment may be a glob that filters
+// names (within listing's limits: 501 beyond them).
 func (s *session) listSpec(arg string, kind listKind) (listSpec, error) {
 	arg = strings.TrimSpace(arg)
-	for strings.HasPrefix(arg, "-") {
+	dirOnly := false
+	for len(arg) > 1 && arg[0] == '-' {
 		flag, rest, _ := strings.Cut(arg, " ")
-		if strings.Trim(flag, "-aAlLRtrhF1") != "" {
+		if strings.Trim(flag[1:], lsFlags) != "" {
 			break
 		}
+		dirOnly = dirOnly || strings.Contains(flag, "d")
 		arg = strings.TrimSpace(rest)
 	}
 	spec := s.newSpec(kind)
-	if dir, base := path.Split(arg); listing.HasGlob(base) {
+	spec.dirOnly, spec.text = dirOnly, arg
+	if spec.name = arg; arg == "" {
+		spec.name = "."
+	}
+	if dir, base := path.Split(arg); listing.HasGlob(base) && !dirOnly {
 		g, err := listing.CompileGlob(base)
 		if err != nil {
 			return spec, ftpwire.Errorf(ftpwire.StatusArgSyntaxError,
@@ -117,6 +134,13 @@ func (s *session) openListing(spec listSpec, then func(ls *listStream, err error
 				return nil, shell.ErrNotDir
 			}
 		}
+		if spec.dirOnly {
+			fi, err := sh.Stat(spec.p)
+			if err != nil {
+				return nil, err
+			}
+			return &listStream{lst: shell.SliceListing([]fs.FileInfo{namedInfo{fi, spec.name}}), spec: spec}, nil
+		}
 		lst, err := shell.OpenListing(sh, spec.p, spec.kind == listNames)
 		if err != nil {
 			return nil, err
@@ -145,10 +169,14 @@ func (ls *listStream) fill() ([]byte, error) {
 	return ls.buf, nil
 }
 
-// appendEntry formats one entry as the listing's command sends it.
+// appendEntry formats one entry as the listing's command sends it. A
+// name with a CR or LF in it is left out: a client splits listings into
+// lines, so it would see phantom entries (part of a name taken for a
+// name of its own), and no command line can name such a file anyway.
 func (ls *listStream) appendEntry(dst []byte, fi fs.FileInfo) []byte {
 	sp := &ls.spec
-	if sp.glob != nil && !sp.glob.Match(fi.Name()) {
+	name := fi.Name()
+	if strings.ContainsAny(name, "\r\n") || (sp.glob != nil && !sp.glob.Match(name)) {
 		return dst
 	}
 	switch {
@@ -207,7 +235,9 @@ func (ls *listStream) Close() error { return ls.lst.Close() }
 func (s *session) cmdLIST(arg string) { s.list(arg, listLong) }
 
 // cmdNLST accepts a bare NLST (Twisted requires an argument; RFC 959 and
-// every client say it is optional).
+// every client say it is optional). A missing path is 550, as for LIST
+// (vsftpd, ProFTPD; Twisted sends an empty listing); a glob that matches
+// nothing is an empty listing.
 func (s *session) cmdNLST(arg string) { s.list(arg, listNames) }
 
 // cmdMLSD sends the facts of every entry of a directory (RFC 3659 7);
@@ -237,19 +267,19 @@ func (s *session) list(arg string, kind listKind) {
 	} else {
 		spec, err = s.listSpec(arg, kind)
 	}
+	if kind == listFacts {
+		spec.text = arg
+	}
 	if err != nil {
 		d.Close()
-		s.replyErr(err, arg)
+		s.replyErr(err, spec.text)
 		return
 	}
 	s.openListing(spec, func(ls *listStream, err error) {
 		var src io.Reader = ls
-		if err != nil && kind == listNames && errors.Is(err, fs.ErrNotExist) {
-			src, err = bytes.NewReader(nil), nil // NLST of nothing is an empty listing (Twisted)
-		}
 		if err != nil {
 			d.Close()
-			s.replyErr(err, arg)
+			s.replyErr(err, spec.text)
 			return
 		}
 		s.runTransfer(transferNames[kind], spec.p, d, func(ctx context.Context, conn *net.TCPConn) (int64, error) {
@@ -287,12 +317,12 @@ func (s *session) cmdMLST(arg string) {
 func (s *session) statListing(arg string) {
 	spec, err := s.listSpec(arg, listLong)
 	if err != nil {
-		s.replyErr(err, arg)
+		s.replyErr(err, spec.text)
 		return
 	}
 	s.openListing(spec, func(ls *listStream, err error) {
 		if err != nil {
-			s.replyErr(err, arg)
+			s.replyErr(err, spec.text)
 			return
 		}
 		ls.control = true
@@ -362,4 +392,28 @@ func (s *session) closeStatList() {
 	if err := s.f.cfg.Pool.Submit(func() { _ = ls.Close() }); err != nil {
 		_ = ls.Close()
 	}
+}
+
+// namedInfo is an entry under another name than its own (ls -d).
+type namedInfo struct {
+	fs.FileInfo
+	name string
+}
+
+func (n namedInfo) Name() string { return n.name }
+
+// Owner and Group pass the entry's own through (shell.FileInfoOwner).
+func (n namedInfo) Owner() string {
+	if o, ok := n.FileInfo.(shell.FileInfoOwner); ok {
+		return o.Owner()
+	}
+	return "ftp"
+}
+
+// Group: see Owner.
+func (n namedInfo) Group() string {
+	if o, ok := n.FileInfo.(shell.FileInfoOwner); ok {
+		return o.Group()
+	}
+	return "ftp"
 }

@@ -319,10 +319,8 @@ func TestListAndNlst(t *testing.T) {
 	assert.Regexp(t, `^drwxr-xr-x .* dir$`, lines[2])
 	h.next()
 
-	data = h.pasv()
-	h.cmd("NLST nothing-here")
-	assert.Equal(t, "", readAll(t, data))
-	assert.Equal(t, "226 Transfer Complete.", h.next())
+	h.pasv()
+	assert.Equal(t, "550 nothing-here: No such file or directory.", h.cmd("NLST nothing-here"), "as LIST")
 
 	h.pasv()
 	assert.Equal(t, "550 nothing-here: No such file or directory.", h.cmd("LIST nothing-here"))
