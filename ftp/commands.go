@@ -60,8 +60,9 @@ func commandTable() map[string]*command {
 		{name: "STOR", arg: argRequired, help: "STOR <file>: upload (atomic: the old file stays until the upload completes)", run: (*session).cmdSTOR},
 		{name: "APPE", arg: argRequired, help: "APPE <file>: append", run: (*session).cmdAPPE},
 		{name: "ABOR", arg: argNone, duringTransfer: true, urgent: true, help: "ABOR: abort the transfer", run: (*session).cmdABOR},
+		{name: "SITE", arg: argRequired, help: "SITE <CHMOD|UTIME|HELP> ...: site commands (HELP SITE or SITE HELP lists them)", run: (*session).cmdSITE},
 		// Known, not implemented: 502 (Twisted's behaviour for these).
-		{name: "ACCT"}, {name: "REIN"}, {name: "SITE"}, {name: "SMNT"}, {name: "STOU"},
+		{name: "ACCT"}, {name: "REIN"}, {name: "SMNT"}, {name: "STOU"},
 		{name: "AUTH"}, {name: "PBSZ"}, {name: "PROT"},
 		{name: "HOST"}, {name: "LANG"},
 	}

@@ -23,7 +23,8 @@ type Events interface {
 	// APPE, LIST, NLST, MLSD), complete or not.
 	TransferDone(TransferEvent)
 	// FileChanged reports a change made by a command on the control
-	// connection: MKD, RMD, DELE, RNTO (a rename), MFMT.
+	// connection: MKD, RMD, DELE, RNTO (a rename), MFMT, SITE CHMOD,
+	// SITE UTIME.
 	FileChanged(FileEvent)
 }
 
@@ -57,7 +58,7 @@ type TransferEvent struct {
 // FileEvent is a change to the tree made by a control command.
 type FileEvent struct {
 	SessionInfo
-	Command string // MKD, RMD, DELE, RNTO, MFMT
+	Command string // MKD, RMD, DELE, RNTO, MFMT, SITE CHMOD, SITE UTIME
 	Path    string // the virtual path changed (the old name for RNTO)
 	To      string // RNTO: the new name
 }

@@ -46,6 +46,10 @@ func (s *session) cmdOPTS(arg string) {
 
 func (s *session) cmdHELP(arg string) {
 	if arg = strings.ToUpper(strings.TrimSpace(arg)); arg != "" {
+		if name, sub, _ := strings.Cut(arg, " "); name == "SITE" {
+			s.reply(s.siteHelp(sub)) // HELP SITE [CHMOD]
+			return
+		}
 		c := s.f.commands[arg]
 		if c == nil || c.run == nil {
 			s.replyf(ftpwire.StatusArgSyntaxError, "Unknown command %s.", printable(arg))

@@ -87,7 +87,7 @@ func TestUnknownUnimplementedAndMalformedCommands(t *testing.T) {
 	h.login()
 	cases := map[string]string{
 		"FROB":                     "500 Syntax error: command 'FROB' unrecognized.",
-		"SITE CHMOD 7":             "502 Command 'SITE' not implemented",
+		"SITE CHMOD 7":             "501 Syntax error: SITE CHMOD <octal mode> <path> (got '7').",
 		"STOU":                     "502 Command 'STOU' not implemented",
 		"TYPE":                     "501 Syntax error: TYPE requires an argument.",
 		"TYPE X":                   "504 Not implemented for parameter 'X'.",

@@ -128,6 +128,7 @@ const DefaultMaxPassivePerIP = 16
 type Factory struct {
 	cfg      Config
 	commands map[string]*command
+	site     map[string]*siteCommand
 	ports    *dtp.Ports
 	pubIP    net.IP
 	ownPool  *deferred.Pool // the default pool, closed by StopFactory
@@ -178,7 +179,7 @@ func NewFactory(cfg Config) (*Factory, error) {
 	if cfg.MaxPassivePerIP == 0 {
 		cfg.MaxPassivePerIP = DefaultMaxPassivePerIP
 	}
-	f := &Factory{cfg: cfg, commands: commandTable(), perIP: map[string]int{}, passive: map[string]int{}, bans: cfg.Bans}
+	f := &Factory{cfg: cfg, commands: commandTable(), site: siteTable(), perIP: map[string]int{}, passive: map[string]int{}, bans: cfg.Bans}
 	if f.bans == nil {
 		f.bans = ban.NewMemory(ban.Config{})
 	}

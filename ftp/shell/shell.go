@@ -77,6 +77,15 @@ type TimeSetter interface {
 	SetModTime(path string, t time.Time) error
 }
 
+// ModeSetter is an optional capability for SITE CHMOD (set a file's
+// permission bits, as mirroring clients such as lftp's mirror -R do after
+// an upload). mode holds the permission bits and at most fs.ModeSticky;
+// the PI refuses setuid and setgid before calling it. The local shell
+// has it; ReadOnly refuses; the PI answers 502 for shells without it.
+type ModeSetter interface {
+	SetMode(path string, mode fs.FileMode) error
+}
+
 // ReadOnlyShell is an optional interface of a shell that refuses every
 // change (ReadOnly's wrapper, or a backend on a read-only store): the
 // PI's MLSx perm fact then tells the user that nothing may be changed.
