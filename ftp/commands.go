@@ -58,11 +58,12 @@ func commandTable() map[string]*command {
 		{name: "MLST", arg: argOptional, help: "MLST [path]: facts of one entry (RFC 3659)", run: (*session).cmdMLST},
 		{name: "RETR", arg: argRequired, help: "RETR <file>: download", run: (*session).cmdRETR},
 		{name: "STOR", arg: argRequired, help: "STOR <file>: upload (atomic: the old file stays until the upload completes)", run: (*session).cmdSTOR},
+		{name: "STOU", arg: argOptional, help: "STOU [name]: upload under a new unique name, told in the 150 reply (atomic, never replaces a file)", run: (*session).cmdSTOU},
 		{name: "APPE", arg: argRequired, help: "APPE <file>: append", run: (*session).cmdAPPE},
 		{name: "ABOR", arg: argNone, duringTransfer: true, urgent: true, help: "ABOR: abort the transfer", run: (*session).cmdABOR},
 		{name: "SITE", arg: argRequired, help: "SITE <CHMOD|UTIME|HELP> ...: site commands (HELP SITE or SITE HELP lists them)", run: (*session).cmdSITE},
 		// Known, not implemented: 502 (Twisted's behaviour for these).
-		{name: "ACCT"}, {name: "REIN"}, {name: "SMNT"}, {name: "STOU"},
+		{name: "ACCT"}, {name: "REIN"}, {name: "SMNT"},
 		{name: "AUTH"}, {name: "PBSZ"}, {name: "PROT"},
 		{name: "HOST"}, {name: "LANG"},
 	}

@@ -20,7 +20,7 @@ type Events interface {
 	// Login reports every PASS's outcome (OK, or the failure in Err).
 	Login(LoginEvent)
 	// TransferDone reports the end of every data transfer (RETR, STOR,
-	// APPE, LIST, NLST, MLSD), complete or not.
+	// STOU, APPE, LIST, NLST, MLSD), complete or not.
 	TransferDone(TransferEvent)
 	// FileChanged reports a change made by a command on the control
 	// connection: MKD, RMD, DELE, RNTO (a rename), MFMT, SITE CHMOD,
@@ -45,8 +45,8 @@ type LoginEvent struct {
 // TransferEvent is a transfer that ended.
 type TransferEvent struct {
 	SessionInfo
-	Command  string // RETR, STOR, APPE, LIST, NLST, MLSD
-	Path     string // the virtual path, as the shell saw it
+	Command  string // RETR, STOR, STOU, APPE, LIST, NLST, MLSD
+	Path     string // the virtual path, as the shell saw it (STOU: the name chosen)
 	Bytes    int64
 	Duration time.Duration
 	// Complete is set when the transfer ended with 226: every byte moved

@@ -282,7 +282,7 @@ func (s *session) list(arg string, kind listKind) {
 			s.replyErr(err, spec.text)
 			return
 		}
-		s.runTransfer(transferNames[kind], spec.p, d, func(ctx context.Context, conn *net.TCPConn) (int64, error) {
+		s.runTransfer(transferNames[kind], spec.p, "", d, func(ctx context.Context, conn *net.TCPConn) (int64, error) {
 			return dtp.Send(ctx, conn, src, false, s.f.cfg.Data.IdleTimeout)
 		}, func(error) error {
 			if ls == nil {

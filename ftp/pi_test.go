@@ -88,7 +88,7 @@ func TestUnknownUnimplementedAndMalformedCommands(t *testing.T) {
 	cases := map[string]string{
 		"FROB":                     "500 Syntax error: command 'FROB' unrecognized.",
 		"SITE CHMOD 7":             "501 Syntax error: SITE CHMOD <octal mode> <path> (got '7').",
-		"STOU":                     "502 Command 'STOU' not implemented",
+		"STOU":                     "425 Use PORT, PASV, EPRT or EPSV first.",
 		"TYPE":                     "501 Syntax error: TYPE requires an argument.",
 		"TYPE X":                   "504 Not implemented for parameter 'X'.",
 		"TYPE A N":                 "200 Type set to A.",

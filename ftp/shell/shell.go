@@ -77,6 +77,17 @@ type TimeSetter interface {
 	SetModTime(path string, t time.Time) error
 }
 
+// ExclusiveCreator is an optional capability for STOU: an atomic upload
+// (as OpenForWriting's) that never replaces a file, so that the unique
+// name STOU chose stays unique even if another session takes it during
+// the upload. The PI falls back to OpenForWriting for shells without it.
+type ExclusiveCreator interface {
+	// CreateExclusive starts an atomic upload to path, which must not
+	// exist: fs.ErrExist if it does, when opened or at Commit (a file
+	// put there meanwhile stays, and the upload is discarded).
+	CreateExclusive(path string) (WriteFile, error)
+}
+
 // ModeSetter is an optional capability for SITE CHMOD (set a file's
 // permission bits, as mirroring clients such as lftp's mirror -R do after
 // an upload). mode holds the permission bits and at most fs.ModeSticky;
