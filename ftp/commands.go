@@ -25,6 +25,8 @@ func commandTable() map[string]*command {
 	rows := []*command{
 		{name: "USER", public: true, arg: argRequired, help: "USER <name>: log in as name", run: (*session).cmdUSER},
 		{name: "PASS", public: true, arg: argOptional, help: "PASS <password>: the password for USER", run: (*session).cmdPASS},
+		{name: "HOST", public: true, arg: argRequired, help: "HOST <name>: the virtual host to log in to, before USER (RFC 7151)", run: (*session).cmdHOST},
+		{name: "REIN", public: true, arg: argNone, help: "REIN: log out and start again as just after connecting", run: (*session).cmdREIN},
 		{name: "QUIT", public: true, arg: argNone, urgent: true, help: "QUIT: end the session", run: (*session).cmdQUIT},
 		{name: "NOOP", arg: argNone, duringTransfer: true, help: "NOOP: do nothing", run: (*session).cmdNOOP},
 		{name: "SYST", arg: argNone, help: "SYST: system type", run: (*session).cmdSYST},
@@ -63,9 +65,9 @@ func commandTable() map[string]*command {
 		{name: "ABOR", arg: argNone, duringTransfer: true, urgent: true, help: "ABOR: abort the transfer", run: (*session).cmdABOR},
 		{name: "SITE", arg: argRequired, help: "SITE <CHMOD|UTIME|HELP> ...: site commands (HELP SITE or SITE HELP lists them)", run: (*session).cmdSITE},
 		// Known, not implemented: 502 (Twisted's behaviour for these).
-		{name: "ACCT"}, {name: "REIN"}, {name: "SMNT"},
+		{name: "ACCT"}, {name: "SMNT"},
 		{name: "AUTH"}, {name: "PBSZ"}, {name: "PROT"},
-		{name: "HOST"}, {name: "LANG"},
+		{name: "LANG"},
 	}
 	aliases := map[string]string{"XPWD": "PWD", "XCWD": "CWD", "XCUP": "CDUP", "XMKD": "MKD", "XRMD": "RMD"}
 	t := make(map[string]*command, len(rows)+len(aliases))
