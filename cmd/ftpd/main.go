@@ -120,6 +120,7 @@ type options struct {
 	shutdownGrace   time.Duration
 	cpuProfile      string
 	config          string
+	vhosts          []vhostConfig // [[vhost]] tables of the configuration file
 
 	flags *flag.FlagSet // for check-config
 }
@@ -185,6 +186,11 @@ Write it with "ftpd passwd". Home is a directory under --root (created on the
 first login); a user without one is confined to ROOT/NAME, and "/" gives a
 user the whole root. Anonymous users see only --anonymous-root.
 
+Virtual hosts (HOST, RFC 7151): one [[vhost]] table per host in the --config
+file, with name, root, users, and optionally anonymous, anonymous-root and
+welcome; a client that sends HOST name before USER logs in to that host's
+users and root. SIGHUP reloads every users file.
+
 Flags:
 `
 
@@ -241,6 +247,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		if err := applyConfig(fs, o.config, set); err != nil {
 			return o, err
 		}
+		vhosts, err := loadVhosts(o.config)
+		if err != nil {
+			return o, err
+		}
+		o.vhosts = vhosts
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
@@ -425,9 +436,14 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 		authn = users
 	}
+	vhosts, vhostUsers, err := virtualHosts(o.vhosts)
+	if err != nil {
+		return err
+	}
 	pool := deferred.NewPool(deferred.PoolConfig{})
 	defer pool.Close()
 	f, err := ftp.NewFactory(ftp.Config{
+		VirtualHosts: vhosts,
 		Root: root, Users: authn, AllowAnonymous: o.anonymous, Welcome: o.welcome,
 		AnonymousRoot: o.anonymousRoot, AnonymousAnyMode: !o.anonWorldOnly,
 		IdleTimeout: idleOrOff(o.idleTimeout), LoginTimeout: idleOrOff(o.loginTimeout), Bans: bans(o), HashWorkers: o.hashWorkers,
@@ -475,6 +491,9 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	for _, a := range r.Addrs() {
 		fmt.Fprintf(stdout, "ftpd: serving %s on ftp://%s (%s)\n", root, a, access)
 	}
+	if len(vhosts) > 0 {
+		fmt.Fprintf(stdout, "ftpd: virtual hosts (HOST): %s\n", vhostNames(o.vhosts))
+	}
 	first := r.Addrs()[0].(*net.TCPAddr)
 	fmt.Fprintf(stdout, "ftpd: try  curl ftp://%s/  or  lftp -p %d %s   (Ctrl-C stops)\n", first, first.Port, first.IP)
 
@@ -489,6 +508,13 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 					logger.Error("reloading users file", "err", err)
 				} else {
 					logger.Info("users file reloaded")
+				}
+			}
+			for _, vu := range vhostUsers {
+				if err := vu.file.Reload(); err != nil {
+					logger.Error("reloading a virtual host's users file", "vhost", vu.name, "err", err)
+				} else {
+					logger.Info("virtual host users file reloaded", "vhost", vu.name)
 				}
 			}
 		case <-ctx.Done():
