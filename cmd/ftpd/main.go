@@ -444,7 +444,7 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	defer pool.Close()
 	f, err := ftp.NewFactory(ftp.Config{
 		VirtualHosts: vhosts,
-		Root: root, Users: authn, AllowAnonymous: o.anonymous, Welcome: o.welcome,
+		Root:         root, Users: authn, AllowAnonymous: o.anonymous, Welcome: o.welcome,
 		AnonymousRoot: o.anonymousRoot, AnonymousAnyMode: !o.anonWorldOnly,
 		IdleTimeout: idleOrOff(o.idleTimeout), LoginTimeout: idleOrOff(o.loginTimeout), Bans: bans(o), HashWorkers: o.hashWorkers,
 		MaxConnections: o.maxConns, MaxConnectionsPerIP: o.maxConnsPerIP,
