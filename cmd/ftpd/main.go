@@ -443,8 +443,7 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	pool := deferred.NewPool(deferred.PoolConfig{})
 	defer pool.Close()
 	f, err := ftp.NewFactory(ftp.Config{
-		VirtualHosts: vhosts,
-		Root:         root, Users: authn, AllowAnonymous: o.anonymous, Welcome: o.welcome,
+		Root: root, Users: authn, AllowAnonymous: o.anonymous, Welcome: o.welcome,
 		AnonymousRoot: o.anonymousRoot, AnonymousAnyMode: !o.anonWorldOnly,
 		IdleTimeout: idleOrOff(o.idleTimeout), LoginTimeout: idleOrOff(o.loginTimeout), Bans: bans(o), HashWorkers: o.hashWorkers,
 		MaxConnections: o.maxConns, MaxConnectionsPerIP: o.maxConnsPerIP,
@@ -452,6 +451,7 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		MaxPassivePerIP: limitOrOff(o.maxPassivePerIP),
 		Data: dtp.Config{PortLow: o.passiveLo, PortHigh: o.passiveHi, IdleTimeout: idleOrOff(o.dataTimeout),
 			AllowForeignPeers: o.allowForeign, AllowPrivilegedPorts: o.allowPrivileged},
+		VirtualHosts: vhosts,
 	})
 	if err != nil {
 		return err
