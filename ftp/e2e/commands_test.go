@@ -56,3 +56,25 @@ func TestLftpMirrorSetsModesWithSiteChmod(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, fs.FileMode(0o750), fi.Mode().Perm(), "directories too")
 }
+
+// ncftpls's default listing is "NLST -CF" (ls options the server must not
+// take for a path: the listing used to come back empty).
+func TestNcftplsDefaultListing(t *testing.T) {
+	ncftpls := requireTool(t, "ncftpls")
+	s := startFTPD(t)
+	require.NoError(t, os.MkdirAll(filepath.Join(s.root, "sub", "deeper"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(s.root, "a.txt"), []byte("a"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(s.root, "sub", "b.txt"), []byte("bb"), 0o644))
+	trace := filepath.Join(t.TempDir(), "trace")
+	base := []string{"-u", "alice", "-p", "secret", "-P", fmt.Sprint(s.port), "-t", "20"}
+	out := runTool(t, time.Minute, ncftpls, append(base, "-d", trace, "ftp://127.0.0.1/")...)
+	log, err := os.ReadFile(trace)
+	require.NoError(t, err)
+	assert.Contains(t, string(log), "Cmd: NLST -CF")
+	assert.ElementsMatch(t, []string{"a.txt", "sub"}, strings.Fields(out), "%q", out)
+	out = runTool(t, time.Minute, ncftpls, append(base, "ftp://127.0.0.1/sub/")...)
+	assert.ElementsMatch(t, []string{"b.txt", "deeper"}, strings.Fields(out), "%q", out)
+	out = runTool(t, time.Minute, ncftpls, append(base, "-l", "ftp://127.0.0.1/sub/")...)
+	assert.Regexp(t, `(?m)^-rw-r--r-- .* b\.txt$`, out)
+	assert.Regexp(t, `(?m)^drwxr-xr-x .* deeper$`, out)
+}
