@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,6 +13,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/gnetftp/gnetftp/ftp/auth"
+	"github.com/gnetftp/gnetftp/internal/ftptest"
 )
 
 // lftp's mirror -R sets every file's and directory's mode with SITE
@@ -77,4 +82,117 @@ func TestNcftplsDefaultListing(t *testing.T) {
 	out = runTool(t, time.Minute, ncftpls, append(base, "-l", "ftp://127.0.0.1/sub/")...)
 	assert.Regexp(t, `(?m)^-rw-r--r-- .* b\.txt$`, out)
 	assert.Regexp(t, `(?m)^drwxr-xr-x .* deeper$`, out)
+}
+
+// ftplibCommandsScript drives the commands of issue 12 with Python's
+// ftplib against an ftpd whose config file has two [[vhost]] tables. It
+// records every reply and fails on any that names an internal package.
+const ftplibCommandsScript = `
+import ftplib, io, re, socket, sys
+
+class Rec(ftplib.FTP):
+    replies = []
+    def getmultiline(self):
+        r = super().getmultiline()
+        self.replies.append(r)
+        return r
+
+def expect(fn, prefix):
+    try:
+        fn()
+    except ftplib.all_errors as e:
+        assert str(e).startswith(prefix), "want %r, got %r" % (prefix, str(e))
+        return
+    raise SystemExit("no error, want %r" % prefix)
+
+def stou(f, arg, data):
+    conn = socket.create_connection(f.makepasv(), timeout=20)
+    f.putcmd("STOU " + arg)
+    first = f.getresp()
+    conn.sendall(data)
+    conn.close()
+    f.voidresp()
+    return first
+
+f = Rec()
+f.connect(sys.argv[1], int(sys.argv[2]), timeout=20)
+assert f.sendcmd("HOST a.example") == "220 Welcome to A", f.replies[-1]
+f.login("bob", "pw-a")
+expect(lambda: f.sendcmd("HOST b.example"), "503")
+f.storbinary("STOR x.txt", io.BytesIO(b"x"))
+assert stou(f, "x.txt", b"second") == "150 FILE: x.txt.1", f.replies[-2]
+assert f.sendcmd("SITE CHMOD 600 x.txt").startswith("200")
+assert f.sendcmd("SITE UTIME x.txt 20200102030405").startswith("200")
+assert f.sendcmd("MDTM x.txt") == "213 20200102030405"
+assert "SITE CHMOD" in f.sendcmd("HELP SITE")
+f.mkd("full")
+f.storbinary("STOR full/f", io.BytesIO(b"f"))
+expect(lambda: f.rmd("full"), "550 full: Directory not empty")
+expect(lambda: f.nlst("missing"), "550 missing: No such file or directory.")
+assert sorted(f.nlst("-la")) == ["full", "x.txt", "x.txt.1"], f.nlst("-la")
+lines = []
+f.retrlines("LIST -d full", lines.append)
+assert len(lines) == 1 and lines[0].startswith("d") and lines[0].endswith(" full"), lines
+expect(lambda: f.sendcmd("EPRT |2|::1|5000|"), "522 Network protocol not supported, use (1)")
+expect(lambda: f.sendcmd("EPRT |3|x|5000|"), "522 Network protocol not supported, use (1,2)")
+expect(lambda: f.sendcmd("EPSV 3"), "522")
+expect(lambda: f.sendcmd("PORT 10,0,0,1,200,10"), "500 Illegal PORT command: data connection to a third host refused.")
+assert f.sendcmd("REIN") == "220 Service ready for new user."
+expect(lambda: f.pwd(), "530")
+assert f.sendcmd("HOST b.example").startswith("220")
+f.login("carol", "pw-b")
+assert f.nlst() == ["b-only.txt"], f.nlst()
+f.quit()
+for r in Rec.replies:
+    assert not re.search(r"\b(auth|ban|deferred|dtp|ftp|ftptls|ftpwire|listing|local|shell): ", r), r
+print("OK", len(Rec.replies), "replies")
+`
+
+// Python's ftplib against the ftpd program with [[vhost]] tables in its
+// config file: HOST, STOU, SITE CHMOD/UTIME/HELP, RMD of a full
+// directory, NLST of nothing and with options, LIST -d, EPRT's 522s,
+// REIN to another host.
+func TestFtplibCommandsAndVirtualHosts(t *testing.T) {
+	py := requireTool(t, "python3")
+	dir := t.TempDir()
+	rootA, rootB := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	require.NoError(t, os.MkdirAll(rootB, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(rootB, "b-only.txt"), []byte("b"), 0o644))
+	usersA, usersB := filepath.Join(dir, "a.users"), filepath.Join(dir, "b.users")
+	require.NoError(t, auth.SetPassword(usersA, "bob", "pw-a", bcrypt.MinCost))
+	require.NoError(t, auth.SetHome(usersA, "bob", "/"))
+	require.NoError(t, auth.SetPassword(usersB, "carol", "pw-b", bcrypt.MinCost))
+	require.NoError(t, auth.SetHome(usersB, "carol", "/"))
+	cfg := filepath.Join(dir, "ftpd.toml")
+	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`root = %q
+anonymous = true
+
+[[vhost]]
+name = "a.example"
+root = %q
+users = %q
+welcome = "Welcome to A"
+
+[[vhost]]
+name = "b.example"
+root = %q
+users = %q
+`, filepath.Join(dir, "default"), rootA, usersA, rootB, usersB)), 0o644))
+	proc := ftptest.Start(t, nil, "--config", cfg, "--ban-after", "0")
+	host, port, err := net.SplitHostPort(proc.Addr)
+	require.NoError(t, err)
+	script := filepath.Join(dir, "client.py")
+	require.NoError(t, os.WriteFile(script, []byte(ftplibCommandsScript), 0o644))
+	out := runTool(t, time.Minute, py, script, host, port)
+	assert.Contains(t, out, "OK")
+
+	fi, err := os.Stat(filepath.Join(rootA, "x.txt"))
+	require.NoError(t, err)
+	assert.Equal(t, fs.FileMode(0o600), fi.Mode().Perm(), "SITE CHMOD on disk")
+	assert.Equal(t, time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC), fi.ModTime().UTC(), "SITE UTIME on disk")
+	b, err := os.ReadFile(filepath.Join(rootA, "x.txt.1"))
+	require.NoError(t, err)
+	assert.Equal(t, "second", string(b), "STOU's file, in a.example's root")
+	_, err = os.Stat(filepath.Join(dir, "default", "x.txt"))
+	assert.ErrorIs(t, err, fs.ErrNotExist, "nothing in the default host's root")
 }
