@@ -196,3 +196,29 @@ users = %q
 	_, err = os.Stat(filepath.Join(dir, "default", "x.txt"))
 	assert.ErrorIs(t, err, fs.ErrNotExist, "nothing in the default host's root")
 }
+
+// curl: an upload followed by SITE CHMOD and SITE UTIME (-Q after the
+// transfer), and listings with ls options as the list command (-X).
+func TestCurlSiteCommandsAndListOptions(t *testing.T) {
+	curl := requireTool(t, "curl")
+	s := startFTPD(t)
+	require.NoError(t, os.MkdirAll(filepath.Join(s.root, "sub"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(s.root, "sub", "in.txt"), []byte("in"), 0o644))
+	base := fmt.Sprintf("ftp://127.0.0.1:%d/", s.port)
+	args := []string{"--silent", "--show-error", "--max-time", "60", "--user", "alice:secret"}
+	up := filepath.Join(t.TempDir(), "up.bin")
+	require.NoError(t, os.WriteFile(up, []byte("payload"), 0o644))
+	runTool(t, time.Minute, curl, append(args, "-T", up, base+"up.bin",
+		"-Q", "-SITE CHMOD 640 up.bin", "-Q", "-SITE UTIME up.bin 20190304050607")...)
+	fi, err := os.Stat(filepath.Join(s.root, "up.bin"))
+	require.NoError(t, err)
+	assert.Equal(t, fs.FileMode(0o640), fi.Mode().Perm())
+	assert.Equal(t, time.Date(2019, 3, 4, 5, 6, 7, 0, time.UTC), fi.ModTime().UTC())
+
+	out := runTool(t, time.Minute, curl, append(args, "-X", "NLST -CF", base)...)
+	assert.ElementsMatch(t, []string{"sub", "up.bin"}, strings.Fields(out), "%q", out)
+	out = runTool(t, time.Minute, curl, append(args, "-X", "LIST -lt", base+"sub/")...)
+	assert.Regexp(t, `^-rw-r--r-- .* in\.txt\r?\n$`, out)
+	out = runTool(t, time.Minute, curl, append(args, "-X", "LIST -d sub", base)...)
+	assert.Regexp(t, `^drwxr-xr-x .* sub\r?\n$`, out)
+}
