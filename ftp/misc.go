@@ -25,7 +25,7 @@ func (s *session) cmdSYST(string) { s.reply(ftpwire.StatusSystemType, "UNIX Type
 
 // features are what FEAT lists besides MLST (whose line depends on the
 // session's facts): only what is implemented.
-var features = []string{"EPRT", "EPSV", "MDTM", "MFMT", "PASV", "REST STREAM", "SIZE", "TVFS", "TYPE A;I", "UTF8"}
+var features = []string{"EPRT", "EPSV", "HOST", "MDTM", "MFMT", "PASV", "REST STREAM", "SIZE", "TVFS", "TYPE A;I", "UTF8"}
 
 func (s *session) cmdFEAT(string) {
 	s.reply(ftpwire.StatusSystemStatus, "Features:\n "+strings.Join(features, "\n ")+"\n "+s.facts.Feature()+"\nEnd")

@@ -36,7 +36,7 @@ func TestGreetingAndLoginStates(t *testing.T) {
 	assert.Equal(t, "230 User logged in, proceed", h.cmd("PASS secret"))
 	assert.Equal(t, `257 "/" is the current directory`, h.cmd("PWD"))
 	assert.Equal(t, "503 Incorrect sequence of commands: already logged in", h.cmd("USER bob"))
-	assert.Equal(t, "211-Features:\n EPRT\n EPSV\n MDTM\n MFMT\n PASV\n REST STREAM\n SIZE\n TVFS\n TYPE A;I\n UTF8\n MLST type*;size*;modify*;perm*;unix.mode*;unix.owner*;unix.group*;unique*;\n211 End", h.cmd("FEAT"))
+	assert.Equal(t, "211-Features:\n EPRT\n EPSV\n HOST\n MDTM\n MFMT\n PASV\n REST STREAM\n SIZE\n TVFS\n TYPE A;I\n UTF8\n MLST type*;size*;modify*;perm*;unix.mode*;unix.owner*;unix.group*;unique*;\n211 End", h.cmd("FEAT"))
 	assert.Equal(t, "221 Goodbye.", h.cmd("QUIT"))
 	assert.True(t, h.tr.Lost)
 }
