@@ -132,7 +132,8 @@ func parseUTIME(arg string) (name string, t time.Time, ok bool) {
 		t, err := time.ParseInLocation(layout, w, time.UTC)
 		return t, err == nil
 	}
-	if f := strings.Fields(arg); len(f) >= 5 && strings.EqualFold(f[len(f)-1], "UTC") {
+	words := strings.FieldsFunc(arg, func(r rune) bool { return r == ' ' }) // as the cuts below: spaces only
+	if f := words; len(f) >= 5 && strings.EqualFold(f[len(f)-1], "UTC") {
 		_, okA := stamp(f[len(f)-4])
 		mt, okM := stamp(f[len(f)-3])
 		_, okC := stamp(f[len(f)-2])

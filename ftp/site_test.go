@@ -85,10 +85,15 @@ func TestSiteUtime(t *testing.T) {
 		assert.Equal(t, "200 SITE UTIME command ok.", h.cmd(c.cmd), c.cmd)
 		assert.Equal(t, c.want, mtime(c.file), c.cmd)
 	}
-	for _, bad := range []string{"SITE UTIME f.txt", "SITE UTIME 20200102030405", "SITE UTIME f.txt 2020", "SITE UTIME f.txt 20201302030405"} {
+	for _, bad := range []string{"SITE UTIME f.txt", "SITE UTIME 20200102030405", "SITE UTIME f.txt 2020", "SITE UTIME f.txt 20201302030405",
+		"SITE UTIME f\t20190101000000\t20180405060708\t20190101000000\tUTC"} {
 		assert.Regexp(t, `^501 Syntax error: SITE UTIME `, h.cmd(bad), bad)
 	}
 	assert.Equal(t, "550 nope: No such file or directory.", h.cmd("SITE UTIME nope 20200102030405"))
+	for _, odd := range []string{"SITE UTIME", "SITE UTIME  ", "SITE UTIME \t\t\t\t UTC", "SITE UTIME a b c d UTC",
+		"SITE UTIME 20190101000000 20190101000000 20190101000000 UTC", "SITE CHMOD", "SITE CHMOD  ", "SITE \x00", "SITE HELP \xff"} {
+		assert.NotRegexp(t, `^451`, h.cmd(odd), "%q", odd)
+	}
 }
 
 // Anonymous users (a read-only shell) may change nothing; a shell
