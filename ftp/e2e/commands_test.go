@@ -51,6 +51,9 @@ func TestLftpMirrorSetsModesWithSiteChmod(t *testing.T) {
 		assert.Equal(t, "200", m[1], m[0])
 	}
 	_, afterLogin, _ := strings.Cut(string(log), "<--- 230 ")
+	// lftp sends HOST after logging in when FEAT lists it (lftp issue
+	// 422); RFC 7151 has that refused with 503, which lftp ignores.
+	afterLogin = regexp.MustCompile(`---> HOST [^\n]*\n<--- 503 [^\n]*\n`).ReplaceAllString(afterLogin, "")
 	assert.NotRegexp(t, `<--- 5\d\d`, afterLogin, "no command of the mirror failed")
 	for name, m := range modes {
 		fi, err := os.Stat(filepath.Join(s.root, "up", filepath.FromSlash(name)))
