@@ -20,7 +20,8 @@ type command struct {
 }
 
 // commandTable is the declarative table of every command the server knows
-// (RFC 959, 2389, 2428, 3659 and the X* aliases of RFC 775).
+// (RFC 959, 2389, 2428, 3659, 7151 and the X* aliases of RFC 775). SITE's
+// subcommands have a table of their own (siteTable).
 func commandTable() map[string]*command {
 	rows := []*command{
 		{name: "USER", public: true, arg: argRequired, help: "USER <name>: log in as name", run: (*session).cmdUSER},

@@ -83,7 +83,10 @@ func (s *session) listSpec(arg string, kind listKind) (listSpec, error) {
 	if spec.name = arg; arg == "" {
 		spec.name = "."
 	}
-	if dir, base := path.Split(arg); listing.HasGlob(base) && !dirOnly {
+	if dir, base := path.Split(arg); listing.HasGlob(base) {
+		// -d with a glob: the matches themselves, which is what a glob
+		// lists anyway (a matching directory is not entered).
+		spec.dirOnly = false
 		g, err := listing.CompileGlob(base)
 		if err != nil {
 			return spec, ftpwire.Errorf(ftpwire.StatusArgSyntaxError,

@@ -271,6 +271,7 @@ func TestListFlagsAreNeverPaths(t *testing.T) {
 	assert.Regexp(t, `^d[rwx-]{9} .* d\r\n$`, d, "-d: the directory itself")
 	assert.Regexp(t, `^d[rwx-]{9} .* \.\r\n$`, h.listData("LIST -ld"), "-d without a path: the working directory, as '.'")
 	assert.Equal(t, "d\r\n", h.listData("NLST -d d"))
+	assert.Equal(t, "a.txt\r\nd\r\n", h.listData("NLST -d *"), "-d with a glob: the matches, directories not entered")
 	assert.Regexp(t, `^-rw-r--r-- .* d/b\.txt\r\n$`, h.listData("LIST -ld d/b.txt"))
 	h.pasv()
 	assert.Equal(t, "550 nope: No such file or directory.", h.cmd("LIST -d nope"))

@@ -2,7 +2,8 @@
 // twisted.protocols.ftp.FTP on this project's layers (LineReceiver,
 // TimeoutMixin, Deferreds on a worker pool), with the defaults mature
 // servers have and Twisted lacks (RFC 2577 bounce protection, atomic
-// uploads, APPE/REST/ABOR/STAT/HELP, per-IP limits, a 421 on idle timeout).
+// uploads, APPE/REST/ABOR/STAT/HELP, STOU, SITE CHMOD/UTIME, REIN, HOST
+// with virtual hosts, per-IP limits, a 421 on idle timeout).
 //
 // NewFactory returns the protocol.Factory a reactor serves.
 package ftp
