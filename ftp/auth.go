@@ -18,9 +18,12 @@ func (s *session) cmdUSER(arg string) {
 		s.reply(ftpwire.StatusBadSequence, "Incorrect sequence of commands: already logged in")
 		return
 	}
+	if s.loginRefused(arg) {
+		return
+	}
 	s.user = arg
 	s.state = stateInAuth
-	s.anonymous = s.host.anonymous && (strings.EqualFold(arg, "anonymous") || strings.EqualFold(arg, "ftp"))
+	s.anonymous = s.host.anonymous && isAnonymousName(arg)
 	if s.anonymous {
 		s.reply(ftpwire.StatusNeedPassword, "Guest login ok, type your email address as password.")
 		return
@@ -31,6 +34,9 @@ func (s *session) cmdUSER(arg string) {
 func (s *session) cmdPASS(arg string) {
 	if s.state != stateInAuth {
 		s.reply(ftpwire.StatusBadSequence, "Incorrect sequence of commands: USER required before PASS")
+		return
+	}
+	if s.loginRefused(s.user) {
 		return
 	}
 	addr := addrOf(s.Transport.RemoteAddr())
@@ -86,6 +92,11 @@ func (s *session) cmdPASS(arg string) {
 			s.openShell(shell.Login{User: user, Home: home})
 		}
 	})
+}
+
+// isAnonymousName reports whether USER name asks for an anonymous login.
+func isAnonymousName(name string) bool {
+	return strings.EqualFold(name, "anonymous") || strings.EqualFold(name, "ftp")
 }
 
 // errGone is the result of a password check skipped because its

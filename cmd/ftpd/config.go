@@ -14,6 +14,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/gnetftp/gnetftp/ftp/auth"
+	"github.com/gnetftp/gnetftp/ftp/ftptls"
 )
 
 // configKeyLine finds where a top-level key is set: BurntSushi/toml knows
@@ -153,6 +154,11 @@ func checkConfig(args []string, stdout, stderr io.Writer) error {
 	}
 	if err := checkVhostUsers(o.vhosts); err != nil {
 		return err
+	}
+	if o.tlsCert != "" {
+		if _, err := ftptls.LoadCerts(o.tlsCert, o.tlsKey); err != nil {
+			return err
+		}
 	}
 	if _, err := newLogger(o, io.Discard); err != nil {
 		return err
