@@ -136,6 +136,7 @@ type options struct {
 	shutdownGrace   time.Duration
 	cpuProfile      string
 	config          string
+	vhosts          []vhostConfig // [[vhost]] tables of the configuration file
 
 	flags *flag.FlagSet // for check-config
 	args  []string      // as given, parsed again on SIGHUP when there is a --config file
@@ -210,6 +211,11 @@ Home is a directory under --root (created on the first login); a user without
 one is confined to ROOT/NAME, and "/" gives a user the whole root. Anonymous
 users see only --anonymous-root.
 
+Virtual hosts (HOST, RFC 7151): one [[vhost]] table per host in the --config
+file, with name, root, users, and optionally anonymous, anonymous-root and
+welcome; a client that sends HOST name before USER logs in to that host's
+users and root. SIGHUP reloads every users file.
+
 Flags:
 `
 
@@ -274,6 +280,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		if err := applyConfig(fs, o.config, set); err != nil {
 			return o, err
 		}
+		vhosts, err := loadVhosts(o.config)
+		if err != nil {
+			return o, err
+		}
+		o.vhosts = vhosts
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
@@ -487,6 +498,10 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 		authn = users
 	}
+	vhosts, vhostUsers, err := virtualHosts(o.vhosts)
+	if err != nil {
+		return err
+	}
 	var certs *ftptls.Certs
 	var tlsServer *ftptls.Server
 	if o.tlsCert != "" {
@@ -508,6 +523,7 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		RateDown:        o.rateDown, RateUp: o.rateUp,
 		Data: dtp.Config{PortLow: o.passiveLo, PortHigh: o.passiveHi, IdleTimeout: idleOrOff(o.dataTimeout),
 			AllowForeignPeers: o.allowForeign, AllowPrivilegedPorts: o.allowPrivileged},
+		VirtualHosts: vhosts,
 	})
 	if err != nil {
 		return err
@@ -567,6 +583,9 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "ftpd: serving %s on %s://%s (%s)\n", root, scheme, a, access)
 	}
+	if len(vhosts) > 0 {
+		fmt.Fprintf(stdout, "ftpd: virtual hosts (HOST): %s\n", vhostNames(o.vhosts))
+	}
 	first := r.Addrs()[0].(*net.TCPAddr)
 	fmt.Fprintf(stdout, "ftpd: try  curl ftp://%s/  or  lftp -p %d %s   (Ctrl-C stops)\n", first, first.Port, first.IP)
 
@@ -584,6 +603,13 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 					logger.Error("reloading users file", "err", err)
 				} else {
 					logger.Info("users file reloaded")
+				}
+			}
+			for _, vu := range vhostUsers {
+				if err := vu.file.Reload(); err != nil {
+					logger.Error("reloading a virtual host's users file", "vhost", vu.name, "err", err)
+				} else {
+					logger.Info("virtual host users file reloaded", "vhost", vu.name)
 				}
 			}
 			if o.publicHost != "" {
