@@ -37,13 +37,13 @@ users = "`+users+`"
 	p := ftptest.Start(t, nil, "--config", cfg)
 	login := func(user, pass string) string {
 		text, err := os.ReadFile(cfg)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(cfg, append(text, []byte("welcome = \"changed\"\n")...), 0o644))
-	require.NoError(t, syscall.Kill(p.Pid, syscall.SIGHUP))
-	require.Eventually(t, func() bool { return strings.Contains(p.Log.String(), "setting=vhost") },
-		10*time.Second, 10*time.Millisecond, "a changed [[vhost]] table is logged as needing a restart:\n%s", p.Log.String())
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(cfg, append(text, []byte("welcome = \"changed\"\n")...), 0o644))
+		require.NoError(t, syscall.Kill(p.Pid, syscall.SIGHUP))
+		require.Eventually(t, func() bool { return strings.Contains(p.Log.String(), "setting=vhost") },
+			10*time.Second, 10*time.Millisecond, "a changed [[vhost]] table is logged as needing a restart:\n%s", p.Log.String())
 
-	c, err := dialCtrl(p.Addr)
+		c, err := dialCtrl(p.Addr)
 		require.NoError(t, err)
 		defer c.Close()
 		_, err = c.reply()
