@@ -36,13 +36,6 @@ users = "`+users+`"
 `), 0o644))
 	p := ftptest.Start(t, nil, "--config", cfg)
 	login := func(user, pass string) string {
-		text, err := os.ReadFile(cfg)
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(cfg, append(text, []byte("welcome = \"changed\"\n")...), 0o644))
-		require.NoError(t, syscall.Kill(p.Pid, syscall.SIGHUP))
-		require.Eventually(t, func() bool { return strings.Contains(p.Log.String(), "setting=vhost") },
-			10*time.Second, 10*time.Millisecond, "a changed [[vhost]] table is logged as needing a restart:\n%s", p.Log.String())
-
 		c, err := dialCtrl(p.Addr)
 		require.NoError(t, err)
 		defer c.Close()
@@ -63,6 +56,13 @@ users = "`+users+`"
 	require.Eventually(t, func() bool { return strings.Contains(p.Log.String(), "virtual host users file reloaded") },
 		10*time.Second, 10*time.Millisecond, p.Log.String())
 	assert.Equal(t, "230 User logged in, proceed", login("dave", "pw-d"), "SIGHUP reloaded the host's users")
+
+	text, err := os.ReadFile(cfg)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(cfg, append(text, []byte("welcome = \"changed\"\n")...), 0o644))
+	require.NoError(t, syscall.Kill(p.Pid, syscall.SIGHUP))
+	require.Eventually(t, func() bool { return strings.Contains(p.Log.String(), "setting=vhost") },
+		10*time.Second, 10*time.Millisecond, "a changed [[vhost]] table is logged as needing a restart:\n%s", p.Log.String())
 
 	c, err := dialCtrl(p.Addr)
 	require.NoError(t, err)
