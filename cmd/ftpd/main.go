@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -723,6 +724,7 @@ func reloadConfig(old options, f *ftp.Factory, fileLimit uint64, logger *slog.Lo
 		"users":      o.users != old.users,
 		"tls-cert":   o.tlsCert != old.tlsCert || o.tlsKey != old.tlsKey,
 		"run-as":     o.runAs != old.runAs,
+		"vhost":      !slices.Equal(o.vhosts, old.vhosts), // the hosts' users files are reloaded, their tables not
 	}
 	for name, changed := range restart {
 		if changed {

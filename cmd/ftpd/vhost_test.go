@@ -57,6 +57,13 @@ users = "`+users+`"
 		10*time.Second, 10*time.Millisecond, p.Log.String())
 	assert.Equal(t, "230 User logged in, proceed", login("dave", "pw-d"), "SIGHUP reloaded the host's users")
 
+	text, err := os.ReadFile(cfg)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(cfg, append(text, []byte("welcome = \"changed\"\n")...), 0o644))
+	require.NoError(t, syscall.Kill(p.Pid, syscall.SIGHUP))
+	require.Eventually(t, func() bool { return strings.Contains(p.Log.String(), "setting=vhost") },
+		10*time.Second, 10*time.Millisecond, "a changed [[vhost]] table is logged as needing a restart:\n%s", p.Log.String())
+
 	c, err := dialCtrl(p.Addr)
 	require.NoError(t, err)
 	defer c.Close()
