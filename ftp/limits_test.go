@@ -272,3 +272,24 @@ func TestRefusalsByLimitsAreLogged(t *testing.T) {
 	assert.Regexp(t, `msg="ftp refused by the user's limits" .*user=alice path=b.txt limit=quota`, logs.String())
 	assert.Regexp(t, `msg="ftp refused by the user's limits" .*user=alice path=a.txt limit=permissions`, logs.String())
 }
+
+// SITE CHMOD and STOU go through a user's limits: chmod needs "M"; STOU
+// needs "w" and counts against the quota as a new file.
+func TestLimitedUserChmodAndSTOU(t *testing.T) {
+	h := newPI(t, withLimits(t, auth.Limits{Perm: "elrw", QuotaFiles: 2}))
+	writeFile(t, h.root, "a.txt", "hello")
+	h.login()
+	assert.Equal(t, "550 a.txt: Permission denied.", h.cmd("SITE CHMOD 600 a.txt"), "no M")
+	assert.Regexp(t, `^226`, h.upload("STOU", "u.txt", []byte("one")))
+	assert.FileExists(t, filepath.Join(h.root, "u.txt"))
+	assert.Regexp(t, `^552`, h.upload("STOU", "v.txt", []byte("two")), "a third file is past quota-files")
+	assert.NoFileExists(t, filepath.Join(h.root, "v.txt"))
+
+	m := newPI(t, withLimits(t, auth.Limits{Perm: "elrwM"}))
+	writeFile(t, m.root, "a.txt", "hello")
+	m.login()
+	assert.Regexp(t, `^200`, m.cmd("SITE CHMOD 600 a.txt"))
+	fi, err := os.Stat(filepath.Join(m.root, "a.txt"))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+}

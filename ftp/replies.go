@@ -31,6 +31,7 @@ var fsErrors = []struct {
 	{shell.ErrIsDir, ftpwire.StatusFileUnavailable, "%s: is a directory"},
 	{shell.ErrNotDir, ftpwire.StatusFileUnavailable, "%s: is not a directory"},
 	{shell.ErrNotRegular, ftpwire.StatusFileUnavailable, "%s: not a regular file"},
+	{shell.ErrNotEmpty, ftpwire.StatusFileUnavailable, "%s: Directory not empty"},
 	{fs.ErrExist, ftpwire.StatusFileUnavailable, "%s: File exists"},
 	// REST past the end: pyftpdlib's 554 (RFC 1123 4.1.3.4).
 	{shell.ErrBadOffset, ftpwire.StatusRestartInvalid, "Invalid REST parameter."},

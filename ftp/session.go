@@ -47,6 +47,12 @@ type session struct {
 	peerIP net.IP
 	refuse refusal
 	start  time.Time
+	// loginSince is when the login deadline (LoginTimeout) started: the
+	// connection, or the last REIN.
+	loginSince time.Time
+	// host is the (virtual) host whose users and files the session logs
+	// in to: the default one, or one HOST chose.
+	host *host
 
 	state      state
 	user       string
@@ -108,6 +114,8 @@ type transfer struct {
 // ConnectionMade greets the client (or refuses it over the limits).
 func (s *session) ConnectionMade() {
 	s.start = s.Transport.Loop().Now()
+	s.loginSince = s.start
+	s.host = s.f.defaultHost
 	if ta, ok := s.Transport.RemoteAddr().(*net.TCPAddr); ok {
 		s.peerIP = ta.IP
 	}
@@ -170,7 +178,7 @@ func (s *session) touch() {
 		}
 		return
 	}
-	left := max(s.start.Add(login).Sub(s.Transport.Loop().Now()), time.Nanosecond)
+	left := max(s.loginSince.Add(login).Sub(s.Transport.Loop().Now()), time.Nanosecond)
 	if idle > 0 && idle < left {
 		left = idle
 	}
@@ -217,7 +225,7 @@ func (s *session) ShutdownRequested() {
 
 func (s *session) timedOut() {
 	if s.state != stateAuthed && s.state != stateRenaming && s.f.cfg.LoginTimeout > 0 &&
-		!s.Transport.Loop().Now().Before(s.start.Add(s.f.cfg.LoginTimeout)) {
+		!s.Transport.Loop().Now().Before(s.loginSince.Add(s.f.cfg.LoginTimeout)) {
 		s.reply(ftpwire.StatusServiceNotAvailable, "Login timeout: closing control connection.")
 	} else {
 		s.reply(ftpwire.StatusServiceNotAvailable, "Timeout: closing control connection.")

@@ -136,6 +136,7 @@ type options struct {
 	shutdownGrace   time.Duration
 	cpuProfile      string
 	config          string
+	vhosts          []vhostConfig // [[vhost]] tables of the configuration file
 
 	flags *flag.FlagSet // for check-config
 	args  []string      // as given, parsed again on SIGHUP when there is a --config file
@@ -210,6 +211,11 @@ Home is a directory under --root (created on the first login); a user without
 one is confined to ROOT/NAME, and "/" gives a user the whole root. Anonymous
 users see only --anonymous-root.
 
+Virtual hosts (HOST, RFC 7151): one [[vhost]] table per host in the --config
+file, with name, root, users, and optionally anonymous, anonymous-root and
+welcome; a client that sends HOST name before USER logs in to that host's
+users and root. SIGHUP reloads every users file.
+
 Flags:
 `
 
@@ -228,7 +234,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.tlsAnonPlain, "tls-anonymous-plain", false, "with --tls-required: anonymous users may still log in and transfer without TLS")
 	reuse := fs.String("tls-session-reuse", "required", "PROT P data connections must resume the control connection's TLS session (required, as vsftpd's require_ssl_reuse) or may not (optional, for clients such as Python's stock ftplib)")
 	fs.StringVar(&o.root, "root", "ftproot", "directory to serve (created if missing); nothing outside it is reachable")
-	fs.StringVar(&o.users, "users", "", "users file (name:bcrypt-hash[:home] lines); without it only anonymous read-only access")
+	fs.StringVar(&o.users, "users", "", "users file (name:bcrypt-hash[:home] lines), or a PostgreSQL DSN (postgres://user@host/db: users and bans shared by a fleet of nodes); without it only anonymous read-only access")
 	fs.Var(boolSetFlag{&o.anonymous, &o.anonymousSet}, "anonymous", "allow anonymous read-only logins (USER anonymous or ftp) (default true without --users, false with)")
 	fs.StringVar(&o.anonymousRoot, "anonymous-root", "", "the only directory anonymous users see, read-only (created if missing) (default ROOT/pub)")
 	fs.BoolVar(&o.anonWorldOnly, "anonymous-world-readable-only", true, "anonymous users may download only files readable by everyone (mode o+r), as vsftpd's anon_world_readable_only")
@@ -274,6 +280,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		if err := applyConfig(fs, o.config, set); err != nil {
 			return o, err
 		}
+		vhosts, err := loadVhosts(o.config)
+		if err != nil {
+			return o, err
+		}
+		o.vhosts = vhosts
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
@@ -417,6 +428,9 @@ func passwd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if *users == "" || fs.NArg() != 1 {
 		return errors.New("usage: ftpd passwd --users FILE NAME  (password on standard input)")
 	}
+	if isDatabase(*users) {
+		return errors.New("ftpd passwd writes users files; for a database use ftpd user add|set --users DSN")
+	}
 	pw, err := askPassword(fs.Arg(0), stdin, stderr)
 	if err != nil {
 		return err
@@ -466,11 +480,27 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	var users *auth.UsersFile
 	var authn auth.Authenticator
-	if o.users != "" {
+	banStore := bans(o)
+	switch {
+	case isDatabase(o.users):
+		fleet, err := openFleet(ctx, o, logger)
+		if err != nil {
+			return err
+		}
+		defer fleet.close()
+		authn = fleet.users
+		if o.banAfter > 0 {
+			banStore = fleet.bans
+		}
+	case o.users != "":
 		if users, err = auth.LoadUsersFile(o.users, auth.Config{}); err != nil {
 			return err
 		}
 		authn = users
+	}
+	vhosts, vhostUsers, err := virtualHosts(o.vhosts)
+	if err != nil {
+		return err
 	}
 	var certs *ftptls.Certs
 	var tlsServer *ftptls.Server
@@ -485,7 +515,7 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	f, err := ftp.NewFactory(ftp.Config{
 		Root: root, Users: authn, AllowAnonymous: o.anonymous, Welcome: o.welcome,
 		AnonymousRoot: o.anonymousRoot, AnonymousAnyMode: !o.anonWorldOnly,
-		IdleTimeout: idleOrOff(o.idleTimeout), LoginTimeout: idleOrOff(o.loginTimeout), Bans: bans(o), HashWorkers: o.hashWorkers,
+		IdleTimeout: idleOrOff(o.idleTimeout), LoginTimeout: idleOrOff(o.loginTimeout), Bans: banStore, HashWorkers: o.hashWorkers,
 		MaxConnections: o.maxConns, MaxConnectionsPerIP: o.maxConnsPerIP,
 		PublicHost: o.publicHost, Pool: pool, Logger: logger,
 		TLS: tlsServer, TLSRequired: o.tlsRequired, TLSAnonymousPlain: o.tlsAnonPlain, TLSReuse: o.tlsReuse,
@@ -493,6 +523,7 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		RateDown:        o.rateDown, RateUp: o.rateUp,
 		Data: dtp.Config{PortLow: o.passiveLo, PortHigh: o.passiveHi, IdleTimeout: idleOrOff(o.dataTimeout),
 			AllowForeignPeers: o.allowForeign, AllowPrivilegedPorts: o.allowPrivileged},
+		VirtualHosts: vhosts,
 	})
 	if err != nil {
 		return err
@@ -521,7 +552,7 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			return err
 		}
 		logger.Info("privileges dropped", "user", o.runAs, "uid", os.Getuid(), "gid", os.Getgid())
-		if o.users != "" {
+		if users != nil {
 			if f, err := os.Open(o.users); err != nil {
 				logger.Warn("the users file is not readable as --run-as: SIGHUP cannot reload it", "err", err)
 			} else {
@@ -530,8 +561,11 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 	}
 	access := "anonymous read-only"
-	if users != nil {
+	if authn != nil {
 		access = "users from " + o.users
+		if isDatabase(o.users) {
+			access = "users and bans in PostgreSQL" // the DSN may hold a password
+		}
 		if o.anonymous {
 			access += ", and anonymous read-only"
 		}
@@ -548,6 +582,9 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			scheme = "ftps" // implicit TLS
 		}
 		fmt.Fprintf(stdout, "ftpd: serving %s on %s://%s (%s)\n", root, scheme, a, access)
+	}
+	if len(vhosts) > 0 {
+		fmt.Fprintf(stdout, "ftpd: virtual hosts (HOST): %s\n", vhostNames(o.vhosts))
 	}
 	first := r.Addrs()[0].(*net.TCPAddr)
 	fmt.Fprintf(stdout, "ftpd: try  curl ftp://%s/  or  lftp -p %d %s   (Ctrl-C stops)\n", first, first.Port, first.IP)
@@ -566,6 +603,13 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 					logger.Error("reloading users file", "err", err)
 				} else {
 					logger.Info("users file reloaded")
+				}
+			}
+			for _, vu := range vhostUsers {
+				if err := vu.file.Reload(); err != nil {
+					logger.Error("reloading a virtual host's users file", "vhost", vu.name, "err", err)
+				} else {
+					logger.Info("virtual host users file reloaded", "vhost", vu.name)
 				}
 			}
 			if o.publicHost != "" {

@@ -239,18 +239,21 @@ func userAdd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err := u.parse(args, true); err != nil {
 		return err
 	}
-	text, err := auth.ReadUsersFileText(u.users)
+	st, err := openUserStore(u.users)
 	if err != nil {
 		return err
 	}
-	if _, exists := text.Lookup(u.name); exists {
-		return fmt.Errorf("%s is in %s already (change it with ftpd user set)", u.name, u.users)
+	defer st.Close()
+	if _, exists, err := st.Lookup(u.name); err != nil {
+		return err
+	} else if exists {
+		return fmt.Errorf("%s is in %s already (change it with ftpd user set)", u.name, st.Where())
 	}
 	usr := auth.User{Name: u.name}
 	if err := u.applyTo(&usr); err != nil {
 		return err
 	}
-	if err := text.Put(usr); err != nil { // the name and home checked before asking for a password
+	if err := st.Check(usr); err != nil { // the name and home checked before asking for a password
 		return err
 	}
 	pw, err := askPassword(u.name, stdin, stderr)
@@ -260,13 +263,13 @@ func userAdd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if usr.Hash, err = auth.HashPassword(pw, u.cost); err != nil {
 		return err
 	}
-	if err := text.Put(usr); err != nil {
+	if err := st.Put(usr); err != nil {
 		return err
 	}
-	if err := text.Write(); err != nil {
+	if err := st.Save(); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "ftpd user: %s added to %s (%s); %s\n", u.name, u.users, usr.Limits, sighupReminder)
+	fmt.Fprintf(stdout, "ftpd user: %s added to %s (%s); %s\n", u.name, st.Where(), usr.Limits, st.Reminder())
 	return nil
 }
 
@@ -275,13 +278,17 @@ func userSet(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err := u.parse(args, true); err != nil {
 		return err
 	}
-	text, err := auth.ReadUsersFileText(u.users)
+	st, err := openUserStore(u.users)
 	if err != nil {
 		return err
 	}
-	usr, ok := text.Lookup(u.name)
+	defer st.Close()
+	usr, ok, err := st.Lookup(u.name)
+	if err != nil {
+		return err
+	}
 	if !ok {
-		return fmt.Errorf("no user %s in %s (add it with ftpd user add)", u.name, u.users)
+		return fmt.Errorf("no user %s in %s (add it with ftpd user add)", u.name, st.Where())
 	}
 	if err := u.applyTo(&usr); err != nil {
 		return err
@@ -295,13 +302,13 @@ func userSet(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	if err := text.Put(usr); err != nil {
+	if err := st.Put(usr); err != nil {
 		return err
 	}
-	if err := text.Write(); err != nil {
+	if err := st.Save(); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "ftpd user: %s updated in %s (%s); %s\n", u.name, u.users, usr.Limits, sighupReminder)
+	fmt.Fprintf(stdout, "ftpd user: %s updated in %s (%s); %s\n", u.name, st.Where(), usr.Limits, st.Reminder())
 	return nil
 }
 
@@ -310,17 +317,22 @@ func userDel(args []string, _ io.Reader, stdout, _ io.Writer) error {
 	if err := u.parse(args, true); err != nil {
 		return err
 	}
-	text, err := auth.ReadUsersFileText(u.users)
+	st, err := openUserStore(u.users)
 	if err != nil {
 		return err
 	}
-	if !text.Delete(u.name) {
-		return fmt.Errorf("no user %s in %s", u.name, u.users)
-	}
-	if err := text.Write(); err != nil {
+	defer st.Close()
+	deleted, err := st.Delete(u.name)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "ftpd user: %s removed from %s (its files stay); %s\n", u.name, u.users, sighupReminder)
+	if !deleted {
+		return fmt.Errorf("no user %s in %s", u.name, st.Where())
+	}
+	if err := st.Save(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "ftpd user: %s removed from %s (its files stay); %s\n", u.name, st.Where(), st.Reminder())
 	return nil
 }
 
@@ -329,16 +341,23 @@ func userList(args []string, _ io.Reader, stdout, _ io.Writer) error {
 	if err := u.parse(args, false); err != nil {
 		return err
 	}
-	if _, err := os.Stat(u.users); err != nil {
+	if !isDatabase(u.users) {
+		if _, err := os.Stat(u.users); err != nil {
+			return err
+		}
+	}
+	st, err := openUserStore(u.users)
+	if err != nil {
 		return err
 	}
-	text, err := auth.ReadUsersFileText(u.users)
+	defer st.Close()
+	list, err := st.Users()
 	if err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "USER\tHOME\tPERM\tQUOTA\tFILES\tSESSIONS\tDOWN/S\tUP/S")
-	for _, usr := range text.Users() {
+	for _, usr := range list {
 		l := usr.Limits
 		home := usr.Home
 		if home == "" {

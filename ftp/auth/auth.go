@@ -23,6 +23,11 @@ import (
 // password, so a client cannot tell them apart.
 var ErrBadCredentials = errors.New("auth: bad credentials")
 
+// ErrUnavailable wraps the failure of a user store that could not be
+// asked (a database down or slow): the login is not refused as bad
+// credentials (530, counted towards a ban) but answered 421, try later.
+var ErrUnavailable = errors.New("auth: user store unavailable")
+
 // Authenticator checks a user's password and returns the user's home as
 // the user store gives it: "" when none is given (the realm then confines
 // the user to a directory of its own, <root>/<name> for the local realm),

@@ -319,6 +319,50 @@ func (l *limited) SetModTime(p string, t time.Time) error {
 	return ts.SetModTime(p, t)
 }
 
+// SetMode needs "M" and the wrapped shell's ModeSetter (SITE CHMOD).
+func (l *limited) SetMode(p string, mode fs.FileMode) error {
+	if err := l.allow('M', "chmod", p); err != nil {
+		return err
+	}
+	ms, ok := l.s.(ModeSetter)
+	if !ok {
+		return PathError("chmod", p, errors.ErrUnsupported, nil)
+	}
+	return ms.SetMode(p, mode)
+}
+
+// CreateExclusive (STOU) needs "w" and is counted as a new file; over a
+// shell without ExclusiveCreator it checks the name is free and opens
+// an ordinary upload, as the PI does.
+func (l *limited) CreateExclusive(p string) (WriteFile, error) {
+	if err := l.allow('w', "open", p); err != nil {
+		return nil, err
+	}
+	create := func() (WriteFile, error) {
+		if ec, ok := l.s.(ExclusiveCreator); ok {
+			return ec.CreateExclusive(p)
+		}
+		if _, err := l.s.Stat(p); err == nil {
+			return nil, PathError("open", p, fs.ErrExist, nil)
+		}
+		return l.s.OpenForWriting(p, 0, false)
+	}
+	if l.q == nil {
+		return create()
+	}
+	if err := l.q.ensure(l.s); err != nil {
+		return nil, err
+	}
+	if l.q.filesFull() {
+		return nil, PathError("open", p, ErrQuota, nil)
+	}
+	w, err := create()
+	if err != nil {
+		return nil, err
+	}
+	return &quotaUpload{w: w, l: l, path: p}, nil
+}
+
 // OpenForWriting needs "w" for a new upload, "a" for APPE and for a
 // resumed upload (REST); with a quota the upload is counted as it is
 // written (quotaUpload).
