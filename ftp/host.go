@@ -84,6 +84,7 @@ func (s *session) cmdHOST(arg string) {
 // any ban.
 func (s *session) cmdREIN(string) {
 	s.closeData()
+	s.dropLimits() // logged out: no longer one of the user's sessions
 	s.state = stateUnauth
 	s.user, s.anonymous, s.sh = "", false, nil
 	s.cwd, s.renameFrom = "/", ""

@@ -22,10 +22,14 @@ type userState struct {
 	quota    *shell.Quota // nil until a session of the user has a quota
 }
 
-// userLimits returns the limits the Authenticator gives user (none for
+// userKey names a user of a host in Factory.users: a virtual host's
+// alice is not the default host's.
+func userKey(h *host, user string) string { return h.name + "\x00" + user }
+
+// userLimits returns the limits h's Authenticator gives user (none for
 // an Authenticator that knows of none).
-func (f *Factory) userLimits(user string) auth.Limits {
-	if la, ok := f.cfg.Users.(auth.LimitedAuthenticator); ok {
+func userLimits(h *host, user string) auth.Limits {
+	if la, ok := h.users.(auth.LimitedAuthenticator); ok {
 		if l, ok := la.UserLimits(user); ok {
 			return l
 		}
@@ -33,8 +37,8 @@ func (f *Factory) userLimits(user string) auth.Limits {
 	return auth.Limits{}
 }
 
-// takeUserSession counts a session of user, unless max (> 0) are open.
-// Safe from any goroutine.
+// takeUserSession counts a session of user (a userKey), unless max
+// (> 0) are open. Safe from any goroutine.
 func (f *Factory) takeUserSession(user string, max int) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -64,7 +68,7 @@ func (f *Factory) releaseUserSession(user string) {
 	}
 }
 
-// quotaFor is user's shared Quota with l's limits (updated if a reload
+// quotaFor is user's (a userKey's) shared Quota with l's limits (updated if a reload
 // changed them), or nil when l has none.
 func (f *Factory) quotaFor(user string, l auth.Limits) *shell.Quota {
 	f.mu.Lock()
@@ -88,14 +92,25 @@ func (f *Factory) quotaFor(user string, l auth.Limits) *shell.Quota {
 	return st.quota
 }
 
-// UserSessions reports user's sessions counted for max-sessions (tests).
+// UserSessions reports the sessions of the default host's user counted
+// for max-sessions (tests).
 func (f *Factory) UserSessions(user string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if st := f.users[user]; st != nil {
+	if st := f.users[userKey(f.defaultHost, user)]; st != nil {
 		return st.sessions
 	}
 	return 0
+}
+
+// dropLimits gives back what applyLimits took (REIN, the session's
+// end). On the loop.
+func (s *session) dropLimits() {
+	if s.userCounted != "" {
+		s.f.releaseUserSession(s.userCounted)
+		s.userCounted = ""
+	}
+	s.down, s.up = nil, nil
 }
 
 // applyLimits gives a named user who has just logged in its limits: it
@@ -112,8 +127,9 @@ func (s *session) applyLimits(sh shell.Shell) (shell.Shell, bool) {
 	cur := s.f.limits.Load()
 	down, up := cur.RateDown, cur.RateUp
 	if !s.anonymous {
-		l := s.f.userLimits(s.user)
-		if !s.f.takeUserSession(s.user, l.MaxSessions) {
+		l := userLimits(s.host, s.user)
+		key := userKey(s.host, s.user)
+		if !s.f.takeUserSession(key, l.MaxSessions) {
 			if s.logs() {
 				s.f.cfg.Logger.Info("ftp login refused: too many sessions", "peer", s.Transport.RemoteAddr().String(),
 					"user", logText(s.user), "max_sessions", l.MaxSessions)
@@ -122,8 +138,8 @@ func (s *session) applyLimits(sh shell.Shell) (shell.Shell, bool) {
 			s.Transport.LoseConnection()
 			return nil, false
 		}
-		s.userCounted = s.user
-		sh = shell.Limit(sh, l.Perm, s.f.quotaFor(s.user, l))
+		s.userCounted = key
+		sh = shell.Limit(sh, l.Perm, s.f.quotaFor(key, l))
 		if l.RateDown > 0 {
 			down = l.RateDown
 		}

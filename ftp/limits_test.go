@@ -24,6 +24,13 @@ import (
 // withLimits gives the test user (alice, home "/") these limits.
 func withLimits(t *testing.T, l auth.Limits) func(*ftp.Config) {
 	t.Helper()
+	uf := limitedUsers(t, l)
+	return func(c *ftp.Config) { c.Users = uf }
+}
+
+// limitedUsers is a users file of alice (home "/") with these limits.
+func limitedUsers(t *testing.T, l auth.Limits) *auth.UsersFile {
+	t.Helper()
 	p := filepath.Join(t.TempDir(), "users")
 	hash, err := auth.HashPassword(ftptest.Password, bcrypt.MinCost)
 	require.NoError(t, err)
@@ -33,7 +40,7 @@ func withLimits(t *testing.T, l auth.Limits) func(*ftp.Config) {
 	require.NoError(t, text.Write())
 	uf, err := auth.LoadUsersFile(p, auth.Config{})
 	require.NoError(t, err)
-	return func(c *ftp.Config) { c.Users = uf }
+	return uf
 }
 
 // upload STORs (or APPEs) content as name and returns the final reply,
@@ -292,4 +299,52 @@ func TestLimitedUserChmodAndSTOU(t *testing.T) {
 	fi, err := os.Stat(filepath.Join(m.root, "a.txt"))
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+}
+
+// REIN logs out: the session no longer counts for max-sessions, and its
+// rates go with the user.
+func TestREINGivesBackTheSession(t *testing.T) {
+	f, root := newFactory(t, withLimits(t, auth.Limits{MaxSessions: 1, RateDown: 1 << 10}))
+	h := connectPI(t, f, root)
+	h.login()
+	assert.Equal(t, 1, f.UserSessions("alice"))
+	assert.Regexp(t, `^220`, h.cmd("REIN"))
+	assert.Equal(t, 0, f.UserSessions("alice"))
+	h.cmd("USER alice")
+	assert.Equal(t, "230 User logged in, proceed", h.cmd("PASS secret"), "the same user again, under max-sessions 1")
+	assert.Equal(t, 1, f.UserSessions("alice"))
+	h2 := connectPI(t, f, root)
+	require.Equal(t, "220 gnetftp FTP server ready.", h2.next())
+	h2.cmd("USER alice")
+	assert.Equal(t, "421 Too many sessions for this user, try again later.", h2.cmd("PASS secret"))
+	assert.Regexp(t, `^220`, h.cmd("REIN"))
+	h.cmd("USER anonymous")
+	require.Regexp(t, `^230`, h.cmd("PASS guest@"))
+	writeFile(t, root, "k.bin", strings.Repeat("k", 64<<10))
+	data := h.pasv()
+	start := time.Now()
+	assert.Regexp(t, `^150`, h.cmd("RETR k.bin"))
+	assert.Len(t, readAll(t, data), 64<<10)
+	assert.Regexp(t, `^226`, h.next())
+	assert.Less(t, time.Since(start), 10*time.Second, "alice's 1 KiB/s left with her (64 s otherwise)")
+}
+
+// A virtual host's users have their own limits and counts: its alice is
+// not the default host's.
+func TestVirtualHostUsersHaveTheirOwnLimits(t *testing.T) {
+	rootB := t.TempDir()
+	limits := withLimits(t, auth.Limits{MaxSessions: 1})
+	f, root := newFactory(t, func(c *ftp.Config) {
+		limits(c)
+		c.VirtualHosts = []ftp.VirtualHost{{Name: "b.example", Root: rootB, Users: limitedUsers(t, auth.Limits{Perm: auth.ReadOnlyPerm})}}
+	})
+	h := connectPI(t, f, root)
+	h.login()
+	hb := connectPI(t, f, root)
+	require.Equal(t, "220 gnetftp FTP server ready.", hb.next())
+	require.Regexp(t, `^220`, hb.cmd("HOST b.example"))
+	hb.cmd("USER alice")
+	require.Equal(t, "230 User logged in, proceed", hb.cmd("PASS secret"), "b.example's alice is not counted with the default host's")
+	assert.Equal(t, "550 d: Permission denied.", hb.cmd("MKD d"), "b.example's alice is read-only")
+	assert.Regexp(t, `^257`, h.cmd("MKD d"), "the default host's alice is not")
 }

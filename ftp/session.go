@@ -82,8 +82,8 @@ type session struct {
 	out      []byte
 	hashGone *atomic.Bool // set at ConnectionLost: the queued password check is skipped
 	warns    *warnBucket  // rate limit of this session's warnings, made on the first
-	// userCounted is the user whose session count (max-sessions) this
-	// session holds, "" if none.
+	// userCounted is the user (userKey) whose session count
+	// (max-sessions) this session holds, "" if none.
 	userCounted string
 	down, up    *rate.Limiter // this session's bandwidth, nil: none
 }
@@ -189,10 +189,7 @@ func (s *session) touch() {
 func (s *session) ConnectionLost(err error) {
 	s.lost = true
 	s.f.release(s.ip)
-	if s.userCounted != "" {
-		s.f.releaseUserSession(s.userCounted)
-		s.userCounted = ""
-	}
+	s.dropLimits()
 	if s.refuse != refuseNone {
 		return
 	}
