@@ -348,3 +348,16 @@ func TestVirtualHostUsersHaveTheirOwnLimits(t *testing.T) {
 	assert.Equal(t, "550 d: Permission denied.", hb.cmd("MKD d"), "b.example's alice is read-only")
 	assert.Regexp(t, `^257`, h.cmd("MKD d"), "the default host's alice is not")
 }
+
+// MLST and MLSD offer what the user's permissions grant: a user without
+// delete and rename is not offered d, p or f.
+func TestMLSxPermFollowsTheUsersPermissions(t *testing.T) {
+	perm, err := auth.NormalizePerm(strings.NewReplacer("d", "", "f", "").Replace(auth.PermLetters))
+	require.NoError(t, err)
+	h := newPI(t, withLimits(t, auth.Limits{Perm: perm}))
+	writeFile(t, h.root, "a.txt", "hello")
+	require.NoError(t, os.Mkdir(filepath.Join(h.root, "d"), 0o755))
+	h.login()
+	assert.Contains(t, h.cmd("MLST a.txt"), "perm=arw;")
+	assert.Contains(t, h.cmd("MLST d"), "perm=celm;")
+}

@@ -47,7 +47,7 @@ type listSpec struct {
 	glob     *listing.Glob // filters names; nil for none
 	now      time.Time     // LIST dates
 	facts    listing.Facts // MLSD
-	writable bool          // MLSD perm fact
+	perms    listing.Perms // MLSD perm fact
 	dirOnly  bool          // ls -d: the entry of p itself, not its entries
 	name     string        // ls -d: the name it is listed by (the argument, as ls does)
 	text     string        // the path as the client wrote it, without options: error replies quote it
@@ -103,7 +103,7 @@ func (s *session) listSpec(arg string, kind listKind) (listSpec, error) {
 
 // newSpec is a listing of kind with the session's settings.
 func (s *session) newSpec(kind listKind) listSpec {
-	return listSpec{kind: kind, now: s.Transport.Loop().Now(), facts: s.facts, writable: s.writable()}
+	return listSpec{kind: kind, now: s.Transport.Loop().Now(), facts: s.facts, perms: s.perms()}
 }
 
 // listStream is a listing on its way to the client: the shell's batches,
@@ -187,7 +187,7 @@ func (ls *listStream) appendEntry(dst []byte, fi fs.FileInfo) []byte {
 	case sp.kind == listNames:
 		return listing.AppendNLST(dst, fi.Name())
 	case sp.kind == listFacts:
-		return listing.AppendMLSx(dst, fi, fi.Name(), sp.facts, sp.writable, true)
+		return listing.AppendMLSx(dst, fi, fi.Name(), sp.facts, sp.perms, true)
 	}
 	return listing.AppendLIST(dst, fi, sp.now)
 }
@@ -245,9 +245,18 @@ func (s *session) cmdNLST(arg string) { s.list(arg, listNames) }
 // a file is 550 "is not a directory" (as ProFTPD; MLST describes files).
 func (s *session) cmdMLSD(arg string) { s.list(arg, listFacts) }
 
-// writable is whether the session's user may change files, for the MLSx
-// perm fact.
-func (s *session) writable() bool { return !s.anonymous && !shell.IsReadOnly(s.sh) }
+// perms is what the session's user may do, for the MLSx perm fact: read
+// only (anonymous, a read-only shell), what its permissions grant (a
+// shell.PermissionShell: a user with limits), or everything.
+func (s *session) perms() listing.Perms {
+	if s.anonymous || shell.IsReadOnly(s.sh) {
+		return listing.ReadOnlyPerms
+	}
+	if ps, ok := s.sh.(shell.PermissionShell); ok {
+		return listing.PermsFor(ps.Granted)
+	}
+	return listing.AllPerms
+}
 
 // transferNames are the commands' names in transfer logs and events.
 var transferNames = map[listKind]string{listLong: "LIST", listNames: "NLST", listFacts: "MLSD"}
@@ -302,13 +311,13 @@ func (s *session) cmdMLST(arg string) {
 		s.replyErr(err, arg)
 		return
 	}
-	sh, facts, writable := s.sh, s.facts, s.writable()
+	sh, facts, perms := s.sh, s.facts, s.perms()
 	blocking(s, func() (fs.FileInfo, error) { return sh.Stat(p) }, func(fi fs.FileInfo, err error) {
 		if err != nil {
 			s.replyErr(err, arg)
 			return
 		}
-		line := listing.AppendMLSx(nil, fi, p, facts, writable, false)
+		line := listing.AppendMLSx(nil, fi, p, facts, perms, false)
 		s.reply(ftpwire.StatusFileActionOK, "Listing "+p+"\n "+string(line)+"\nEnd")
 	})
 }

@@ -185,6 +185,9 @@ func (l *limited) allow(c byte, op, p string) error {
 	return PathError(op, p, ErrNotAllowed, nil)
 }
 
+// Granted implements PermissionShell.
+func (l *limited) Granted(c byte) bool { return l.granted(c) }
+
 func (l *limited) granted(c byte) bool { return l.perm == "" || strings.IndexByte(l.perm, c) >= 0 }
 
 // ReadOnly reports whether no write letter is granted (ReadOnlyShell):

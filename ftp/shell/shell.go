@@ -97,6 +97,14 @@ type ModeSetter interface {
 	SetMode(path string, mode fs.FileMode) error
 }
 
+// PermissionShell is an optional interface of a shell that grants a user
+// only some permissions (Limit's wrapper): Granted reports whether the
+// letter (pyftpdlib's, as auth.PermLetters) is granted. The PI's MLSx
+// perm fact follows it.
+type PermissionShell interface {
+	Granted(letter byte) bool
+}
+
 // ReadOnlyShell is an optional interface of a shell that refuses every
 // change (ReadOnly's wrapper, or a backend on a read-only store): the
 // PI's MLSx perm fact then tells the user that nothing may be changed.
