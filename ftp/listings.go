@@ -42,15 +42,15 @@ const (
 
 // listSpec is a listing command's request, parsed on the loop.
 type listSpec struct {
-	kind     listKind
-	p        string        // the resolved path
-	glob     *listing.Glob // filters names; nil for none
-	now      time.Time     // LIST dates
-	facts    listing.Facts // MLSD
-	perms    listing.Perms // MLSD perm fact
-	dirOnly  bool          // ls -d: the entry of p itself, not its entries
-	name     string        // ls -d: the name it is listed by (the argument, as ls does)
-	text     string        // the path as the client wrote it, without options: error replies quote it
+	kind    listKind
+	p       string        // the resolved path
+	glob    *listing.Glob // filters names; nil for none
+	now     time.Time     // LIST dates
+	facts   listing.Facts // MLSD
+	perms   listing.Perms // MLSD perm fact
+	dirOnly bool          // ls -d: the entry of p itself, not its entries
+	name    string        // ls -d: the name it is listed by (the argument, as ls does)
+	text    string        // the path as the client wrote it, without options: error replies quote it
 }
 
 // lsFlags are the ls options a LIST/NLST/STAT argument may start with,
