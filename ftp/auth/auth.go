@@ -7,9 +7,7 @@
 package auth
 
 import (
-	"container/list"
 	"crypto/rand"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -76,25 +74,15 @@ type Config struct {
 // UsersFile authenticates against a users file. It is safe for
 // concurrent use.
 type UsersFile struct {
-	path string
-	cfg  Config
-	salt [32]byte // per instance: cache keys are useless elsewhere
+	path  string
+	cfg   Config
+	cache *LoginCache // dropped at every reload
 
 	mu sync.Mutex
 	// dummy is compared against for unknown users, so they cost one bcrypt
 	// at the file's highest cost, like a wrong password does.
 	dummy []byte
 	users map[string]entry
-	lru   *list.List // of cacheKey, front = most recent
-	cache map[cacheKey]*list.Element
-	// gen counts reloads: a verification that raced a reload is not
-	// cached, so a changed password cannot come back through the cache.
-	gen uint64
-}
-
-type cacheKey struct {
-	user   string
-	digest [32]byte
 }
 
 // LoadUsersFile reads path. Malformed lines are errors naming the line;
@@ -106,10 +94,11 @@ func LoadUsersFile(path string, cfg Config) (*UsersFile, error) {
 	if cfg.Compare == nil {
 		cfg.Compare = bcrypt.CompareHashAndPassword
 	}
-	u := &UsersFile{path: path, cfg: cfg}
-	if _, err := rand.Read(u.salt[:]); err != nil {
-		return nil, fmt.Errorf("auth: salt: %w", err)
+	cache, err := NewLoginCache(cfg.CacheSize)
+	if err != nil {
+		return nil, err
 	}
+	u := &UsersFile{path: path, cfg: cfg, cache: cache}
 	if err := u.Reload(); err != nil {
 		return nil, err
 	}
@@ -148,10 +137,8 @@ func (u *UsersFile) Reload() error {
 	u.mu.Lock()
 	u.users = users
 	u.dummy = dummy
-	u.lru = list.New()
-	u.cache = map[cacheKey]*list.Element{}
-	u.gen++
 	u.mu.Unlock()
+	u.cache.Forget("") // after the swap: a check of an old entry is not remembered
 	return nil
 }
 
@@ -191,90 +178,39 @@ func (u *UsersFile) UserLimits(user string) (Limits, bool) {
 // AuthenticateCached answers from the cache of recent verifications: a
 // SHA-256 and a map lookup, no bcrypt (CachedAuthenticator).
 func (u *UsersFile) AuthenticateCached(user, password string) (string, bool) {
-	l := u.lookup(cacheKey{user: user, digest: u.digest(user, password)})
-	return l.entry.home, l.hit
-}
-
-// lookup is one look at the users and the cache under the lock: on a miss
-// it also returns what a full check needs.
-type lookup struct {
-	entry      entry
-	known, hit bool
-	dummy      []byte
-	gen        uint64
-}
-
-func (u *UsersFile) lookup(key cacheKey) lookup {
 	u.mu.Lock()
-	defer u.mu.Unlock()
-	l := lookup{dummy: u.dummy, gen: u.gen}
-	l.entry, l.known = u.users[key.user]
-	if el, ok := u.cache[key]; ok && l.known {
-		u.lru.MoveToFront(el)
-		l.hit = true
+	e, known := u.users[user]
+	u.mu.Unlock()
+	if !known || !u.cache.Has(user, password) {
+		return "", false
 	}
-	return l
+	return e.home, true
 }
 
 // Authenticate checks user's password. It blocks for one bcrypt unless
 // the same user and password succeeded recently.
 func (u *UsersFile) Authenticate(user, password string) (string, error) {
-	key := cacheKey{user: user, digest: u.digest(user, password)}
-	l := u.lookup(key)
-	if l.hit {
-		return l.entry.home, nil
-	}
-	if !l.known {
-		_ = u.cfg.Compare(l.dummy, []byte(password)) // same cost as a wrong password
-		return "", ErrBadCredentials
-	}
-	if err := u.cfg.Compare(l.entry.hash, []byte(password)); err != nil {
-		return "", ErrBadCredentials
-	}
-	u.remember(key, l.gen)
-	return l.entry.home, nil
-}
-
-// digest is the cache's stand-in for the password: SHA-256 of this
-// instance's random salt, the user and the password, so the cache holds no
-// plaintext and its keys are worthless outside this process.
-func (u *UsersFile) digest(user, password string) [32]byte {
-	h := sha256.New()
-	h.Write(u.salt[:])
-	h.Write([]byte(user))
-	h.Write([]byte{0})
-	h.Write([]byte(password))
-	var d [32]byte
-	h.Sum(d[:0])
-	return d
-}
-
-func (u *UsersFile) remember(key cacheKey, gen uint64) {
-	if u.cfg.CacheSize < 0 {
-		return
-	}
+	gen := u.cache.Gen() // before the entry is read: a reload from now on is noticed
 	u.mu.Lock()
-	defer u.mu.Unlock()
-	if gen != u.gen {
-		return
+	e, known := u.users[user]
+	dummy := u.dummy
+	u.mu.Unlock()
+	if known && u.cache.Has(user, password) {
+		return e.home, nil
 	}
-	if el, ok := u.cache[key]; ok {
-		u.lru.MoveToFront(el)
-		return
+	if !known {
+		_ = u.cfg.Compare(dummy, []byte(password)) // same cost as a wrong password
+		return "", ErrBadCredentials
 	}
-	u.cache[key] = u.lru.PushFront(key)
-	for u.lru.Len() > u.cfg.CacheSize {
-		old := u.lru.Remove(u.lru.Back()).(cacheKey)
-		delete(u.cache, old)
+	if err := u.cfg.Compare(e.hash, []byte(password)); err != nil {
+		return "", ErrBadCredentials
 	}
+	u.cache.Add(user, password, gen)
+	return e.home, nil
 }
 
 // CacheLen reports how many verifications are cached.
-func (u *UsersFile) CacheLen() int {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return u.lru.Len()
-}
+func (u *UsersFile) CacheLen() int { return u.cache.Len() }
 
 // SetPassword adds or updates user in the users file at path with a
 // bcrypt hash of password at cost (0: bcrypt.DefaultCost), keeping every

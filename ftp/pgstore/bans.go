@@ -175,50 +175,18 @@ func (b *Bans) record(ctx context.Context, f failure) error {
 // itself after the database went away.
 func (b *Bans) listener(ctx context.Context) {
 	defer b.wg.Done()
-	for ctx.Err() == nil {
-		err := b.listen(ctx)
-		if ctx.Err() != nil {
-			return
+	resync := func(ctx context.Context, conn *pgx.Conn) error {
+		err := b.resync(ctx, conn)
+		if err == nil {
+			b.health(nil, "")
 		}
-		b.health(err, "listening for bans")
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(time.Second):
-		}
-	}
-}
-
-func (b *Bans) listen(ctx context.Context) error {
-	cctx, cancel := context.WithTimeout(ctx, b.db.timeout)
-	conn, err := pgx.Connect(cctx, b.db.dsn)
-	cancel()
-	if err != nil {
 		return err
 	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = conn.Close(cctx)
-	}()
-	if _, err := conn.Exec(ctx, "LISTEN "+banChannel); err != nil {
-		return err
-	}
-	for {
-		if err := b.resync(ctx, conn); err != nil {
-			return err
-		}
-		b.health(nil, "")
-		wctx, cancel := context.WithTimeout(ctx, b.opts.Resync)
-		_, err := conn.WaitForNotification(wctx)
-		cancel()
-		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
-			return err
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-	}
+	b.db.keepListening(ctx, listener{
+		Channel: banChannel, Every: b.opts.Resync, Listened: resync, Idle: resync,
+		Notified: func(ctx context.Context, conn *pgx.Conn, _ string) error { return resync(ctx, conn) },
+		Lost:     func(err error) { b.health(err, "listening for bans") },
+	})
 }
 
 // resync imposes every ban in force, and clears what has lapsed.

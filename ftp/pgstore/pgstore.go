@@ -163,3 +163,74 @@ func (db *DB) query(fn func(ctx context.Context) error) error {
 	defer cancel()
 	return fn(ctx)
 }
+
+// listener is what keepListening does with one LISTEN connection:
+// Listened runs after each LISTEN (a new connection, perhaps after
+// notifications were missed), Notified for each notification, Idle after
+// every Idle without one (never when Every is 0). An error from one of
+// them drops the connection, and a new one is made.
+type listener struct {
+	Channel  string
+	Every    time.Duration
+	Listened func(ctx context.Context, conn *pgx.Conn) error
+	Notified func(ctx context.Context, conn *pgx.Conn, payload string) error
+	Idle     func(ctx context.Context, conn *pgx.Conn) error
+	// Lost is told why a connection was dropped (not when ctx ended).
+	Lost func(err error)
+}
+
+// keepListening runs l until ctx ends, reconnecting a second after a
+// failure. Call it on a goroutine of its own.
+func (db *DB) keepListening(ctx context.Context, l listener) {
+	for ctx.Err() == nil {
+		err := db.listenOnce(ctx, l)
+		if ctx.Err() != nil {
+			return
+		}
+		l.Lost(err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (db *DB) listenOnce(ctx context.Context, l listener) error {
+	cctx, cancel := context.WithTimeout(ctx, db.timeout)
+	conn, err := pgx.Connect(cctx, db.dsn)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = conn.Close(cctx)
+	}()
+	if _, err := conn.Exec(ctx, "LISTEN "+l.Channel); err != nil {
+		return err
+	}
+	if err := l.Listened(ctx, conn); err != nil {
+		return err
+	}
+	for {
+		wctx, cancel := ctx, context.CancelFunc(func() {})
+		if l.Every > 0 {
+			wctx, cancel = context.WithTimeout(ctx, l.Every)
+		}
+		n, err := conn.WaitForNotification(wctx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case err == nil:
+			err = l.Notified(ctx, conn, n.Payload)
+		case errors.Is(err, context.DeadlineExceeded):
+			err = l.Idle(ctx, conn)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}

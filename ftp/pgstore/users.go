@@ -1,14 +1,11 @@
 package pgstore
 
 import (
-	"container/list"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -45,22 +42,14 @@ type UsersOptions struct {
 type Users struct {
 	db      *DB
 	opts    UsersOptions
-	salt    [32]byte
 	dummy   []byte
-	gen     atomic.Uint64 // bumped on every invalidation: a check that raced one is not cached
+	cache   *auth.LoginCache
 	mu      sync.Mutex
-	lru     *list.List // of cacheKey, front = most recent
-	cache   map[cacheKey]*list.Element
 	byUser  map[string]userInfo // home and limits of users logged in recently
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	started chan struct{} // closed once the first LISTEN is in place
 	once    sync.Once
-}
-
-type cacheKey struct {
-	user   string
-	digest [32]byte
 }
 
 type userInfo struct {
@@ -76,11 +65,11 @@ func (db *DB) Users(opts UsersOptions) (*Users, error) {
 	if opts.Compare == nil {
 		opts.Compare = bcrypt.CompareHashAndPassword
 	}
-	u := &Users{db: db, opts: opts, lru: list.New(), cache: map[cacheKey]*list.Element{}, byUser: map[string]userInfo{},
-		started: make(chan struct{})}
-	if _, err := rand.Read(u.salt[:]); err != nil {
-		return nil, fmt.Errorf("pgstore: salt: %w", err)
+	cache, err := auth.NewLoginCache(opts.CacheSize)
+	if err != nil {
+		return nil, err
 	}
+	u := &Users{db: db, opts: opts, cache: cache, byUser: map[string]userInfo{}, started: make(chan struct{})}
 	var pw [16]byte
 	_, _ = rand.Read(pw[:])
 	dummy, err := bcrypt.GenerateFromPassword(pw[:], bcrypt.DefaultCost)
@@ -107,8 +96,7 @@ func (u *Users) Close() {
 
 // Authenticate implements auth.Authenticator.
 func (u *Users) Authenticate(user, password string) (string, error) {
-	key := cacheKey{user: user, digest: u.digest(user, password)}
-	gen := u.gen.Load()
+	gen := u.cache.Gen() // before the query: a change from now on is noticed
 	if home, ok := u.AuthenticateCached(user, password); ok {
 		return home, nil
 	}
@@ -129,22 +117,25 @@ func (u *Users) Authenticate(user, password string) (string, error) {
 	if err := u.opts.Compare([]byte(rec.Hash), []byte(password)); err != nil {
 		return "", auth.ErrBadCredentials
 	}
-	u.remember(key, gen, userInfo{home: rec.Home, limits: rec.Limits})
+	u.mu.Lock()
+	if gen == u.cache.Gen() {
+		u.byUser[user] = userInfo{home: rec.Home, limits: rec.Limits}
+	}
+	u.mu.Unlock()
+	u.cache.Add(user, password, gen)
 	return rec.Home, nil
 }
 
 // AuthenticateCached implements auth.CachedAuthenticator: a digest and a
 // map lookup.
 func (u *Users) AuthenticateCached(user, password string) (string, bool) {
-	key := cacheKey{user: user, digest: u.digest(user, password)}
 	u.mu.Lock()
-	defer u.mu.Unlock()
-	el, ok := u.cache[key]
-	if !ok {
+	info, ok := u.byUser[user]
+	u.mu.Unlock()
+	if !ok || !u.cache.Has(user, password) {
 		return "", false
 	}
-	u.lru.MoveToFront(el)
-	return u.byUser[user].home, true
+	return info.home, true
 }
 
 // UserLimits implements auth.LimitedAuthenticator from what the last
@@ -157,107 +148,37 @@ func (u *Users) UserLimits(user string) (auth.Limits, bool) {
 }
 
 // CacheLen reports how many verifications are cached.
-func (u *Users) CacheLen() int {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return u.lru.Len()
-}
-
-func (u *Users) digest(user, password string) [32]byte {
-	h := sha256.New()
-	h.Write(u.salt[:])
-	h.Write([]byte(user))
-	h.Write([]byte{0})
-	h.Write([]byte(password))
-	var d [32]byte
-	h.Sum(d[:0])
-	return d
-}
-
-func (u *Users) remember(key cacheKey, gen uint64, info userInfo) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if gen != u.gen.Load() {
-		return // the user store changed while this was checked
-	}
-	u.byUser[key.user] = info
-	if u.opts.CacheSize < 0 {
-		return
-	}
-	if el, ok := u.cache[key]; ok {
-		u.lru.MoveToFront(el)
-		return
-	}
-	u.cache[key] = u.lru.PushFront(key)
-	for u.lru.Len() > u.opts.CacheSize {
-		old := u.lru.Remove(u.lru.Back()).(cacheKey)
-		delete(u.cache, old)
-	}
-}
+func (u *Users) CacheLen() int { return u.cache.Len() }
 
 // forget drops user from the cache ("" drops everyone).
 func (u *Users) forget(user string) {
 	u.mu.Lock()
-	defer u.mu.Unlock()
-	u.gen.Add(1)
 	if user == "" {
-		u.lru.Init()
-		clear(u.cache)
 		clear(u.byUser)
-		return
+	} else {
+		delete(u.byUser, user)
 	}
-	delete(u.byUser, user)
-	for key, el := range u.cache {
-		if key.user == user {
-			u.lru.Remove(el)
-			delete(u.cache, key)
-		}
-	}
+	u.mu.Unlock()
+	u.cache.Forget(user)
 }
 
 // listener hears of changed users; after a lost connection it drops the
 // whole cache (changes may have been missed) and listens again.
 func (u *Users) listener(ctx context.Context) {
 	defer u.wg.Done()
-	for ctx.Err() == nil {
-		err := u.listen(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		u.forget("")
-		u.db.logger.Warn("ftp user store: lost the database's notifications; cache dropped, listening again", "err", err)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(time.Second):
-		}
-	}
-}
-
-func (u *Users) listen(ctx context.Context) error {
-	cctx, cancel := context.WithTimeout(ctx, u.db.timeout)
-	conn, err := pgx.Connect(cctx, u.db.dsn)
-	cancel()
-	if err != nil {
-		return err
-	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = conn.Close(cctx)
-	}()
-	if _, err := conn.Exec(ctx, "LISTEN "+usersChannel); err != nil {
-		return err
-	}
-	u.forget("") // whatever changed before this LISTEN
-	u.once.Do(func() { close(u.started) })
-	for {
-		n, err := conn.WaitForNotification(ctx)
-		if err != nil {
-			return err
-		}
-		u.forget(n.Payload)
-	}
+	u.db.keepListening(ctx, listener{
+		Channel: usersChannel,
+		Listened: func(context.Context, *pgx.Conn) error {
+			u.forget("") // whatever changed before this LISTEN
+			u.once.Do(func() { close(u.started) })
+			return nil
+		},
+		Notified: func(_ context.Context, _ *pgx.Conn, name string) error { u.forget(name); return nil },
+		Lost: func(err error) {
+			u.forget("")
+			u.db.logger.Warn("ftp user store: lost the database's notifications; cache dropped, listening again", "err", err)
+		},
+	})
 }
 
 // getUser reads one user.
