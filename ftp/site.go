@@ -166,22 +166,7 @@ func (s *session) siteUTIME(arg string) {
 		s.replyf(ftpwire.StatusArgSyntaxError, "Syntax error: SITE UTIME <path> <YYYYMMDDHHMMSS> (got '%s').", printable(arg))
 		return
 	}
-	ts, can := s.sh.(shell.TimeSetter)
-	if !can {
-		s.reply(ftpwire.StatusNotImplemented, "SITE UTIME not implemented for this filesystem.")
-		return
-	}
-	p, err := s.path(name)
-	if err != nil {
-		s.replyErr(err, name)
-		return
-	}
-	blocking(s, func() (struct{}, error) { return struct{}{}, ts.SetModTime(p, t) }, func(_ struct{}, err error) {
-		if err != nil {
-			s.replyErr(err, name)
-			return
-		}
-		s.changed("SITE UTIME", p, "")
+	s.setModTime("SITE UTIME", name, t, "SITE UTIME not implemented for this filesystem.", func(string) {
 		s.reply(ftpwire.StatusCommandOK, "SITE UTIME command ok.")
 	})
 }

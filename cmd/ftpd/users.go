@@ -256,20 +256,31 @@ func userAdd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err := st.Check(usr); err != nil { // the name and home checked before asking for a password
 		return err
 	}
+	if err := newPassword(&usr, u, stdin, stderr); err != nil {
+		return err
+	}
+	return saveUser(st, usr, "added to", stdout)
+}
+
+// newPassword asks for usr's password and hashes it.
+func newPassword(usr *auth.User, u *userFlags, stdin io.Reader, stderr io.Writer) error {
 	pw, err := askPassword(u.name, stdin, stderr)
 	if err != nil {
 		return err
 	}
-	if usr.Hash, err = auth.HashPassword(pw, u.cost); err != nil {
-		return err
-	}
+	usr.Hash, err = auth.HashPassword(pw, u.cost)
+	return err
+}
+
+// saveUser writes usr to st and says so ("added to", "updated in").
+func saveUser(st userStore, usr auth.User, done string, stdout io.Writer) error {
 	if err := st.Put(usr); err != nil {
 		return err
 	}
 	if err := st.Save(); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "ftpd user: %s added to %s (%s); %s\n", u.name, st.Where(), usr.Limits, st.Reminder())
+	fmt.Fprintf(stdout, "ftpd user: %s %s %s (%s); %s\n", usr.Name, done, st.Where(), usr.Limits, st.Reminder())
 	return nil
 }
 
@@ -294,22 +305,11 @@ func userSet(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 	if u.password {
-		pw, err := askPassword(u.name, stdin, stderr)
-		if err != nil {
-			return err
-		}
-		if usr.Hash, err = auth.HashPassword(pw, u.cost); err != nil {
+		if err := newPassword(&usr, u, stdin, stderr); err != nil {
 			return err
 		}
 	}
-	if err := st.Put(usr); err != nil {
-		return err
-	}
-	if err := st.Save(); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "ftpd user: %s updated in %s (%s); %s\n", u.name, st.Where(), usr.Limits, st.Reminder())
-	return nil
+	return saveUser(st, usr, "updated in", stdout)
 }
 
 func userDel(args []string, _ io.Reader, stdout, _ io.Writer) error {

@@ -182,15 +182,8 @@ func SendTLS(ctx context.Context, c *TLSConn, src io.Reader, ascii bool, idle ti
 		n, s, err = copyBuf(w, sideNet, readerOnly{src}, *bp)
 		tlsChunkPool.Put(bp)
 	}
-	if !stop() {
-		if err == nil {
-			err = net.ErrClosed
-		}
-		return n, transferErr(ctx, err, sideNet)
-	}
-	if err != nil {
-		abort(conn)
-		return n, transferErr(ctx, err, s)
+	if err := copyEnded(ctx, stop, conn, err, s); err != nil {
+		return n, err
 	}
 	if idle > 0 {
 		_ = conn.SetWriteDeadline(time.Now().Add(idle))
@@ -235,15 +228,8 @@ func ReceiveTLS(ctx context.Context, c *TLSConn, dst io.Writer, ascii bool, idle
 		n, s, err = copyBuf(writerOnly{dst}, sideLocal, fillReader{r}, *bp)
 		tlsChunkPool.Put(bp)
 	}
-	if !stop() {
-		if err == nil {
-			err = net.ErrClosed
-		}
-		return n, transferErr(ctx, err, sideNet)
-	}
-	if err != nil {
-		abort(conn)
-		return n, transferErr(ctx, err, s)
+	if err := copyEnded(ctx, stop, conn, err, s); err != nil {
+		return n, err
 	}
 	_ = conn.SetWriteDeadline(time.Now().Add(time.Second)) // the close_notify must not block the end
 	_ = c.TLS.CloseWrite()

@@ -114,15 +114,8 @@ func Send(ctx context.Context, conn *net.TCPConn, src io.Reader, ascii bool, idl
 			return NewCRLFWriter(w, scratch)
 		})
 	}
-	if !stop() { // cancelled: conn is being closed
-		if err == nil {
-			err = net.ErrClosed
-		}
-		return n, transferErr(ctx, err, sideNet)
-	}
-	if err != nil {
-		abort(conn)
-		return n, transferErr(ctx, err, s)
+	if err := copyEnded(ctx, stop, conn, err, s); err != nil {
+		return n, err
 	}
 	_ = conn.CloseWrite()
 	discardUnread(conn)
@@ -275,18 +268,30 @@ func Receive(ctx context.Context, conn *net.TCPConn, dst io.Writer, ascii bool, 
 		}
 		n = lf.Written()
 	}
+	if err := copyEnded(ctx, stop, conn, err, s); err != nil {
+		return n, err
+	}
+	_ = conn.Close()
+	return n, nil
+}
+
+// copyEnded judges the end of a transfer's copy: ctx's error when the
+// transfer was cancelled (stop reports false: the connection is being
+// closed), the copy's error with the connection reset (a truncated file
+// must not look complete to the client; unread data: the client learns at
+// once), or nil.
+func copyEnded(ctx context.Context, stop func() bool, conn *net.TCPConn, err error, s side) error {
 	if !stop() {
 		if err == nil {
 			err = net.ErrClosed
 		}
-		return n, transferErr(ctx, err, sideNet)
+		return transferErr(ctx, err, sideNet)
 	}
 	if err != nil {
-		abort(conn) // unread data: the client learns at once
-		return n, transferErr(ctx, err, s)
+		abort(conn)
+		return transferErr(ctx, err, s)
 	}
-	_ = conn.Close()
-	return n, nil
+	return nil
 }
 
 // copyLoop copies src to dst (through a converter when newConv is not
