@@ -104,7 +104,7 @@ func (s *session) listenPassive(ip net.IP, ok func(p *dtp.Passive)) {
 		}
 	}
 	if !s.f.takePassive(s.ip) {
-		s.warn("ftp passive listeners per IP exhausted", "max", s.f.cfg.MaxPassivePerIP)
+		s.refused(RefusedMaxPassivePerIP)
 		s.reply(ftpwire.StatusCantOpenData, "Can't open data connection: too many passive connections open from your address.")
 		return
 	}

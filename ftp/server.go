@@ -141,6 +141,9 @@ type Factory struct {
 	passive map[string]int // open passive listeners by client IP
 
 	ownRealm *local.Realm // the default realm, closed by StopFactory
+
+	obs        observers  // Config.Events' optional extensions
+	refusalLog refusalLog // rate limit of the "ftp refused" lines
 }
 
 // NewFactory validates cfg and applies defaults.
@@ -178,7 +181,8 @@ func NewFactory(cfg Config) (*Factory, error) {
 	if cfg.MaxPassivePerIP == 0 {
 		cfg.MaxPassivePerIP = DefaultMaxPassivePerIP
 	}
-	f := &Factory{cfg: cfg, commands: commandTable(), perIP: map[string]int{}, passive: map[string]int{}, bans: cfg.Bans}
+	f := &Factory{cfg: cfg, commands: commandTable(), perIP: map[string]int{}, passive: map[string]int{}, bans: cfg.Bans,
+		obs: observersOf(cfg.Events)}
 	if f.bans == nil {
 		f.bans = ban.NewMemory(ban.Config{})
 	}
@@ -251,9 +255,10 @@ func (f *Factory) BuildProtocol(addr net.Addr) protocol.Protocol {
 	switch {
 	case f.banned(addrOf(addr)):
 		s.refuse = refuseBanned
-	case (f.cfg.MaxConnections > 0 && n > int64(f.cfg.MaxConnections)) ||
-		(f.cfg.MaxConnectionsPerIP > 0 && perIP > f.cfg.MaxConnectionsPerIP):
-		s.refuse = refuseLimit
+	case f.cfg.MaxConnections > 0 && n > int64(f.cfg.MaxConnections):
+		s.refuse, s.limitReason = refuseLimit, RefusedMaxConnections
+	case f.cfg.MaxConnectionsPerIP > 0 && perIP > f.cfg.MaxConnectionsPerIP:
+		s.refuse, s.limitReason = refuseLimit, RefusedMaxConnectionsPerIP
 	}
 	return s
 }

@@ -26,6 +26,14 @@ import (
 // password, so a client cannot tell them apart.
 var ErrBadCredentials = errors.New("auth: bad credentials")
 
+// ErrUnknownUser and ErrBadPassword are the two kinds of
+// ErrBadCredentials (errors.Is(err, ErrBadCredentials) holds for both),
+// for the server's own log and metrics; the client is told neither.
+var (
+	ErrUnknownUser = fmt.Errorf("%w: unknown user", ErrBadCredentials)
+	ErrBadPassword = fmt.Errorf("%w: bad password", ErrBadCredentials)
+)
+
 // Authenticator checks a user's password and returns the user's home as
 // the user store gives it: "" when none is given (the realm then confines
 // the user to a directory of its own, <root>/<name> for the local realm),
@@ -220,10 +228,10 @@ func (u *UsersFile) Authenticate(user, password string) (string, error) {
 	}
 	if !l.known {
 		_ = u.cfg.Compare(l.dummy, []byte(password)) // same cost as a wrong password
-		return "", ErrBadCredentials
+		return "", ErrUnknownUser
 	}
 	if err := u.cfg.Compare(l.entry.hash, []byte(password)); err != nil {
-		return "", ErrBadCredentials
+		return "", ErrBadPassword
 	}
 	u.remember(key, l.gen)
 	return l.entry.home, nil
