@@ -59,13 +59,13 @@ const (
 // TransferEvent is a transfer that ended.
 type TransferEvent struct {
 	SessionInfo
-	Command  string // RETR, STOR, APPE, LIST, NLST, MLSD
-	Path     string // the virtual path, as the shell saw it
+	Command string // RETR, STOR, APPE, LIST, NLST, MLSD
+	Path    string // the virtual path, as the shell saw it
 	// LocalPath is Path on the server's filesystem (shell.LocalPath):
 	// what an operator or a hook opens; Path when the shell has none.
 	LocalPath string
 	Bytes     int64
-	Duration time.Duration
+	Duration  time.Duration
 	// Complete is set when the transfer ended with 226: every byte moved
 	// (an upload committed). Otherwise Err says why not.
 	Complete bool

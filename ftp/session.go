@@ -46,7 +46,7 @@ type session struct {
 	refuse refusal
 	// limitReason is the limit refuseLimit is for (a Refused* constant).
 	limitReason string
-	start  time.Time
+	start       time.Time
 
 	state      state
 	user       string
