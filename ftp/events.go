@@ -66,6 +66,7 @@ type TransferEvent struct {
 	LocalPath string
 	Bytes     int64
 	Duration  time.Duration
+	ASCII     bool // TYPE A: the data went in ASCII mode (xferlog's "a")
 	// Complete is set when the transfer ended with 226: every byte moved
 	// (an upload committed). Otherwise Err says why not.
 	Complete bool

@@ -398,3 +398,8 @@ func hostOf(a net.Addr) string {
 	}
 	return h
 }
+
+// PasswordChecksWaiting reports the password checks waiting for a worker
+// of their pool (Config.HashWorkers), for metrics. Safe from any
+// goroutine.
+func (f *Factory) PasswordChecksWaiting() int { return f.hashes.Waiting() }

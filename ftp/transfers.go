@@ -175,7 +175,7 @@ func (s *session) finishTransfer(x *transfer, kind, p, lpath string, n int64, to
 			cause = context.Canceled
 		}
 		ev.TransferDone(TransferEvent{SessionInfo: s.info(), Command: kind, Path: p, LocalPath: lpath, Bytes: n, Duration: took,
-			Complete: complete, Err: cause})
+			ASCII: s.ascii, Complete: complete, Err: cause})
 	})
 	switch {
 	case x.aborted:
