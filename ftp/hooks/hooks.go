@@ -75,8 +75,8 @@ type Runner struct {
 }
 
 type job struct {
-	event, command string
-	env            []string
+	event, command, path string
+	env                  []string
 }
 
 // outputKept is how much of a program's output a failure's log line
@@ -160,7 +160,7 @@ func (r *Runner) submit(line, event, command string, who ftp.SessionInfo, local,
 		return
 	}
 	select {
-	case r.jobs <- job{event: event, command: line, env: env}:
+	case r.jobs <- job{event: event, command: line, path: local, env: env}:
 	default:
 		r.dropped.Add(1)
 		r.cfg.Logger.Warn("hook not run: too many waiting", "event", event, "path", local, "waiting", r.cfg.Queue)
@@ -195,12 +195,7 @@ func (r *Runner) run(j job) {
 	err := cmd.Run()
 	r.ran.Add(1)
 	took := float64(time.Since(start).Microseconds()) / 1000
-	path := ""
-	for _, kv := range j.env {
-		if len(kv) > len("FTPD_PATH=") && kv[:len("FTPD_PATH=")] == "FTPD_PATH=" {
-			path = kv[len("FTPD_PATH="):]
-		}
-	}
+	path := j.path
 	if err != nil {
 		if ctx.Err() != nil {
 			err = fmt.Errorf("killed after %s: %w", r.cfg.Timeout, ctx.Err())
@@ -266,4 +261,3 @@ func host(a net.Addr) string {
 	}
 	return h
 }
-
