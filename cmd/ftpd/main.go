@@ -120,6 +120,7 @@ type options struct {
 	shutdownGrace   time.Duration
 	cpuProfile      string
 	config          string
+	observe         observeOptions // metrics, xferlog, hooks (observe.go)
 
 	flags *flag.FlagSet // for check-config
 }
@@ -228,6 +229,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.DurationVar(&o.shutdownGrace, "shutdown-grace", 10*time.Second, "on SIGINT/SIGTERM, how long sessions get to finish before they are closed")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) to this file until the server stops")
+	addObserveFlags(fs, &o.observe)
 	fs.StringVar(&o.config, "config", "", `TOML file of settings: every flag is a key of the same name (listen = ["127.0.0.1:21"], idle-timeout = "10m"); flags given too override it`)
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -427,7 +429,13 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	pool := deferred.NewPool(deferred.PoolConfig{})
 	defer pool.Close()
+	obs, err := newObservability(o.observe, logger)
+	if err != nil {
+		return err
+	}
+	defer obs.close(logger) // runs after r.Shutdown below: no more events
 	f, err := ftp.NewFactory(ftp.Config{
+		Events: obs.events(),
 		Root: root, Users: authn, AllowAnonymous: o.anonymous, Welcome: o.welcome,
 		AnonymousRoot: o.anonymousRoot, AnonymousAnyMode: !o.anonWorldOnly,
 		IdleTimeout: idleOrOff(o.idleTimeout), LoginTimeout: idleOrOff(o.loginTimeout), Bans: bans(o), HashWorkers: o.hashWorkers,
@@ -449,6 +457,7 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err := r.Start(); err != nil {
 		return err
 	}
+	obs.start(f, pool, r, stdout, logger)
 	if o.runAs != "" {
 		if err := dropPrivileges(o.runAs); err != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -491,6 +500,7 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 					logger.Info("users file reloaded")
 				}
 			}
+			obs.reopen(logger)
 		case <-ctx.Done():
 			done = true
 		}
