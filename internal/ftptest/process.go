@@ -54,6 +54,7 @@ type Process struct {
 	Addr string // the first listener, host:port
 	Pid  int
 	Log  *SyncBuffer // what it wrote on standard error
+	Out  *SyncBuffer // what it wrote on standard output
 
 	exited chan struct{} // closed once the process has been waited for
 }
@@ -100,7 +101,7 @@ func Start(t testing.TB, prepare func(*exec.Cmd), args ...string) *Process {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Process{Cmd: cmd, Log: &SyncBuffer{}, exited: make(chan struct{})}
+	p := &Process{Cmd: cmd, Log: &SyncBuffer{}, Out: &SyncBuffer{}, exited: make(chan struct{})}
 	cmd.Stderr = p.Log
 	if prepare != nil {
 		prepare(cmd)
@@ -116,6 +117,7 @@ func Start(t testing.TB, prepare func(*exec.Cmd), args ...string) *Process {
 		sc := bufio.NewScanner(stdout)
 		sent := false
 		for sc.Scan() {
+			_, _ = p.Out.Write([]byte(sc.Text() + "\n"))
 			if m := servingRE.FindStringSubmatch(sc.Text()); m != nil && !sent {
 				addr <- m[1]
 				sent = true
@@ -124,7 +126,7 @@ func Start(t testing.TB, prepare func(*exec.Cmd), args ...string) *Process {
 		if !sent {
 			close(addr)
 		}
-		_, _ = io.Copy(io.Discard, stdout)
+		_, _ = io.Copy(p.Out, stdout)
 	}()
 	select {
 	case a, ok := <-addr:
