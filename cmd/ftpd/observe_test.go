@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -281,4 +283,39 @@ func TestHooksSeeTheEventAndAHangingOneIsKilled(t *testing.T) {
 	require.Eventually(t, func() bool { return strings.Count(p.Log.String(), `msg="hook failed" event=download`) == 3 },
 		20*time.Second, 50*time.Millisecond, "each hanging hook killed after 1 s and logged: %s", p.Log)
 	assert.Contains(t, p.Log.String(), "killed after 1s")
+}
+
+// The observability flags are keys of the configuration file too, and a
+// metrics address that cannot be bound stops ftpd naming it.
+func TestObservabilityKeysInTheConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "ftpd.toml")
+	require.NoError(t, os.WriteFile(cfg, []byte(`metrics-listen = "127.0.0.1:9121"
+xferlog = "/var/log/xferlog"
+on-upload = "/usr/local/bin/scan"
+on-download = "logger download"
+on-delete = "logger delete"
+hook-timeout = "5s"
+hook-max-running = 2
+log-level = "debug"
+`), 0o644))
+	o, err := parseFlags([]string{"--config", cfg, "--hook-max-running", "3"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, observeOptions{metricsListen: "127.0.0.1:9121", xferlog: "/var/log/xferlog", onUpload: "/usr/local/bin/scan",
+		onDownload: "logger download", onDelete: "logger delete", hookTimeout: 5 * time.Second, hookMaxRunning: 3}, o.observe)
+	var out bytes.Buffer
+	require.NoError(t, checkConfig([]string{"--config", cfg}, &out, &bytes.Buffer{}))
+	for _, line := range []string{`metrics-listen = "127.0.0.1:9121"`, `xferlog = "/var/log/xferlog"`, `on-upload = "/usr/local/bin/scan"`,
+		`hook-timeout = "5s"`, `hook-max-running = 2`} {
+		assert.Contains(t, out.String(), line+"\n")
+	}
+
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer busy.Close()
+	var stderr bytes.Buffer
+	code := run([]string{"--root", filepath.Join(dir, "root"), "--listen", "127.0.0.1:0", "--metrics-listen", busy.Addr().String()},
+		nil, &bytes.Buffer{}, &stderr)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr.String(), "--metrics-listen "+busy.Addr().String()+": ")
 }
