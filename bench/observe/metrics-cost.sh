@@ -60,12 +60,21 @@ d, rounds = sys.argv[1], int(sys.argv[2])
 for scen in ("logins", "small"):
     rate = {m: [] for m in ("off", "on")}
     cpu = {m: [] for m in ("off", "on")}
+    skipped = [0]  # rounds left out whole (one side had no operation)
     for r in range(1, rounds + 1):
         for m in ("off", "on"):
             j = json.load(open(f"{d}/{scen}-{m}-{r}.json"))
+            if not j["Ops"]:
+                print(f"{scen} round {r} {m}: no operation ({j.get('FirstErr')}), left out")
+                continue
             rate[m].append(j["PerSecond"])
             cpu[m].append(j.get("ServerCPUPerOp", 0) / 1000)
-        print(f"{scen} round {r}: off {rate['off'][-1]:.0f}/s {cpu['off'][-1]:.1f} us/op, on {rate['on'][-1]:.0f}/s {cpu['on'][-1]:.1f} us/op")
+        if len(rate["off"]) == len(rate["on"]) == r - skipped[0]:
+            print(f"{scen} round {r}: off {rate['off'][-1]:.0f}/s {cpu['off'][-1]:.1f} us/op, on {rate['on'][-1]:.0f}/s {cpu['on'][-1]:.1f} us/op")
+        else:
+            skipped[0] += 1
+            n = r - skipped[0]
+            rate["off"], rate["on"], cpu["off"], cpu["on"] = rate["off"][:n], rate["on"][:n], cpu["off"][:n], cpu["on"][:n]
     mo, mn = statistics.median(rate["off"]), statistics.median(rate["on"])
     co, cn = statistics.median(cpu["off"]), statistics.median(cpu["on"])
     print(f"{scen}: median off {mo:.0f}/s ({co:.1f} us/op), on {mn:.0f}/s ({cn:.1f} us/op); on/off rate {mn/mo:.3f}, CPU {cn/co:.3f}")
