@@ -203,4 +203,3 @@ func TestOptionalEventsSessionsCommandsRefusals(t *testing.T) {
 	recs := jsonLines(t, logs.String())
 	assert.Len(t, find(recs, "ftp refused", map[string]any{"reason": ftp.RefusedMaxConnections}), 1, logs.String())
 }
-

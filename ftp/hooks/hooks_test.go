@@ -24,8 +24,12 @@ type syncBuffer struct {
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 var who = ftp.SessionInfo{Peer: &net.TCPAddr{IP: net.IPv4(192, 0, 2, 7), Port: 4000}, User: "bob"}
 
@@ -42,7 +46,7 @@ func TestFailedTransferAndFailingHook(t *testing.T) {
 	r.TransferDone(ftp.TransferEvent{SessionInfo: who, Command: "APPE", Path: "/x", LocalPath: "/srv/x", Bytes: 7, Err: errors.New("disk full")})
 	r.TransferDone(ftp.TransferEvent{SessionInfo: who, Command: "RETR", Path: "/x", Complete: true})
 	r.TransferDone(ftp.TransferEvent{SessionInfo: who, Command: "LIST", Path: "/"}) // no hook
-	r.FileChanged(ftp.FileEvent{SessionInfo: who, Command: "DELE", Path: "/x"})    // no --on-delete
+	r.FileChanged(ftp.FileEvent{SessionInfo: who, Command: "DELE", Path: "/x"})     // no --on-delete
 	r.Close()
 	assert.Equal(t, int64(2), r.Ran())
 	b, err := os.ReadFile(filepath.Join(dir, "out"))
