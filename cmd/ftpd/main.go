@@ -435,12 +435,11 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	defer obs.close(logger) // runs after r.Shutdown below: no more events
 	f, err := ftp.NewFactory(ftp.Config{
-		Events: obs.events(),
-		Root:   root, Users: authn, AllowAnonymous: o.anonymous, Welcome: o.welcome,
+		Root: root, Users: authn, AllowAnonymous: o.anonymous, Welcome: o.welcome,
 		AnonymousRoot: o.anonymousRoot, AnonymousAnyMode: !o.anonWorldOnly,
 		IdleTimeout: idleOrOff(o.idleTimeout), LoginTimeout: idleOrOff(o.loginTimeout), Bans: bans(o), HashWorkers: o.hashWorkers,
 		MaxConnections: o.maxConns, MaxConnectionsPerIP: o.maxConnsPerIP,
-		PublicHost: o.publicHost, Pool: pool, Logger: logger,
+		PublicHost: o.publicHost, Pool: pool, Logger: logger, Events: obs.events(),
 		MaxPassivePerIP: limitOrOff(o.maxPassivePerIP),
 		Data: dtp.Config{PortLow: o.passiveLo, PortHigh: o.passiveHi, IdleTimeout: idleOrOff(o.dataTimeout),
 			AllowForeignPeers: o.allowForeign, AllowPrivilegedPorts: o.allowPrivileged},
