@@ -226,7 +226,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.allowForeign, "allow-foreign-data", false, "allow data connections to/from other hosts than the client's (FXP); off = RFC 2577 bounce protection")
 	fs.BoolVar(&o.allowPrivileged, "allow-privileged-ports", false, "allow PORT/EPRT to ports below 1024")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
-	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug (also traces every command and reply, never PASS's argument), info, warn, error")
 	fs.DurationVar(&o.shutdownGrace, "shutdown-grace", 10*time.Second, "on SIGINT/SIGTERM, how long sessions get to finish before they are closed")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) to this file until the server stops")
 	addObserveFlags(fs, &o.observe)
