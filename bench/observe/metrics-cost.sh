@@ -27,6 +27,7 @@ round() { # mode round
 	rn=$2
 	set -- --root "$dir/root" --users "$dir/users" --anonymous --ban-after 0 --listen "127.0.0.1:$port"
 	if [ "$mode" = on ]; then set -- "$@" --metrics-listen "127.0.0.1:$mport"; fi
+	rm -f "$dir/ftpd.out" # not the last round's "serving" line
 	"$dir/ftpd" "$@" > "$dir/ftpd.out" 2> /dev/null &
 	pid=$!
 	n=0
