@@ -40,18 +40,24 @@ type cmdTiming struct {
 	current string // the command last dispatched (timed or not)
 }
 
-// commandStarted is called by dispatch for a command of the table: it
-// traces the command at debug level (never PASS's argument) and starts
-// timing it for CommandEvents. A command dispatched while another awaits
-// its reply (NOOP, STAT, ABOR during a transfer) is not timed.
-func (s *session) commandStarted(c *command, arg string) {
-	if s.debugs() {
-		if c.name == "PASS" && arg != "" {
-			arg = "(hidden)"
-		}
-		s.f.cfg.Logger.Debug("ftp command", "peer", s.Transport.RemoteAddr().String(), "user", logText(s.user),
-			"command", c.name, "arg", logText(arg))
+// traceCommand logs every command line at debug level (never PASS's
+// argument), known or not, allowed or not.
+func (s *session) traceCommand(name, arg string) {
+	if !s.debugs() {
+		return
 	}
+	if name == "PASS" && arg != "" {
+		arg = "(hidden)"
+	}
+	s.f.cfg.Logger.Debug("ftp command", "peer", s.Transport.RemoteAddr().String(), "user", logText(s.user),
+		"command", printable(name), "arg", logText(arg))
+}
+
+// commandStarted is called by dispatch for a command of the table about
+// to run: it starts timing it for CommandEvents. A command dispatched
+// while another awaits its reply (NOOP, STAT, ABOR during a transfer) is
+// not timed.
+func (s *session) commandStarted(c *command) {
 	s.timing.current = c.name
 	if s.f.obs.commands != nil && s.timing.name == "" {
 		s.timing.name, s.timing.start = c.name, s.Transport.Loop().Now()

@@ -322,6 +322,7 @@ func splitCommand(line []byte) (string, string) {
 
 func (s *session) dispatch(line []byte) {
 	name, arg := splitCommand(line)
+	s.traceCommand(name, arg)
 	if name == "" {
 		s.reply(ftpwire.StatusSyntaxError, "Syntax error: empty command.")
 		return
@@ -352,7 +353,7 @@ func (s *session) dispatch(line []byte) {
 		s.reply(ftpwire.StatusBadSequence, "Incorrect sequence of commands: RNFR required before RNTO")
 		return
 	}
-	s.commandStarted(c, arg)
+	s.commandStarted(c)
 	if c.run == nil {
 		s.replyf(ftpwire.StatusNotImplemented, "Command '%s' not implemented", name)
 		return
