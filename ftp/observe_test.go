@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gnetftp/gnetftp/ftp"
+	"github.com/gnetftp/gnetftp/ftp/ban"
 )
 
 // jsonLines decodes a JSON log, one record a line.
@@ -202,4 +203,32 @@ func TestOptionalEventsSessionsCommandsRefusals(t *testing.T) {
 	assert.Equal(t, map[string]int{"USER": 331, "PASS": 230, "PASV": 227, "RETR": 226, "SIZE": 550, "PWD": 257, "QUIT": 221}, codes)
 	recs := jsonLines(t, logs.String())
 	assert.Len(t, find(recs, "ftp refused", map[string]any{"reason": ftp.RefusedMaxConnections}), 1, logs.String())
+}
+
+// A connection opened before its address was banned is refused at PASS:
+// the login's reason is "banned", a refusal is reported, and a new
+// connection is refused at connect.
+func TestBannedLoginReasonAndRefusals(t *testing.T) {
+	o := &observer{}
+	f, root := newFactory(t, func(c *ftp.Config) {
+		c.Events = o
+		c.Bans = ban.NewMemory(ban.Config{After: 1})
+		c.FailedLoginDelay = time.Second
+	})
+	early := connectPI(t, f, root)
+	early.next()
+	h := connectPI(t, f, root)
+	h.next()
+	failLogin(t, h, "alice", "wrong")
+	assert.Regexp(t, `^421 `, h.next(), "this failure banned the address")
+
+	early.cmd("USER alice")
+	assert.Regexp(t, `^421 `, early.cmd("PASS secret"))
+	late := connectPI(t, f, root)
+	assert.Regexp(t, `^421 `, late.next())
+
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	assert.Equal(t, []string{ftp.LoginBadPassword, ftp.LoginBanned}, o.logins)
+	assert.Equal(t, []string{ftp.RefusedBanned, ftp.RefusedBanned}, o.refusals)
 }

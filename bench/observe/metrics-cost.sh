@@ -78,5 +78,8 @@ for scen in ("logins", "small"):
             rate["off"], rate["on"], cpu["off"], cpu["on"] = rate["off"][:n], rate["on"][:n], cpu["off"][:n], cpu["on"][:n]
     mo, mn = statistics.median(rate["off"]), statistics.median(rate["on"])
     co, cn = statistics.median(cpu["off"]), statistics.median(cpu["on"])
-    print(f"{scen}: median off {mo:.0f}/s ({co:.1f} us/op), on {mn:.0f}/s ({cn:.1f} us/op); on/off rate {mn/mo:.3f}, CPU {cn/co:.3f}")
+    pr = statistics.median(n / o for n, o in zip(rate["on"], rate["off"]))
+    pc = statistics.median(n / o for n, o in zip(cpu["on"], cpu["off"]) if o)
+    print(f"{scen}: median off {mo:.0f}/s ({co:.1f} us/op), on {mn:.0f}/s ({cn:.1f} us/op); "
+          f"median of the rounds' on/off: rate {pr:.3f}, CPU per op {pc:.3f}")
 PY
