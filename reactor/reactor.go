@@ -189,7 +189,7 @@ type Reactor struct {
 	clientErr  error
 
 	acceptErrs *acceptErrors
-	loops      loopSet // the server engine's loops, for LoopLag
+	loops      loopSet        // the server engine's loops, for LoopLag
 	handshakes *handshakePool // TLS handshakes of every loop (tls.go)
 	tlsBufs    sync.Pool      // *[]byte plaintext buffers, one per loop at work
 }
