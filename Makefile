@@ -23,6 +23,16 @@ test-deps:
 			echo "missing test clients:$$missing (install them, or run make test as root)"; \
 		fi; \
 	fi
+	@# PostgreSQL's server (the fleet tests start a throwaway cluster with
+	@# initdb and pg_ctl as the postgres user; internal/pgtest).
+	@if ! ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing: postgresql"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+		else \
+			echo "missing: postgresql (install it, or run make test as root)"; \
+		fi; \
+	fi
 	$(GO) mod download
 
 # lint: gofmt, go vet, and the same vet for 32-bit Linux plus builds for

@@ -19,9 +19,12 @@ func (s *session) cmdUSER(arg string) {
 		s.reply(ftpwire.StatusBadSequence, "Incorrect sequence of commands: already logged in")
 		return
 	}
+	if s.loginRefused(arg) {
+		return
+	}
 	s.user = arg
 	s.state = stateInAuth
-	s.anonymous = s.f.cfg.AllowAnonymous && (strings.EqualFold(arg, "anonymous") || strings.EqualFold(arg, "ftp"))
+	s.anonymous = s.f.cfg.AllowAnonymous && isAnonymousName(arg)
 	if s.anonymous {
 		s.reply(ftpwire.StatusNeedPassword, "Guest login ok, type your email address as password.")
 		return
@@ -34,11 +37,14 @@ func (s *session) cmdPASS(arg string) {
 		s.reply(ftpwire.StatusBadSequence, "Incorrect sequence of commands: USER required before PASS")
 		return
 	}
+	if s.loginRefused(s.user) {
+		return
+	}
 	addr := addrOf(s.Transport.RemoteAddr())
 	if s.f.banned(addr) {
 		// Banned since this connection was made: no password check.
 		s.refused(RefusedBanned)
-		s.loginRefused(LoginBanned, errBanned)
+		s.loginDenied(LoginBanned, errBanned)
 		s.reply(ftpwire.StatusServiceNotAvailable, bannedText)
 		s.Transport.LoseConnection()
 		return
@@ -77,14 +83,14 @@ func (s *session) cmdPASS(arg string) {
 		switch {
 		case errors.Is(err, errBanned):
 			s.refused(RefusedBanned)
-			s.loginRefused(LoginBanned, err)
+			s.loginDenied(LoginBanned, err)
 			s.reply(ftpwire.StatusServiceNotAvailable, bannedText)
 			s.Transport.LoseConnection()
 		case errors.Is(err, auth.ErrBusy), errors.Is(err, auth.ErrClosed):
 			s.f.stats.hashBusy.Add(1)
 			s.warn("ftp password checks busy", "user", logText(user))
 			s.refused(RefusedPasswordChecksBusy)
-			s.loginRefused(LoginBusy, err)
+			s.loginDenied(LoginBusy, err)
 			s.reply(ftpwire.StatusServiceNotAvailable, "Server busy, try again later.")
 			s.Transport.LoseConnection()
 		case err != nil:
@@ -93,6 +99,11 @@ func (s *session) cmdPASS(arg string) {
 			s.openShell(shell.Login{User: user, Home: home})
 		}
 	})
+}
+
+// isAnonymousName reports whether USER name asks for an anonymous login.
+func isAnonymousName(name string) bool {
+	return strings.EqualFold(name, "anonymous") || strings.EqualFold(name, "ftp")
 }
 
 // errGone is the result of a password check skipped because its

@@ -29,7 +29,7 @@ func commandTable() map[string]*command {
 		{name: "NOOP", arg: argNone, duringTransfer: true, help: "NOOP: do nothing", run: (*session).cmdNOOP},
 		{name: "SYST", arg: argNone, help: "SYST: system type", run: (*session).cmdSYST},
 		{name: "FEAT", public: true, arg: argNone, help: "FEAT: list extensions", run: (*session).cmdFEAT},
-		{name: "OPTS", arg: argRequired, help: "OPTS UTF8 ON: UTF-8 is always on", run: (*session).cmdOPTS},
+		{name: "OPTS", public: true, arg: argRequired, help: "OPTS UTF8 ON: UTF-8 is always on", run: (*session).cmdOPTS},
 		{name: "HELP", public: true, arg: argOptional, help: "HELP [command]: this help", run: (*session).cmdHELP},
 		{name: "STAT", arg: argOptional, duringTransfer: true, help: "STAT [path]: server status, or a listing over the control connection", run: (*session).cmdSTAT},
 		{name: "PWD", arg: argNone, help: "PWD: print the working directory", run: (*session).cmdPWD},
@@ -60,9 +60,12 @@ func commandTable() map[string]*command {
 		{name: "STOR", arg: argRequired, help: "STOR <file>: upload (atomic: the old file stays until the upload completes)", run: (*session).cmdSTOR},
 		{name: "APPE", arg: argRequired, help: "APPE <file>: append", run: (*session).cmdAPPE},
 		{name: "ABOR", arg: argNone, duringTransfer: true, urgent: true, help: "ABOR: abort the transfer", run: (*session).cmdABOR},
+		{name: "AUTH", public: true, arg: argRequired, help: "AUTH TLS: make the control connection TLS (RFC 4217)", run: (*session).cmdAUTH},
+		{name: "PBSZ", public: true, arg: argRequired, help: "PBSZ 0: protection buffer size, after AUTH TLS", run: (*session).cmdPBSZ},
+		{name: "PROT", public: true, arg: argRequired, help: "PROT P|C: data connections with TLS (P) or without (C)", run: (*session).cmdPROT},
+		{name: "CCC", public: true, arg: argNone, help: "CCC: clear the control connection (refused)", run: (*session).cmdCCC},
 		// Known, not implemented: 502 (Twisted's behaviour for these).
 		{name: "ACCT"}, {name: "REIN"}, {name: "SITE"}, {name: "SMNT"}, {name: "STOU"},
-		{name: "AUTH"}, {name: "PBSZ"}, {name: "PROT"},
 		{name: "HOST"}, {name: "LANG"},
 	}
 	aliases := map[string]string{"XPWD": "PWD", "XCWD": "CWD", "XCUP": "CDUP", "XMKD": "MKD", "XRMD": "RMD"}

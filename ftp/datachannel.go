@@ -74,14 +74,17 @@ func (s *session) cmdPASV(string) {
 		s.reply(ftpwire.StatusBadSequence, "Incorrect sequence of commands: may not send PASV after EPSV ALL")
 		return
 	}
+	if s.dataProtRefused() {
+		return
+	}
 	ip := s.localIP()
 	if ip.To4() == nil {
 		s.reply(ftpwire.StatusNotImplemented, "PASV available only for IPv4 (use EPSV instead)")
 		return
 	}
 	announce := ip
-	if s.f.pubIP != nil {
-		announce = s.f.pubIP
+	if pub := s.f.pubIP.Load(); pub != nil {
+		announce = *pub
 	}
 	s.listenPassive(ip, func(p *dtp.Passive) {
 		s.replyf(ftpwire.StatusPassive, "Entering Passive Mode (%s).", ftpwire.FormatPASV(announce, p.Port()))
@@ -171,6 +174,9 @@ func (s *session) cmdEPSV(arg string) {
 		s.reply(ftpwire.StatusNetworkProtocol, "Network protocol not supported, use ("+map[bool]string{true: "1", false: "2"}[v4]+")")
 		return
 	}
+	if s.dataProtRefused() {
+		return
+	}
 	s.listenPassive(ip, func(p *dtp.Passive) {
 		s.replyf(ftpwire.StatusExtendedPassive, "Entering Extended Passive Mode (|||%d|).", p.Port())
 	})
@@ -192,6 +198,9 @@ func (s *session) activeMode(name, arg string, parse func(string) (*net.TCPAddr,
 		return
 	case err != nil:
 		s.replyf(ftpwire.StatusArgSyntaxError, "syntax error in argument(s) %s.", printable(arg))
+		return
+	}
+	if s.dataProtRefused() {
 		return
 	}
 	if err := dtp.CheckActive(s.f.cfg.Data, s.peerIP, target); err != nil {

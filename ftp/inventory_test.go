@@ -32,11 +32,12 @@ func TestBeforeLoginOnlyPublicCommandsRun(t *testing.T) {
 	h := newPI(t, nil)
 	h.next()
 	for _, c := range []string{"CDUP", "CWD /", "LIST", "NLST", "MODE S", "STRU F", "PASV", "EPSV", "PORT 127,0,0,1,4,1",
-		"PWD", "XPWD", "RETR x", "STOR x", "SYST", "TYPE I", "MKD d", "DELE f", "SIZE f", "MDTM f", "STAT", "OPTS UTF8 ON",
+		"PWD", "XPWD", "RETR x", "STOR x", "SYST", "TYPE I", "MKD d", "DELE f", "SIZE f", "MDTM f", "STAT",
 		"NOOP", "ABOR", "REST 0", "RNFR a", "RNTO b", "SITE HELP", "ALLO 5"} {
 		assert.Equal(t, "530 Please login with USER and PASS.", h.cmd(c), c)
 	}
 	assert.Regexp(t, `^211-Features:\n`, h.cmd("FEAT"), "FEAT is public (Twisted's PUBLIC_COMMANDS)")
+	assert.Equal(t, "200 UTF8 mode is always on.", h.cmd("OPTS UTF8 ON"), "OPTS is public: lftp sends it right after AUTH TLS, before USER")
 	assert.Regexp(t, `^214-The following commands are recognized:\n`, h.cmd("HELP"))
 	assert.Equal(t, "214 USER <name>: log in as name", h.cmd("HELP USER"))
 	assert.Equal(t, "500 Syntax error: command 'FROB' unrecognized.", h.cmd("FROB"),

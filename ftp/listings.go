@@ -18,12 +18,10 @@ import (
 	"errors"
 	"io"
 	"io/fs"
-	"net"
 	"path"
 	"strings"
 	"time"
 
-	"github.com/gnetftp/gnetftp/ftp/dtp"
 	"github.com/gnetftp/gnetftp/ftp/ftpwire"
 	"github.com/gnetftp/gnetftp/ftp/listing"
 	"github.com/gnetftp/gnetftp/ftp/shell"
@@ -252,8 +250,8 @@ func (s *session) list(arg string, kind listKind) {
 			s.replyErr(err, arg)
 			return
 		}
-		s.runTransfer(transferNames[kind], spec.p, d, func(ctx context.Context, conn *net.TCPConn) (int64, error) {
-			return dtp.Send(ctx, conn, src, false, s.f.cfg.Data.IdleTimeout)
+		s.runTransfer(transferNames[kind], spec.p, d, func(ctx context.Context, conn dataConn) (int64, error) {
+			return conn.send(ctx, src, false, s.f.cfg.Data.IdleTimeout)
 		}, func(error) error {
 			if ls == nil {
 				return nil

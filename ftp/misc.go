@@ -28,7 +28,11 @@ func (s *session) cmdSYST(string) { s.reply(ftpwire.StatusSystemType, "UNIX Type
 var features = []string{"EPRT", "EPSV", "MDTM", "MFMT", "PASV", "REST STREAM", "SIZE", "TVFS", "TYPE A;I", "UTF8"}
 
 func (s *session) cmdFEAT(string) {
-	s.reply(ftpwire.StatusSystemStatus, "Features:\n "+strings.Join(features, "\n ")+"\n "+s.facts.Feature()+"\nEnd")
+	feats := features
+	if s.f.cfg.TLS != nil {
+		feats = append(append([]string(nil), tlsFeatures...), features...)
+	}
+	s.reply(ftpwire.StatusSystemStatus, "Features:\n "+strings.Join(feats, "\n ")+"\n "+s.facts.Feature()+"\nEnd")
 }
 
 func (s *session) cmdOPTS(arg string) {

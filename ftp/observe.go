@@ -158,9 +158,9 @@ func loginReason(err error) string {
 	return LoginError
 }
 
-// loginRefused reports a login refused without the failed-login delay
+// loginDenied reports a login refused without the failed-login delay
 // (the connection closes with a 421): banned, busy, too many sessions.
-func (s *session) loginRefused(reason string, err error) {
+func (s *session) loginDenied(reason string, err error) {
 	if s.logs() {
 		s.f.cfg.Logger.Info("ftp login failed", "peer", s.Transport.RemoteAddr().String(), "user", logText(s.user),
 			"reason", reason)

@@ -548,3 +548,16 @@ func TestStalledDataConnectionTimesOut(t *testing.T) {
 	assert.ErrorIs(t, err, os.ErrNotExist, "the aborted upload did not replace anything")
 	assert.Equal(t, "200 Command OK", h.cmd("NOOP"))
 }
+
+// A host name for PublicHost is resolved (localhost: 127.0.0.1 from
+// /etc/hosts, no network), and an IPv6-only address is refused with a
+// reason: PASV can announce IPv4 only.
+func TestPublicHostName(t *testing.T) {
+	h := newPI(t, func(c *ftp.Config) { c.PublicHost = "localhost" })
+	h.login()
+	assert.Regexp(t, `^227 Entering Passive Mode \(127,0,0,1,\d+,\d+\)\.$`, h.cmd("PASV"))
+	require.NoError(t, h.f.ResolvePublicHost(), "resolved again (SIGHUP)")
+
+	_, err := ftp.NewFactory(ftp.Config{Root: t.TempDir(), PublicHost: "::1"})
+	assert.ErrorContains(t, err, "no IPv4 address")
+}

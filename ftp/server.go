@@ -22,6 +22,7 @@ import (
 	"github.com/gnetftp/gnetftp/ftp/auth"
 	"github.com/gnetftp/gnetftp/ftp/ban"
 	"github.com/gnetftp/gnetftp/ftp/dtp"
+	"github.com/gnetftp/gnetftp/ftp/ftptls"
 	"github.com/gnetftp/gnetftp/ftp/shell"
 	"github.com/gnetftp/gnetftp/ftp/shell/local"
 	"github.com/gnetftp/gnetftp/protocol"
@@ -91,8 +92,9 @@ type Config struct {
 	// after PASV without a data connection). Default
 	// DefaultMaxPassivePerIP; negative: no limit.
 	MaxPassivePerIP int
-	// PublicHost is the IPv4 address announced in 227 replies; default the
-	// control connection's local address.
+	// PublicHost is the IPv4 address, or a host name with one, announced
+	// in 227 replies (NAT); default the control connection's local
+	// address. A name is resolved by NewFactory and ResolvePublicHost.
 	PublicHost string
 	// Data configures data connections (passive range, timeouts, bounce
 	// protection). With no passive range, dtp.DefaultPassiveRange is used
@@ -108,6 +110,21 @@ type Config struct {
 	// embedder can share its own bounded executor); default a new
 	// deferred.Pool, closed by StopFactory.
 	Pool deferred.Submitter
+	// TLS enables FTPS (RFC 4217): AUTH TLS on every control connection,
+	// PBSZ and PROT, and TLS data connections under PROT P that resume
+	// their control session (TLSReuse). Serve implicit FTPS by giving the
+	// same factory to reactor.ListenTLS with TLS.Control(). nil: no FTPS
+	// (AUTH answers 431, FEAT does not list it).
+	TLS *ftptls.Server
+	// TLSRequired refuses USER and PASS on a control connection without
+	// TLS (530 "TLS required"), and data connections without it (PROT C:
+	// 534, PASV/EPSV/PORT/EPRT under PROT C: 521). It needs TLS.
+	TLSRequired bool
+	// TLSAnonymousPlain exempts anonymous users from TLSRequired.
+	TLSAnonymousPlain bool
+	// TLSReuse says whether PROT P data connections must resume the
+	// control connection's session; default TLSReuseRequired.
+	TLSReuse TLSReuse
 	// Events, when set, is told about logins, transfers and changes to
 	// files (see Events); called on the event loops.
 	Events Events
@@ -129,9 +146,10 @@ type Factory struct {
 	cfg      Config
 	commands map[string]*command
 	ports    *dtp.Ports
-	pubIP    net.IP
-	ownPool  *deferred.Pool // the default pool, closed by StopFactory
-	hashes   *auth.HashPool // password checks, closed by StopFactory
+	limits   atomic.Pointer[Limits] // from Config, swapped by SetLimits
+	pubIP    atomic.Pointer[net.IP] // PublicHost resolved (nil: none); ResolvePublicHost swaps it
+	ownPool  *deferred.Pool         // the default pool, closed by StopFactory
+	hashes   *auth.HashPool         // password checks, closed by StopFactory
 	bans     ban.Store
 	stats    counters
 
@@ -159,6 +177,9 @@ func NewFactory(cfg Config) (*Factory, error) {
 		return nil, fmt.Errorf("ftp: root %s is not a directory: %v", root, err)
 	}
 	cfg.Root = root
+	if cfg.TLSRequired && cfg.TLS == nil {
+		return nil, fmt.Errorf("ftp: Config.TLSRequired needs Config.TLS (a certificate)")
+	}
 	if cfg.Welcome == "" {
 		cfg.Welcome = "gnetftp FTP server ready."
 	}
@@ -190,16 +211,10 @@ func NewFactory(cfg Config) (*Factory, error) {
 		f.ownPool = deferred.NewPool(deferred.PoolConfig{})
 		f.cfg.Pool = f.ownPool
 	}
-	if cfg.PublicHost != "" {
-		ip := net.ParseIP(cfg.PublicHost).To4()
-		if ip == nil {
-			addrs, err := net.LookupIP(cfg.PublicHost)
-			if err != nil || len(addrs) == 0 || addrs[0].To4() == nil {
-				return nil, fmt.Errorf("ftp: public host %q is not an IPv4 address", cfg.PublicHost)
-			}
-			ip = addrs[0].To4()
-		}
-		f.pubIP = ip
+	f.limits.Store(&Limits{MaxConnections: cfg.MaxConnections, MaxConnectionsPerIP: cfg.MaxConnectionsPerIP, MaxPassivePerIP: cfg.MaxPassivePerIP})
+	if err := f.ResolvePublicHost(); err != nil {
+		f.StopFactory() // the pool made above
+		return nil, err
 	}
 	if cfg.Data.PortLow == 0 && cfg.Data.PortHigh == 0 {
 		cfg.Data.PortLow, cfg.Data.PortHigh = dtp.DefaultPassiveRange()
@@ -223,6 +238,54 @@ func NewFactory(cfg Config) (*Factory, error) {
 	}
 	f.hashes = auth.NewHashPool(auth.HashPoolConfig{Workers: cfg.HashWorkers, Queue: cfg.HashQueue, PerClient: cfg.HashPerIP})
 	return f, nil
+}
+
+// Limits are the connection limits that can change while the server
+// runs (SetLimits; ftpd applies its --config file's on SIGHUP). Fields
+// as Config's: 0 or negative means no limit here (Config's defaults are
+// applied by NewFactory only).
+type Limits struct {
+	MaxConnections, MaxConnectionsPerIP, MaxPassivePerIP int
+}
+
+// SetLimits applies new connection limits to connections made from now
+// on (and to PASV/EPSV from now on); sessions over a lowered limit are
+// not closed. Any goroutine.
+func (f *Factory) SetLimits(l Limits) { f.limits.Store(&l) }
+
+// CurrentLimits returns the limits in force. Any goroutine.
+func (f *Factory) CurrentLimits() Limits { return *f.limits.Load() }
+
+// ResolvePublicHost resolves Config.PublicHost again (a host name whose
+// address changed: a dynamic DNS name behind NAT) and announces the new
+// address in later 227 replies; on error the previous one stays. PASV
+// announces IPv4 only, so the name must have an IPv4 address; EPSV
+// announces no address and is unaffected. Any goroutine (ftpd calls it on
+// SIGHUP).
+func (f *Factory) ResolvePublicHost() error {
+	host := f.cfg.PublicHost
+	if host == "" {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	if ip == nil {
+		addrs, err := net.LookupIP(host)
+		if err != nil {
+			return fmt.Errorf("ftp: public host %q: %w", host, err)
+		}
+		for _, a := range addrs {
+			if a.To4() != nil {
+				ip = a
+				break
+			}
+		}
+	}
+	if ip == nil || ip.To4() == nil {
+		return fmt.Errorf("ftp: public host %q has no IPv4 address (PASV announces IPv4 only; EPSV clients need none)", host)
+	}
+	v4 := ip.To4()
+	f.pubIP.Store(&v4)
+	return nil
 }
 
 // StartFactory does nothing; the factory is ready when built.
@@ -252,12 +315,13 @@ func (f *Factory) BuildProtocol(addr net.Addr) protocol.Protocol {
 	perIP := f.perIP[ip]
 	f.mu.Unlock()
 	s := &session{f: f, ip: ip}
+	l := f.limits.Load()
 	switch {
 	case f.banned(addrOf(addr)):
 		s.refuse = refuseBanned
-	case f.cfg.MaxConnections > 0 && n > int64(f.cfg.MaxConnections):
+	case l.MaxConnections > 0 && n > int64(l.MaxConnections):
 		s.refuse, s.limitReason = refuseLimit, RefusedMaxConnections
-	case f.cfg.MaxConnectionsPerIP > 0 && perIP > f.cfg.MaxConnectionsPerIP:
+	case l.MaxConnectionsPerIP > 0 && perIP > l.MaxConnectionsPerIP:
 		s.refuse, s.limitReason = refuseLimit, RefusedMaxConnectionsPerIP
 	}
 	return s
@@ -359,7 +423,7 @@ func (f *Factory) release(ip string) {
 func (f *Factory) takePassive(ip string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if max := f.cfg.MaxPassivePerIP; max > 0 && f.passive[ip] >= max {
+	if max := f.limits.Load().MaxPassivePerIP; max > 0 && f.passive[ip] >= max {
 		return false
 	}
 	f.passive[ip]++

@@ -59,6 +59,7 @@ type session struct {
 	rest       int64
 	epsvAll    bool
 	facts      listing.Facts // MLST/MLSD facts, chosen by OPTS MLST
+	tls        tlsState      // FTPS: AUTH TLS, PBSZ, PROT
 
 	data         dtp.Channel          // from PASV/EPSV/PORT/EPRT, for the next transfer
 	dataTimer    protocol.DelayedCall // closes a passive data channel no command took
@@ -127,6 +128,7 @@ func (s *session) ConnectionMade() {
 	s.touch()
 	s.cwd = "/"
 	s.facts = listing.AllFacts
+	s.implicitTLS()
 	if s.logs() {
 		s.f.cfg.Logger.Info("ftp session start", "peer", s.Transport.RemoteAddr().String())
 	}

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"runtime/debug"
 	"time"
 
@@ -26,7 +25,7 @@ import (
 // still stands (controlStillOpen). The transfer is logged from its
 // goroutine, so that it is logged even when the session is gone before
 // the final reply could be sent.
-func (s *session) runTransfer(kind, p string, d dtp.Channel, work func(ctx context.Context, conn *net.TCPConn) (int64, error), cleanup func(err error) error) {
+func (s *session) runTransfer(kind, p string, d dtp.Channel, work func(ctx context.Context, c dataConn) (int64, error), cleanup func(err error) error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	x := &transfer{cancel: cancel}
 	s.xfer = x
@@ -36,6 +35,7 @@ func (s *session) runTransfer(kind, p string, d dtp.Channel, work func(ctx conte
 	loop := s.Transport.Loop()
 	upload := kind == "STOR" || kind == "APPE"
 	lpath := shell.LocalPath(s.sh, p)
+	secure := s.dataTLS()
 	var logTransfer func(n int64, err error)
 	if s.logs() {
 		logger, peer, user, vpath := s.f.cfg.Logger, s.Transport.RemoteAddr().String(), logText(s.user), logText(p)
@@ -46,12 +46,12 @@ func (s *session) runTransfer(kind, p string, d dtp.Channel, work func(ctx conte
 	}
 	go func() {
 		var n int64
-		conn, err := d.Open(ctx)
+		conn, err := openData(ctx, d, secure)
 		openErr := err
 		if err == nil {
 			n, err = s.safely(func() (int64, error) { return work(ctx, conn) })
 			if _, panicked := err.(*deferred.PanicError); panicked {
-				conn.Close()
+				conn.close()
 			}
 			if err == nil && upload {
 				settle(time.Since(start))
@@ -188,7 +188,7 @@ func (s *session) finishTransfer(x *transfer, kind, p, lpath string, n int64, to
 	case x.stopped: // by QUIT: its 221 follows
 		s.reply(ftpwire.StatusTransferAborted, "Transfer aborted.  Data connection closed.")
 	case openErr != nil:
-		s.reply(ftpwire.StatusCantOpenData, "Can't open data connection.")
+		s.reply(dataOpenReply(openErr))
 	case err == nil:
 		s.reply(ftpwire.StatusTransferComplete, "Transfer Complete.")
 	case errors.Is(err, dtp.ErrPeerClosed), errors.Is(err, context.Canceled), errors.Is(err, errControlClosed):
@@ -232,8 +232,8 @@ func (s *session) cmdRETR(arg string) {
 			s.replyErr(err, arg)
 			return
 		}
-		s.runTransfer("RETR", p, d, func(ctx context.Context, conn *net.TCPConn) (int64, error) {
-			return dtp.Send(ctx, conn, f, ascii, s.f.cfg.Data.IdleTimeout)
+		s.runTransfer("RETR", p, d, func(ctx context.Context, conn dataConn) (int64, error) {
+			return conn.send(ctx, f, ascii, s.f.cfg.Data.IdleTimeout)
 		}, func(error) error { return f.Close() })
 	}, func(f io.ReadCloser) { f.Close(); d.Close() })
 }
@@ -258,8 +258,8 @@ func (s *session) store(arg string, appendMode bool) {
 			s.replyErr(err, arg)
 			return
 		}
-		s.runTransfer(kind, p, d, func(ctx context.Context, conn *net.TCPConn) (int64, error) {
-			return dtp.Receive(ctx, conn, w, ascii, s.f.cfg.Data.IdleTimeout)
+		s.runTransfer(kind, p, d, func(ctx context.Context, conn dataConn) (int64, error) {
+			return conn.receive(ctx, w, ascii, s.f.cfg.Data.IdleTimeout)
 		}, func(err error) error {
 			if err != nil {
 				_ = w.Abort() // the old file stays as it was

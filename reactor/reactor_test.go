@@ -506,3 +506,29 @@ func TestSharedFactoryStartsAndStopsOnce(t *testing.T) {
 	assert.Equal(t, int32(1), shared.stops.Load())
 	assert.Equal(t, int32(1), other.stops.Load())
 }
+
+// Two listeners on ports the kernel chose, on two loopback addresses:
+// each connection reaches its own listener's factory (the port given as
+// 0 is matched by the port bound).
+func TestListenersOnKernelChosenPortsRouteByBoundAddress(t *testing.T) {
+	ls := map[string]protocol.Factory{"127.0.0.1:0": factory("one"), "127.0.0.2:0": factory("two")}
+	r := startReactor(t, reactor.Config{Loops: 2}, ls, []string{"127.0.0.1:0", "127.0.0.2:0"})
+	for i, tag := range []string{"one", "two"} {
+		c := dial(t, r.Addrs()[i].(*net.TCPAddr))
+		assert.Equal(t, "hello "+tag, c.line(t))
+	}
+}
+
+// A start that cannot bind names the address it could not listen on.
+func TestStartErrorNamesTheAddress(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer busy.Close()
+	r := reactor.New(reactor.Config{})
+	require.NoError(t, r.Listen("127.0.0.1:0", factory("free")))
+	require.NoError(t, r.Listen(busy.Addr().String(), factory("busy")))
+	err = r.Start()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "listen "+busy.Addr().String()+": ")
+	assert.Contains(t, err.Error(), "address already in use")
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/gnetftp/gnetftp/ftp/auth"
+	"github.com/gnetftp/gnetftp/ftp/ftptls"
 )
 
 // configKeyLine finds where a top-level key is set: BurntSushi/toml knows
@@ -143,6 +144,11 @@ func checkConfig(args []string, stdout, stderr io.Writer) error {
 	}
 	if o.users != "" {
 		if _, err := auth.LoadUsersFile(o.users, auth.Config{}); err != nil {
+			return err
+		}
+	}
+	if o.tlsCert != "" {
+		if _, err := ftptls.LoadCerts(o.tlsCert, o.tlsKey); err != nil {
 			return err
 		}
 	}

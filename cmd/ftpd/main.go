@@ -31,6 +31,7 @@ import (
 	"github.com/gnetftp/gnetftp/ftp/auth"
 	"github.com/gnetftp/gnetftp/ftp/ban"
 	"github.com/gnetftp/gnetftp/ftp/dtp"
+	"github.com/gnetftp/gnetftp/ftp/ftptls"
 	"github.com/gnetftp/gnetftp/reactor"
 )
 
@@ -88,6 +89,12 @@ var errVersion = errors.New("version asked")
 // options are the command line's settings, before they become ftp.Config.
 type options struct {
 	listen          []string
+	listenTLS       []string
+	tlsCert         string
+	tlsKey          string
+	tlsRequired     bool
+	tlsAnonPlain    bool
+	tlsReuse        ftp.TLSReuse
 	root            string
 	users           string
 	anonymous       bool
@@ -123,6 +130,7 @@ type options struct {
 	observe         observeOptions // metrics, xferlog, hooks (observe.go)
 
 	flags *flag.FlagSet // for check-config
+	args  []string      // as given, parsed again on SIGHUP when there is a --config file
 }
 
 type listFlag struct{ v *[]string }
@@ -190,13 +198,19 @@ Flags:
 `
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
-	o := options{}
+	o := options{args: args}
 	fs := flag.NewFlagSet("ftpd", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // run prints --help (on stdout) and errors (one line) itself
 	fs.Usage = func() {}
 	o.flags = fs
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.Var(listFlag{&o.listen}, "listen", "address to listen on, host:port (repeatable; IPv6 as [::1]:2121) (default 127.0.0.1:2121)")
+	fs.Var(listFlag{&o.listenTLS}, "listen-tls", "address for implicit FTPS (TLS from the first byte; 990 is the convention), host:port (repeatable); needs --tls-cert")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate (chain) for FTPS: AUTH TLS on every listener, and --listen-tls; reloaded on SIGHUP (make one with ftpd cert)")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of --tls-cert (ECDSA P-256 recommended)")
+	fs.BoolVar(&o.tlsRequired, "tls-required", false, "refuse USER/PASS without TLS on the control connection (530) and data connections without PROT P (521/534)")
+	fs.BoolVar(&o.tlsAnonPlain, "tls-anonymous-plain", false, "with --tls-required: anonymous users may still log in and transfer without TLS")
+	reuse := fs.String("tls-session-reuse", "required", "PROT P data connections must resume the control connection's TLS session (required, as vsftpd's require_ssl_reuse) or may not (optional, for clients such as Python's stock ftplib)")
 	fs.StringVar(&o.root, "root", "ftproot", "directory to serve (created if missing); nothing outside it is reachable")
 	fs.StringVar(&o.users, "users", "", "users file (name:bcrypt-hash[:home] lines); without it only anonymous read-only access")
 	fs.Var(boolSetFlag{&o.anonymous, &o.anonymousSet}, "anonymous", "allow anonymous read-only logins (USER anonymous or ftp) (default true without --users, false with)")
@@ -204,7 +218,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.anonWorldOnly, "anonymous-world-readable-only", true, "anonymous users may download only files readable by everyone (mode o+r), as vsftpd's anon_world_readable_only")
 	fs.StringVar(&o.runAs, "run-as", "", "when started as root: bind the listeners (port 21), then drop to this user and its groups before serving")
 	ports := fs.String("passive-ports", "", "passive data port range LO-HI, e.g. 50000-50100 (default: 1024 up to the kernel's ephemeral range, which keeps TIME_WAIT out of it)")
-	fs.StringVar(&o.publicHost, "public-host", "", "IPv4 address announced in PASV replies (default: the address the client connected to)")
+	fs.StringVar(&o.publicHost, "public-host", "", "address or host name announced in PASV replies behind NAT (its IPv4 address; a name is resolved at start and on SIGHUP) (default: the address the client connected to)")
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", 600*time.Second, "close control connections idle this long (421); 0 disables")
 	fs.DurationVar(&o.loginTimeout, "login-timeout", 60*time.Second, "close connections (421) not logged in this long after connecting, whatever they send; 0 disables")
 	fs.IntVar(&o.banAfter, "ban-after", ban.DefaultAfter, "ban a client address after this many failed logins within --ban-window (421 at connect, before any password hash); 0 turns bans off. Loopback is not exempt: see --ban-allow")
@@ -253,6 +267,20 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	o.maxConnsSet = o.maxConns != derivedMaxConns
 	if o.maxConns < 0 || o.maxConnsPerIP < 0 {
 		return o, errors.New("--max-connections and --max-connections-per-ip: want 0 (no limit) or more")
+	}
+	reuseMode, err := ftp.ParseTLSReuse(*reuse)
+	if err != nil {
+		return o, fmt.Errorf("--tls-session-reuse %q: want required or optional", *reuse)
+	}
+	o.tlsReuse = reuseMode
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return o, errors.New("--tls-cert and --tls-key go together")
+	}
+	if o.tlsCert == "" && (len(o.listenTLS) > 0 || o.tlsRequired) {
+		return o, errors.New("--listen-tls and --tls-required need --tls-cert and --tls-key")
+	}
+	if o.root == "" {
+		return o, errors.New("--root is empty: give the directory to serve")
 	}
 	if len(o.listen) == 0 {
 		o.listen = []string{"127.0.0.1:2121"}
@@ -427,6 +455,14 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 		authn = users
 	}
+	var certs *ftptls.Certs
+	var tlsServer *ftptls.Server
+	if o.tlsCert != "" {
+		if certs, err = ftptls.LoadCerts(o.tlsCert, o.tlsKey); err != nil {
+			return err
+		}
+		tlsServer = ftptls.NewServer(certs)
+	}
 	pool := deferred.NewPool(deferred.PoolConfig{})
 	defer pool.Close()
 	obs, err := newObservability(o.observe, logger)
@@ -440,6 +476,7 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		IdleTimeout: idleOrOff(o.idleTimeout), LoginTimeout: idleOrOff(o.loginTimeout), Bans: bans(o), HashWorkers: o.hashWorkers,
 		MaxConnections: o.maxConns, MaxConnectionsPerIP: o.maxConnsPerIP,
 		PublicHost: o.publicHost, Pool: pool, Logger: logger, Events: obs.events(),
+		TLS: tlsServer, TLSRequired: o.tlsRequired, TLSAnonymousPlain: o.tlsAnonPlain, TLSReuse: o.tlsReuse,
 		MaxPassivePerIP: limitOrOff(o.maxPassivePerIP),
 		Data: dtp.Config{PortLow: o.passiveLo, PortHigh: o.passiveHi, IdleTimeout: idleOrOff(o.dataTimeout),
 			AllowForeignPeers: o.allowForeign, AllowPrivilegedPorts: o.allowPrivileged},
@@ -447,9 +484,16 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	r := reactor.New(reactor.Config{Loops: o.loops, Logger: logger})
+	// An implicit-FTPS handshake is part of the login: the login timeout
+	// bounds it too.
+	r := reactor.New(reactor.Config{Loops: o.loops, Logger: logger, TLSHandshakeTimeout: max(o.loginTimeout, 0)}) // 0: the reactor's 30 s
 	for _, a := range o.listen {
 		if err := r.Listen(a, f); err != nil {
+			return err
+		}
+	}
+	for _, a := range o.listenTLS {
+		if err := r.ListenTLS(a, tlsServer.Control(), f); err != nil {
 			return err
 		}
 	}
@@ -480,8 +524,18 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			access += ", and anonymous read-only"
 		}
 	}
-	for _, a := range r.Addrs() {
-		fmt.Fprintf(stdout, "ftpd: serving %s on ftp://%s (%s)\n", root, a, access)
+	if tlsServer != nil {
+		access += "; FTPS with AUTH TLS"
+		if o.tlsRequired {
+			access += " (required)"
+		}
+	}
+	for i, a := range r.Addrs() {
+		scheme := "ftp"
+		if i >= len(o.listen) {
+			scheme = "ftps" // implicit TLS
+		}
+		fmt.Fprintf(stdout, "ftpd: serving %s on %s://%s (%s)\n", root, scheme, a, access)
 	}
 	first := r.Addrs()[0].(*net.TCPAddr)
 	fmt.Fprintf(stdout, "ftpd: try  curl ftp://%s/  or  lftp -p %d %s   (Ctrl-C stops)\n", first, first.Port, first.IP)
@@ -492,6 +546,9 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	for done := false; !done; {
 		select {
 		case <-hup:
+			if o.config != "" {
+				reloadConfig(o, f, fileLimit, logger)
+			}
 			if users != nil {
 				if err := users.Reload(); err != nil {
 					logger.Error("reloading users file", "err", err)
@@ -500,6 +557,20 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 				}
 			}
 			obs.reopen(logger)
+			if o.publicHost != "" {
+				if err := f.ResolvePublicHost(); err != nil {
+					logger.Error("resolving --public-host (the previous address stays)", "err", err)
+				} else {
+					logger.Info("public host resolved", "host", o.publicHost)
+				}
+			}
+			if certs != nil {
+				if err := certs.Reload(); err != nil {
+					logger.Error("reloading the TLS certificate (the previous one stays)", "err", err)
+				} else {
+					logger.Info("TLS certificate reloaded", "cert", o.tlsCert)
+				}
+			}
 		case <-ctx.Done():
 			done = true
 		}
@@ -565,4 +636,41 @@ func startCPUProfile(path string) (func(), error) {
 		return nil, fmt.Errorf("--cpuprofile: %w", err)
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// reloadConfig reads the command line and its --config file again on
+// SIGHUP and applies what can change while serving: the connection
+// limits. (The users file, the certificate and the public host are
+// reloaded by the SIGHUP handler itself.) A setting that needs a restart
+// and differs is logged, not applied; a file that does not parse changes
+// nothing.
+func reloadConfig(old options, f *ftp.Factory, fileLimit uint64, logger *slog.Logger) {
+	o, err := parseFlags(old.args, io.Discard)
+	if err != nil {
+		logger.Error("reloading --config: nothing changed", "config", old.config, "err", err)
+		return
+	}
+	if !o.maxConnsSet {
+		o.maxConns = defaultMaxConnections(fileLimit)
+	}
+	l := ftp.Limits{MaxConnections: o.maxConns, MaxConnectionsPerIP: o.maxConnsPerIP, MaxPassivePerIP: limitOrOff(o.maxPassivePerIP)}
+	if l != f.CurrentLimits() {
+		f.SetLimits(l)
+		logger.Info("connection limits reloaded", "max_connections", l.MaxConnections,
+			"max_connections_per_ip", l.MaxConnectionsPerIP, "max_passive_per_ip", o.maxPassivePerIP)
+	}
+	restart := map[string]bool{
+		"listen":                                strings.Join(o.listen, ",") != strings.Join(old.listen, ","),
+		"listen-tls":                            strings.Join(o.listenTLS, ",") != strings.Join(old.listenTLS, ","),
+		"root":                                  o.root != old.root,
+		"users":                                 o.users != old.users,
+		"tls-cert":                              o.tlsCert != old.tlsCert || o.tlsKey != old.tlsKey,
+		"run-as":                                o.runAs != old.runAs,
+		"metrics-listen, xferlog, on-*, hook-*": o.observe != old.observe,
+	}
+	for name, changed := range restart {
+		if changed {
+			logger.Warn("setting changed in --config needs a restart; the running value stays", "setting", name)
+		}
+	}
 }

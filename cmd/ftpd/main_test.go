@@ -16,10 +16,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gnetftp/gnetftp/ftp/auth"
 	"github.com/gnetftp/gnetftp/ftp/ban"
 	"github.com/gnetftp/gnetftp/internal/leaktest"
+	"github.com/gnetftp/gnetftp/internal/testcert"
 )
 
 // TestMain doubles as the ftpd process of the tests that need a real one
@@ -279,4 +281,25 @@ func TestBadFlagAndVersion(t *testing.T) {
 	errOut.Reset()
 	assert.Equal(t, 0, run([]string{"--version"}, nil, &out, &errOut))
 	assert.Contains(t, out.String(), "ftpd ")
+}
+
+// The example configuration in contrib/ is valid: check-config accepts it
+// (with its files replaced by real ones, and its public host by an
+// address), and a certificate that does not load is an error.
+func TestContribExampleConfigIsValid(t *testing.T) {
+	dir := t.TempDir()
+	users := filepath.Join(dir, "users")
+	require.NoError(t, auth.SetPassword(users, "alice", "secret", bcrypt.MinCost))
+	pair := testcert.MustNew()
+	certFile, keyFile, err := pair.WriteFiles(dir)
+	require.NoError(t, err)
+	example := filepath.Join("..", "..", "contrib", "ftpd.toml")
+	args := []string{"--config", example, "--users", users, "--tls-cert", certFile, "--tls-key", keyFile, "--public-host", "192.0.2.1"}
+	var out bytes.Buffer
+	require.NoError(t, checkConfig(args, &out, &bytes.Buffer{}))
+	assert.Contains(t, out.String(), `passive-ports = "50000-50999"`)
+	assert.Contains(t, out.String(), `tls-required = true`)
+
+	require.NoError(t, os.WriteFile(keyFile, []byte("not a key"), 0o600))
+	assert.Error(t, checkConfig(args, &bytes.Buffer{}, &bytes.Buffer{}), "a key that does not load")
 }

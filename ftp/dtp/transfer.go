@@ -300,6 +300,12 @@ func copyLoop(dst io.Writer, src io.Reader, newConv func(w io.Writer, scratch []
 	if newConv != nil {
 		w = newConv(dst, scratch)
 	}
+	return copyBuf(w, sideOf(dst), src, in)
+}
+
+// copyBuf copies src to w through in, saying which side failed (wSide:
+// w's, as the caller knows it).
+func copyBuf(w io.Writer, wSide side, src io.Reader, in []byte) (n int64, s side, err error) {
 	for {
 		nr, rerr := src.Read(in)
 		if nr > 0 {
@@ -309,7 +315,7 @@ func copyLoop(dst io.Writer, src io.Reader, newConv func(w io.Writer, scratch []
 				werr = io.ErrShortWrite
 			}
 			if werr != nil {
-				return n, sideOf(dst), werr
+				return n, wSide, werr
 			}
 		}
 		if rerr == io.EOF {
@@ -324,7 +330,7 @@ func copyLoop(dst io.Writer, src io.Reader, newConv func(w io.Writer, scratch []
 // sideOf says whether a copy end is the data connection.
 func sideOf(end any) side {
 	switch end.(type) {
-	case *net.TCPConn, *idleConn:
+	case *net.TCPConn, *idleConn, tlsIdle, fillReader:
 		return sideNet
 	}
 	return sideLocal

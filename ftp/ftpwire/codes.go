@@ -34,9 +34,13 @@ const (
 	StatusNotImplemented      = 502 // RFC 959: command not implemented
 	StatusBadSequence         = 503 // RFC 959: bad sequence of commands
 	StatusNotImplementedParam = 504 // RFC 959: command not implemented for that parameter
+	StatusProtLevelRefused    = 521 // RFC 4217 section 9: data connection cannot be opened with this PROT setting
 	StatusNetworkProtocol     = 522 // RFC 2428 section 2: network protocol not supported, use (1,2)
+	StatusDataTLSFailed       = 522 // RFC 4217 section 10.2: the data connection's TLS failed (or did not resume the session)
 	StatusNotLoggedIn         = 530 // RFC 959: not logged in
+	StatusCommandProtDenied   = 533 // RFC 2228 section 4: command protection level denied for policy reasons (CCC in clear)
 	StatusProtectionDenied    = 534 // RFC 2228 section 4: request denied for policy reasons
+	StatusProtNotSupported    = 536 // RFC 2228 section 4: requested PROT level not supported by mechanism
 	StatusFileUnavailable     = 550 // RFC 959: requested action not taken; file unavailable
 	StatusExceededStorage     = 552 // RFC 959: requested file action aborted; exceeded storage allocation
 	StatusBadFileName         = 553 // RFC 959: requested action not taken; file name not allowed

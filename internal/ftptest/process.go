@@ -52,9 +52,11 @@ func Binary(t testing.TB) string {
 type Process struct {
 	Cmd  *exec.Cmd
 	Addr string // the first listener, host:port
-	Pid  int
-	Log  *SyncBuffer // what it wrote on standard error
-	Out  *SyncBuffer // what it wrote on standard output
+	// TLSAddr is the first implicit-FTPS listener (--listen-tls), if any.
+	TLSAddr string
+	Pid     int
+	Log     *SyncBuffer // what it wrote on standard error
+	Out     *SyncBuffer // what it wrote on standard output
 
 	exited chan struct{} // closed once the process has been waited for
 }
@@ -78,7 +80,10 @@ func (s *SyncBuffer) String() string {
 	return s.b.String()
 }
 
-var servingRE = regexp.MustCompile(`serving .* on ftp://(\S+) `)
+var (
+	servingRE = regexp.MustCompile(`serving .* on (ftps?)://(\S+) `)
+	tryRE     = regexp.MustCompile(`^ftpd: try `) // follows every serving line
+)
 
 // Start runs the ftpd binary with args (listening on 127.0.0.1:0 unless
 // args say --listen) and waits up to 30 s for its "serving" line. At
@@ -112,14 +117,23 @@ func Start(t testing.TB, prepare func(*exec.Cmd), args ...string) *Process {
 	p.Pid = cmd.Process.Pid
 	go func() { _ = cmd.Wait(); close(p.exited) }()
 	t.Cleanup(func() { p.Stop(t) })
-	addr := make(chan string, 1)
+	addr := make(chan [2]string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
+		var plain, implicit string
 		sent := false
 		for sc.Scan() {
 			_, _ = p.Out.Write([]byte(sc.Text() + "\n"))
-			if m := servingRE.FindStringSubmatch(sc.Text()); m != nil && !sent {
-				addr <- m[1]
+			if m := servingRE.FindStringSubmatch(sc.Text()); m != nil {
+				switch {
+				case m[1] == "ftp" && plain == "":
+					plain = m[2]
+				case m[1] == "ftps" && implicit == "":
+					implicit = m[2]
+				}
+			}
+			if tryRE.MatchString(sc.Text()) && !sent {
+				addr <- [2]string{plain, implicit}
 				sent = true
 			}
 		}
@@ -134,7 +148,7 @@ func Start(t testing.TB, prepare func(*exec.Cmd), args ...string) *Process {
 			<-p.exited
 			t.Fatalf("ftpd exited before serving: %s", p.Log)
 		}
-		p.Addr = a
+		p.Addr, p.TLSAddr = a[0], a[1]
 	case <-time.After(30 * time.Second):
 		t.Fatalf("ftpd did not start serving in 30 s: %s", p.Log)
 	}

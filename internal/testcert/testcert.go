@@ -8,6 +8,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/gnetftp/gnetftp/ftp/ftptls"
@@ -67,4 +69,17 @@ func (p *Pair) ClientConfig(serverName string) *tls.Config {
 		MinVersion:         tls.VersionTLS12,
 		ClientSessionCache: tls.NewLRUClientSessionCache(64),
 	}
+}
+
+// WriteFiles writes the certificate and key as PEM files cert.pem and
+// key.pem in dir (for servers that load files: ftpd --tls-cert).
+func (p *Pair) WriteFiles(dir string) (certFile, keyFile string, err error) {
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, p.CertPEM, 0o644); err != nil {
+		return "", "", fmt.Errorf("testcert: %w", err)
+	}
+	if err := os.WriteFile(keyFile, p.KeyPEM, 0o600); err != nil {
+		return "", "", fmt.Errorf("testcert: %w", err)
+	}
+	return certFile, keyFile, nil
 }
