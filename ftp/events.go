@@ -128,6 +128,7 @@ const (
 	RefusedBanned              = "banned"                 // Config.Bans, 421 at connect or PASS
 	RefusedMaxPassivePerIP     = "max passive per ip"     // Config.MaxPassivePerIP, 425 at PASV/EPSV
 	RefusedPasswordChecksBusy  = "password checks busy"   // Config.HashQueue full, 421 at PASS
+	RefusedTLSRequired         = "tls required"           // Config.TLSRequired, 530 at USER or PASS without AUTH TLS
 )
 
 // BaseEvents ignores every event; embed it in an Events implementation.
