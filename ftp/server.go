@@ -126,7 +126,9 @@ type Config struct {
 	// control connection's session; default TLSReuseRequired.
 	TLSReuse TLSReuse
 	// Events, when set, is told about logins, transfers and changes to
-	// files (see Events); called on the event loops.
+	// files (see Events, and its optional extensions SessionEvents,
+	// CommandEvents, RefusalEvents); called on the event loops. Several
+	// at once: MultiEvents (ftpd: ftp/metrics, ftp/xferlog, ftp/hooks).
 	Events Events
 	// Logger gets session and transfer logs; default slog.Default().
 	Logger *slog.Logger
