@@ -1,6 +1,7 @@
 package metrics_test
 
 import (
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -41,6 +42,21 @@ func BenchmarkCommand(b *testing.B) {
 			}
 			b.StopTimer()
 			p.ConnectionLost(nil)
+		})
+	}
+}
+
+// BenchmarkScrape is one scrape of /metrics, with the Go runtime and
+// process collectors and without (go test -bench Scrape ./ftp/metrics).
+func BenchmarkScrape(b *testing.B) {
+	for _, noRuntime := range []bool{false, true} {
+		b.Run(map[bool]string{false: "runtime", true: "ftpd-only"}[noRuntime], func(b *testing.B) {
+			m := metrics.New(metrics.Config{NoRuntime: noRuntime})
+			h := m.Handler()
+			b.ReportAllocs()
+			for range b.N {
+				h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/metrics", nil))
+			}
 		})
 	}
 }
