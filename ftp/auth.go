@@ -24,7 +24,7 @@ func (s *session) cmdUSER(arg string) {
 	}
 	s.user = arg
 	s.state = stateInAuth
-	s.anonymous = s.f.cfg.AllowAnonymous && isAnonymousName(arg)
+	s.anonymous = s.host.anonymous && isAnonymousName(arg)
 	if s.anonymous {
 		s.reply(ftpwire.StatusNeedPassword, "Guest login ok, type your email address as password.")
 		return
@@ -58,7 +58,7 @@ func (s *session) cmdPASS(arg string) {
 		s.openShell(shell.Login{User: user, Anonymous: true})
 		return
 	}
-	users := s.f.cfg.Users
+	users := s.host.users
 	if users == nil {
 		s.loginFailed(fmt.Errorf("%w: %w", errBadLogin, auth.ErrUnknownUser))
 		return
@@ -93,6 +93,11 @@ func (s *session) cmdPASS(arg string) {
 			s.loginDenied(LoginBusy, err)
 			s.reply(ftpwire.StatusServiceNotAvailable, "Server busy, try again later.")
 			s.Transport.LoseConnection()
+		case errors.Is(err, auth.ErrUnavailable):
+			s.warn("ftp user store unavailable", "user", logText(user), "err", logText(errString(err)))
+			s.loginDenied(LoginUnavailable, err)
+			s.reply(ftpwire.StatusServiceNotAvailable, "Service not available: the user database cannot be reached, try again later.")
+			s.Transport.LoseConnection()
 		case err != nil:
 			s.loginFailed(fmt.Errorf("%w: %w", errBadLogin, err))
 		default:
@@ -118,13 +123,13 @@ var errBanned = errors.New("ftp: address banned before its password check")
 // the realm has the shell ready, else on the worker pool (creating a
 // home touches the disk).
 func (s *session) openShell(login shell.Login) {
-	if rr, ok := s.f.cfg.Realm.(shell.ReadyRealm); ok {
+	if rr, ok := s.host.realm.(shell.ReadyRealm); ok {
 		if sh, ok := rr.ReadyShell(login); ok {
 			s.loggedIn(sh)
 			return
 		}
 	}
-	realm := s.f.cfg.Realm
+	realm := s.host.realm
 	blocking(s, func() (shell.Shell, error) { return realm.Shell(login) }, func(sh shell.Shell, err error) {
 		if err != nil {
 			s.loginFailed(err)
@@ -140,7 +145,7 @@ func (s *session) openShell(login shell.Login) {
 func (s *session) quickLogin(user, password string) (shell.Shell, bool) {
 	home := ""
 	if !s.anonymous {
-		ca, ok := s.f.cfg.Users.(auth.CachedAuthenticator)
+		ca, ok := s.host.users.(auth.CachedAuthenticator)
 		if !ok {
 			return nil, false
 		}
@@ -148,7 +153,7 @@ func (s *session) quickLogin(user, password string) (shell.Shell, bool) {
 			return nil, false
 		}
 	}
-	rr, ok := s.f.cfg.Realm.(shell.ReadyRealm)
+	rr, ok := s.host.realm.(shell.ReadyRealm)
 	if !ok {
 		return nil, false
 	}
@@ -156,6 +161,10 @@ func (s *session) quickLogin(user, password string) (shell.Shell, bool) {
 }
 
 func (s *session) loggedIn(sh shell.Shell) {
+	sh, ok := s.applyLimits(sh)
+	if !ok {
+		return
+	}
 	s.sh = sh
 	s.state = stateAuthed
 	s.touch() // from the login deadline to the idle timeout

@@ -22,10 +22,11 @@ type Events interface {
 	// Login reports every PASS's outcome (OK, or the failure in Err).
 	Login(LoginEvent)
 	// TransferDone reports the end of every data transfer (RETR, STOR,
-	// APPE, LIST, NLST, MLSD), complete or not.
+	// STOU, APPE, LIST, NLST, MLSD), complete or not.
 	TransferDone(TransferEvent)
 	// FileChanged reports a change made by a command on the control
-	// connection: MKD, RMD, DELE, RNTO (a rename), MFMT.
+	// connection: MKD, RMD, DELE, RNTO (a rename), MFMT, SITE CHMOD,
+	// SITE UTIME.
 	FileChanged(FileEvent)
 }
 
@@ -53,14 +54,15 @@ const (
 	LoginBanned          = "banned"            // the address was banned (421)
 	LoginTooManySessions = "too many sessions" // the user's session limit (421)
 	LoginBusy            = "busy"              // the password checks' queue was full (421)
+	LoginUnavailable     = "unavailable"       // the user store could not be asked (auth.ErrUnavailable, 421)
 	LoginError           = "error"             // the user's shell could not be opened
 )
 
 // TransferEvent is a transfer that ended.
 type TransferEvent struct {
 	SessionInfo
-	Command string // RETR, STOR, APPE, LIST, NLST, MLSD
-	Path    string // the virtual path, as the shell saw it
+	Command string // RETR, STOR, STOU, APPE, LIST, NLST, MLSD
+	Path    string // the virtual path, as the shell saw it (STOU: the name chosen)
 	// LocalPath is Path on the server's filesystem (shell.LocalPath):
 	// what an operator or a hook opens; Path when the shell has none.
 	LocalPath string
@@ -76,7 +78,7 @@ type TransferEvent struct {
 // FileEvent is a change to the tree made by a control command.
 type FileEvent struct {
 	SessionInfo
-	Command string // MKD, RMD, DELE, RNTO, MFMT
+	Command string // MKD, RMD, DELE, RNTO, MFMT, SITE CHMOD, SITE UTIME
 	Path    string // the virtual path changed (the old name for RNTO)
 	To      string // RNTO: the new name
 	// LocalPath and LocalTo are Path and To on the server's filesystem
@@ -129,6 +131,7 @@ const (
 	RefusedMaxPassivePerIP     = "max passive per ip"     // Config.MaxPassivePerIP, 425 at PASV/EPSV
 	RefusedPasswordChecksBusy  = "password checks busy"   // Config.HashQueue full, 421 at PASS
 	RefusedTLSRequired         = "tls required"           // Config.TLSRequired, 530 at USER or PASS without AUTH TLS
+	RefusedMaxSessions         = "max sessions"           // a user's max-sessions, 421 after PASS
 )
 
 // BaseEvents ignores every event; embed it in an Events implementation.

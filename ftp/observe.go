@@ -158,6 +158,9 @@ func loginReason(err error) string {
 	return LoginError
 }
 
+// errTooManySessions is the Err of a login over the user's max-sessions.
+var errTooManySessions = errors.New("ftp: too many sessions for this user")
+
 // loginDenied reports a login refused without the failed-login delay
 // (the connection closes with a 421): banned, busy, too many sessions.
 func (s *session) loginDenied(reason string, err error) {

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/gnetftp/gnetftp/deferred"
 	"github.com/gnetftp/gnetftp/ftp/dtp"
 	"github.com/gnetftp/gnetftp/ftp/ftpwire"
@@ -47,6 +49,12 @@ type session struct {
 	// limitReason is the limit refuseLimit is for (a Refused* constant).
 	limitReason string
 	start       time.Time
+	// loginSince is when the login deadline (LoginTimeout) started: the
+	// connection, or the last REIN.
+	loginSince time.Time
+	// host is the (virtual) host whose users and files the session logs
+	// in to: the default one, or one HOST chose.
+	host *host
 
 	state      state
 	user       string
@@ -77,6 +85,10 @@ type session struct {
 	hashGone *atomic.Bool // set at ConnectionLost: the queued password check is skipped
 	warns    *warnBucket  // rate limit of this session's warnings, made on the first
 	timing   cmdTiming    // the command awaiting its final reply (CommandEvents)
+	// userCounted is the user whose session count (max-sessions) this
+	// session holds, "" if none.
+	userCounted string
+	down, up    *rate.Limiter // this session's bandwidth, nil: none
 }
 
 // maxQueued bounds the commands kept while a transfer runs.
@@ -105,6 +117,8 @@ type transfer struct {
 // ConnectionMade greets the client (or refuses it over the limits).
 func (s *session) ConnectionMade() {
 	s.start = s.Transport.Loop().Now()
+	s.loginSince = s.start
+	s.host = s.f.defaultHost
 	if ta, ok := s.Transport.RemoteAddr().(*net.TCPAddr); ok {
 		s.peerIP = ta.IP
 	}
@@ -170,7 +184,7 @@ func (s *session) touch() {
 		}
 		return
 	}
-	left := max(s.start.Add(login).Sub(s.Transport.Loop().Now()), time.Nanosecond)
+	left := max(s.loginSince.Add(login).Sub(s.Transport.Loop().Now()), time.Nanosecond)
 	if idle > 0 && idle < left {
 		left = idle
 	}
@@ -181,6 +195,10 @@ func (s *session) touch() {
 func (s *session) ConnectionLost(err error) {
 	s.lost = true
 	s.f.release(s.ip)
+	if s.userCounted != "" {
+		s.f.releaseUserSession(s.userCounted)
+		s.userCounted = ""
+	}
 	if s.refuse != refuseNone {
 		return
 	}
@@ -214,7 +232,7 @@ func (s *session) ShutdownRequested() {
 
 func (s *session) timedOut() {
 	if s.state != stateAuthed && s.state != stateRenaming && s.f.cfg.LoginTimeout > 0 &&
-		!s.Transport.Loop().Now().Before(s.start.Add(s.f.cfg.LoginTimeout)) {
+		!s.Transport.Loop().Now().Before(s.loginSince.Add(s.f.cfg.LoginTimeout)) {
 		s.reply(ftpwire.StatusServiceNotAvailable, "Login timeout: closing control connection.")
 	} else {
 		s.reply(ftpwire.StatusServiceNotAvailable, "Timeout: closing control connection.")
@@ -253,6 +271,7 @@ func (s *session) replyErr(err error, path string) {
 	if code == ftpwire.StatusLocalError {
 		s.warn("ftp command failed", "user", logText(s.user), "path", logText(path), "err", logText(errString(err)))
 	}
+	s.logLimitRefusal(err, path)
 	s.reply(code, text)
 }
 

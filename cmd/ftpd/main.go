@@ -48,6 +48,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
+	if len(args) > 0 && args[0] == "user" {
+		if err := userCmd(args[1:], stdin, stdout, stderr); err != nil {
+			fmt.Fprintln(stderr, "ftpd user:", err)
+			return 1
+		}
+		return 0
+	}
 	if len(args) > 0 && args[0] == "check-config" {
 		if err := checkConfig(args[1:], stdout, stderr); err != nil {
 			fmt.Fprintln(stderr, "ftpd check-config:", err)
@@ -117,6 +124,8 @@ type options struct {
 	maxConnsSet     bool // --max-connections differs from the derived default: keep it
 	maxConnsPerIP   int
 	maxPassivePerIP int
+	rateDown        int64
+	rateUp          int64
 	welcome         string
 	loops           int
 	procs           int
@@ -128,6 +137,7 @@ type options struct {
 	cpuProfile      string
 	config          string
 	observe         observeOptions // metrics, xferlog, hooks (observe.go)
+	vhosts          []vhostConfig  // [[vhost]] tables of the configuration file
 
 	flags *flag.FlagSet // for check-config
 	args  []string      // as given, parsed again on SIGHUP when there is a --config file
@@ -178,6 +188,12 @@ Usage:
   ftpd passwd --users FILE NAME     add or update NAME in FILE; the password
                                     is read from standard input (one line);
                                     --home DIR sets its home ("/": the root)
+  ftpd user add|set|del|list --users FILE [--home DIR] [--read-only]
+            [--no-delete] [--no-rename] [--quota SIZE] [--quota-files N]
+            [--max-sessions N] [--rate-down RATE] [--rate-up RATE] NAME
+                                    manage users and their limits (add reads
+                                    the password from standard input; ftpd
+                                    user --help says more)
   ftpd check-config --config FILE [flags]
                                     validate the settings (file and flags) and
                                     print the effective ones
@@ -189,10 +205,17 @@ With no flags ftpd serves ./ftproot (created if missing) on 127.0.0.1:2121,
 anonymous read-only from ./ftproot/pub. With --users, only those users may
 log in (each with write access to its home) unless --anonymous is given too.
 
-Users file: one "name:bcrypt-hash[:home]" per line, '#' starts a comment.
-Write it with "ftpd passwd". Home is a directory under --root (created on the
-first login); a user without one is confined to ROOT/NAME, and "/" gives a
-user the whole root. Anonymous users see only --anonymous-root.
+Users file: one "name:bcrypt-hash[:home][:key=value...]" per line, '#' starts
+a comment; the keys are perm, quota, quota-files, max-sessions, rate-down and
+rate-up. Write it with "ftpd user" (or "ftpd passwd"); SIGHUP reloads it.
+Home is a directory under --root (created on the first login); a user without
+one is confined to ROOT/NAME, and "/" gives a user the whole root. Anonymous
+users see only --anonymous-root.
+
+Virtual hosts (HOST, RFC 7151): one [[vhost]] table per host in the --config
+file, with name, root, users, and optionally anonymous, anonymous-root and
+welcome; a client that sends HOST name before USER logs in to that host's
+users and root. SIGHUP reloads every users file.
 
 Flags:
 `
@@ -212,7 +235,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.tlsAnonPlain, "tls-anonymous-plain", false, "with --tls-required: anonymous users may still log in and transfer without TLS")
 	reuse := fs.String("tls-session-reuse", "required", "PROT P data connections must resume the control connection's TLS session (required, as vsftpd's require_ssl_reuse) or may not (optional, for clients such as Python's stock ftplib)")
 	fs.StringVar(&o.root, "root", "ftproot", "directory to serve (created if missing); nothing outside it is reachable")
-	fs.StringVar(&o.users, "users", "", "users file (name:bcrypt-hash[:home] lines); without it only anonymous read-only access")
+	fs.StringVar(&o.users, "users", "", "users file (name:bcrypt-hash[:home] lines), or a PostgreSQL DSN (postgres://user@host/db: users and bans shared by a fleet of nodes); without it only anonymous read-only access")
 	fs.Var(boolSetFlag{&o.anonymous, &o.anonymousSet}, "anonymous", "allow anonymous read-only logins (USER anonymous or ftp) (default true without --users, false with)")
 	fs.StringVar(&o.anonymousRoot, "anonymous-root", "", "the only directory anonymous users see, read-only (created if missing) (default ROOT/pub)")
 	fs.BoolVar(&o.anonWorldOnly, "anonymous-world-readable-only", true, "anonymous users may download only files readable by everyone (mode o+r), as vsftpd's anon_world_readable_only")
@@ -234,6 +257,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 			"4 descriptors (control and data connections, passive listener, file) and the process keeps 64 for itself")
 	fs.IntVar(&o.maxConnsPerIP, "max-connections-per-ip", defaultMaxConnectionsPerIP, "maximum simultaneous connections from one IP address (over it: 421), 0 = no limit")
 	fs.IntVar(&o.maxPassivePerIP, "max-passive-per-ip", ftp.DefaultMaxPassivePerIP, "maximum passive listeners (PASV/EPSV not yet connected) open at once for one client IP; over it PASV/EPSV get 425; 0 = no limit")
+	fs.Var(sizeFlag{v: &o.rateDown, rate: true}, "rate-down", "each session's downloads in bytes/s (e.g. 2MiB), for users whose line in --users gives none, and anonymous users; 0: no limit (sendfile)")
+	fs.Var(sizeFlag{v: &o.rateUp, rate: true}, "rate-up", "each session's uploads in bytes/s (e.g. 1MiB), likewise; 0: no limit (splice)")
 	fs.StringVar(&o.welcome, "welcome", "", "text of the 220 greeting")
 	fs.IntVar(&o.loops, "loops", 0, "event loops (default: one per CPU)")
 	fs.IntVar(&o.procs, "procs", 0, "Go processors (GOMAXPROCS); 0: twice Go's default, unless the GOMAXPROCS variable is set")
@@ -257,6 +282,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		if err := applyConfig(fs, o.config, set); err != nil {
 			return o, err
 		}
+		vhosts, err := loadVhosts(o.config)
+		if err != nil {
+			return o, err
+		}
+		o.vhosts = vhosts
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
@@ -400,7 +430,10 @@ func passwd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if *users == "" || fs.NArg() != 1 {
 		return errors.New("usage: ftpd passwd --users FILE NAME  (password on standard input)")
 	}
-	pw, err := readPassword(stdin)
+	if isDatabase(*users) {
+		return errors.New("ftpd passwd writes users files; for a database use ftpd user add|set --users DSN")
+	}
+	pw, err := askPassword(fs.Arg(0), stdin, stderr)
 	if err != nil {
 		return err
 	}
@@ -412,7 +445,7 @@ func passwd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "ftpd passwd: %s updated in %s\n", fs.Arg(0), *users)
+	fmt.Fprintf(stdout, "ftpd passwd: %s updated in %s; %s\n", fs.Arg(0), *users, sighupReminder)
 	return nil
 }
 
@@ -449,11 +482,27 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	var users *auth.UsersFile
 	var authn auth.Authenticator
-	if o.users != "" {
+	banStore := bans(o)
+	switch {
+	case isDatabase(o.users):
+		fleet, err := openFleet(ctx, o, logger)
+		if err != nil {
+			return err
+		}
+		defer fleet.close()
+		authn = fleet.users
+		if o.banAfter > 0 {
+			banStore = fleet.bans
+		}
+	case o.users != "":
 		if users, err = auth.LoadUsersFile(o.users, auth.Config{}); err != nil {
 			return err
 		}
 		authn = users
+	}
+	vhosts, vhostUsers, err := virtualHosts(o.vhosts)
+	if err != nil {
+		return err
 	}
 	var certs *ftptls.Certs
 	var tlsServer *ftptls.Server
@@ -473,13 +522,15 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	f, err := ftp.NewFactory(ftp.Config{
 		Root: root, Users: authn, AllowAnonymous: o.anonymous, Welcome: o.welcome,
 		AnonymousRoot: o.anonymousRoot, AnonymousAnyMode: !o.anonWorldOnly,
-		IdleTimeout: idleOrOff(o.idleTimeout), LoginTimeout: idleOrOff(o.loginTimeout), Bans: bans(o), HashWorkers: o.hashWorkers,
+		IdleTimeout: idleOrOff(o.idleTimeout), LoginTimeout: idleOrOff(o.loginTimeout), Bans: banStore, HashWorkers: o.hashWorkers,
 		MaxConnections: o.maxConns, MaxConnectionsPerIP: o.maxConnsPerIP,
 		PublicHost: o.publicHost, Pool: pool, Logger: logger, Events: obs.events(),
 		TLS: tlsServer, TLSRequired: o.tlsRequired, TLSAnonymousPlain: o.tlsAnonPlain, TLSReuse: o.tlsReuse,
 		MaxPassivePerIP: limitOrOff(o.maxPassivePerIP),
+		RateDown:        o.rateDown, RateUp: o.rateUp,
 		Data: dtp.Config{PortLow: o.passiveLo, PortHigh: o.passiveHi, IdleTimeout: idleOrOff(o.dataTimeout),
 			AllowForeignPeers: o.allowForeign, AllowPrivilegedPorts: o.allowPrivileged},
+		VirtualHosts: vhosts,
 	})
 	if err != nil {
 		return err
@@ -509,7 +560,7 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			return err
 		}
 		logger.Info("privileges dropped", "user", o.runAs, "uid", os.Getuid(), "gid", os.Getgid())
-		if o.users != "" {
+		if users != nil {
 			if f, err := os.Open(o.users); err != nil {
 				logger.Warn("the users file is not readable as --run-as: SIGHUP cannot reload it", "err", err)
 			} else {
@@ -518,8 +569,11 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 	}
 	access := "anonymous read-only"
-	if users != nil {
+	if authn != nil {
 		access = "users from " + o.users
+		if isDatabase(o.users) {
+			access = "users and bans in PostgreSQL" // the DSN may hold a password
+		}
 		if o.anonymous {
 			access += ", and anonymous read-only"
 		}
@@ -536,6 +590,9 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			scheme = "ftps" // implicit TLS
 		}
 		fmt.Fprintf(stdout, "ftpd: serving %s on %s://%s (%s)\n", root, scheme, a, access)
+	}
+	if len(vhosts) > 0 {
+		fmt.Fprintf(stdout, "ftpd: virtual hosts (HOST): %s\n", vhostNames(o.vhosts))
 	}
 	first := r.Addrs()[0].(*net.TCPAddr)
 	fmt.Fprintf(stdout, "ftpd: try  curl ftp://%s/  or  lftp -p %d %s   (Ctrl-C stops)\n", first, first.Port, first.IP)
@@ -557,6 +614,13 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 				}
 			}
 			obs.reopen(logger)
+			for _, vu := range vhostUsers {
+				if err := vu.file.Reload(); err != nil {
+					logger.Error("reloading a virtual host's users file", "vhost", vu.name, "err", err)
+				} else {
+					logger.Info("virtual host users file reloaded", "vhost", vu.name)
+				}
+			}
 			if o.publicHost != "" {
 				if err := f.ResolvePublicHost(); err != nil {
 					logger.Error("resolving --public-host (the previous address stays)", "err", err)
@@ -653,11 +717,13 @@ func reloadConfig(old options, f *ftp.Factory, fileLimit uint64, logger *slog.Lo
 	if !o.maxConnsSet {
 		o.maxConns = defaultMaxConnections(fileLimit)
 	}
-	l := ftp.Limits{MaxConnections: o.maxConns, MaxConnectionsPerIP: o.maxConnsPerIP, MaxPassivePerIP: limitOrOff(o.maxPassivePerIP)}
+	l := ftp.Limits{MaxConnections: o.maxConns, MaxConnectionsPerIP: o.maxConnsPerIP, MaxPassivePerIP: limitOrOff(o.maxPassivePerIP),
+		RateDown: o.rateDown, RateUp: o.rateUp}
 	if l != f.CurrentLimits() {
 		f.SetLimits(l)
 		logger.Info("connection limits reloaded", "max_connections", l.MaxConnections,
-			"max_connections_per_ip", l.MaxConnectionsPerIP, "max_passive_per_ip", o.maxPassivePerIP)
+			"max_connections_per_ip", l.MaxConnectionsPerIP, "max_passive_per_ip", o.maxPassivePerIP,
+			"rate_down", l.RateDown, "rate_up", l.RateUp)
 	}
 	restart := map[string]bool{
 		"listen":                                strings.Join(o.listen, ",") != strings.Join(old.listen, ","),

@@ -78,6 +78,7 @@ var loginResults = map[string]string{
 	ftp.LoginBanned:          "banned",
 	ftp.LoginTooManySessions: "too_many_sessions",
 	ftp.LoginBusy:            "busy",
+	ftp.LoginUnavailable:     "unavailable",
 	ftp.LoginError:           "error",
 }
 
@@ -103,7 +104,7 @@ func New(cfg Config) *Metrics {
 		bytesBy: map[string]prometheus.Counter{}}
 	m.sessions = prometheus.NewGauge(prometheus.GaugeOpts{Name: "ftpd_sessions", Help: "Control connections open (sessions), logged in or not."})
 	m.logins = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ftpd_logins_total",
-		Help: "Logins (PASS) by result: ok, unknown_user, bad_password, banned, too_many_sessions, busy, error, other."}, []string{"result"})
+		Help: "Logins (PASS) by result: ok, unknown_user, bad_password, banned, too_many_sessions, busy, unavailable, error, other."}, []string{"result"})
 	m.transferBytes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ftpd_transfer_bytes_total",
 		Help: "Bytes moved on data connections, by direction: download (RETR), upload (STOR, APPE), listing (LIST, NLST, MLSD)."}, []string{"direction"})
 	m.transfers = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ftpd_transfers_total",

@@ -91,6 +91,19 @@ var migrations = []string{
 		failures integer NOT NULL,
 		node text NOT NULL DEFAULT ''
 	);`,
+	// 2: users, with the limits of a users file's key=value fields.
+	`CREATE TABLE ftpd_users (
+		name text PRIMARY KEY,
+		hash text NOT NULL,
+		home text NOT NULL DEFAULT '',
+		perm text NOT NULL DEFAULT '',
+		quota bigint NOT NULL DEFAULT 0,
+		quota_files bigint NOT NULL DEFAULT 0,
+		max_sessions integer NOT NULL DEFAULT 0,
+		rate_down bigint NOT NULL DEFAULT 0,
+		rate_up bigint NOT NULL DEFAULT 0,
+		updated_at timestamptz NOT NULL DEFAULT now()
+	);`,
 }
 
 // schemaLock is the advisory lock under which nodes starting at once

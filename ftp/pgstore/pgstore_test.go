@@ -3,13 +3,11 @@ package pgstore_test
 import (
 	"context"
 	"net/netip"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/gnetftp/gnetftp/ftp/ban"
 	"github.com/gnetftp/gnetftp/ftp/pgstore"
@@ -17,16 +15,7 @@ import (
 	"github.com/gnetftp/gnetftp/internal/pgtest"
 )
 
-func TestMain(m *testing.M) {
-	code := pgtest.Main(m.Run)
-	if code == 0 {
-		if err := goleak.Find(leaktest.Options()...); err != nil {
-			os.Stderr.WriteString("goleak: " + err.Error() + "\n")
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { leaktest.Main(func() int { return pgtest.Main(m.Run) }) }
 
 func open(t *testing.T, dsn string) *pgstore.DB {
 	t.Helper()

@@ -28,3 +28,12 @@ func (r readOnly) LocalPath(p string) (string, bool) {
 	}
 	return "", false
 }
+
+// LocalPath passes through to the wrapped shell: limits change what a
+// user may do, not where the files are.
+func (l *limited) LocalPath(p string) (string, bool) {
+	if loc, ok := l.s.(Locator); ok {
+		return loc.LocalPath(p)
+	}
+	return "", false
+}
