@@ -5,6 +5,7 @@ package ftp
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 
@@ -42,6 +43,8 @@ func (s *session) cmdPASS(arg string) {
 	addr := addrOf(s.Transport.RemoteAddr())
 	if s.f.banned(addr) {
 		// Banned since this connection was made: no password check.
+		s.refused(RefusedBanned)
+		s.loginDenied(LoginBanned, errBanned)
 		s.reply(ftpwire.StatusServiceNotAvailable, bannedText)
 		s.Transport.LoseConnection()
 		return
@@ -57,7 +60,7 @@ func (s *session) cmdPASS(arg string) {
 	}
 	users := s.host.users
 	if users == nil {
-		s.loginFailed(errBadLogin)
+		s.loginFailed(fmt.Errorf("%w: %w", errBadLogin, auth.ErrUnknownUser))
 		return
 	}
 	// The password check runs on the hash pool, in this address's turn;
@@ -79,19 +82,24 @@ func (s *session) cmdPASS(arg string) {
 		s.hashGone = nil
 		switch {
 		case errors.Is(err, errBanned):
+			s.refused(RefusedBanned)
+			s.loginDenied(LoginBanned, err)
 			s.reply(ftpwire.StatusServiceNotAvailable, bannedText)
 			s.Transport.LoseConnection()
 		case errors.Is(err, auth.ErrBusy), errors.Is(err, auth.ErrClosed):
 			s.f.stats.hashBusy.Add(1)
 			s.warn("ftp password checks busy", "user", logText(user))
+			s.refused(RefusedPasswordChecksBusy)
+			s.loginDenied(LoginBusy, err)
 			s.reply(ftpwire.StatusServiceNotAvailable, "Server busy, try again later.")
 			s.Transport.LoseConnection()
 		case errors.Is(err, auth.ErrUnavailable):
 			s.warn("ftp user store unavailable", "user", logText(user), "err", logText(errString(err)))
+			s.loginDenied(LoginUnavailable, err)
 			s.reply(ftpwire.StatusServiceNotAvailable, "Service not available: the user database cannot be reached, try again later.")
 			s.Transport.LoseConnection()
 		case err != nil:
-			s.loginFailed(errBadLogin)
+			s.loginFailed(fmt.Errorf("%w: %w", errBadLogin, err))
 		default:
 			s.openShell(shell.Login{User: user, Home: home})
 		}
@@ -160,6 +168,7 @@ func (s *session) loggedIn(sh shell.Shell) {
 	s.sh = sh
 	s.state = stateAuthed
 	s.touch() // from the login deadline to the idle timeout
+	s.logLogin()
 	s.notify(func(ev Events) { ev.Login(LoginEvent{SessionInfo: s.info(), OK: true}) })
 	if s.anonymous {
 		s.reply(ftpwire.StatusLoggedIn, "Anonymous login ok, access restrictions apply.")
@@ -183,10 +192,12 @@ func (s *session) loginFailed(err error) {
 	} else {
 		s.warn("ftp login error", "user", logText(s.user), "err", logText(errString(err)))
 	}
+	reason := loginReason(err)
 	if s.logs() {
-		s.f.cfg.Logger.Info("ftp login failed", "peer", s.Transport.RemoteAddr().String(), "user", logText(s.user))
+		s.f.cfg.Logger.Info("ftp login failed", "peer", s.Transport.RemoteAddr().String(), "user", logText(s.user),
+			"reason", reason)
 	}
-	s.notify(func(ev Events) { ev.Login(LoginEvent{SessionInfo: s.info(), Err: err}) })
+	s.notify(func(ev Events) { ev.Login(LoginEvent{SessionInfo: s.info(), Err: err, Reason: reason}) })
 	s.state = stateUnauth
 	s.failures++
 	release := s.LineReceiver.Hold()

@@ -107,7 +107,7 @@ func (s *session) listenPassive(ip net.IP, ok func(p *dtp.Passive)) {
 		}
 	}
 	if !s.f.takePassive(s.ip) {
-		s.warn("ftp passive listeners per IP exhausted", "max", s.f.limits.Load().MaxPassivePerIP)
+		s.refused(RefusedMaxPassivePerIP)
 		s.reply(ftpwire.StatusCantOpenData, "Can't open data connection: too many passive connections open from your address.")
 		return
 	}

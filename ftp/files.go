@@ -47,6 +47,7 @@ func (s *session) simple(arg string, op func(shell.Shell, string) error, ok func
 	sh := s.sh
 	blocking(s, func() (struct{}, error) { return struct{}{}, op(sh, p) }, func(_ struct{}, err error) {
 		if err != nil {
+			s.changeFailed(p, err)
 			s.replyErr(err, arg)
 			return
 		}
@@ -160,6 +161,7 @@ func (s *session) setModTime(cmd, name string, t time.Time, unsupported string, 
 	}
 	blocking(s, func() (struct{}, error) { return struct{}{}, ts.SetModTime(p, t) }, func(_ struct{}, err error) {
 		if err != nil {
+			s.logChangeFailed(cmd, p, err)
 			s.replyErr(err, name)
 			return
 		}

@@ -338,8 +338,9 @@ func TestLogsNameTransfersAndNeverAPassword(t *testing.T) {
 		case "ftp login failed":
 			sawFail = rec["user"] == "alice"
 		case "ftp transfer":
-			sawXfer = rec["user"] == "alice" && rec["path"] == "/logged.txt" && rec["bytes"] == float64(5) &&
-				rec["kind"] == "STOR" && rec["duration"] != nil
+			_, numeric := rec["duration_ms"].(float64)
+			sawXfer = rec["user"] == "alice" && rec["ftp_path"] == "/logged.txt" && rec["bytes"] == float64(5) &&
+				rec["path"] == filepath.Join(h.root, "logged.txt") && rec["kind"] == "STOR" && numeric
 		}
 	}
 	assert.True(t, sawStart && sawEnd && sawXfer && sawFail, "start %v end %v transfer %v failed login %v\n%s",

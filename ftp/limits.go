@@ -130,10 +130,8 @@ func (s *session) applyLimits(sh shell.Shell) (shell.Shell, bool) {
 		l := userLimits(s.host, s.user)
 		key := userKey(s.host, s.user)
 		if !s.f.takeUserSession(key, l.MaxSessions) {
-			if s.logs() {
-				s.f.cfg.Logger.Info("ftp login refused: too many sessions", "peer", s.Transport.RemoteAddr().String(),
-					"user", logText(s.user), "max_sessions", l.MaxSessions)
-			}
+			s.refused(RefusedMaxSessions)
+			s.loginDenied(LoginTooManySessions, errTooManySessions)
 			s.reply(ftpwire.StatusServiceNotAvailable, "Too many sessions for this user, try again later.")
 			s.Transport.LoseConnection()
 			return nil, false

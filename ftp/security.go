@@ -207,6 +207,7 @@ func (s *session) loginRefused(user string) bool {
 	if s.f.cfg.TLSAnonymousPlain && s.f.cfg.AllowAnonymous && isAnonymousName(user) {
 		return false
 	}
+	s.refused(RefusedTLSRequired)
 	s.reply(ftpwire.StatusNotLoggedIn, "TLS required: send AUTH TLS before logging in.")
 	return true
 }

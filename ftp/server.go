@@ -134,7 +134,9 @@ type Config struct {
 	// control connection's session; default TLSReuseRequired.
 	TLSReuse TLSReuse
 	// Events, when set, is told about logins, transfers and changes to
-	// files (see Events); called on the event loops.
+	// files (see Events, and its optional extensions SessionEvents,
+	// CommandEvents, RefusalEvents); called on the event loops. Several
+	// at once: MultiEvents (ftpd: ftp/metrics, ftp/xferlog, ftp/hooks).
 	Events Events
 	// Logger gets session and transfer logs; default slog.Default().
 	Logger *slog.Logger
@@ -211,6 +213,9 @@ type Factory struct {
 	ownRealms   []*local.Realm // the realms the factory made, closed by StopFactory
 	defaultHost *host
 	vhosts      map[string]*host // by hostKey; empty: HOST accepts any name
+
+	obs        observers  // Config.Events' optional extensions
+	refusalLog refusalLog // rate limit of the "ftp refused" lines
 }
 
 // NewFactory validates cfg and applies defaults.
@@ -251,7 +256,8 @@ func NewFactory(cfg Config) (*Factory, error) {
 	if cfg.MaxPassivePerIP == 0 {
 		cfg.MaxPassivePerIP = DefaultMaxPassivePerIP
 	}
-	f := &Factory{cfg: cfg, commands: commandTable(), site: siteTable(), perIP: map[string]int{}, passive: map[string]int{}, users: map[string]*userState{}, bans: cfg.Bans}
+	f := &Factory{cfg: cfg, commands: commandTable(), site: siteTable(), perIP: map[string]int{}, passive: map[string]int{}, users: map[string]*userState{}, bans: cfg.Bans,
+		obs: observersOf(cfg.Events)}
 	if f.bans == nil {
 		f.bans = ban.NewMemory(ban.Config{})
 	}
@@ -353,13 +359,6 @@ type Limits struct {
 	RateDown, RateUp                                     int64
 }
 
-// over reports whether a connection that makes n in all and perIP from
-// its address is over the limits.
-func (l *Limits) over(n int64, perIP int) bool {
-	return (l.MaxConnections > 0 && n > int64(l.MaxConnections)) ||
-		(l.MaxConnectionsPerIP > 0 && perIP > l.MaxConnectionsPerIP)
-}
-
 // SetLimits applies new connection limits to connections made from now
 // on (and to PASV/EPSV from now on); sessions over a lowered limit are
 // not closed. Any goroutine.
@@ -432,8 +431,10 @@ func (f *Factory) BuildProtocol(addr net.Addr) protocol.Protocol {
 	switch {
 	case f.banned(addrOf(addr)):
 		s.refuse = refuseBanned
-	case l.over(n, perIP):
-		s.refuse = refuseLimit
+	case l.MaxConnections > 0 && n > int64(l.MaxConnections):
+		s.refuse, s.limitReason = refuseLimit, RefusedMaxConnections
+	case l.MaxConnectionsPerIP > 0 && perIP > l.MaxConnectionsPerIP:
+		s.refuse, s.limitReason = refuseLimit, RefusedMaxConnectionsPerIP
 	}
 	return s
 }
@@ -573,3 +574,8 @@ func hostOf(a net.Addr) string {
 	}
 	return h
 }
+
+// PasswordChecksWaiting reports the password checks waiting for a worker
+// of their pool (Config.HashWorkers), for metrics. Safe from any
+// goroutine.
+func (f *Factory) PasswordChecksWaiting() int { return f.hashes.Waiting() }

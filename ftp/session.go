@@ -46,7 +46,9 @@ type session struct {
 	ip     string // peer IP, for per-IP accounting
 	peerIP net.IP
 	refuse refusal
-	start  time.Time
+	// limitReason is the limit refuseLimit is for (a Refused* constant).
+	limitReason string
+	start       time.Time
 	// loginSince is when the login deadline (LoginTimeout) started: the
 	// connection, or the last REIN.
 	loginSince time.Time
@@ -82,6 +84,7 @@ type session struct {
 	out      []byte
 	hashGone *atomic.Bool // set at ConnectionLost: the queued password check is skipped
 	warns    *warnBucket  // rate limit of this session's warnings, made on the first
+	timing   cmdTiming    // the command awaiting its final reply (CommandEvents)
 	// userCounted is the user (userKey) whose session count
 	// (max-sessions) this session holds, "" if none.
 	userCounted string
@@ -121,10 +124,12 @@ func (s *session) ConnectionMade() {
 	}
 	switch s.refuse {
 	case refuseLimit:
+		s.refused(s.limitReason)
 		s.reply(ftpwire.StatusServiceNotAvailable, "Too many users right now, try again in a few minutes.")
 		s.Transport.LoseConnection()
 		return
 	case refuseBanned:
+		s.refused(RefusedBanned)
 		s.reply(ftpwire.StatusServiceNotAvailable, bannedText)
 		s.Transport.LoseConnection()
 		return
@@ -141,6 +146,7 @@ func (s *session) ConnectionMade() {
 	if s.logs() {
 		s.f.cfg.Logger.Info("ftp session start", "peer", s.Transport.RemoteAddr().String())
 	}
+	s.sessionOpened()
 	s.reply(ftpwire.StatusServiceReady, s.f.cfg.Welcome)
 }
 
@@ -204,8 +210,9 @@ func (s *session) ConnectionLost(err error) {
 	s.closeStatList()
 	if s.logs() {
 		s.f.cfg.Logger.Info("ftp session end", "peer", s.Transport.RemoteAddr().String(), "user", logText(s.user),
-			"duration", s.Transport.Loop().Now().Sub(s.start).Round(time.Millisecond).String())
+			"duration_ms", durationMS(s.Transport.Loop().Now().Sub(s.start)))
 	}
+	s.sessionClosed()
 	if s.warns != nil && s.warns.dropped > 0 {
 		s.f.cfg.Logger.Warn("ftp session warnings suppressed", "peer", s.Transport.RemoteAddr().String(), "suppressed", s.warns.dropped)
 	}
@@ -249,6 +256,7 @@ func (s *session) reply(code int, text string) {
 	if cap(s.out) > 4096 {
 		s.out = nil // do not keep a big buffer on an idle session
 	}
+	s.replied(code, text)
 }
 
 func (s *session) replyf(code int, format string, args ...any) {
@@ -332,6 +340,7 @@ func splitCommand(line []byte) (string, string) {
 
 func (s *session) dispatch(line []byte) {
 	name, arg := splitCommand(line)
+	s.traceCommand(name, arg)
 	if name == "" {
 		s.reply(ftpwire.StatusSyntaxError, "Syntax error: empty command.")
 		return
@@ -362,6 +371,7 @@ func (s *session) dispatch(line []byte) {
 		s.reply(ftpwire.StatusBadSequence, "Incorrect sequence of commands: RNFR required before RNTO")
 		return
 	}
+	s.commandStarted(c)
 	if c.run == nil {
 		s.replyf(ftpwire.StatusNotImplemented, "Command '%s' not implemented", name)
 		return

@@ -106,6 +106,7 @@ func (s *session) siteCHMOD(arg string) {
 	}
 	blocking(s, func() (struct{}, error) { return struct{}{}, ms.SetMode(p, mode) }, func(_ struct{}, err error) {
 		if err != nil {
+			s.logChangeFailed("SITE CHMOD", p, err)
 			s.replyErr(err, name)
 			return
 		}

@@ -45,13 +45,14 @@ func (s *session) runTransfer(kind, p, opening string, d dtp.Channel, work func(
 	start := time.Now()
 	loop := s.Transport.Loop()
 	upload := kind == "STOR" || kind == "APPE" || kind == "STOU"
+	lpath := shell.LocalPath(s.sh, p)
 	secure := s.dataTLS()
 	var logTransfer func(n int64, err error)
 	if s.logs() {
 		logger, peer, user, vpath := s.f.cfg.Logger, s.Transport.RemoteAddr().String(), logText(s.user), logText(p)
 		logTransfer = func(n int64, err error) {
-			logger.Info("ftp transfer", "peer", peer, "user", user, "kind", kind, "path", vpath, "bytes", n,
-				"duration", time.Since(start).Round(time.Microsecond).String(), "ok", err == nil, "err", errString(err))
+			logger.Info("ftp transfer", "peer", peer, "user", user, "kind", kind, "path", logText(lpath), "ftp_path", vpath,
+				"bytes", n, "duration_ms", durationMS(time.Since(start)), "ok", err == nil, "err", errString(err))
 		}
 	}
 	go func() {
@@ -83,7 +84,7 @@ func (s *session) runTransfer(kind, p, opening string, d dtp.Channel, work func(
 			if prevTimeout > 0 {
 				s.SetTimeout(prevTimeout)
 			}
-			s.finishTransfer(x, kind, p, n, took, openErr, err)
+			s.finishTransfer(x, kind, p, lpath, n, took, openErr, err)
 			s.resume()
 		})
 	}()
@@ -174,7 +175,7 @@ func (s *session) safely(fn func() (int64, error)) (n int64, err error) {
 
 // finishTransfer tells the events and sends the final reply (the
 // transfer's goroutine has logged it).
-func (s *session) finishTransfer(x *transfer, kind, p string, n int64, took time.Duration, openErr, err error) {
+func (s *session) finishTransfer(x *transfer, kind, p, lpath string, n int64, took time.Duration, openErr, err error) {
 	complete := err == nil && openErr == nil && !x.stopped
 	s.notify(func(ev Events) {
 		cause := err
@@ -184,7 +185,8 @@ func (s *session) finishTransfer(x *transfer, kind, p string, n int64, took time
 		case x.stopped && cause == nil:
 			cause = context.Canceled
 		}
-		ev.TransferDone(TransferEvent{SessionInfo: s.info(), Command: kind, Path: p, Bytes: n, Duration: took, Complete: complete, Err: cause})
+		ev.TransferDone(TransferEvent{SessionInfo: s.info(), Command: kind, Path: p, LocalPath: lpath, Bytes: n, Duration: took,
+			ASCII: s.ascii, Complete: complete, Err: cause})
 	})
 	switch {
 	case x.aborted:

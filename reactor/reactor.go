@@ -189,6 +189,7 @@ type Reactor struct {
 	clientErr  error
 
 	acceptErrs *acceptErrors
+	loops      loopSet        // the server engine's loops, for LoopLag
 	handshakes *handshakePool // TLS handshakes of every loop (tls.go)
 	tlsBufs    sync.Pool      // *[]byte plaintext buffers, one per loop at work
 }
@@ -201,6 +202,7 @@ func New(cfg Config) *Reactor {
 		conns: make(map[*transport]struct{}),
 		done:  make(chan error, 1),
 	}
+	r.loops.want = r.cfg.Loops
 	r.handler = &handler{r: r}
 	r.clientHandler = &handler{r: r}
 	r.acceptErrs = &acceptErrors{clock: r.cfg.Clock, logger: r.cfg.Logger, every: r.cfg.AcceptErrorLogInterval}

@@ -137,7 +137,8 @@ type options struct {
 	shutdownGrace   time.Duration
 	cpuProfile      string
 	config          string
-	vhosts          []vhostConfig // [[vhost]] tables of the configuration file
+	observe         observeOptions // metrics, xferlog, hooks (observe.go)
+	vhosts          []vhostConfig  // [[vhost]] tables of the configuration file
 
 	flags *flag.FlagSet // for check-config
 	args  []string      // as given, parsed again on SIGHUP when there is a --config file
@@ -265,9 +266,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.allowForeign, "allow-foreign-data", false, "allow data connections to/from other hosts than the client's (FXP); off = RFC 2577 bounce protection")
 	fs.BoolVar(&o.allowPrivileged, "allow-privileged-ports", false, "allow PORT/EPRT to ports below 1024")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
-	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug (also traces every command and reply, never PASS's argument), info, warn, error")
 	fs.DurationVar(&o.shutdownGrace, "shutdown-grace", 10*time.Second, "on SIGINT/SIGTERM, how long sessions get to finish before they are closed")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) to this file until the server stops")
+	addObserveFlags(fs, &o.observe)
 	fs.StringVar(&o.config, "config", "", `TOML file of settings: every flag is a key of the same name (listen = ["127.0.0.1:21"], idle-timeout = "10m"); flags given too override it`)
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -513,12 +515,17 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	pool := deferred.NewPool(deferred.PoolConfig{})
 	defer pool.Close()
+	obs, err := newObservability(o.observe, logger)
+	if err != nil {
+		return err
+	}
+	defer obs.close(logger) // runs after r.Shutdown below: no more events
 	f, err := ftp.NewFactory(ftp.Config{
 		Root: root, Users: authn, AllowAnonymous: o.anonymous, Welcome: o.welcome,
 		AnonymousRoot: o.anonymousRoot, AnonymousAnyMode: !o.anonWorldOnly,
 		IdleTimeout: idleOrOff(o.idleTimeout), LoginTimeout: idleOrOff(o.loginTimeout), Bans: banStore, HashWorkers: o.hashWorkers,
 		MaxConnections: o.maxConns, MaxConnectionsPerIP: o.maxConnsPerIP,
-		PublicHost: o.publicHost, Pool: pool, Logger: logger,
+		PublicHost: o.publicHost, Pool: pool, Logger: logger, Events: obs.events(),
 		TLS: tlsServer, TLSRequired: o.tlsRequired, TLSAnonymousPlain: o.tlsAnonPlain, TLSReuse: o.tlsReuse,
 		MaxPassivePerIP: limitOrOff(o.maxPassivePerIP),
 		RateDown:        o.rateDown, RateUp: o.rateUp,
@@ -545,6 +552,7 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err := r.Start(); err != nil {
 		return err
 	}
+	obs.start(f, pool, r, stdout, logger)
 	if o.runAs != "" {
 		if err := dropPrivileges(o.runAs); err != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -606,6 +614,7 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 					logger.Info("users file reloaded")
 				}
 			}
+			obs.reopen(logger)
 			for _, vu := range vhostUsers {
 				if err := vu.file.Reload(); err != nil {
 					logger.Error("reloading a virtual host's users file", "vhost", vu.name, "err", err)
@@ -718,13 +727,14 @@ func reloadConfig(old options, f *ftp.Factory, fileLimit uint64, logger *slog.Lo
 			"rate_down", l.RateDown, "rate_up", l.RateUp)
 	}
 	restart := map[string]bool{
-		"listen":     strings.Join(o.listen, ",") != strings.Join(old.listen, ","),
-		"listen-tls": strings.Join(o.listenTLS, ",") != strings.Join(old.listenTLS, ","),
-		"root":       o.root != old.root,
-		"users":      o.users != old.users,
-		"tls-cert":   o.tlsCert != old.tlsCert || o.tlsKey != old.tlsKey,
-		"run-as":     o.runAs != old.runAs,
-		"vhost":      !slices.Equal(o.vhosts, old.vhosts), // the hosts' users files are reloaded, their tables not
+		"listen":                                strings.Join(o.listen, ",") != strings.Join(old.listen, ","),
+		"listen-tls":                            strings.Join(o.listenTLS, ",") != strings.Join(old.listenTLS, ","),
+		"root":                                  o.root != old.root,
+		"users":                                 o.users != old.users,
+		"tls-cert":                              o.tlsCert != old.tlsCert || o.tlsKey != old.tlsKey,
+		"run-as":                                o.runAs != old.runAs,
+		"vhost":                                 !slices.Equal(o.vhosts, old.vhosts), // the hosts' users files are reloaded, their tables not
+		"metrics-listen, xferlog, on-*, hook-*": o.observe != old.observe,
 	}
 	for name, changed := range restart {
 		if changed {

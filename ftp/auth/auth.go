@@ -21,6 +21,14 @@ import (
 // password, so a client cannot tell them apart.
 var ErrBadCredentials = errors.New("auth: bad credentials")
 
+// ErrUnknownUser and ErrBadPassword are the two kinds of
+// ErrBadCredentials (errors.Is(err, ErrBadCredentials) holds for both),
+// for the server's own log and metrics; the client is told neither.
+var (
+	ErrUnknownUser = fmt.Errorf("%w: unknown user", ErrBadCredentials)
+	ErrBadPassword = fmt.Errorf("%w: bad password", ErrBadCredentials)
+)
+
 // ErrUnavailable wraps the failure of a user store that could not be
 // asked (a database down or slow): the login is not refused as bad
 // credentials (530, counted towards a ban) but answered 421, try later.
@@ -200,10 +208,10 @@ func (u *UsersFile) Authenticate(user, password string) (string, error) {
 	}
 	if !known {
 		_ = u.cfg.Compare(dummy, []byte(password)) // same cost as a wrong password
-		return "", ErrBadCredentials
+		return "", ErrUnknownUser
 	}
 	if err := u.cfg.Compare(e.hash, []byte(password)); err != nil {
-		return "", ErrBadCredentials
+		return "", ErrBadPassword
 	}
 	u.cache.Add(user, password, gen)
 	return e.home, nil

@@ -112,10 +112,10 @@ func (u *Users) Authenticate(user, password string) (string, error) {
 	}
 	if !found {
 		_ = u.opts.Compare(u.dummy, []byte(password)) // the cost of a wrong password
-		return "", auth.ErrBadCredentials
+		return "", auth.ErrUnknownUser
 	}
 	if err := u.opts.Compare([]byte(rec.Hash), []byte(password)); err != nil {
-		return "", auth.ErrBadCredentials
+		return "", auth.ErrBadPassword
 	}
 	u.mu.Lock()
 	if gen == u.cache.Gen() {

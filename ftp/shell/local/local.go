@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync/atomic"
 	"syscall"
@@ -499,4 +500,14 @@ func (w *inPlace) Abort() error {
 	}
 	w.done = true
 	return mapErr("close", w.vpath, w.File.Close())
+}
+
+// LocalPath is shell.Locator: the virtual path p under the directory the
+// Local was opened on.
+func (l *Local) LocalPath(p string) (string, bool) {
+	r, err := shell.RootRelative(p)
+	if err != nil {
+		return "", false
+	}
+	return filepath.Join(l.root.Name(), r), true
 }
