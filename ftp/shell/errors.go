@@ -35,7 +35,7 @@ func (e *pathError) Unwrap() []error {
 // fs.ErrExist also covers a directory that is not empty (RMD).
 var Kinds = []error{
 	ErrInvalidPath, ErrReadOnly, ErrIsDir, ErrNotDir, ErrNotRegular,
-	ErrBadOffset, ErrNameTooLong,
+	ErrBadOffset, ErrNameTooLong, ErrUnsupported,
 	fs.ErrNotExist, fs.ErrExist, fs.ErrPermission, fs.ErrInvalid,
 }
 

@@ -129,4 +129,8 @@ var (
 	// ErrNameTooLong: a path or one of its names is longer than the
 	// backend allows (ENAMETOOLONG).
 	ErrNameTooLong = errors.New("file name too long")
+	// ErrUnsupported: the backend cannot do this at all (an object store
+	// cannot append to an object or write one from an offset: APPE and
+	// REST+STOR on S3), as opposed to refusing this user or this path.
+	ErrUnsupported = errors.New("operation not supported by this storage")
 )
