@@ -115,3 +115,12 @@ func ParseStorageURL(s string) (StorageURL, error) {
 	}
 	return out, nil
 }
+
+// CloseIdleConnections closes the idle keep-alive connections of a
+// client made by NewClient (at shutdown, and in tests before goleak
+// looks for goroutines left behind). Any goroutine.
+func CloseIdleConnections(c *awss3.Client) {
+	if hc, ok := c.Options().HTTPClient.(*http.Client); ok {
+		hc.CloseIdleConnections()
+	}
+}

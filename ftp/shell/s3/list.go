@@ -161,7 +161,7 @@ func (l *listing) Next() ([]fs.FileInfo, error) {
 		if !l.more && len(l.held) == 0 {
 			return nil, io.EOF
 		}
-		if len(l.held) > maxHeld {
+		if len(l.held) > l.s.st.maxHeld {
 			d, _ := l.bound(l.held[0].name)
 			if err := l.probe(d); err != nil {
 				return nil, err

@@ -91,9 +91,10 @@ type Config struct {
 // Store is a bucket and key prefix: the root of every shell made from it.
 // Safe for concurrent use.
 type Store struct {
-	cfg    Config
-	client *awss3.Client
-	prefix string // "" or "a/b/"
+	cfg     Config
+	client  *awss3.Client
+	prefix  string // "" or "a/b/"
+	maxHeld int    // see listing (tests lower it)
 }
 
 // NewStore checks cfg and applies the defaults. It does not reach the
@@ -121,7 +122,7 @@ func NewStore(cfg Config) (*Store, error) {
 	if p != "" {
 		p += "/"
 	}
-	return &Store{cfg: cfg, client: cfg.Client, prefix: p}, nil
+	return &Store{cfg: cfg, client: cfg.Client, prefix: p, maxHeld: maxHeld}, nil
 }
 
 // Prefix is the root's key prefix ("" or ending in "/").
@@ -702,7 +703,8 @@ func (b *body) Close() error {
 }
 
 // OpenForWriting starts an upload of p (see upload). APPE and a REST
-// offset are shell.ErrUnsupported: an object is written whole.
+// offset are shell.ErrUnsupported (after the checks of p itself, so that
+// a directory is still shell.ErrIsDir): an object is written whole.
 func (s *Shell) OpenForWriting(p string, offset int64, appendMode bool) (shell.WriteFile, error) {
 	r, err := s.rel("open", p)
 	if err != nil {
@@ -711,9 +713,6 @@ func (s *Shell) OpenForWriting(p string, offset int64, appendMode bool) (shell.W
 	if r == "" {
 		return nil, shell.Wrap("open", p, shell.ErrIsDir)
 	}
-	if appendMode || offset != 0 {
-		return nil, shell.Wrap("open", p, shell.ErrUnsupported)
-	}
 	if err := s.parentDir(r); err != nil {
 		return nil, shell.Wrap("open", p, err)
 	}
@@ -721,6 +720,9 @@ func (s *Shell) OpenForWriting(p string, offset int64, appendMode bool) (shell.W
 		return nil, shell.Wrap("open", p, err)
 	} else if ok {
 		return nil, shell.Wrap("open", p, shell.ErrIsDir)
+	}
+	if appendMode || offset != 0 {
+		return nil, shell.Wrap("open", p, shell.ErrUnsupported)
 	}
 	return &upload{s: s, r: r, vpath: p, key: s.key(r)}, nil
 }

@@ -1,0 +1,5 @@
+package s3
+
+// SetMaxHeld lowers how many entries a listing of st holds back before it
+// looks a directory up (the lookup path, without thousands of objects).
+func SetMaxHeld(st *Store, n int) { st.maxHeld = n }
