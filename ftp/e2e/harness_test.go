@@ -5,15 +5,31 @@
 package e2e_test
 
 import (
+	"fmt"
+	"os"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 
 	"github.com/gnetftp/gnetftp/ftp"
 	"github.com/gnetftp/gnetftp/internal/ftptest"
 	"github.com/gnetftp/gnetftp/internal/leaktest"
 )
 
-func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
+// TestMain stops the SeaweedFS the S3 tests may have started before it
+// looks for leaked goroutines.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	weed.Stop()
+	if code == 0 {
+		if err := goleak.Find(leaktest.Options()...); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
 
 type server struct {
 	addr string
