@@ -632,12 +632,17 @@ func (s *Shell) OpenForReading(p string, offset int64) (io.ReadCloser, error) {
 	}
 	// The request (up to the response's headers) is bounded like any
 	// other; the body by the stall watchdog.
-	headers := time.AfterFunc(max(s.st.cfg.RequestTimeout, 0), cancel)
-	if s.st.cfg.RequestTimeout < 0 {
-		headers.Stop()
+	var headers *time.Timer
+	if s.st.cfg.RequestTimeout > 0 {
+		headers = time.AfterFunc(s.st.cfg.RequestTimeout, cancel)
 	}
 	out, err := s.st.client.GetObject(ctx, in)
-	headers.Stop()
+	if headers != nil && !headers.Stop() && err == nil {
+		// The timeout fired as the headers came: the body is cancelled.
+		out.Body.Close()
+		cancel()
+		return nil, shell.Wrap("open", p, context.DeadlineExceeded)
+	}
 	if err != nil {
 		cancel()
 		err = mapErr(err)

@@ -137,6 +137,7 @@ func TestUploadStreamsInParts(t *testing.T) {
 	n, err := rf.ReadFrom(bytes.NewReader(data))
 	require.NoError(t, err)
 	assert.Equal(t, int64(len(data)), n)
+	assert.LessOrEqual(t, s3.UploadBuffer(w), s3.DefaultPartSize, "bounded memory: one part, not the file")
 	assert.Equal(t, []string{st.Prefix() + "big"}, multipartUploads(t, c, st.Prefix()), "parts went up during the transfer")
 	assert.Equal(t, "old", string(get(t, sh, "/big", 0)), "the old object until Commit")
 	require.NoError(t, w.Commit())
