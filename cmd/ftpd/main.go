@@ -33,6 +33,7 @@ import (
 	"github.com/gnetftp/gnetftp/ftp/dtp"
 	"github.com/gnetftp/gnetftp/ftp/ftptls"
 	"github.com/gnetftp/gnetftp/ftp/shell"
+	s3shell "github.com/gnetftp/gnetftp/ftp/shell/s3"
 	"github.com/gnetftp/gnetftp/reactor"
 )
 
@@ -282,6 +283,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.root == "" {
 		return o, errors.New("--root is empty: give the directory to serve")
+	}
+	if o.storage != "" {
+		if _, err := s3shell.ParseStorageURL(o.storage); err != nil {
+			return o, fmt.Errorf("--storage: %w", err)
+		}
 	}
 	if len(o.listen) == 0 {
 		o.listen = []string{"127.0.0.1:2121"}

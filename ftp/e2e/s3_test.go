@@ -136,6 +136,7 @@ except ftplib.error_perm as e:
 print(f.rename('sub/big.bin', 'moved.bin'))
 print('NLST', f.nlst())
 print(f.rmd('sub'))
+print('NLST after RMD', f.nlst())
 try:
     f.cwd('sub')
 except ftplib.error_perm as e:
@@ -173,7 +174,8 @@ func TestS3StorageRealClients(t *testing.T) {
 		"Operation not supported by this storage",
 		"RMD full 550 ",
 		"250 ",
-		"NLST ['moved.bin']",
+		"NLST ['moved.bin', 'sub']",
+		"NLST after RMD ['moved.bin']",
 		"CWD gone 550",
 		"OK",
 	} {
