@@ -129,7 +129,7 @@ func start(bin string) (*Server, error) {
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlives the test binary
+	cmd.SysProcAttr = procAttr() // Linux: never outlives the test binary
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		os.RemoveAll(dir)
