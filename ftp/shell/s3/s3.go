@@ -472,7 +472,17 @@ func (s *Shell) renameDir(from, to string) error {
 	}
 	for _, o := range objs {
 		k := aws.ToString(o.Key)
-		if err := s.copyObject(k, to+strings.TrimPrefix(k, from), aws.ToInt64(o.Size)); err != nil {
+		dst := to + strings.TrimPrefix(k, from)
+		if strings.HasSuffix(k, "/") {
+			// A directory's marker is written anew: SeaweedFS keeps
+			// "dir/" as a directory of its filer, which CopyObject does
+			// not find.
+			if err := s.putMarker(strings.TrimPrefix(strings.TrimSuffix(dst, "/"), s.root)); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := s.copyObject(k, dst, aws.ToInt64(o.Size)); err != nil {
 			return err
 		}
 	}

@@ -229,6 +229,7 @@ func TestListingSortedByName(t *testing.T) {
 
 func TestRealmHomes(t *testing.T) {
 	st, _ := store(t)
+	require.NoError(t, st.Shell("").MakeDirectory("/pub"))
 	put(t, st.Shell(""), "/pub/hello", []byte("hi"))
 	r, err := s3.NewRealm(s3.RealmConfig{Store: st, AnonymousHome: "pub"})
 	require.NoError(t, err)
