@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/gnetftp/gnetftp/bench/procstat"
 	s3shell "github.com/gnetftp/gnetftp/ftp/shell/s3"
 	"github.com/gnetftp/gnetftp/internal/ftptest"
 	"github.com/gnetftp/gnetftp/internal/s3test"
@@ -262,4 +263,52 @@ func TestS3StorageKilledUploads(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, bytes.Equal(bigData, obj), "the retry succeeds")
 	assert.Zero(t, p.uploads(t))
+}
+
+// A transfer through the S3 storage holds a part (5 MiB) of the file, not
+// the file: the server's resident memory grows by far less than a 96 MiB
+// upload or download while it runs.
+func TestS3StorageTransfersInBoundedMemory(t *testing.T) {
+	curl := requireTool(t, "curl")
+	p := startS3FTPD(t)
+	const size = 96 << 20
+	src := filepath.Join(t.TempDir(), "big.bin")
+	data := randomBytes(t, size)
+	require.NoError(t, os.WriteFile(src, data, 0o644))
+	url := fmt.Sprintf("ftp://alice:secret@127.0.0.1:%d/big.bin", p.port)
+	base, err := procstat.RSS(p.Pid)
+	require.NoError(t, err)
+
+	// peakDuring runs curl and samples the server's RSS every 20 ms.
+	peakDuring := func(args ...string) (int64, time.Duration) {
+		cmd := exec.Command(curl, append([]string{"-s", "-S", "--max-time", "120"}, args...)...)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		start := time.Now()
+		require.NoError(t, cmd.Start())
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		var peak int64
+		for {
+			if n, err := procstat.RSS(p.Pid); err == nil && n > peak {
+				peak = n
+			}
+			select {
+			case err := <-done:
+				require.NoError(t, err, out.String())
+				return peak, time.Since(start)
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+	up, upTook := peakDuring("-T", src, url)
+	dl := filepath.Join(t.TempDir(), "dl.bin")
+	down, downTook := peakDuring("-o", dl, url)
+	got, err := os.ReadFile(dl)
+	require.NoError(t, err)
+	assert.True(t, bytes.Equal(data, got), "byte for byte")
+	t.Logf("RSS %d MiB at start; peak %d MiB during STOR (%.0f MB/s), %d MiB during RETR (%.0f MB/s)",
+		base>>20, up>>20, float64(size)/upTook.Seconds()/1e6, down>>20, float64(size)/downTook.Seconds()/1e6)
+	assert.Less(t, up-base, int64(48<<20), "STOR holds a part, not the file")
+	assert.Less(t, down-base, int64(48<<20), "RETR streams the GET")
 }
