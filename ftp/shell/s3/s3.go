@@ -4,11 +4,12 @@
 //   - A file is an object whose key is the store's prefix plus the
 //     virtual path without its leading slash. RETR streams a GET (REST: a
 //     ranged GET); SIZE and MDTM come from HEAD.
-//   - STOR streams a multipart upload through one buffer of
-//     Config.PartSize bytes (5 MiB): the object appears only when the
-//     upload is complete (a file smaller than one part is a single PUT),
-//     an aborted upload is aborted, and multipart uploads left by a
-//     server that was killed are aborted by CleanStaleUploads at start.
+//   - STOR streams a multipart upload through a buffer of
+//     Config.PartSize bytes (5 MiB; a second one while a part is sent):
+//     the object appears only when the upload is complete (a file
+//     smaller than one part is a single PUT), an aborted upload is
+//     aborted, and multipart uploads left by a server that was killed
+//     are aborted by CleanStaleUploads at start.
 //   - APPE and REST+STOR are refused (shell.ErrUnsupported): an object
 //     cannot be appended to nor written from an offset.
 //   - Directories are key prefixes: MKD writes a marker object "dir/",

@@ -20,9 +20,12 @@ var errFinished = errors.New("upload already finished")
 // costs a whole part.
 const minBuffer = 64 << 10
 
-// upload is a STOR in progress. Data collects in one buffer of at most
+// upload is a STOR in progress. Data collects in a buffer of at most
 // Config.PartSize bytes; each full buffer is sent as the next part of a
-// multipart upload, which is created with the first full part. Commit
+// multipart upload (created with the first full part), in the
+// background while the next buffer fills: two parts of memory at most,
+// one of them only for files larger than a part, and the store's
+// latency hidden behind the client's data. Commit
 // sends what is left and completes the upload, or, for a file smaller
 // than one part, PUTs it whole; until then nothing is visible at the key
 // and the old object, if any, is intact. Abort aborts the multipart
@@ -34,6 +37,8 @@ type upload struct {
 	buf           []byte
 	id            *string // the multipart upload, once started
 	parts         []types.CompletedPart
+	spare         []byte          // the other buffer, while a part is in flight
+	inflight      chan partResult // the part being sent, nil when none
 	done          bool
 	err           error // a part that failed: the upload is lost
 	partSize      int
@@ -114,8 +119,34 @@ func (u *upload) usable() error {
 	return nil
 }
 
-// flush sends the buffer as the next part.
+// partResult is a part sent in the background.
+type partResult struct {
+	part types.CompletedPart
+	buf  []byte
+	err  error
+}
+
+// wait waits for the part in flight, if any.
+func (u *upload) wait() error {
+	if u.inflight == nil {
+		return nil
+	}
+	r := <-u.inflight
+	u.inflight, u.spare = nil, r.buf[:0]
+	if r.err != nil {
+		u.err = shell.Wrap("upload", u.vpath, mapErr(r.err))
+		return u.err
+	}
+	u.parts = append(u.parts, r.part)
+	return nil
+}
+
+// flush starts sending the buffer as the next part, once the previous
+// one is through, and goes on with the other buffer.
 func (u *upload) flush() error {
+	if err := u.wait(); err != nil {
+		return err
+	}
 	st := u.s.st
 	if u.id == nil {
 		ctx, cancel := st.ctx(context.Background())
@@ -127,17 +158,25 @@ func (u *upload) flush() error {
 		}
 		u.id = out.UploadId
 	}
-	n := int32(len(u.parts) + 1)
-	ctx, cancel := st.ctx(context.Background())
-	out, err := st.client.UploadPart(ctx, &awss3.UploadPartInput{Bucket: &st.cfg.Bucket, Key: &u.key, UploadId: u.id,
-		PartNumber: aws.Int32(n), Body: bytes.NewReader(u.buf), ContentLength: aws.Int64(int64(len(u.buf)))})
-	cancel()
-	if err != nil {
-		u.err = shell.Wrap("upload", u.vpath, mapErr(err))
-		return u.err
+	n, buf, id := int32(len(u.parts)+1), u.buf, u.id
+	ch := make(chan partResult, 1)
+	u.inflight = ch
+	go func() {
+		ctx, cancel := st.ctx(context.Background())
+		defer cancel()
+		out, err := st.client.UploadPart(ctx, &awss3.UploadPartInput{Bucket: &st.cfg.Bucket, Key: &u.key, UploadId: id,
+			PartNumber: aws.Int32(n), Body: bytes.NewReader(buf), ContentLength: aws.Int64(int64(len(buf)))})
+		r := partResult{buf: buf, err: err}
+		if err == nil {
+			r.part = types.CompletedPart{PartNumber: aws.Int32(n), ETag: out.ETag}
+		}
+		ch <- r
+	}()
+	u.buf = u.spare
+	if u.buf == nil {
+		u.buf = make([]byte, 0, u.size())
 	}
-	u.parts = append(u.parts, types.CompletedPart{PartNumber: aws.Int32(n), ETag: out.ETag})
-	u.buf = u.buf[:0]
+	u.spare = nil
 	return nil
 }
 
@@ -173,7 +212,11 @@ func (u *upload) Commit() error {
 			return err
 		}
 	}
-	u.buf = nil
+	if err := u.wait(); err != nil {
+		_ = u.Abort()
+		return err
+	}
+	u.buf, u.spare = nil, nil
 	ctx, cancel := st.ctx(context.Background())
 	defer cancel()
 	_, err := st.client.CompleteMultipartUpload(ctx, &awss3.CompleteMultipartUploadInput{Bucket: &st.cfg.Bucket, Key: &u.key,
@@ -192,7 +235,8 @@ func (u *upload) Abort() error {
 	if u.done {
 		return nil
 	}
-	u.done, u.buf = true, nil
+	_ = u.wait() // the part in flight ends before the upload is aborted
+	u.done, u.buf, u.spare = true, nil, nil
 	if u.id == nil {
 		return nil
 	}
