@@ -249,9 +249,11 @@ func (s *Server) Stop() {
 	}
 	os.RemoveAll(s.dir)
 	for _, port := range s.ports {
-		socks, _ := filepath.Glob(fmt.Sprintf("/tmp/seaweedfs-*-%d.sock", port))
-		for _, f := range socks {
-			os.Remove(f)
+		for _, p := range []int{port, port + 10000} { // HTTP and gRPC ports
+			socks, _ := filepath.Glob(fmt.Sprintf("/tmp/seaweedfs-*-%d.sock", p))
+			for _, f := range socks {
+				os.Remove(f)
+			}
 		}
 	}
 }
