@@ -210,7 +210,8 @@ var (
 	_ shell.StreamLister = (*Shell)(nil)
 )
 
-// key maps a virtual path to its key ("" rel for the root itself).
+// rel maps a virtual path to its name under the shell's root ("" for
+// the root itself); a key longer than S3 allows is shell.ErrNameTooLong.
 func (s *Shell) rel(op, p string) (string, error) {
 	r, err := shell.RootRelative(p)
 	if err != nil {
@@ -219,8 +220,14 @@ func (s *Shell) rel(op, p string) (string, error) {
 	if r == "." {
 		return "", nil
 	}
+	if len(s.root)+len(r)+1 > maxKey { // +1: a directory's marker
+		return "", shell.PathError(op, p, shell.ErrNameTooLong, nil)
+	}
 	return r, nil
 }
+
+// maxKey is S3's longest key, in bytes.
+const maxKey = 1024
 
 func (s *Shell) key(r string) string { return s.root + r }
 

@@ -259,6 +259,16 @@ func TestRealmHomes(t *testing.T) {
 	assert.True(t, shell.IsReadOnly(anon))
 }
 
+func TestKeysTooLong(t *testing.T) {
+	sh, _ := newShell(t)
+	long := "/" + strings.Repeat("k", 1100)
+	_, err := sh.OpenForWriting(long, 0, false)
+	assert.ErrorIs(t, err, shell.ErrNameTooLong, "S3 keys have at most 1,024 bytes")
+	assert.ErrorIs(t, sh.MakeDirectory(long), shell.ErrNameTooLong)
+	_, err = sh.Stat(long)
+	assert.ErrorIs(t, err, shell.ErrNameTooLong)
+}
+
 func TestParseStorageURL(t *testing.T) {
 	u, err := s3.ParseStorageURL("s3://bkt/a/b/?endpoint=http://127.0.0.1:8333&region=eu-west-1&stale-upload-age=2h")
 	require.NoError(t, err)
