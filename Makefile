@@ -9,18 +9,31 @@ run:
 	$(GO) run ./cmd/ftpd
 
 # test-deps installs the real FTP clients the end-to-end tests drive (lftp,
-# curl; Python's ftplib ships with python3). As root it uses apt-get; as
+# curl, ncftp's ncftpls; Python's ftplib ships with python3): each entry is
+# command:package. As root it uses apt-get; as
 # another user it says what is missing. In CI a missing client fails the
 # tests themselves (they do not skip when CI is set).
 test-deps:
 	@missing=""; \
-	for c in lftp curl python3; do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
+	for c in lftp:lftp curl:curl python3:python3 ncftpls:ncftp; do \
+		command -v $${c%%:*} >/dev/null 2>&1 || missing="$$missing $${c#*:}"; \
+	done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 			echo "installing:$$missing"; \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 		else \
 			echo "missing test clients:$$missing (install them, or run make test as root)"; \
+		fi; \
+	fi
+	@# PostgreSQL's server (the fleet tests start a throwaway cluster with
+	@# initdb and pg_ctl as the postgres user; internal/pgtest).
+	@if ! ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing: postgresql"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+		else \
+			echo "missing: postgresql (install it, or run make test as root)"; \
 		fi; \
 	fi
 	$(GO) mod download
@@ -69,6 +82,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParseEPRT$$' -fuzztime=$(FUZZTIME) ./ftp/ftpwire
 	$(GO) test -run='^$$' -fuzz='^FuzzPassiveReplies$$' -fuzztime=$(FUZZTIME) ./ftp/ftpwire
 	$(GO) test -run='^$$' -fuzz='^FuzzResolve$$' -fuzztime=$(FUZZTIME) ./ftp/shell
+	$(GO) test -run='^$$' -fuzz='^FuzzUsersFile$$' -fuzztime=$(FUZZTIME) ./ftp/auth
 	$(GO) test -run='^$$' -fuzz='^FuzzSession$$' -fuzztime=$(FUZZTIME) ./ftp
 	$(GO) test -run='^$$' -fuzz='^FuzzReplies$$' -fuzztime=$(FUZZTIME) ./ftp/client
 	$(GO) test -run='^$$' -fuzz='^FuzzTLSRecords$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./reactor

@@ -23,7 +23,7 @@ func (s *session) cmdUSER(arg string) {
 	}
 	s.user = arg
 	s.state = stateInAuth
-	s.anonymous = s.f.cfg.AllowAnonymous && isAnonymousName(arg)
+	s.anonymous = s.host.anonymous && isAnonymousName(arg)
 	if s.anonymous {
 		s.reply(ftpwire.StatusNeedPassword, "Guest login ok, type your email address as password.")
 		return
@@ -55,7 +55,7 @@ func (s *session) cmdPASS(arg string) {
 		s.openShell(shell.Login{User: user, Anonymous: true})
 		return
 	}
-	users := s.f.cfg.Users
+	users := s.host.users
 	if users == nil {
 		s.loginFailed(errBadLogin)
 		return
@@ -86,6 +86,10 @@ func (s *session) cmdPASS(arg string) {
 			s.warn("ftp password checks busy", "user", logText(user))
 			s.reply(ftpwire.StatusServiceNotAvailable, "Server busy, try again later.")
 			s.Transport.LoseConnection()
+		case errors.Is(err, auth.ErrUnavailable):
+			s.warn("ftp user store unavailable", "user", logText(user), "err", logText(errString(err)))
+			s.reply(ftpwire.StatusServiceNotAvailable, "Service not available: the user database cannot be reached, try again later.")
+			s.Transport.LoseConnection()
 		case err != nil:
 			s.loginFailed(errBadLogin)
 		default:
@@ -111,13 +115,13 @@ var errBanned = errors.New("ftp: address banned before its password check")
 // the realm has the shell ready, else on the worker pool (creating a
 // home touches the disk).
 func (s *session) openShell(login shell.Login) {
-	if rr, ok := s.f.cfg.Realm.(shell.ReadyRealm); ok {
+	if rr, ok := s.host.realm.(shell.ReadyRealm); ok {
 		if sh, ok := rr.ReadyShell(login); ok {
 			s.loggedIn(sh)
 			return
 		}
 	}
-	realm := s.f.cfg.Realm
+	realm := s.host.realm
 	blocking(s, func() (shell.Shell, error) { return realm.Shell(login) }, func(sh shell.Shell, err error) {
 		if err != nil {
 			s.loginFailed(err)
@@ -133,7 +137,7 @@ func (s *session) openShell(login shell.Login) {
 func (s *session) quickLogin(user, password string) (shell.Shell, bool) {
 	home := ""
 	if !s.anonymous {
-		ca, ok := s.f.cfg.Users.(auth.CachedAuthenticator)
+		ca, ok := s.host.users.(auth.CachedAuthenticator)
 		if !ok {
 			return nil, false
 		}
@@ -141,7 +145,7 @@ func (s *session) quickLogin(user, password string) (shell.Shell, bool) {
 			return nil, false
 		}
 	}
-	rr, ok := s.f.cfg.Realm.(shell.ReadyRealm)
+	rr, ok := s.host.realm.(shell.ReadyRealm)
 	if !ok {
 		return nil, false
 	}
@@ -149,6 +153,10 @@ func (s *session) quickLogin(user, password string) (shell.Shell, bool) {
 }
 
 func (s *session) loggedIn(sh shell.Shell) {
+	sh, ok := s.applyLimits(sh)
+	if !ok {
+		return
+	}
 	s.sh = sh
 	s.state = stateAuthed
 	s.touch() // from the login deadline to the idle timeout

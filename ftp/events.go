@@ -20,10 +20,11 @@ type Events interface {
 	// Login reports every PASS's outcome (OK, or the failure in Err).
 	Login(LoginEvent)
 	// TransferDone reports the end of every data transfer (RETR, STOR,
-	// APPE, LIST, NLST, MLSD), complete or not.
+	// STOU, APPE, LIST, NLST, MLSD), complete or not.
 	TransferDone(TransferEvent)
 	// FileChanged reports a change made by a command on the control
-	// connection: MKD, RMD, DELE, RNTO (a rename), MFMT.
+	// connection: MKD, RMD, DELE, RNTO (a rename), MFMT, SITE CHMOD,
+	// SITE UTIME.
 	FileChanged(FileEvent)
 }
 
@@ -44,8 +45,8 @@ type LoginEvent struct {
 // TransferEvent is a transfer that ended.
 type TransferEvent struct {
 	SessionInfo
-	Command  string // RETR, STOR, APPE, LIST, NLST, MLSD
-	Path     string // the virtual path, as the shell saw it
+	Command  string // RETR, STOR, STOU, APPE, LIST, NLST, MLSD
+	Path     string // the virtual path, as the shell saw it (STOU: the name chosen)
 	Bytes    int64
 	Duration time.Duration
 	// Complete is set when the transfer ended with 226: every byte moved
@@ -57,7 +58,7 @@ type TransferEvent struct {
 // FileEvent is a change to the tree made by a control command.
 type FileEvent struct {
 	SessionInfo
-	Command string // MKD, RMD, DELE, RNTO, MFMT
+	Command string // MKD, RMD, DELE, RNTO, MFMT, SITE CHMOD, SITE UTIME
 	Path    string // the virtual path changed (the old name for RNTO)
 	To      string // RNTO: the new name
 }

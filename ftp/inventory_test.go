@@ -504,13 +504,15 @@ func TestNLSTWithAndWithoutNameLister(t *testing.T) {
 				"NLST d":       "a.bin\r\nb.txt\r\nsub\r\n",
 				"NLST d/*.txt": "b.txt\r\n",
 				"NLST d/b.txt": "b.txt\r\n",
-				"NLST nothing": "",
+				"NLST d/*.no":  "",
 			} {
 				data := h.pasv()
 				h.cmd(cmd)
 				assert.Equal(t, want, readAll(t, data), cmd)
 				assert.Equal(t, "226 Transfer Complete.", h.next(), cmd)
 			}
+			h.pasv()
+			assert.Equal(t, "550 nothing: No such file or directory.", h.cmd("NLST nothing"), "as LIST")
 		})
 	}
 }

@@ -24,11 +24,14 @@ var fsErrors = []struct {
 }{
 	{shell.ErrReadOnly, ftpwire.StatusFileUnavailable, "%s: Permission denied."},
 	{fs.ErrPermission, ftpwire.StatusFileUnavailable, "%s: Permission denied."},
+	{shell.ErrNotAllowed, ftpwire.StatusFileUnavailable, "%s: Permission denied."},
+	{shell.ErrQuota, ftpwire.StatusExceededStorage, "Requested file action aborted. Exceeded storage allocation (quota)."},
 	{shell.ErrInvalidPath, ftpwire.StatusFileUnavailable, "%s: No such file or directory."},
 	{fs.ErrNotExist, ftpwire.StatusFileUnavailable, "%s: No such file or directory."},
 	{shell.ErrIsDir, ftpwire.StatusFileUnavailable, "%s: is a directory"},
 	{shell.ErrNotDir, ftpwire.StatusFileUnavailable, "%s: is not a directory"},
 	{shell.ErrNotRegular, ftpwire.StatusFileUnavailable, "%s: not a regular file"},
+	{shell.ErrNotEmpty, ftpwire.StatusFileUnavailable, "%s: Directory not empty"},
 	{fs.ErrExist, ftpwire.StatusFileUnavailable, "%s: File exists"},
 	// REST past the end: pyftpdlib's 554 (RFC 1123 4.1.3.4).
 	{shell.ErrBadOffset, ftpwire.StatusRestartInvalid, "Invalid REST parameter."},

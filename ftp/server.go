@@ -2,7 +2,8 @@
 // twisted.protocols.ftp.FTP on this project's layers (LineReceiver,
 // TimeoutMixin, Deferreds on a worker pool), with the defaults mature
 // servers have and Twisted lacks (RFC 2577 bounce protection, atomic
-// uploads, APPE/REST/ABOR/STAT/HELP, per-IP limits, a 421 on idle timeout).
+// uploads, APPE/REST/ABOR/STAT/HELP, STOU, SITE CHMOD/UTIME, REIN, HOST
+// with virtual hosts, per-IP limits, a 421 on idle timeout).
 //
 // NewFactory returns the protocol.Factory a reactor serves.
 package ftp
@@ -92,6 +93,13 @@ type Config struct {
 	// after PASV without a data connection). Default
 	// DefaultMaxPassivePerIP; negative: no limit.
 	MaxPassivePerIP int
+	// RateDown and RateUp cap each session's downloads and uploads, in
+	// bytes per second, for users whose limits give no rate of their own
+	// (auth.Limits; anonymous users always get these); 0: none. A limited
+	// transfer is paced by a token bucket (golang.org/x/time/rate) around
+	// its file and so copied through user space; an unlimited one keeps
+	// sendfile and splice. SetLimits changes them for later logins.
+	RateDown, RateUp int64
 	// PublicHost is the IPv4 address, or a host name with one, announced
 	// in 227 replies (NAT); default the control connection's local
 	// address. A name is resolved by NewFactory and ResolvePublicHost.
@@ -130,6 +138,46 @@ type Config struct {
 	Events Events
 	// Logger gets session and transfer logs; default slog.Default().
 	Logger *slog.Logger
+	// VirtualHosts are the hosts a client may choose with HOST (RFC 7151)
+	// before it logs in, each with its own users and files; a session
+	// that sends no HOST logs in to the default host (Root, Users,
+	// AllowAnonymous, Realm above). Default none: HOST then accepts any
+	// name (220) and changes nothing. With some, HOST of another name is
+	// 504.
+	VirtualHosts []VirtualHost
+}
+
+// VirtualHost is one host of Config.VirtualHosts: the users and files a
+// session logs in to after "HOST name". Settings not here (limits,
+// timeouts, bans, passive ports) are the server's.
+type VirtualHost struct {
+	// Name is the host name clients send (compared without regard to
+	// case or a trailing dot; an IP address as "192.0.2.1" or
+	// "[2001:db8::1]"); required, each once.
+	Name string
+	// Root is the directory of this host's homes, as Config.Root;
+	// required unless Realm is given.
+	Root string
+	// Users checks this host's passwords; nil: no named users.
+	Users auth.Authenticator
+	// AllowAnonymous lets anonymous users in, read-only, to
+	// AnonymousRoot (default Root/pub); Config.AnonymousAnyMode applies.
+	AllowAnonymous bool
+	AnonymousRoot  string
+	// Welcome is the text of HOST's 220 reply; default Config.Welcome.
+	Welcome string
+	// Realm gives this host's users their shells; default a local.Realm
+	// on Root, closed by StopFactory.
+	Realm shell.Realm
+}
+
+// host is a (virtual) host as sessions use it.
+type host struct {
+	name      string
+	users     auth.Authenticator
+	realm     shell.Realm
+	anonymous bool
+	welcome   string
 }
 
 // DefaultMaxPassivePerIP is Config.MaxPassivePerIP's default. A listener
@@ -145,6 +193,7 @@ const DefaultMaxPassivePerIP = 16
 type Factory struct {
 	cfg      Config
 	commands map[string]*command
+	site     map[string]*siteCommand
 	ports    *dtp.Ports
 	limits   atomic.Pointer[Limits] // from Config, swapped by SetLimits
 	pubIP    atomic.Pointer[net.IP] // PublicHost resolved (nil: none); ResolvePublicHost swaps it
@@ -157,8 +206,11 @@ type Factory struct {
 	mu      sync.Mutex
 	perIP   map[string]int
 	passive map[string]int // open passive listeners by client IP
+	users   map[string]*userState
 
-	ownRealm *local.Realm // the default realm, closed by StopFactory
+	ownRealms   []*local.Realm // the realms the factory made, closed by StopFactory
+	defaultHost *host
+	vhosts      map[string]*host // by hostKey; empty: HOST accepts any name
 }
 
 // NewFactory validates cfg and applies defaults.
@@ -199,7 +251,7 @@ func NewFactory(cfg Config) (*Factory, error) {
 	if cfg.MaxPassivePerIP == 0 {
 		cfg.MaxPassivePerIP = DefaultMaxPassivePerIP
 	}
-	f := &Factory{cfg: cfg, commands: commandTable(), perIP: map[string]int{}, passive: map[string]int{}, bans: cfg.Bans}
+	f := &Factory{cfg: cfg, commands: commandTable(), site: siteTable(), perIP: map[string]int{}, passive: map[string]int{}, users: map[string]*userState{}, bans: cfg.Bans}
 	if f.bans == nil {
 		f.bans = ban.NewMemory(ban.Config{})
 	}
@@ -207,7 +259,8 @@ func NewFactory(cfg Config) (*Factory, error) {
 		f.ownPool = deferred.NewPool(deferred.PoolConfig{})
 		f.cfg.Pool = f.ownPool
 	}
-	f.limits.Store(&Limits{MaxConnections: cfg.MaxConnections, MaxConnectionsPerIP: cfg.MaxConnectionsPerIP, MaxPassivePerIP: cfg.MaxPassivePerIP})
+	f.limits.Store(&Limits{MaxConnections: cfg.MaxConnections, MaxConnectionsPerIP: cfg.MaxConnectionsPerIP, MaxPassivePerIP: cfg.MaxPassivePerIP,
+		RateDown: cfg.RateDown, RateUp: cfg.RateUp})
 	if err := f.ResolvePublicHost(); err != nil {
 		f.StopFactory() // the pool made above
 		return nil, err
@@ -217,31 +270,87 @@ func NewFactory(cfg Config) (*Factory, error) {
 		f.cfg.Data = cfg.Data
 	}
 	f.ports = dtp.NewPorts(cfg.Data.PortLow, cfg.Data.PortHigh)
+	f.defaultHost = &host{users: cfg.Users, realm: cfg.Realm, anonymous: cfg.AllowAnonymous, welcome: cfg.Welcome}
 	if cfg.Realm == nil {
-		rc := local.RealmConfig{Root: root, AnonymousAnyMode: cfg.AnonymousAnyMode}
-		if cfg.AllowAnonymous {
-			rc.AnonymousRoot = cfg.AnonymousRoot
-			if rc.AnonymousRoot == "" {
-				rc.AnonymousRoot = filepath.Join(root, "pub")
-			}
-		}
-		realm, err := local.NewRealm(rc)
+		realm, err := f.localRealm(root, cfg.AllowAnonymous, cfg.AnonymousRoot)
 		if err != nil {
 			f.StopFactory()
 			return nil, fmt.Errorf("ftp: %w", err)
 		}
-		f.ownRealm, f.cfg.Realm = realm, realm
+		f.cfg.Realm, f.defaultHost.realm = realm, realm
+	}
+	f.vhosts = make(map[string]*host, len(cfg.VirtualHosts))
+	for _, vh := range cfg.VirtualHosts {
+		h, err := f.virtualHost(vh)
+		if err != nil {
+			f.StopFactory()
+			return nil, err
+		}
+		f.vhosts[h.name] = h
 	}
 	f.hashes = auth.NewHashPool(auth.HashPoolConfig{Workers: cfg.HashWorkers, Queue: cfg.HashQueue, PerClient: cfg.HashPerIP})
 	return f, nil
 }
 
-// Limits are the connection limits that can change while the server
-// runs (SetLimits; ftpd applies its --config file's on SIGHUP). Fields
-// as Config's: 0 or negative means no limit here (Config's defaults are
-// applied by NewFactory only).
+// localRealm makes (and owns) a local.Realm on root, with an anonymous
+// root (default root/pub) if anonymous logins are allowed.
+func (f *Factory) localRealm(root string, anonymous bool, anonRoot string) (*local.Realm, error) {
+	rc := local.RealmConfig{Root: root, AnonymousAnyMode: f.cfg.AnonymousAnyMode}
+	if anonymous {
+		rc.AnonymousRoot = anonRoot
+		if rc.AnonymousRoot == "" {
+			rc.AnonymousRoot = filepath.Join(root, "pub")
+		}
+	}
+	realm, err := local.NewRealm(rc)
+	if err != nil {
+		return nil, err
+	}
+	f.ownRealms = append(f.ownRealms, realm)
+	return realm, nil
+}
+
+// virtualHost checks one of Config.VirtualHosts and makes its host.
+func (f *Factory) virtualHost(vh VirtualHost) (*host, error) {
+	key, ok := hostKey(vh.Name)
+	if !ok {
+		return nil, fmt.Errorf("ftp: virtual host %q: not a host name or an IP address", vh.Name)
+	}
+	if _, dup := f.vhosts[key]; dup {
+		return nil, fmt.Errorf("ftp: virtual host %q given twice", vh.Name)
+	}
+	h := &host{name: key, users: vh.Users, realm: vh.Realm, anonymous: vh.AllowAnonymous, welcome: vh.Welcome}
+	if h.welcome == "" {
+		h.welcome = f.cfg.Welcome
+	}
+	if h.realm == nil {
+		if vh.Root == "" {
+			return nil, fmt.Errorf("ftp: virtual host %q: Root is required", vh.Name)
+		}
+		root, err := filepath.Abs(vh.Root)
+		if err != nil {
+			return nil, fmt.Errorf("ftp: virtual host %q: root: %w", vh.Name, err)
+		}
+		if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("ftp: virtual host %q: root %s is not a directory: %v", vh.Name, root, err)
+		}
+		realm, err := f.localRealm(root, vh.AllowAnonymous, vh.AnonymousRoot)
+		if err != nil {
+			return nil, fmt.Errorf("ftp: virtual host %q: %w", vh.Name, err)
+		}
+		h.realm = realm
+	}
+	return h, nil
+}
+
+// Limits are the connection limits and default rates that can change
+// while the server runs (SetLimits; ftpd applies its --config file's on
+// SIGHUP). Fields as Config's: 0 or negative means no limit here
+// (Config's defaults are applied by NewFactory only). Rates apply to
+// sessions that log in from then on.
 type Limits struct {
 	MaxConnections, MaxConnectionsPerIP, MaxPassivePerIP int
+	RateDown, RateUp                                     int64
 }
 
 // over reports whether a connection that makes n in all and perIP from
@@ -303,9 +412,10 @@ func (f *Factory) StopFactory() {
 	if f.ownPool != nil {
 		f.ownPool.Close()
 	}
-	if f.ownRealm != nil {
-		_ = f.ownRealm.Close()
+	for _, r := range f.ownRealms {
+		_ = r.Close()
 	}
+	f.ownRealms = nil
 }
 
 // BuildProtocol returns a session, or a one-line refusal when a

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/gnetftp/gnetftp/deferred"
 	"github.com/gnetftp/gnetftp/ftp/dtp"
 	"github.com/gnetftp/gnetftp/ftp/ftpwire"
@@ -45,6 +47,12 @@ type session struct {
 	peerIP net.IP
 	refuse refusal
 	start  time.Time
+	// loginSince is when the login deadline (LoginTimeout) started: the
+	// connection, or the last REIN.
+	loginSince time.Time
+	// host is the (virtual) host whose users and files the session logs
+	// in to: the default one, or one HOST chose.
+	host *host
 
 	state      state
 	user       string
@@ -74,6 +82,10 @@ type session struct {
 	out      []byte
 	hashGone *atomic.Bool // set at ConnectionLost: the queued password check is skipped
 	warns    *warnBucket  // rate limit of this session's warnings, made on the first
+	// userCounted is the user (userKey) whose session count
+	// (max-sessions) this session holds, "" if none.
+	userCounted string
+	down, up    *rate.Limiter // this session's bandwidth, nil: none
 }
 
 // maxQueued bounds the commands kept while a transfer runs.
@@ -102,6 +114,8 @@ type transfer struct {
 // ConnectionMade greets the client (or refuses it over the limits).
 func (s *session) ConnectionMade() {
 	s.start = s.Transport.Loop().Now()
+	s.loginSince = s.start
+	s.host = s.f.defaultHost
 	if ta, ok := s.Transport.RemoteAddr().(*net.TCPAddr); ok {
 		s.peerIP = ta.IP
 	}
@@ -164,7 +178,7 @@ func (s *session) touch() {
 		}
 		return
 	}
-	left := max(s.start.Add(login).Sub(s.Transport.Loop().Now()), time.Nanosecond)
+	left := max(s.loginSince.Add(login).Sub(s.Transport.Loop().Now()), time.Nanosecond)
 	if idle > 0 && idle < left {
 		left = idle
 	}
@@ -175,6 +189,7 @@ func (s *session) touch() {
 func (s *session) ConnectionLost(err error) {
 	s.lost = true
 	s.f.release(s.ip)
+	s.dropLimits()
 	if s.refuse != refuseNone {
 		return
 	}
@@ -207,7 +222,7 @@ func (s *session) ShutdownRequested() {
 
 func (s *session) timedOut() {
 	if s.state != stateAuthed && s.state != stateRenaming && s.f.cfg.LoginTimeout > 0 &&
-		!s.Transport.Loop().Now().Before(s.start.Add(s.f.cfg.LoginTimeout)) {
+		!s.Transport.Loop().Now().Before(s.loginSince.Add(s.f.cfg.LoginTimeout)) {
 		s.reply(ftpwire.StatusServiceNotAvailable, "Login timeout: closing control connection.")
 	} else {
 		s.reply(ftpwire.StatusServiceNotAvailable, "Timeout: closing control connection.")
@@ -245,6 +260,7 @@ func (s *session) replyErr(err error, path string) {
 	if code == ftpwire.StatusLocalError {
 		s.warn("ftp command failed", "user", logText(s.user), "path", logText(path), "err", logText(errString(err)))
 	}
+	s.logLimitRefusal(err, path)
 	s.reply(code, text)
 }
 

@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -46,6 +47,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "passwd" {
 		if err := passwd(args[1:], stdin, stdout, stderr); err != nil {
 			fmt.Fprintln(stderr, "ftpd passwd:", err)
+			return 1
+		}
+		return 0
+	}
+	if len(args) > 0 && args[0] == "user" {
+		if err := userCmd(args[1:], stdin, stdout, stderr); err != nil {
+			fmt.Fprintln(stderr, "ftpd user:", err)
 			return 1
 		}
 		return 0
@@ -120,6 +128,8 @@ type options struct {
 	maxConnsSet     bool // --max-connections differs from the derived default: keep it
 	maxConnsPerIP   int
 	maxPassivePerIP int
+	rateDown        int64
+	rateUp          int64
 	welcome         string
 	loops           int
 	procs           int
@@ -130,6 +140,7 @@ type options struct {
 	shutdownGrace   time.Duration
 	cpuProfile      string
 	config          string
+	vhosts          []vhostConfig // [[vhost]] tables of the configuration file
 
 	flags *flag.FlagSet // for check-config
 	args  []string      // as given, parsed again on SIGHUP when there is a --config file
@@ -180,6 +191,12 @@ Usage:
   ftpd passwd --users FILE NAME     add or update NAME in FILE; the password
                                     is read from standard input (one line);
                                     --home DIR sets its home ("/": the root)
+  ftpd user add|set|del|list --users FILE [--home DIR] [--read-only]
+            [--no-delete] [--no-rename] [--quota SIZE] [--quota-files N]
+            [--max-sessions N] [--rate-down RATE] [--rate-up RATE] NAME
+                                    manage users and their limits (add reads
+                                    the password from standard input; ftpd
+                                    user --help says more)
   ftpd check-config --config FILE [flags]
                                     validate the settings (file and flags) and
                                     print the effective ones
@@ -191,10 +208,17 @@ With no flags ftpd serves ./ftproot (created if missing) on 127.0.0.1:2121,
 anonymous read-only from ./ftproot/pub. With --users, only those users may
 log in (each with write access to its home) unless --anonymous is given too.
 
-Users file: one "name:bcrypt-hash[:home]" per line, '#' starts a comment.
-Write it with "ftpd passwd". Home is a directory under --root (created on the
-first login); a user without one is confined to ROOT/NAME, and "/" gives a
-user the whole root. Anonymous users see only --anonymous-root.
+Users file: one "name:bcrypt-hash[:home][:key=value...]" per line, '#' starts
+a comment; the keys are perm, quota, quota-files, max-sessions, rate-down and
+rate-up. Write it with "ftpd user" (or "ftpd passwd"); SIGHUP reloads it.
+Home is a directory under --root (created on the first login); a user without
+one is confined to ROOT/NAME, and "/" gives a user the whole root. Anonymous
+users see only --anonymous-root.
+
+Virtual hosts (HOST, RFC 7151): one [[vhost]] table per host in the --config
+file, with name, root, users, and optionally anonymous, anonymous-root and
+welcome; a client that sends HOST name before USER logs in to that host's
+users and root. SIGHUP reloads every users file.
 
 Flags:
 `
@@ -215,7 +239,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	reuse := fs.String("tls-session-reuse", "required", "PROT P data connections must resume the control connection's TLS session (required, as vsftpd's require_ssl_reuse) or may not (optional, for clients such as Python's stock ftplib)")
 	fs.StringVar(&o.root, "root", "ftproot", "directory to serve (created if missing); nothing outside it is reachable")
 	fs.StringVar(&o.storage, "storage", "", "serve files from S3 instead of --root: s3://BUCKET/PREFIX?endpoint=http://HOST:PORT&region=REGION (credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; homes and --anonymous-root are prefixes under PREFIX; no APPE or REST+STOR: see README)")
-	fs.StringVar(&o.users, "users", "", "users file (name:bcrypt-hash[:home] lines); without it only anonymous read-only access")
+	fs.StringVar(&o.users, "users", "", "users file (name:bcrypt-hash[:home] lines), or a PostgreSQL DSN (postgres://user@host/db: users and bans shared by a fleet of nodes); without it only anonymous read-only access")
 	fs.Var(boolSetFlag{&o.anonymous, &o.anonymousSet}, "anonymous", "allow anonymous read-only logins (USER anonymous or ftp) (default true without --users, false with)")
 	fs.StringVar(&o.anonymousRoot, "anonymous-root", "", "the only directory anonymous users see, read-only (created if missing) (default ROOT/pub)")
 	fs.BoolVar(&o.anonWorldOnly, "anonymous-world-readable-only", true, "anonymous users may download only files readable by everyone (mode o+r), as vsftpd's anon_world_readable_only")
@@ -237,6 +261,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 			"4 descriptors (control and data connections, passive listener, file) and the process keeps 64 for itself")
 	fs.IntVar(&o.maxConnsPerIP, "max-connections-per-ip", defaultMaxConnectionsPerIP, "maximum simultaneous connections from one IP address (over it: 421), 0 = no limit")
 	fs.IntVar(&o.maxPassivePerIP, "max-passive-per-ip", ftp.DefaultMaxPassivePerIP, "maximum passive listeners (PASV/EPSV not yet connected) open at once for one client IP; over it PASV/EPSV get 425; 0 = no limit")
+	fs.Var(sizeFlag{v: &o.rateDown, rate: true}, "rate-down", "cap each session's downloads at `RATE` bytes/s (e.g. 2MiB), for users whose line in --users gives none, and anonymous users; 0: no limit (sendfile)")
+	fs.Var(sizeFlag{v: &o.rateUp, rate: true}, "rate-up", "cap each session's uploads at `RATE` bytes/s (e.g. 1MiB), likewise; 0: no limit (splice)")
 	fs.StringVar(&o.welcome, "welcome", "", "text of the 220 greeting")
 	fs.IntVar(&o.loops, "loops", 0, "event loops (default: one per CPU)")
 	fs.IntVar(&o.procs, "procs", 0, "Go processors (GOMAXPROCS); 0: twice Go's default, unless the GOMAXPROCS variable is set")
@@ -259,6 +285,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		if err := applyConfig(fs, o.config, set); err != nil {
 			return o, err
 		}
+		vhosts, err := loadVhosts(o.config)
+		if err != nil {
+			return o, err
+		}
+		o.vhosts = vhosts
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
@@ -407,7 +438,10 @@ func passwd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if *users == "" || fs.NArg() != 1 {
 		return errors.New("usage: ftpd passwd --users FILE NAME  (password on standard input)")
 	}
-	pw, err := readPassword(stdin)
+	if isDatabase(*users) {
+		return errors.New("ftpd passwd writes users files; for a database use ftpd user add|set --users DSN")
+	}
+	pw, err := askPassword(fs.Arg(0), stdin, stderr)
 	if err != nil {
 		return err
 	}
@@ -419,7 +453,7 @@ func passwd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "ftpd passwd: %s updated in %s\n", fs.Arg(0), *users)
+	fmt.Fprintf(stdout, "ftpd passwd: %s updated in %s; %s\n", fs.Arg(0), *users, sighupReminder)
 	return nil
 }
 
@@ -456,11 +490,27 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	var users *auth.UsersFile
 	var authn auth.Authenticator
-	if o.users != "" {
+	banStore := bans(o)
+	switch {
+	case isDatabase(o.users):
+		fleet, err := openFleet(ctx, o, logger)
+		if err != nil {
+			return err
+		}
+		defer fleet.close()
+		authn = fleet.users
+		if o.banAfter > 0 {
+			banStore = fleet.bans
+		}
+	case o.users != "":
 		if users, err = auth.LoadUsersFile(o.users, auth.Config{}); err != nil {
 			return err
 		}
 		authn = users
+	}
+	vhosts, vhostUsers, err := virtualHosts(o.vhosts)
+	if err != nil {
+		return err
 	}
 	var certs *ftptls.Certs
 	var tlsServer *ftptls.Server
@@ -485,13 +535,15 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	f, err := ftp.NewFactory(ftp.Config{
 		Root: root, Realm: realm, Users: authn, AllowAnonymous: o.anonymous, Welcome: o.welcome,
 		AnonymousRoot: o.anonymousRoot, AnonymousAnyMode: !o.anonWorldOnly,
-		IdleTimeout: idleOrOff(o.idleTimeout), LoginTimeout: idleOrOff(o.loginTimeout), Bans: bans(o), HashWorkers: o.hashWorkers,
+		IdleTimeout: idleOrOff(o.idleTimeout), LoginTimeout: idleOrOff(o.loginTimeout), Bans: banStore, HashWorkers: o.hashWorkers,
 		MaxConnections: o.maxConns, MaxConnectionsPerIP: o.maxConnsPerIP,
 		PublicHost: o.publicHost, Pool: pool, Logger: logger,
 		TLS: tlsServer, TLSRequired: o.tlsRequired, TLSAnonymousPlain: o.tlsAnonPlain, TLSReuse: o.tlsReuse,
 		MaxPassivePerIP: limitOrOff(o.maxPassivePerIP),
+		RateDown:        o.rateDown, RateUp: o.rateUp,
 		Data: dtp.Config{PortLow: o.passiveLo, PortHigh: o.passiveHi, IdleTimeout: idleOrOff(o.dataTimeout),
 			AllowForeignPeers: o.allowForeign, AllowPrivilegedPorts: o.allowPrivileged},
+		VirtualHosts: vhosts,
 	})
 	if err != nil {
 		return err
@@ -520,7 +572,7 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			return err
 		}
 		logger.Info("privileges dropped", "user", o.runAs, "uid", os.Getuid(), "gid", os.Getgid())
-		if o.users != "" {
+		if users != nil {
 			if f, err := os.Open(o.users); err != nil {
 				logger.Warn("the users file is not readable as --run-as: SIGHUP cannot reload it", "err", err)
 			} else {
@@ -529,8 +581,11 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 	}
 	access := "anonymous read-only"
-	if users != nil {
+	if authn != nil {
 		access = "users from " + o.users
+		if isDatabase(o.users) {
+			access = "users and bans in PostgreSQL" // the DSN may hold a password
+		}
 		if o.anonymous {
 			access += ", and anonymous read-only"
 		}
@@ -547,6 +602,9 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			scheme = "ftps" // implicit TLS
 		}
 		fmt.Fprintf(stdout, "ftpd: serving %s on %s://%s (%s)\n", served, scheme, a, access)
+	}
+	if len(vhosts) > 0 {
+		fmt.Fprintf(stdout, "ftpd: virtual hosts (HOST): %s\n", vhostNames(o.vhosts))
 	}
 	first := r.Addrs()[0].(*net.TCPAddr)
 	fmt.Fprintf(stdout, "ftpd: try  curl ftp://%s/  or  lftp -p %d %s   (Ctrl-C stops)\n", first, first.Port, first.IP)
@@ -565,6 +623,13 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 					logger.Error("reloading users file", "err", err)
 				} else {
 					logger.Info("users file reloaded")
+				}
+			}
+			for _, vu := range vhostUsers {
+				if err := vu.file.Reload(); err != nil {
+					logger.Error("reloading a virtual host's users file", "vhost", vu.name, "err", err)
+				} else {
+					logger.Info("virtual host users file reloaded", "vhost", vu.name)
 				}
 			}
 			if o.publicHost != "" {
@@ -663,11 +728,13 @@ func reloadConfig(old options, f *ftp.Factory, fileLimit uint64, logger *slog.Lo
 	if !o.maxConnsSet {
 		o.maxConns = defaultMaxConnections(fileLimit)
 	}
-	l := ftp.Limits{MaxConnections: o.maxConns, MaxConnectionsPerIP: o.maxConnsPerIP, MaxPassivePerIP: limitOrOff(o.maxPassivePerIP)}
+	l := ftp.Limits{MaxConnections: o.maxConns, MaxConnectionsPerIP: o.maxConnsPerIP, MaxPassivePerIP: limitOrOff(o.maxPassivePerIP),
+		RateDown: o.rateDown, RateUp: o.rateUp}
 	if l != f.CurrentLimits() {
 		f.SetLimits(l)
 		logger.Info("connection limits reloaded", "max_connections", l.MaxConnections,
-			"max_connections_per_ip", l.MaxConnectionsPerIP, "max_passive_per_ip", o.maxPassivePerIP)
+			"max_connections_per_ip", l.MaxConnectionsPerIP, "max_passive_per_ip", o.maxPassivePerIP,
+			"rate_down", l.RateDown, "rate_up", l.RateUp)
 	}
 	restart := map[string]bool{
 		"listen":     strings.Join(o.listen, ",") != strings.Join(old.listen, ","),
@@ -677,6 +744,7 @@ func reloadConfig(old options, f *ftp.Factory, fileLimit uint64, logger *slog.Lo
 		"users":      o.users != old.users,
 		"tls-cert":   o.tlsCert != old.tlsCert || o.tlsKey != old.tlsKey,
 		"run-as":     o.runAs != old.runAs,
+		"vhost":      !slices.Equal(o.vhosts, old.vhosts), // the hosts' users files are reloaded, their tables not
 	}
 	for name, changed := range restart {
 		if changed {

@@ -5,30 +5,23 @@
 package e2e_test
 
 import (
-	"fmt"
-	"os"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 
 	"github.com/gnetftp/gnetftp/ftp"
 	"github.com/gnetftp/gnetftp/internal/ftptest"
 	"github.com/gnetftp/gnetftp/internal/leaktest"
+	"github.com/gnetftp/gnetftp/internal/pgtest"
 )
 
-// TestMain stops the SeaweedFS the S3 tests may have started before it
-// looks for leaked goroutines.
+// TestMain stops PostgreSQL and the SeaweedFS that tests may have
+// started before it looks for leaked goroutines.
 func TestMain(m *testing.M) {
-	code := m.Run()
-	weed.Stop()
-	if code == 0 {
-		if err := goleak.Find(leaktest.Options()...); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
+	leaktest.Main(func() int {
+		code := pgtest.Main(m.Run)
+		weed.Stop()
+		return code
+	})
 }
 
 type server struct {

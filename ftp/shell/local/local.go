@@ -70,9 +70,10 @@ type Local struct {
 }
 
 var (
-	_ shell.Shell        = (*Local)(nil)
-	_ shell.NameLister   = (*Local)(nil)
-	_ shell.StreamLister = (*Local)(nil)
+	_ shell.Shell            = (*Local)(nil)
+	_ shell.NameLister       = (*Local)(nil)
+	_ shell.StreamLister     = (*Local)(nil)
+	_ shell.ExclusiveCreator = (*Local)(nil)
 )
 
 // New opens dir as a shell's root, and starts removing, in the
