@@ -37,6 +37,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -343,7 +344,7 @@ func (s *Shell) putMarker(r string) error {
 }
 
 // RemoveDirectory removes the marker of an empty directory: one with
-// other keys under it is fs.ErrExist, a file shell.ErrNotDir, the root
+// other keys under it is shell.ErrNotEmpty (and fs.ErrExist), a file shell.ErrNotDir, the root
 // fs.ErrPermission.
 func (s *Shell) RemoveDirectory(p string) error {
 	r, err := s.rel("rmdir", p)
@@ -363,7 +364,9 @@ func (s *Shell) RemoveDirectory(p string) error {
 	marker := false
 	for _, c := range out.Contents {
 		if aws.ToString(c.Key) != pre {
-			return shell.Wrap("rmdir", p, fs.ErrExist) // not empty
+			// Not empty: the kind the local shell gives (ENOTEMPTY
+			// matches fs.ErrExist too).
+			return shell.PathError("rmdir", p, shell.ErrNotEmpty, syscall.ENOTEMPTY)
 		}
 		marker = true
 	}
