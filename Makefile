@@ -45,9 +45,8 @@ test-deps:
 # go.mod has replace directives, so `go install pkg@version` refuses it),
 # never in this project's go.mod (its dependency graph is enormous). The
 # binary is cached by version; cold it takes about 7 minutes (26.5 on a
-# busy box) and 4 GB of
-# module and build caches, warm 15 s. internal/s3test.WeedVersion must
-# name the same version (a test checks).
+# busy box) and 4 GB of module and build caches, warm 15 s.
+# internal/s3test.WeedVersion must name the same version (a test checks).
 WEED_VERSION = v0.0.0-20261109003541-7506e5f91cd6
 weed:
 	@bin="$$($(GO) env GOPATH)/bin/weed-$(WEED_VERSION)"; \
