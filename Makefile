@@ -1,7 +1,7 @@
 # The two commands a new machine needs (see README.md):
 #   go run ./cmd/ftpd     serve ./ftproot on 127.0.0.1:2121, anonymous read-only
 #   make test             install what the tests need, then run every check
-.PHONY: test test-deps lint run fuzz bench
+.PHONY: test test-deps weed lint run fuzz bench
 
 GO ?= go
 
@@ -37,6 +37,28 @@ test-deps:
 		fi; \
 	fi
 	$(GO) mod download
+	@$(MAKE) --no-print-directory weed
+
+# weed builds SeaweedFS (the S3 store the ftp/shell/s3 tests and the
+# --storage s3 end-to-end test start as `weed mini`) once per machine:
+# inside its own module directory, where it is the main module (its
+# go.mod has replace directives, so `go install pkg@version` refuses it),
+# never in this project's go.mod (its dependency graph is enormous). The
+# binary is cached by version; cold it takes about 7 minutes (26.5 on a
+# busy box) and 4 GB of module and build caches, warm 15 s.
+# internal/s3test.WeedVersion must name the same version (a test checks).
+WEED_VERSION = v0.0.0-20261109003541-7506e5f91cd6
+weed:
+	@bin="$$($(GO) env GOPATH)/bin/weed-$(WEED_VERSION)"; \
+	if [ ! -x "$$bin" ]; then \
+		echo "building SeaweedFS $(WEED_VERSION) into $$bin (once per machine)"; \
+		tmp=$$(mktemp -d); \
+		src=$$(cd "$$tmp" && $(GO) mod download -json github.com/seaweedfs/seaweedfs@$(WEED_VERSION) | sed -n 's/.*"Dir": "\(.*\)".*/\1/p'); \
+		rmdir "$$tmp"; \
+		[ -n "$$src" ] || { echo "downloading SeaweedFS $(WEED_VERSION) failed"; exit 1; }; \
+		mkdir -p "$$(dirname "$$bin")"; \
+		(cd "$$src" && $(GO) build -o "$$bin.tmp" ./weed) && mv "$$bin.tmp" "$$bin"; \
+	fi
 
 # lint: gofmt, go vet, and the same vet for 32-bit Linux plus builds for
 # FreeBSD and macOS (field widths of syscall types differ there).

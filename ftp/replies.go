@@ -39,6 +39,9 @@ var fsErrors = []struct {
 	// log line (the name is not quoted back: it may be 16 KiB long).
 	{shell.ErrNameTooLong, ftpwire.StatusBadFileName, "File name too long."},
 	{fs.ErrInvalid, ftpwire.StatusFileUnavailable, "%s: Invalid argument."},
+	// A backend that cannot do it at all (APPE or REST+STOR on S3): 550
+	// with the reason, as SFTPGo answers, so that a client does not retry.
+	{shell.ErrUnsupported, ftpwire.StatusFileUnavailable, "%s: Operation not supported by this storage (an object store: no APPE, no REST before STOR)."},
 	{syscall.ENOSPC, ftpwire.StatusInsufficientStorage, "Requested action aborted. Insufficient storage."},
 	{syscall.EDQUOT, ftpwire.StatusExceededStorage, "Requested file action aborted, exceeded file storage allocation"},
 }

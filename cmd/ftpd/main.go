@@ -33,6 +33,8 @@ import (
 	"github.com/gnetftp/gnetftp/ftp/ban"
 	"github.com/gnetftp/gnetftp/ftp/dtp"
 	"github.com/gnetftp/gnetftp/ftp/ftptls"
+	"github.com/gnetftp/gnetftp/ftp/shell"
+	s3shell "github.com/gnetftp/gnetftp/ftp/shell/s3"
 	"github.com/gnetftp/gnetftp/reactor"
 )
 
@@ -104,6 +106,7 @@ type options struct {
 	tlsAnonPlain    bool
 	tlsReuse        ftp.TLSReuse
 	root            string
+	storage         string
 	users           string
 	anonymous       bool
 	anonymousSet    bool
@@ -236,6 +239,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.tlsAnonPlain, "tls-anonymous-plain", false, "with --tls-required: anonymous users may still log in and transfer without TLS")
 	reuse := fs.String("tls-session-reuse", "required", "PROT P data connections must resume the control connection's TLS session (required, as vsftpd's require_ssl_reuse) or may not (optional, for clients such as Python's stock ftplib)")
 	fs.StringVar(&o.root, "root", "ftproot", "directory to serve (created if missing); nothing outside it is reachable")
+	fs.StringVar(&o.storage, "storage", "", "serve files from S3 instead of --root: s3://BUCKET/PREFIX?endpoint=http://HOST:PORT&region=REGION (credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; homes and --anonymous-root are prefixes under PREFIX; no APPE or REST+STOR: see README)")
 	fs.StringVar(&o.users, "users", "", "users file (name:bcrypt-hash[:home] lines), or a PostgreSQL DSN (postgres://user@host/db: users and bans shared by a fleet of nodes); without it only anonymous read-only access")
 	fs.Var(boolSetFlag{&o.anonymous, &o.anonymousSet}, "anonymous", "allow anonymous read-only logins (USER anonymous or ftp) (default true without --users, false with)")
 	fs.StringVar(&o.anonymousRoot, "anonymous-root", "", "the only directory anonymous users see, read-only (created if missing) (default ROOT/pub)")
@@ -312,6 +316,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.root == "" {
 		return o, errors.New("--root is empty: give the directory to serve")
+	}
+	if o.storage != "" {
+		if _, err := s3shell.ParseStorageURL(o.storage); err != nil {
+			return o, fmt.Errorf("--storage: %w", err)
+		}
 	}
 	if len(o.listen) == 0 {
 		o.listen = []string{"127.0.0.1:2121"}
@@ -513,6 +522,16 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 		tlsServer = ftptls.NewServer(certs)
 	}
+	var realm shell.Realm
+	served := root
+	if o.storage != "" {
+		st, err := openStorage(o, logger)
+		if err != nil {
+			return err
+		}
+		defer st.close()
+		realm, served = st.realm, st.desc
+	}
 	pool := deferred.NewPool(deferred.PoolConfig{})
 	defer pool.Close()
 	obs, err := newObservability(o.observe, logger)
@@ -521,7 +540,7 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	defer obs.close(logger) // runs after r.Shutdown below: no more events
 	f, err := ftp.NewFactory(ftp.Config{
-		Root: root, Users: authn, AllowAnonymous: o.anonymous, Welcome: o.welcome,
+		Root: root, Realm: realm, Users: authn, AllowAnonymous: o.anonymous, Welcome: o.welcome,
 		AnonymousRoot: o.anonymousRoot, AnonymousAnyMode: !o.anonWorldOnly,
 		IdleTimeout: idleOrOff(o.idleTimeout), LoginTimeout: idleOrOff(o.loginTimeout), Bans: banStore, HashWorkers: o.hashWorkers,
 		MaxConnections: o.maxConns, MaxConnectionsPerIP: o.maxConnsPerIP,
@@ -590,7 +609,7 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		if i >= len(o.listen) {
 			scheme = "ftps" // implicit TLS
 		}
-		fmt.Fprintf(stdout, "ftpd: serving %s on %s://%s (%s)\n", root, scheme, a, access)
+		fmt.Fprintf(stdout, "ftpd: serving %s on %s://%s (%s)\n", served, scheme, a, access)
 	}
 	if len(vhosts) > 0 {
 		fmt.Fprintf(stdout, "ftpd: virtual hosts (HOST): %s\n", vhostNames(o.vhosts))
@@ -730,6 +749,7 @@ func reloadConfig(old options, f *ftp.Factory, fileLimit uint64, logger *slog.Lo
 		"listen":                                strings.Join(o.listen, ",") != strings.Join(old.listen, ","),
 		"listen-tls":                            strings.Join(o.listenTLS, ",") != strings.Join(old.listenTLS, ","),
 		"root":                                  o.root != old.root,
+		"storage":                               o.storage != old.storage,
 		"users":                                 o.users != old.users,
 		"tls-cert":                              o.tlsCert != old.tlsCert || o.tlsKey != old.tlsKey,
 		"run-as":                                o.runAs != old.runAs,

@@ -329,6 +329,21 @@ func TestBadFlagAndVersion(t *testing.T) {
 	assert.Contains(t, out.String(), "ftpd ")
 }
 
+func TestStorageFlag(t *testing.T) {
+	var out, errOut bytes.Buffer
+	assert.Equal(t, 2, run([]string{"--storage", "file:///srv/ftp"}, nil, &out, &errOut), "a bad URL is a usage error")
+	assert.Contains(t, errOut.String(), "--storage")
+	assert.Contains(t, errOut.String(), "s3://BUCKET/PREFIX")
+	errOut.Reset()
+	assert.Equal(t, 2, run([]string{"--storage", "s3://b?endpoint=x"}, nil, &out, &errOut))
+	assert.Contains(t, errOut.String(), "endpoint")
+	errOut.Reset()
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	assert.Equal(t, 1, run([]string{"--root", t.TempDir(), "--listen", "127.0.0.1:0", "--storage", "s3://b/p?endpoint=http://127.0.0.1:9"}, nil, &out, &errOut))
+	assert.Contains(t, errOut.String(), "AWS_ACCESS_KEY_ID", "no credentials: the reason, before listening")
+}
+
 // The example configuration in contrib/ is valid: check-config accepts it
 // (with its files replaced by real ones, and its public host by an
 // address), and a certificate that does not load is an error.

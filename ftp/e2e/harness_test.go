@@ -14,7 +14,15 @@ import (
 	"github.com/gnetftp/gnetftp/internal/pgtest"
 )
 
-func TestMain(m *testing.M) { leaktest.Main(func() int { return pgtest.Main(m.Run) }) }
+// TestMain stops PostgreSQL and the SeaweedFS that tests may have
+// started before it looks for leaked goroutines.
+func TestMain(m *testing.M) {
+	leaktest.Main(func() int {
+		code := pgtest.Main(m.Run)
+		weed.Stop()
+		return code
+	})
+}
 
 type server struct {
 	addr string

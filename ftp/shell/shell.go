@@ -161,4 +161,8 @@ var (
 	// (ENOTEMPTY). Errors of this kind also match fs.ErrExist when their
 	// cause is the errno, as before this kind existed.
 	ErrNotEmpty = errors.New("directory not empty")
+	// ErrUnsupported: the backend cannot do this at all (an object store
+	// cannot append to an object or write one from an offset: APPE and
+	// REST+STOR on S3), as opposed to refusing this user or this path.
+	ErrUnsupported = errors.New("operation not supported by this storage")
 )
