@@ -154,3 +154,7 @@ func Defer[T any](p Submitter, loop protocol.Loop, fn func() (T, error), dropped
 	}
 	return d
 }
+
+// Queued reports the functions waiting for a worker (not those running):
+// the pool's queue depth, for metrics. Safe from any goroutine.
+func (p *Pool) Queued() int { return len(p.tasks) }

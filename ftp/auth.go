@@ -5,6 +5,7 @@ package ftp
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 
@@ -23,7 +24,7 @@ func (s *session) cmdUSER(arg string) {
 	}
 	s.user = arg
 	s.state = stateInAuth
-	s.anonymous = s.f.cfg.AllowAnonymous && isAnonymousName(arg)
+	s.anonymous = s.host.anonymous && isAnonymousName(arg)
 	if s.anonymous {
 		s.reply(ftpwire.StatusNeedPassword, "Guest login ok, type your email address as password.")
 		return
@@ -42,6 +43,8 @@ func (s *session) cmdPASS(arg string) {
 	addr := addrOf(s.Transport.RemoteAddr())
 	if s.f.banned(addr) {
 		// Banned since this connection was made: no password check.
+		s.refused(RefusedBanned)
+		s.loginDenied(LoginBanned, errBanned)
 		s.reply(ftpwire.StatusServiceNotAvailable, bannedText)
 		s.Transport.LoseConnection()
 		return
@@ -55,9 +58,9 @@ func (s *session) cmdPASS(arg string) {
 		s.openShell(shell.Login{User: user, Anonymous: true})
 		return
 	}
-	users := s.f.cfg.Users
+	users := s.host.users
 	if users == nil {
-		s.loginFailed(errBadLogin)
+		s.loginFailed(fmt.Errorf("%w: %w", errBadLogin, auth.ErrUnknownUser))
 		return
 	}
 	// The password check runs on the hash pool, in this address's turn;
@@ -79,15 +82,24 @@ func (s *session) cmdPASS(arg string) {
 		s.hashGone = nil
 		switch {
 		case errors.Is(err, errBanned):
+			s.refused(RefusedBanned)
+			s.loginDenied(LoginBanned, err)
 			s.reply(ftpwire.StatusServiceNotAvailable, bannedText)
 			s.Transport.LoseConnection()
 		case errors.Is(err, auth.ErrBusy), errors.Is(err, auth.ErrClosed):
 			s.f.stats.hashBusy.Add(1)
 			s.warn("ftp password checks busy", "user", logText(user))
+			s.refused(RefusedPasswordChecksBusy)
+			s.loginDenied(LoginBusy, err)
 			s.reply(ftpwire.StatusServiceNotAvailable, "Server busy, try again later.")
 			s.Transport.LoseConnection()
+		case errors.Is(err, auth.ErrUnavailable):
+			s.warn("ftp user store unavailable", "user", logText(user), "err", logText(errString(err)))
+			s.loginDenied(LoginUnavailable, err)
+			s.reply(ftpwire.StatusServiceNotAvailable, "Service not available: the user database cannot be reached, try again later.")
+			s.Transport.LoseConnection()
 		case err != nil:
-			s.loginFailed(errBadLogin)
+			s.loginFailed(fmt.Errorf("%w: %w", errBadLogin, err))
 		default:
 			s.openShell(shell.Login{User: user, Home: home})
 		}
@@ -111,13 +123,13 @@ var errBanned = errors.New("ftp: address banned before its password check")
 // the realm has the shell ready, else on the worker pool (creating a
 // home touches the disk).
 func (s *session) openShell(login shell.Login) {
-	if rr, ok := s.f.cfg.Realm.(shell.ReadyRealm); ok {
+	if rr, ok := s.host.realm.(shell.ReadyRealm); ok {
 		if sh, ok := rr.ReadyShell(login); ok {
 			s.loggedIn(sh)
 			return
 		}
 	}
-	realm := s.f.cfg.Realm
+	realm := s.host.realm
 	blocking(s, func() (shell.Shell, error) { return realm.Shell(login) }, func(sh shell.Shell, err error) {
 		if err != nil {
 			s.loginFailed(err)
@@ -133,7 +145,7 @@ func (s *session) openShell(login shell.Login) {
 func (s *session) quickLogin(user, password string) (shell.Shell, bool) {
 	home := ""
 	if !s.anonymous {
-		ca, ok := s.f.cfg.Users.(auth.CachedAuthenticator)
+		ca, ok := s.host.users.(auth.CachedAuthenticator)
 		if !ok {
 			return nil, false
 		}
@@ -141,7 +153,7 @@ func (s *session) quickLogin(user, password string) (shell.Shell, bool) {
 			return nil, false
 		}
 	}
-	rr, ok := s.f.cfg.Realm.(shell.ReadyRealm)
+	rr, ok := s.host.realm.(shell.ReadyRealm)
 	if !ok {
 		return nil, false
 	}
@@ -149,9 +161,14 @@ func (s *session) quickLogin(user, password string) (shell.Shell, bool) {
 }
 
 func (s *session) loggedIn(sh shell.Shell) {
+	sh, ok := s.applyLimits(sh)
+	if !ok {
+		return
+	}
 	s.sh = sh
 	s.state = stateAuthed
 	s.touch() // from the login deadline to the idle timeout
+	s.logLogin()
 	s.notify(func(ev Events) { ev.Login(LoginEvent{SessionInfo: s.info(), OK: true}) })
 	if s.anonymous {
 		s.reply(ftpwire.StatusLoggedIn, "Anonymous login ok, access restrictions apply.")
@@ -175,10 +192,12 @@ func (s *session) loginFailed(err error) {
 	} else {
 		s.warn("ftp login error", "user", logText(s.user), "err", logText(errString(err)))
 	}
+	reason := loginReason(err)
 	if s.logs() {
-		s.f.cfg.Logger.Info("ftp login failed", "peer", s.Transport.RemoteAddr().String(), "user", logText(s.user))
+		s.f.cfg.Logger.Info("ftp login failed", "peer", s.Transport.RemoteAddr().String(), "user", logText(s.user),
+			"reason", reason)
 	}
-	s.notify(func(ev Events) { ev.Login(LoginEvent{SessionInfo: s.info(), Err: err}) })
+	s.notify(func(ev Events) { ev.Login(LoginEvent{SessionInfo: s.info(), Err: err, Reason: reason}) })
 	s.state = stateUnauth
 	s.failures++
 	release := s.LineReceiver.Hold()

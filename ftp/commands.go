@@ -20,11 +20,14 @@ type command struct {
 }
 
 // commandTable is the declarative table of every command the server knows
-// (RFC 959, 2389, 2428, 3659 and the X* aliases of RFC 775).
+// (RFC 959, 2389, 2428, 3659, 7151 and the X* aliases of RFC 775). SITE's
+// subcommands have a table of their own (siteTable).
 func commandTable() map[string]*command {
 	rows := []*command{
 		{name: "USER", public: true, arg: argRequired, help: "USER <name>: log in as name", run: (*session).cmdUSER},
 		{name: "PASS", public: true, arg: argOptional, help: "PASS <password>: the password for USER", run: (*session).cmdPASS},
+		{name: "HOST", public: true, arg: argRequired, help: "HOST <name>: the virtual host to log in to, before USER (RFC 7151)", run: (*session).cmdHOST},
+		{name: "REIN", public: true, arg: argNone, help: "REIN: log out and start again as just after connecting", run: (*session).cmdREIN},
 		{name: "QUIT", public: true, arg: argNone, urgent: true, help: "QUIT: end the session", run: (*session).cmdQUIT},
 		{name: "NOOP", arg: argNone, duringTransfer: true, help: "NOOP: do nothing", run: (*session).cmdNOOP},
 		{name: "SYST", arg: argNone, help: "SYST: system type", run: (*session).cmdSYST},
@@ -58,15 +61,16 @@ func commandTable() map[string]*command {
 		{name: "MLST", arg: argOptional, help: "MLST [path]: facts of one entry (RFC 3659)", run: (*session).cmdMLST},
 		{name: "RETR", arg: argRequired, help: "RETR <file>: download", run: (*session).cmdRETR},
 		{name: "STOR", arg: argRequired, help: "STOR <file>: upload (atomic: the old file stays until the upload completes)", run: (*session).cmdSTOR},
+		{name: "STOU", arg: argOptional, help: "STOU [name]: upload under a new unique name, told in the 150 reply (atomic, never replaces a file)", run: (*session).cmdSTOU},
 		{name: "APPE", arg: argRequired, help: "APPE <file>: append", run: (*session).cmdAPPE},
 		{name: "ABOR", arg: argNone, duringTransfer: true, urgent: true, help: "ABOR: abort the transfer", run: (*session).cmdABOR},
+		{name: "SITE", arg: argRequired, help: "SITE <CHMOD|UTIME|HELP> ...: site commands (HELP SITE or SITE HELP lists them)", run: (*session).cmdSITE},
 		{name: "AUTH", public: true, arg: argRequired, help: "AUTH TLS: make the control connection TLS (RFC 4217)", run: (*session).cmdAUTH},
 		{name: "PBSZ", public: true, arg: argRequired, help: "PBSZ 0: protection buffer size, after AUTH TLS", run: (*session).cmdPBSZ},
 		{name: "PROT", public: true, arg: argRequired, help: "PROT P|C: data connections with TLS (P) or without (C)", run: (*session).cmdPROT},
 		{name: "CCC", public: true, arg: argNone, help: "CCC: clear the control connection (refused)", run: (*session).cmdCCC},
 		// Known, not implemented: 502 (Twisted's behaviour for these).
-		{name: "ACCT"}, {name: "REIN"}, {name: "SITE"}, {name: "SMNT"}, {name: "STOU"},
-		{name: "HOST"}, {name: "LANG"},
+		{name: "ACCT"}, {name: "SMNT"}, {name: "LANG"},
 	}
 	aliases := map[string]string{"XPWD": "PWD", "XCWD": "CWD", "XCUP": "CDUP", "XMKD": "MKD", "XRMD": "RMD"}
 	t := make(map[string]*command, len(rows)+len(aliases))

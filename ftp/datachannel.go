@@ -83,8 +83,8 @@ func (s *session) cmdPASV(string) {
 		return
 	}
 	announce := ip
-	if s.f.pubIP != nil {
-		announce = s.f.pubIP
+	if pub := s.f.pubIP.Load(); pub != nil {
+		announce = *pub
 	}
 	s.listenPassive(ip, func(p *dtp.Passive) {
 		s.replyf(ftpwire.StatusPassive, "Entering Passive Mode (%s).", ftpwire.FormatPASV(announce, p.Port()))
@@ -107,7 +107,7 @@ func (s *session) listenPassive(ip net.IP, ok func(p *dtp.Passive)) {
 		}
 	}
 	if !s.f.takePassive(s.ip) {
-		s.warn("ftp passive listeners per IP exhausted", "max", s.f.cfg.MaxPassivePerIP)
+		s.refused(RefusedMaxPassivePerIP)
 		s.reply(ftpwire.StatusCantOpenData, "Can't open data connection: too many passive connections open from your address.")
 		return
 	}
@@ -171,7 +171,7 @@ func (s *session) cmdEPSV(arg string) {
 		s.reply(ftpwire.StatusCommandOK, "EPSV ALL OK")
 		return
 	case kind == ftpwire.EPSVIPv4 && !v4, kind == ftpwire.EPSVIPv6 && v4:
-		s.reply(ftpwire.StatusNetworkProtocol, "Network protocol not supported, use ("+map[bool]string{true: "1", false: "2"}[v4]+")")
+		s.reply(ftpwire.StatusNetworkProtocol, "Network protocol not supported, use ("+familyNumber(ip)+")")
 		return
 	}
 	if s.dataProtRefused() {
@@ -205,7 +205,13 @@ func (s *session) activeMode(name, arg string, parse func(string) (*net.TCPAddr,
 	}
 	if err := dtp.CheckActive(s.f.cfg.Data, s.peerIP, target); err != nil {
 		s.warn("ftp refused active data address", "target", target.String(), "err", err)
-		s.replyf(ftpwire.StatusSyntaxError, "Illegal %s command: %v.", name, err)
+		if errors.Is(err, dtp.ErrForeignAddress) && (target.IP.To4() == nil) != (s.peerIP.To4() == nil) {
+			// The other family than the control connection's can only be
+			// another host (RFC 2428 section 2: 522 names what works).
+			s.reply(ftpwire.StatusNetworkProtocol, "Network protocol not supported, use ("+familyNumber(s.peerIP)+")")
+			return
+		}
+		s.replyf(ftpwire.StatusSyntaxError, "Illegal %s command: %s.", name, activeRefusal(err))
 		return
 	}
 	s.closeData()
@@ -224,4 +230,33 @@ func (s *session) takeData() (dtp.Channel, bool) {
 	d := s.data
 	s.data = nil // from now on Accept's own timeout applies
 	return d, true
+}
+
+// familyNumber is RFC 2428's network protocol number of ip's family: "1"
+// for IPv4, "2" for IPv6.
+func familyNumber(ip net.IP) string {
+	if ip.To4() != nil {
+		return "1"
+	}
+	return "2"
+}
+
+// activeRefusals are the reply texts of dtp.CheckActive's refusals: the
+// package's own error texts carry its name, which is no client's business.
+var activeRefusals = []struct {
+	err  error
+	text string
+}{
+	{dtp.ErrForeignAddress, "data connection to a third host refused"},
+	{dtp.ErrPrivilegedPort, "data connection to a privileged port refused"},
+}
+
+// activeRefusal is the reply text for a refused PORT/EPRT target.
+func activeRefusal(err error) string {
+	for _, r := range activeRefusals {
+		if errors.Is(err, r.err) {
+			return r.text
+		}
+	}
+	return "bad address"
 }

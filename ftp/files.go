@@ -47,6 +47,7 @@ func (s *session) simple(arg string, op func(shell.Shell, string) error, ok func
 	sh := s.sh
 	blocking(s, func() (struct{}, error) { return struct{}{}, op(sh, p) }, func(_ struct{}, err error) {
 		if err != nil {
+			s.changeFailed(p, err)
 			s.replyErr(err, arg)
 			return
 		}
@@ -139,9 +140,18 @@ func (s *session) cmdMFMT(arg string) {
 		s.replyf(ftpwire.StatusArgSyntaxError, "Syntax error: MFMT YYYYMMDDHHMMSS path (got '%s').", printable(arg))
 		return
 	}
+	s.setModTime("MFMT", name, t, "Command 'MFMT' not implemented for this filesystem", func(p string) {
+		s.replyf(ftpwire.StatusFileStatus, "Modify=%s; %s", t.Format("20060102150405"), p)
+	})
+}
+
+// setModTime sets name's modification time for cmd (MFMT, SITE UTIME):
+// 502 with unsupported where the shell cannot, else done with the path
+// once it is set.
+func (s *session) setModTime(cmd, name string, t time.Time, unsupported string, done func(p string)) {
 	ts, can := s.sh.(shell.TimeSetter)
 	if !can {
-		s.reply(ftpwire.StatusNotImplemented, "Command 'MFMT' not implemented for this filesystem")
+		s.reply(ftpwire.StatusNotImplemented, unsupported)
 		return
 	}
 	p, err := s.path(name)
@@ -151,10 +161,11 @@ func (s *session) cmdMFMT(arg string) {
 	}
 	blocking(s, func() (struct{}, error) { return struct{}{}, ts.SetModTime(p, t) }, func(_ struct{}, err error) {
 		if err != nil {
+			s.logChangeFailed(cmd, p, err)
 			s.replyErr(err, name)
 			return
 		}
-		s.changed("MFMT", p, "")
-		s.replyf(ftpwire.StatusFileStatus, "Modify=%s; %s", t.Format("20060102150405"), p)
+		s.changed(cmd, p, "")
+		done(p)
 	})
 }

@@ -37,6 +37,8 @@ func FuzzSession(f *testing.F) {
 		"USER alice\nPASS secret\nMFMT 20210101000000 in.txt\nOPTS MLST type;size;\nTYPE A\nMODE S\nSTRU F",
 		"USER alice\nPASS wrong\nUSER alice\nPASS wrong\nPASS\n\n \r\nNOOP\nCWD /../..\nCWD \x00",
 		"USER alice\nPASS secret\nMKD a\rb\nCWD a\rb\nRETR x\r226 fake",
+		"HOST a.example\nUSER alice\nHOST b\nPASS secret\nSITE CHMOD 777 up/outside.txt\nSITE UTIME up/outside.txt 20200101000000\nSITE HELP\nPASV\nSTOU up/x\nREIN\nPWD",
+		"USER alice\nPASS secret\nSITE CHMOD 4755 in.txt\nSITE UTIME in.txt a b c UTC\nHELP SITE\nLIST -d up\nNLST -CF up\nRMD up\nREIN x",
 	} {
 		f.Add([]byte(s))
 	}

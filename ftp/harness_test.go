@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -71,12 +72,18 @@ func (h *pi) next() string {
 		h.buf += h.tr.Take()
 		if r, rest, ok := cutReply(h.buf); ok {
 			h.buf = rest
+			require.NotRegexp(h.t, packagePrefix, r, "a reply names an internal package")
 			return r
 		}
 		require.True(h.t, time.Now().Before(deadline), "no reply; have %q", h.buf)
 		h.tr.FakeLoop.WaitPending(50 * time.Millisecond)
 	}
 }
+
+// packagePrefix finds an internal package's error prefix ("dtp: ...",
+// "shell: ...") in a reply: every reply of every PI test is checked, so
+// an error text that leaks into a reply fails the test that provokes it.
+var packagePrefix = regexp.MustCompile(`\b(auth|ban|deferred|dtp|ftp|ftptls|ftpwire|listing|local|shell): `)
 
 // cutReply takes the first complete reply off s (its lines joined with
 // \n) with ftpwire's Assembler. A line outside a reply that has no code,

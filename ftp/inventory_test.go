@@ -32,11 +32,12 @@ func TestBeforeLoginOnlyPublicCommandsRun(t *testing.T) {
 	h := newPI(t, nil)
 	h.next()
 	for _, c := range []string{"CDUP", "CWD /", "LIST", "NLST", "MODE S", "STRU F", "PASV", "EPSV", "PORT 127,0,0,1,4,1",
-		"PWD", "XPWD", "RETR x", "STOR x", "SYST", "TYPE I", "MKD d", "DELE f", "SIZE f", "MDTM f", "STAT", "OPTS UTF8 ON",
+		"PWD", "XPWD", "RETR x", "STOR x", "SYST", "TYPE I", "MKD d", "DELE f", "SIZE f", "MDTM f", "STAT",
 		"NOOP", "ABOR", "REST 0", "RNFR a", "RNTO b", "SITE HELP", "ALLO 5"} {
 		assert.Equal(t, "530 Please login with USER and PASS.", h.cmd(c), c)
 	}
 	assert.Regexp(t, `^211-Features:\n`, h.cmd("FEAT"), "FEAT is public (Twisted's PUBLIC_COMMANDS)")
+	assert.Equal(t, "200 UTF8 mode is always on.", h.cmd("OPTS UTF8 ON"), "OPTS is public: lftp sends it right after AUTH TLS, before USER")
 	assert.Regexp(t, `^214-The following commands are recognized:\n`, h.cmd("HELP"))
 	assert.Equal(t, "214 USER <name>: log in as name", h.cmd("HELP USER"))
 	assert.Equal(t, "500 Syntax error: command 'FROB' unrecognized.", h.cmd("FROB"),
@@ -337,8 +338,9 @@ func TestLogsNameTransfersAndNeverAPassword(t *testing.T) {
 		case "ftp login failed":
 			sawFail = rec["user"] == "alice"
 		case "ftp transfer":
-			sawXfer = rec["user"] == "alice" && rec["path"] == "/logged.txt" && rec["bytes"] == float64(5) &&
-				rec["kind"] == "STOR" && rec["duration"] != nil
+			_, numeric := rec["duration_ms"].(float64)
+			sawXfer = rec["user"] == "alice" && rec["ftp_path"] == "/logged.txt" && rec["bytes"] == float64(5) &&
+				rec["path"] == filepath.Join(h.root, "logged.txt") && rec["kind"] == "STOR" && numeric
 		}
 	}
 	assert.True(t, sawStart && sawEnd && sawXfer && sawFail, "start %v end %v transfer %v failed login %v\n%s",
@@ -503,13 +505,15 @@ func TestNLSTWithAndWithoutNameLister(t *testing.T) {
 				"NLST d":       "a.bin\r\nb.txt\r\nsub\r\n",
 				"NLST d/*.txt": "b.txt\r\n",
 				"NLST d/b.txt": "b.txt\r\n",
-				"NLST nothing": "",
+				"NLST d/*.no":  "",
 			} {
 				data := h.pasv()
 				h.cmd(cmd)
 				assert.Equal(t, want, readAll(t, data), cmd)
 				assert.Equal(t, "226 Transfer Complete.", h.next(), cmd)
 			}
+			h.pasv()
+			assert.Equal(t, "550 nothing: No such file or directory.", h.cmd("NLST nothing"), "as LIST")
 		})
 	}
 }

@@ -13,7 +13,6 @@
 package ftp
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -43,28 +42,49 @@ const (
 
 // listSpec is a listing command's request, parsed on the loop.
 type listSpec struct {
-	kind     listKind
-	p        string        // the resolved path
-	glob     *listing.Glob // filters names; nil for none
-	now      time.Time     // LIST dates
-	facts    listing.Facts // MLSD
-	writable bool          // MLSD perm fact
+	kind    listKind
+	p       string        // the resolved path
+	glob    *listing.Glob // filters names; nil for none
+	now     time.Time     // LIST dates
+	facts   listing.Facts // MLSD
+	perms   listing.Perms // MLSD perm fact
+	dirOnly bool          // ls -d: the entry of p itself, not its entries
+	name    string        // ls -d: the name it is listed by (the argument, as ls does)
+	text    string        // the path as the client wrote it, without options: error replies quote it
 }
 
-// listSpec parses a LIST/NLST/STAT argument: leading "-a"/"-l"/"-la"
-// style words are ignored (ls flags sent by clients), and a glob in the
-// last segment filters names (within listing's limits: 501 beyond them).
+// lsFlags are the ls options a LIST/NLST/STAT argument may start with,
+// as clients send them and vsftpd accepts them ("-la", "-a -l", "-1",
+// "-C", "-F", "-d", "-t", "-r", "-R"): a word of these letters after a
+// dash is an option, never a path. Only -d changes anything (the
+// directory itself, not its entries); the others are ignored: listings
+// are always long (LIST) or names (NLST), sorted by name, every entry
+// shown but an upload in progress, and not recursive.
+const lsFlags = "1aACdFghlLnRrSstU"
+
+// listSpec parses a LIST/NLST/STAT argument: leading option words (see
+// lsFlags), then a path whose last segment may be a glob that filters
+// names (within listing's limits: 501 beyond them).
 func (s *session) listSpec(arg string, kind listKind) (listSpec, error) {
 	arg = strings.TrimSpace(arg)
-	for strings.HasPrefix(arg, "-") {
+	dirOnly := false
+	for len(arg) > 1 && arg[0] == '-' {
 		flag, rest, _ := strings.Cut(arg, " ")
-		if strings.Trim(flag, "-aAlLRtrhF1") != "" {
+		if strings.Trim(flag[1:], lsFlags) != "" {
 			break
 		}
+		dirOnly = dirOnly || strings.Contains(flag, "d")
 		arg = strings.TrimSpace(rest)
 	}
 	spec := s.newSpec(kind)
+	spec.dirOnly, spec.text = dirOnly, arg
+	if spec.name = arg; arg == "" {
+		spec.name = "."
+	}
 	if dir, base := path.Split(arg); listing.HasGlob(base) {
+		// -d with a glob: the matches themselves, which is what a glob
+		// lists anyway (a matching directory is not entered).
+		spec.dirOnly = false
 		g, err := listing.CompileGlob(base)
 		if err != nil {
 			return spec, ftpwire.Errorf(ftpwire.StatusArgSyntaxError,
@@ -83,7 +103,7 @@ func (s *session) listSpec(arg string, kind listKind) (listSpec, error) {
 
 // newSpec is a listing of kind with the session's settings.
 func (s *session) newSpec(kind listKind) listSpec {
-	return listSpec{kind: kind, now: s.Transport.Loop().Now(), facts: s.facts, writable: s.writable()}
+	return listSpec{kind: kind, now: s.Transport.Loop().Now(), facts: s.facts, perms: s.perms()}
 }
 
 // listStream is a listing on its way to the client: the shell's batches,
@@ -115,6 +135,13 @@ func (s *session) openListing(spec listSpec, then func(ls *listStream, err error
 				return nil, shell.ErrNotDir
 			}
 		}
+		if spec.dirOnly {
+			fi, err := sh.Stat(spec.p)
+			if err != nil {
+				return nil, err
+			}
+			return &listStream{lst: shell.SliceListing([]fs.FileInfo{namedInfo{fi, spec.name}}), spec: spec}, nil
+		}
 		lst, err := shell.OpenListing(sh, spec.p, spec.kind == listNames)
 		if err != nil {
 			return nil, err
@@ -143,10 +170,14 @@ func (ls *listStream) fill() ([]byte, error) {
 	return ls.buf, nil
 }
 
-// appendEntry formats one entry as the listing's command sends it.
+// appendEntry formats one entry as the listing's command sends it. A
+// name with a CR or LF in it is left out: a client splits listings into
+// lines, so it would see phantom entries (part of a name taken for a
+// name of its own), and no command line can name such a file anyway.
 func (ls *listStream) appendEntry(dst []byte, fi fs.FileInfo) []byte {
 	sp := &ls.spec
-	if sp.glob != nil && !sp.glob.Match(fi.Name()) {
+	name := fi.Name()
+	if strings.ContainsAny(name, "\r\n") || (sp.glob != nil && !sp.glob.Match(name)) {
 		return dst
 	}
 	switch {
@@ -156,7 +187,7 @@ func (ls *listStream) appendEntry(dst []byte, fi fs.FileInfo) []byte {
 	case sp.kind == listNames:
 		return listing.AppendNLST(dst, fi.Name())
 	case sp.kind == listFacts:
-		return listing.AppendMLSx(dst, fi, fi.Name(), sp.facts, sp.writable, true)
+		return listing.AppendMLSx(dst, fi, fi.Name(), sp.facts, sp.perms, true)
 	}
 	return listing.AppendLIST(dst, fi, sp.now)
 }
@@ -205,16 +236,27 @@ func (ls *listStream) Close() error { return ls.lst.Close() }
 func (s *session) cmdLIST(arg string) { s.list(arg, listLong) }
 
 // cmdNLST accepts a bare NLST (Twisted requires an argument; RFC 959 and
-// every client say it is optional).
+// every client say it is optional). A missing path is 550, as for LIST
+// (vsftpd, ProFTPD; Twisted sends an empty listing); a glob that matches
+// nothing is an empty listing.
 func (s *session) cmdNLST(arg string) { s.list(arg, listNames) }
 
 // cmdMLSD sends the facts of every entry of a directory (RFC 3659 7);
 // a file is 550 "is not a directory" (as ProFTPD; MLST describes files).
 func (s *session) cmdMLSD(arg string) { s.list(arg, listFacts) }
 
-// writable is whether the session's user may change files, for the MLSx
-// perm fact.
-func (s *session) writable() bool { return !s.anonymous && !shell.IsReadOnly(s.sh) }
+// perms is what the session's user may do, for the MLSx perm fact: read
+// only (anonymous, a read-only shell), what its permissions grant (a
+// shell.PermissionShell: a user with limits), or everything.
+func (s *session) perms() listing.Perms {
+	if s.anonymous || shell.IsReadOnly(s.sh) {
+		return listing.ReadOnlyPerms
+	}
+	if ps, ok := s.sh.(shell.PermissionShell); ok {
+		return listing.PermsFor(ps.Granted)
+	}
+	return listing.AllPerms
+}
 
 // transferNames are the commands' names in transfer logs and events.
 var transferNames = map[listKind]string{listLong: "LIST", listNames: "NLST", listFacts: "MLSD"}
@@ -235,22 +277,22 @@ func (s *session) list(arg string, kind listKind) {
 	} else {
 		spec, err = s.listSpec(arg, kind)
 	}
+	if kind == listFacts {
+		spec.text = arg
+	}
 	if err != nil {
 		d.Close()
-		s.replyErr(err, arg)
+		s.replyErr(err, spec.text)
 		return
 	}
 	s.openListing(spec, func(ls *listStream, err error) {
 		var src io.Reader = ls
-		if err != nil && kind == listNames && errors.Is(err, fs.ErrNotExist) {
-			src, err = bytes.NewReader(nil), nil // NLST of nothing is an empty listing (Twisted)
-		}
 		if err != nil {
 			d.Close()
-			s.replyErr(err, arg)
+			s.replyErr(err, spec.text)
 			return
 		}
-		s.runTransfer(transferNames[kind], spec.p, d, func(ctx context.Context, conn dataConn) (int64, error) {
+		s.runTransfer(transferNames[kind], spec.p, "", d, func(ctx context.Context, conn dataConn) (int64, error) {
 			return conn.send(ctx, src, false, s.f.cfg.Data.IdleTimeout)
 		}, func(error) error {
 			if ls == nil {
@@ -269,13 +311,13 @@ func (s *session) cmdMLST(arg string) {
 		s.replyErr(err, arg)
 		return
 	}
-	sh, facts, writable := s.sh, s.facts, s.writable()
+	sh, facts, perms := s.sh, s.facts, s.perms()
 	blocking(s, func() (fs.FileInfo, error) { return sh.Stat(p) }, func(fi fs.FileInfo, err error) {
 		if err != nil {
 			s.replyErr(err, arg)
 			return
 		}
-		line := listing.AppendMLSx(nil, fi, p, facts, writable, false)
+		line := listing.AppendMLSx(nil, fi, p, facts, perms, false)
 		s.reply(ftpwire.StatusFileActionOK, "Listing "+p+"\n "+string(line)+"\nEnd")
 	})
 }
@@ -285,12 +327,12 @@ func (s *session) cmdMLST(arg string) {
 func (s *session) statListing(arg string) {
 	spec, err := s.listSpec(arg, listLong)
 	if err != nil {
-		s.replyErr(err, arg)
+		s.replyErr(err, spec.text)
 		return
 	}
 	s.openListing(spec, func(ls *listStream, err error) {
 		if err != nil {
-			s.replyErr(err, arg)
+			s.replyErr(err, spec.text)
 			return
 		}
 		ls.control = true
@@ -360,4 +402,28 @@ func (s *session) closeStatList() {
 	if err := s.f.cfg.Pool.Submit(func() { _ = ls.Close() }); err != nil {
 		_ = ls.Close()
 	}
+}
+
+// namedInfo is an entry under another name than its own (ls -d).
+type namedInfo struct {
+	fs.FileInfo
+	name string
+}
+
+func (n namedInfo) Name() string { return n.name }
+
+// Owner and Group pass the entry's own through (shell.FileInfoOwner).
+func (n namedInfo) Owner() string {
+	if o, ok := n.FileInfo.(shell.FileInfoOwner); ok {
+		return o.Owner()
+	}
+	return "ftp"
+}
+
+// Group: see Owner.
+func (n namedInfo) Group() string {
+	if o, ok := n.FileInfo.(shell.FileInfoOwner); ok {
+		return o.Group()
+	}
+	return "ftp"
 }

@@ -239,3 +239,74 @@ func TestOverlongGlobsAreRefused(t *testing.T) {
 	assert.Zero(t, sh.opened.Load())
 	assert.Equal(t, "200 Command OK", h.cmd("NOOP"))
 }
+
+// listData runs one listing command over a passive connection and
+// returns what came over it (after its 150 and 226).
+func (h *pi) listData(cmd string) string {
+	h.t.Helper()
+	data := h.pasv()
+	require.Regexp(h.t, `^150 `, h.cmd(cmd), cmd)
+	got := readAll(h.t, data)
+	require.Equal(h.t, "226 Transfer Complete.", h.next(), cmd)
+	return got
+}
+
+// ls options as clients send them and vsftpd accepts them are options,
+// never paths: -a -l -C -F -t -r -R -1 are ignored (alone, combined, or
+// as separate words), -d lists the directory itself.
+func TestListFlagsAreNeverPaths(t *testing.T) {
+	h := newPI(t, nil)
+	h.login()
+	writeFile(t, h.root, "d/b.txt", "bb")
+	writeFile(t, h.root, "a.txt", "a")
+	plain := h.listData("LIST")
+	require.Contains(t, plain, " a.txt\r\n")
+	for _, flags := range []string{"-a", "-l", "-la", "-C", "-F", "-t", "-r", "-R", "-1", "-a -l", "-lt -r", "-aCFrt"} {
+		assert.Equal(t, plain, h.listData("LIST "+flags), "LIST %s", flags)
+		assert.Equal(t, "a.txt\r\nd\r\n", h.listData("NLST "+flags), "NLST %s", flags)
+		assert.Contains(t, h.listData("LIST "+flags+" d"), " b.txt\r\n", "LIST %s d", flags)
+		assert.Regexp(t, `^213-Status of /:\n`, h.cmd("STAT "+flags), "STAT %s", flags)
+	}
+	d := h.listData("LIST -d d")
+	assert.Regexp(t, `^d[rwx-]{9} .* d\r\n$`, d, "-d: the directory itself")
+	assert.Regexp(t, `^d[rwx-]{9} .* \.\r\n$`, h.listData("LIST -ld"), "-d without a path: the working directory, as '.'")
+	assert.Equal(t, "d\r\n", h.listData("NLST -d d"))
+	assert.Equal(t, "a.txt\r\nd\r\n", h.listData("NLST -d *"), "-d with a glob: the matches, directories not entered")
+	assert.Regexp(t, `^-rw-r--r-- .* d/b\.txt\r\n$`, h.listData("LIST -ld d/b.txt"))
+	h.pasv()
+	assert.Equal(t, "550 nope: No such file or directory.", h.cmd("LIST -d nope"))
+	writeFile(t, h.root, "-x", "dash")
+	assert.Contains(t, h.listData("LIST -x"), " -x\r\n", "a word with other letters than ls options is a path")
+}
+
+// NLST of a missing path answers 550, as LIST does (vsftpd, ProFTPD).
+func TestNLSTOfNothingIs550(t *testing.T) {
+	h := newPI(t, nil)
+	h.login()
+	for _, c := range []string{"NLST missing", "NLST -l missing", "LIST missing", "NLST missing/*.txt"} {
+		h.pasv()
+		assert.Equal(t, "550 "+strings.TrimPrefix(strings.Fields(c)[len(strings.Fields(c))-1], "")+": No such file or directory.", h.cmd(c), c)
+	}
+	writeFile(t, h.root, "a.txt", "a")
+	assert.Equal(t, "", h.listData("NLST *.bin"), "a glob that matches nothing is an empty listing")
+}
+
+// A name with a LF or CR in it is left out of every listing: a client
+// that splits the listing into lines would see phantom entries.
+func TestNamesWithLineBreaksAreLeftOut(t *testing.T) {
+	h := newPI(t, nil)
+	h.login()
+	writeFile(t, h.root, "d/ok.txt", "1")
+	writeFile(t, h.root, "d/evil\n-rw-r--r-- 1 root root 0 Jan 1 00:00 phantom", "2")
+	writeFile(t, h.root, "d/cr\rname", "3")
+	nlst := h.listData("NLST d")
+	assert.Equal(t, "ok.txt\r\n", nlst)
+	list := h.listData("LIST d")
+	assert.Equal(t, 1, strings.Count(list, "\n"), "%q", list)
+	assert.NotContains(t, list, "phantom")
+	mlsd := h.listData("MLSD d")
+	assert.Equal(t, 1, strings.Count(mlsd, "\n"), "%q", mlsd)
+	stat := h.cmd("STAT d")
+	assert.NotContains(t, stat, "phantom")
+	assert.Equal(t, 3, strings.Count(stat, "\n")+1, "%q", stat)
+}

@@ -25,7 +25,7 @@ func (s *session) cmdSYST(string) { s.reply(ftpwire.StatusSystemType, "UNIX Type
 
 // features are what FEAT lists besides MLST (whose line depends on the
 // session's facts): only what is implemented.
-var features = []string{"EPRT", "EPSV", "MDTM", "MFMT", "PASV", "REST STREAM", "SIZE", "TVFS", "TYPE A;I", "UTF8"}
+var features = []string{"EPRT", "EPSV", "HOST", "MDTM", "MFMT", "PASV", "REST STREAM", "SIZE", "TVFS", "TYPE A;I", "UTF8"}
 
 func (s *session) cmdFEAT(string) {
 	feats := features
@@ -50,6 +50,10 @@ func (s *session) cmdOPTS(arg string) {
 
 func (s *session) cmdHELP(arg string) {
 	if arg = strings.ToUpper(strings.TrimSpace(arg)); arg != "" {
+		if name, sub, _ := strings.Cut(arg, " "); name == "SITE" {
+			s.reply(s.siteHelp(sub)) // HELP SITE [CHMOD]
+			return
+		}
 		c := s.f.commands[arg]
 		if c == nil || c.run == nil {
 			s.replyf(ftpwire.StatusArgSyntaxError, "Unknown command %s.", printable(arg))

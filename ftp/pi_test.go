@@ -36,7 +36,7 @@ func TestGreetingAndLoginStates(t *testing.T) {
 	assert.Equal(t, "230 User logged in, proceed", h.cmd("PASS secret"))
 	assert.Equal(t, `257 "/" is the current directory`, h.cmd("PWD"))
 	assert.Equal(t, "503 Incorrect sequence of commands: already logged in", h.cmd("USER bob"))
-	assert.Equal(t, "211-Features:\n EPRT\n EPSV\n MDTM\n MFMT\n PASV\n REST STREAM\n SIZE\n TVFS\n TYPE A;I\n UTF8\n MLST type*;size*;modify*;perm*;unix.mode*;unix.owner*;unix.group*;unique*;\n211 End", h.cmd("FEAT"))
+	assert.Equal(t, "211-Features:\n EPRT\n EPSV\n HOST\n MDTM\n MFMT\n PASV\n REST STREAM\n SIZE\n TVFS\n TYPE A;I\n UTF8\n MLST type*;size*;modify*;perm*;unix.mode*;unix.owner*;unix.group*;unique*;\n211 End", h.cmd("FEAT"))
 	assert.Equal(t, "221 Goodbye.", h.cmd("QUIT"))
 	assert.True(t, h.tr.Lost)
 }
@@ -87,8 +87,8 @@ func TestUnknownUnimplementedAndMalformedCommands(t *testing.T) {
 	h.login()
 	cases := map[string]string{
 		"FROB":                     "500 Syntax error: command 'FROB' unrecognized.",
-		"SITE CHMOD 7":             "502 Command 'SITE' not implemented",
-		"STOU":                     "502 Command 'STOU' not implemented",
+		"SITE CHMOD 7":             "501 Syntax error: SITE CHMOD <octal mode> <path> (got '7').",
+		"STOU":                     "425 Use PORT, PASV, EPRT or EPSV first.",
 		"TYPE":                     "501 Syntax error: TYPE requires an argument.",
 		"TYPE X":                   "504 Not implemented for parameter 'X'.",
 		"TYPE A N":                 "200 Type set to A.",
@@ -130,9 +130,10 @@ func TestUnknownUnimplementedAndMalformedCommands(t *testing.T) {
 func TestPORTRefusesThirdHostsAndPrivilegedPorts(t *testing.T) {
 	h := newPI(t, nil)
 	h.login()
-	assert.Equal(t, "500 Illegal PORT command: dtp: data connection to a third host refused.", h.cmd("PORT 10,0,0,1,200,10"))
-	assert.Equal(t, "500 Illegal PORT command: dtp: data connection to a privileged port refused.", h.cmd("PORT 127,0,0,1,0,25"))
-	assert.Equal(t, "500 Illegal EPRT command: dtp: data connection to a third host refused.", h.cmd("EPRT |1|127.0.0.2|5000|"))
+	assert.Equal(t, "500 Illegal PORT command: data connection to a third host refused.", h.cmd("PORT 10,0,0,1,200,10"))
+	assert.Equal(t, "500 Illegal PORT command: data connection to a privileged port refused.", h.cmd("PORT 127,0,0,1,0,25"))
+	assert.Equal(t, "500 Illegal EPRT command: data connection to a third host refused.", h.cmd("EPRT |1|127.0.0.2|5000|"))
+	assert.Equal(t, "522 Network protocol not supported, use (1)", h.cmd("EPRT |2|::1|5000|"), "IPv6 from an IPv4 control connection (RFC 2428)")
 	assert.Equal(t, "200 PORT OK", h.cmd("PORT 127,0,0,1,200,10"))
 	assert.Equal(t, "200 EPSV ALL OK", h.cmd("EPSV ALL"))
 	assert.Equal(t, "503 Incorrect sequence of commands: may not send PASV after EPSV ALL", h.cmd("PASV"))
@@ -152,6 +153,9 @@ func TestDirectoriesAndRenames(t *testing.T) {
 	writeFile(t, h.root, "f.txt", "12345")
 	assert.Equal(t, "550 f.txt: is not a directory", h.cmd("CWD f.txt"))
 	assert.Equal(t, "550 f.txt: is not a directory", h.cmd("RMD f.txt"))
+	writeFile(t, h.root, "full/x", "x")
+	assert.Equal(t, "550 full: Directory not empty", h.cmd("RMD full"), "not \"File exists\"")
+	require.NoError(t, os.RemoveAll(filepath.Join(h.root, "full")))
 	assert.Equal(t, `550 a"b: is a directory`, h.cmd(`DELE a"b`))
 	assert.Equal(t, "213 5", h.cmd("SIZE f.txt"))
 	assert.Regexp(t, `^213 \d{14}$`, h.cmd("MDTM f.txt"))
@@ -315,10 +319,8 @@ func TestListAndNlst(t *testing.T) {
 	assert.Regexp(t, `^drwxr-xr-x .* dir$`, lines[2])
 	h.next()
 
-	data = h.pasv()
-	h.cmd("NLST nothing-here")
-	assert.Equal(t, "", readAll(t, data))
-	assert.Equal(t, "226 Transfer Complete.", h.next())
+	h.pasv()
+	assert.Equal(t, "550 nothing-here: No such file or directory.", h.cmd("NLST nothing-here"), "as LIST")
 
 	h.pasv()
 	assert.Equal(t, "550 nothing-here: No such file or directory.", h.cmd("LIST nothing-here"))
@@ -547,4 +549,17 @@ func TestStalledDataConnectionTimesOut(t *testing.T) {
 	_, err = os.Stat(filepath.Join(h.root, "up.bin"))
 	assert.ErrorIs(t, err, os.ErrNotExist, "the aborted upload did not replace anything")
 	assert.Equal(t, "200 Command OK", h.cmd("NOOP"))
+}
+
+// A host name for PublicHost is resolved (localhost: 127.0.0.1 from
+// /etc/hosts, no network), and an IPv6-only address is refused with a
+// reason: PASV can announce IPv4 only.
+func TestPublicHostName(t *testing.T) {
+	h := newPI(t, func(c *ftp.Config) { c.PublicHost = "localhost" })
+	h.login()
+	assert.Regexp(t, `^227 Entering Passive Mode \(127,0,0,1,\d+,\d+\)\.$`, h.cmd("PASV"))
+	require.NoError(t, h.f.ResolvePublicHost(), "resolved again (SIGHUP)")
+
+	_, err := ftp.NewFactory(ftp.Config{Root: t.TempDir(), PublicHost: "::1"})
+	assert.ErrorContains(t, err, "no IPv4 address")
 }

@@ -24,11 +24,14 @@ var fsErrors = []struct {
 }{
 	{shell.ErrReadOnly, ftpwire.StatusFileUnavailable, "%s: Permission denied."},
 	{fs.ErrPermission, ftpwire.StatusFileUnavailable, "%s: Permission denied."},
+	{shell.ErrNotAllowed, ftpwire.StatusFileUnavailable, "%s: Permission denied."},
+	{shell.ErrQuota, ftpwire.StatusExceededStorage, "Requested file action aborted. Exceeded storage allocation (quota)."},
 	{shell.ErrInvalidPath, ftpwire.StatusFileUnavailable, "%s: No such file or directory."},
 	{fs.ErrNotExist, ftpwire.StatusFileUnavailable, "%s: No such file or directory."},
 	{shell.ErrIsDir, ftpwire.StatusFileUnavailable, "%s: is a directory"},
 	{shell.ErrNotDir, ftpwire.StatusFileUnavailable, "%s: is not a directory"},
 	{shell.ErrNotRegular, ftpwire.StatusFileUnavailable, "%s: not a regular file"},
+	{shell.ErrNotEmpty, ftpwire.StatusFileUnavailable, "%s: Directory not empty"},
 	{fs.ErrExist, ftpwire.StatusFileUnavailable, "%s: File exists"},
 	// REST past the end: pyftpdlib's 554 (RFC 1123 4.1.3.4).
 	{shell.ErrBadOffset, ftpwire.StatusRestartInvalid, "Invalid REST parameter."},
@@ -36,6 +39,9 @@ var fsErrors = []struct {
 	// log line (the name is not quoted back: it may be 16 KiB long).
 	{shell.ErrNameTooLong, ftpwire.StatusBadFileName, "File name too long."},
 	{fs.ErrInvalid, ftpwire.StatusFileUnavailable, "%s: Invalid argument."},
+	// A backend that cannot do it at all (APPE or REST+STOR on S3): 550
+	// with the reason, as SFTPGo answers, so that a client does not retry.
+	{shell.ErrUnsupported, ftpwire.StatusFileUnavailable, "%s: Operation not supported by this storage (an object store: no APPE, no REST before STOR)."},
 	{syscall.ENOSPC, ftpwire.StatusInsufficientStorage, "Requested action aborted. Insufficient storage."},
 	{syscall.EDQUOT, ftpwire.StatusExceededStorage, "Requested file action aborted, exceeded file storage allocation"},
 }

@@ -207,6 +207,7 @@ func (s *session) loginRefused(user string) bool {
 	if s.f.cfg.TLSAnonymousPlain && s.f.cfg.AllowAnonymous && isAnonymousName(user) {
 		return false
 	}
+	s.refused(RefusedTLSRequired)
 	s.reply(ftpwire.StatusNotLoggedIn, "TLS required: send AUTH TLS before logging in.")
 	return true
 }
@@ -246,7 +247,7 @@ func (s *session) dataTLS() *dtp.TLS {
 // PROT P.
 type dataConn struct {
 	tcp *net.TCPConn
-	tls *tls.Conn
+	tls *dtp.TLSConn
 }
 
 // openData opens the transfer's data connection, and makes it TLS when t
@@ -266,7 +267,7 @@ func openData(ctx context.Context, d dtp.Channel, t *dtp.TLS) (dataConn, error) 
 // send is dtp.Send or dtp.SendTLS.
 func (c dataConn) send(ctx context.Context, src io.Reader, ascii bool, idle time.Duration) (int64, error) {
 	if c.tls != nil {
-		return dtp.SendTLS(ctx, c.tls, c.tcp, src, ascii, idle)
+		return dtp.SendTLS(ctx, c.tls, src, ascii, idle)
 	}
 	return dtp.Send(ctx, c.tcp, src, ascii, idle)
 }
@@ -274,13 +275,17 @@ func (c dataConn) send(ctx context.Context, src io.Reader, ascii bool, idle time
 // receive is dtp.Receive or dtp.ReceiveTLS.
 func (c dataConn) receive(ctx context.Context, dst io.Writer, ascii bool, idle time.Duration) (int64, error) {
 	if c.tls != nil {
-		return dtp.ReceiveTLS(ctx, c.tls, c.tcp, dst, ascii, idle)
+		return dtp.ReceiveTLS(ctx, c.tls, dst, ascii, idle)
 	}
 	return dtp.Receive(ctx, c.tcp, dst, ascii, idle)
 }
 
 // close ends a data connection that no transfer used (a panic midway).
 func (c dataConn) close() {
+	if c.tls != nil {
+		c.tls.Close()
+		return
+	}
 	if c.tcp != nil {
 		_ = c.tcp.Close()
 	}

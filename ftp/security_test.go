@@ -147,3 +147,21 @@ func TestTLSRequiredNeedsACertificate(t *testing.T) {
 	_, err := ftp.NewFactory(ftp.Config{Root: t.TempDir(), TLSRequired: true})
 	assert.ErrorContains(t, err, "TLSRequired needs Config.TLS")
 }
+
+// REIN logs out but keeps what the connection negotiated: TLS, PBSZ and
+// PROT stay, so a server that requires TLS takes the next USER at once.
+func TestREINKeepsTLS(t *testing.T) {
+	h := newPI(t, withTLS(t, func(c *ftp.Config) { c.TLSRequired = true }))
+	require.Equal(t, "220 gnetftp FTP server ready.", h.next())
+	h.authTLS()
+	require.Equal(t, "200 PBSZ=0", h.cmd("PBSZ 0"))
+	require.Equal(t, "200 Protection level set to P (private): data connections use TLS.", h.cmd("PROT P"))
+	h.cmd("USER alice")
+	require.Equal(t, "230 User logged in, proceed", h.cmd("PASS secret"))
+	assert.Equal(t, "220 Service ready for new user.", h.cmd("REIN"))
+	assert.Equal(t, "530 Please login with USER and PASS.", h.cmd("PWD"))
+	assert.Equal(t, "503 Already using TLS.", h.cmd("AUTH TLS"))
+	assert.Equal(t, "331 Password required for alice.", h.cmd("USER alice"), "TLS still on: not 530 TLS required")
+	require.Equal(t, "230 User logged in, proceed", h.cmd("PASS secret"))
+	assert.True(t, strings.HasPrefix(h.cmd("PASV"), "227 "), "PROT P still in force: no 521")
+}

@@ -2,7 +2,8 @@
 // twisted.protocols.ftp.FTP on this project's layers (LineReceiver,
 // TimeoutMixin, Deferreds on a worker pool), with the defaults mature
 // servers have and Twisted lacks (RFC 2577 bounce protection, atomic
-// uploads, APPE/REST/ABOR/STAT/HELP, per-IP limits, a 421 on idle timeout).
+// uploads, APPE/REST/ABOR/STAT/HELP, STOU, SITE CHMOD/UTIME, REIN, HOST
+// with virtual hosts, per-IP limits, a 421 on idle timeout).
 //
 // NewFactory returns the protocol.Factory a reactor serves.
 package ftp
@@ -92,8 +93,16 @@ type Config struct {
 	// after PASV without a data connection). Default
 	// DefaultMaxPassivePerIP; negative: no limit.
 	MaxPassivePerIP int
-	// PublicHost is the IPv4 address announced in 227 replies; default the
-	// control connection's local address.
+	// RateDown and RateUp cap each session's downloads and uploads, in
+	// bytes per second, for users whose limits give no rate of their own
+	// (auth.Limits; anonymous users always get these); 0: none. A limited
+	// transfer is paced by a token bucket (golang.org/x/time/rate) around
+	// its file and so copied through user space; an unlimited one keeps
+	// sendfile and splice. SetLimits changes them for later logins.
+	RateDown, RateUp int64
+	// PublicHost is the IPv4 address, or a host name with one, announced
+	// in 227 replies (NAT); default the control connection's local
+	// address. A name is resolved by NewFactory and ResolvePublicHost.
 	PublicHost string
 	// Data configures data connections (passive range, timeouts, bounce
 	// protection). With no passive range, dtp.DefaultPassiveRange is used
@@ -125,10 +134,52 @@ type Config struct {
 	// control connection's session; default TLSReuseRequired.
 	TLSReuse TLSReuse
 	// Events, when set, is told about logins, transfers and changes to
-	// files (see Events); called on the event loops.
+	// files (see Events, and its optional extensions SessionEvents,
+	// CommandEvents, RefusalEvents); called on the event loops. Several
+	// at once: MultiEvents (ftpd: ftp/metrics, ftp/xferlog, ftp/hooks).
 	Events Events
 	// Logger gets session and transfer logs; default slog.Default().
 	Logger *slog.Logger
+	// VirtualHosts are the hosts a client may choose with HOST (RFC 7151)
+	// before it logs in, each with its own users and files; a session
+	// that sends no HOST logs in to the default host (Root, Users,
+	// AllowAnonymous, Realm above). Default none: HOST then accepts any
+	// name (220) and changes nothing. With some, HOST of another name is
+	// 504.
+	VirtualHosts []VirtualHost
+}
+
+// VirtualHost is one host of Config.VirtualHosts: the users and files a
+// session logs in to after "HOST name". Settings not here (limits,
+// timeouts, bans, passive ports) are the server's.
+type VirtualHost struct {
+	// Name is the host name clients send (compared without regard to
+	// case or a trailing dot; an IP address as "192.0.2.1" or
+	// "[2001:db8::1]"); required, each once.
+	Name string
+	// Root is the directory of this host's homes, as Config.Root;
+	// required unless Realm is given.
+	Root string
+	// Users checks this host's passwords; nil: no named users.
+	Users auth.Authenticator
+	// AllowAnonymous lets anonymous users in, read-only, to
+	// AnonymousRoot (default Root/pub); Config.AnonymousAnyMode applies.
+	AllowAnonymous bool
+	AnonymousRoot  string
+	// Welcome is the text of HOST's 220 reply; default Config.Welcome.
+	Welcome string
+	// Realm gives this host's users their shells; default a local.Realm
+	// on Root, closed by StopFactory.
+	Realm shell.Realm
+}
+
+// host is a (virtual) host as sessions use it.
+type host struct {
+	name      string
+	users     auth.Authenticator
+	realm     shell.Realm
+	anonymous bool
+	welcome   string
 }
 
 // DefaultMaxPassivePerIP is Config.MaxPassivePerIP's default. A listener
@@ -144,10 +195,12 @@ const DefaultMaxPassivePerIP = 16
 type Factory struct {
 	cfg      Config
 	commands map[string]*command
+	site     map[string]*siteCommand
 	ports    *dtp.Ports
-	pubIP    net.IP
-	ownPool  *deferred.Pool // the default pool, closed by StopFactory
-	hashes   *auth.HashPool // password checks, closed by StopFactory
+	limits   atomic.Pointer[Limits] // from Config, swapped by SetLimits
+	pubIP    atomic.Pointer[net.IP] // PublicHost resolved (nil: none); ResolvePublicHost swaps it
+	ownPool  *deferred.Pool         // the default pool, closed by StopFactory
+	hashes   *auth.HashPool         // password checks, closed by StopFactory
 	bans     ban.Store
 	stats    counters
 
@@ -155,8 +208,14 @@ type Factory struct {
 	mu      sync.Mutex
 	perIP   map[string]int
 	passive map[string]int // open passive listeners by client IP
+	users   map[string]*userState
 
-	ownRealm *local.Realm // the default realm, closed by StopFactory
+	ownRealms   []*local.Realm // the realms the factory made, closed by StopFactory
+	defaultHost *host
+	vhosts      map[string]*host // by hostKey; empty: HOST accepts any name
+
+	obs        observers  // Config.Events' optional extensions
+	refusalLog refusalLog // rate limit of the "ftp refused" lines
 }
 
 // NewFactory validates cfg and applies defaults.
@@ -197,7 +256,8 @@ func NewFactory(cfg Config) (*Factory, error) {
 	if cfg.MaxPassivePerIP == 0 {
 		cfg.MaxPassivePerIP = DefaultMaxPassivePerIP
 	}
-	f := &Factory{cfg: cfg, commands: commandTable(), perIP: map[string]int{}, passive: map[string]int{}, bans: cfg.Bans}
+	f := &Factory{cfg: cfg, commands: commandTable(), site: siteTable(), perIP: map[string]int{}, passive: map[string]int{}, users: map[string]*userState{}, bans: cfg.Bans,
+		obs: observersOf(cfg.Events)}
 	if f.bans == nil {
 		f.bans = ban.NewMemory(ban.Config{})
 	}
@@ -205,39 +265,138 @@ func NewFactory(cfg Config) (*Factory, error) {
 		f.ownPool = deferred.NewPool(deferred.PoolConfig{})
 		f.cfg.Pool = f.ownPool
 	}
-	if cfg.PublicHost != "" {
-		ip := net.ParseIP(cfg.PublicHost).To4()
-		if ip == nil {
-			addrs, err := net.LookupIP(cfg.PublicHost)
-			if err != nil || len(addrs) == 0 || addrs[0].To4() == nil {
-				return nil, fmt.Errorf("ftp: public host %q is not an IPv4 address", cfg.PublicHost)
-			}
-			ip = addrs[0].To4()
-		}
-		f.pubIP = ip
+	f.limits.Store(&Limits{MaxConnections: cfg.MaxConnections, MaxConnectionsPerIP: cfg.MaxConnectionsPerIP, MaxPassivePerIP: cfg.MaxPassivePerIP,
+		RateDown: cfg.RateDown, RateUp: cfg.RateUp})
+	if err := f.ResolvePublicHost(); err != nil {
+		f.StopFactory() // the pool made above
+		return nil, err
 	}
 	if cfg.Data.PortLow == 0 && cfg.Data.PortHigh == 0 {
 		cfg.Data.PortLow, cfg.Data.PortHigh = dtp.DefaultPassiveRange()
 		f.cfg.Data = cfg.Data
 	}
 	f.ports = dtp.NewPorts(cfg.Data.PortLow, cfg.Data.PortHigh)
+	f.defaultHost = &host{users: cfg.Users, realm: cfg.Realm, anonymous: cfg.AllowAnonymous, welcome: cfg.Welcome}
 	if cfg.Realm == nil {
-		rc := local.RealmConfig{Root: root, AnonymousAnyMode: cfg.AnonymousAnyMode}
-		if cfg.AllowAnonymous {
-			rc.AnonymousRoot = cfg.AnonymousRoot
-			if rc.AnonymousRoot == "" {
-				rc.AnonymousRoot = filepath.Join(root, "pub")
-			}
-		}
-		realm, err := local.NewRealm(rc)
+		realm, err := f.localRealm(root, cfg.AllowAnonymous, cfg.AnonymousRoot)
 		if err != nil {
 			f.StopFactory()
 			return nil, fmt.Errorf("ftp: %w", err)
 		}
-		f.ownRealm, f.cfg.Realm = realm, realm
+		f.cfg.Realm, f.defaultHost.realm = realm, realm
+	}
+	f.vhosts = make(map[string]*host, len(cfg.VirtualHosts))
+	for _, vh := range cfg.VirtualHosts {
+		h, err := f.virtualHost(vh)
+		if err != nil {
+			f.StopFactory()
+			return nil, err
+		}
+		f.vhosts[h.name] = h
 	}
 	f.hashes = auth.NewHashPool(auth.HashPoolConfig{Workers: cfg.HashWorkers, Queue: cfg.HashQueue, PerClient: cfg.HashPerIP})
 	return f, nil
+}
+
+// localRealm makes (and owns) a local.Realm on root, with an anonymous
+// root (default root/pub) if anonymous logins are allowed.
+func (f *Factory) localRealm(root string, anonymous bool, anonRoot string) (*local.Realm, error) {
+	rc := local.RealmConfig{Root: root, AnonymousAnyMode: f.cfg.AnonymousAnyMode}
+	if anonymous {
+		rc.AnonymousRoot = anonRoot
+		if rc.AnonymousRoot == "" {
+			rc.AnonymousRoot = filepath.Join(root, "pub")
+		}
+	}
+	realm, err := local.NewRealm(rc)
+	if err != nil {
+		return nil, err
+	}
+	f.ownRealms = append(f.ownRealms, realm)
+	return realm, nil
+}
+
+// virtualHost checks one of Config.VirtualHosts and makes its host.
+func (f *Factory) virtualHost(vh VirtualHost) (*host, error) {
+	key, ok := hostKey(vh.Name)
+	if !ok {
+		return nil, fmt.Errorf("ftp: virtual host %q: not a host name or an IP address", vh.Name)
+	}
+	if _, dup := f.vhosts[key]; dup {
+		return nil, fmt.Errorf("ftp: virtual host %q given twice", vh.Name)
+	}
+	h := &host{name: key, users: vh.Users, realm: vh.Realm, anonymous: vh.AllowAnonymous, welcome: vh.Welcome}
+	if h.welcome == "" {
+		h.welcome = f.cfg.Welcome
+	}
+	if h.realm == nil {
+		if vh.Root == "" {
+			return nil, fmt.Errorf("ftp: virtual host %q: Root is required", vh.Name)
+		}
+		root, err := filepath.Abs(vh.Root)
+		if err != nil {
+			return nil, fmt.Errorf("ftp: virtual host %q: root: %w", vh.Name, err)
+		}
+		if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("ftp: virtual host %q: root %s is not a directory: %v", vh.Name, root, err)
+		}
+		realm, err := f.localRealm(root, vh.AllowAnonymous, vh.AnonymousRoot)
+		if err != nil {
+			return nil, fmt.Errorf("ftp: virtual host %q: %w", vh.Name, err)
+		}
+		h.realm = realm
+	}
+	return h, nil
+}
+
+// Limits are the connection limits and default rates that can change
+// while the server runs (SetLimits; ftpd applies its --config file's on
+// SIGHUP). Fields as Config's: 0 or negative means no limit here
+// (Config's defaults are applied by NewFactory only). Rates apply to
+// sessions that log in from then on.
+type Limits struct {
+	MaxConnections, MaxConnectionsPerIP, MaxPassivePerIP int
+	RateDown, RateUp                                     int64
+}
+
+// SetLimits applies new connection limits to connections made from now
+// on (and to PASV/EPSV from now on); sessions over a lowered limit are
+// not closed. Any goroutine.
+func (f *Factory) SetLimits(l Limits) { f.limits.Store(&l) }
+
+// CurrentLimits returns the limits in force. Any goroutine.
+func (f *Factory) CurrentLimits() Limits { return *f.limits.Load() }
+
+// ResolvePublicHost resolves Config.PublicHost again (a host name whose
+// address changed: a dynamic DNS name behind NAT) and announces the new
+// address in later 227 replies; on error the previous one stays. PASV
+// announces IPv4 only, so the name must have an IPv4 address; EPSV
+// announces no address and is unaffected. Any goroutine (ftpd calls it on
+// SIGHUP).
+func (f *Factory) ResolvePublicHost() error {
+	host := f.cfg.PublicHost
+	if host == "" {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	if ip == nil {
+		addrs, err := net.LookupIP(host)
+		if err != nil {
+			return fmt.Errorf("ftp: public host %q: %w", host, err)
+		}
+		for _, a := range addrs {
+			if a.To4() != nil {
+				ip = a
+				break
+			}
+		}
+	}
+	if ip == nil || ip.To4() == nil {
+		return fmt.Errorf("ftp: public host %q has no IPv4 address (PASV announces IPv4 only; EPSV clients need none)", host)
+	}
+	v4 := ip.To4()
+	f.pubIP.Store(&v4)
+	return nil
 }
 
 // StartFactory does nothing; the factory is ready when built.
@@ -252,9 +411,10 @@ func (f *Factory) StopFactory() {
 	if f.ownPool != nil {
 		f.ownPool.Close()
 	}
-	if f.ownRealm != nil {
-		_ = f.ownRealm.Close()
+	for _, r := range f.ownRealms {
+		_ = r.Close()
 	}
+	f.ownRealms = nil
 }
 
 // BuildProtocol returns a session, or a one-line refusal when a
@@ -267,12 +427,14 @@ func (f *Factory) BuildProtocol(addr net.Addr) protocol.Protocol {
 	perIP := f.perIP[ip]
 	f.mu.Unlock()
 	s := &session{f: f, ip: ip}
+	l := f.limits.Load()
 	switch {
 	case f.banned(addrOf(addr)):
 		s.refuse = refuseBanned
-	case (f.cfg.MaxConnections > 0 && n > int64(f.cfg.MaxConnections)) ||
-		(f.cfg.MaxConnectionsPerIP > 0 && perIP > f.cfg.MaxConnectionsPerIP):
-		s.refuse = refuseLimit
+	case l.MaxConnections > 0 && n > int64(l.MaxConnections):
+		s.refuse, s.limitReason = refuseLimit, RefusedMaxConnections
+	case l.MaxConnectionsPerIP > 0 && perIP > l.MaxConnectionsPerIP:
+		s.refuse, s.limitReason = refuseLimit, RefusedMaxConnectionsPerIP
 	}
 	return s
 }
@@ -373,7 +535,7 @@ func (f *Factory) release(ip string) {
 func (f *Factory) takePassive(ip string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if max := f.cfg.MaxPassivePerIP; max > 0 && f.passive[ip] >= max {
+	if max := f.limits.Load().MaxPassivePerIP; max > 0 && f.passive[ip] >= max {
 		return false
 	}
 	f.passive[ip]++
@@ -412,3 +574,8 @@ func hostOf(a net.Addr) string {
 	}
 	return h
 }
+
+// PasswordChecksWaiting reports the password checks waiting for a worker
+// of their pool (Config.HashWorkers), for metrics. Safe from any
+// goroutine.
+func (f *Factory) PasswordChecksWaiting() int { return f.hashes.Waiting() }

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/gnetftp/gnetftp/deferred"
 	"github.com/gnetftp/gnetftp/ftp/dtp"
 	"github.com/gnetftp/gnetftp/ftp/ftpwire"
@@ -44,7 +46,15 @@ type session struct {
 	ip     string // peer IP, for per-IP accounting
 	peerIP net.IP
 	refuse refusal
-	start  time.Time
+	// limitReason is the limit refuseLimit is for (a Refused* constant).
+	limitReason string
+	start       time.Time
+	// loginSince is when the login deadline (LoginTimeout) started: the
+	// connection, or the last REIN.
+	loginSince time.Time
+	// host is the (virtual) host whose users and files the session logs
+	// in to: the default one, or one HOST chose.
+	host *host
 
 	state      state
 	user       string
@@ -74,6 +84,11 @@ type session struct {
 	out      []byte
 	hashGone *atomic.Bool // set at ConnectionLost: the queued password check is skipped
 	warns    *warnBucket  // rate limit of this session's warnings, made on the first
+	timing   cmdTiming    // the command awaiting its final reply (CommandEvents)
+	// userCounted is the user (userKey) whose session count
+	// (max-sessions) this session holds, "" if none.
+	userCounted string
+	down, up    *rate.Limiter // this session's bandwidth, nil: none
 }
 
 // maxQueued bounds the commands kept while a transfer runs.
@@ -102,15 +117,19 @@ type transfer struct {
 // ConnectionMade greets the client (or refuses it over the limits).
 func (s *session) ConnectionMade() {
 	s.start = s.Transport.Loop().Now()
+	s.loginSince = s.start
+	s.host = s.f.defaultHost
 	if ta, ok := s.Transport.RemoteAddr().(*net.TCPAddr); ok {
 		s.peerIP = ta.IP
 	}
 	switch s.refuse {
 	case refuseLimit:
+		s.refused(s.limitReason)
 		s.reply(ftpwire.StatusServiceNotAvailable, "Too many users right now, try again in a few minutes.")
 		s.Transport.LoseConnection()
 		return
 	case refuseBanned:
+		s.refused(RefusedBanned)
 		s.reply(ftpwire.StatusServiceNotAvailable, bannedText)
 		s.Transport.LoseConnection()
 		return
@@ -127,6 +146,7 @@ func (s *session) ConnectionMade() {
 	if s.logs() {
 		s.f.cfg.Logger.Info("ftp session start", "peer", s.Transport.RemoteAddr().String())
 	}
+	s.sessionOpened()
 	s.reply(ftpwire.StatusServiceReady, s.f.cfg.Welcome)
 }
 
@@ -164,7 +184,7 @@ func (s *session) touch() {
 		}
 		return
 	}
-	left := max(s.start.Add(login).Sub(s.Transport.Loop().Now()), time.Nanosecond)
+	left := max(s.loginSince.Add(login).Sub(s.Transport.Loop().Now()), time.Nanosecond)
 	if idle > 0 && idle < left {
 		left = idle
 	}
@@ -175,6 +195,7 @@ func (s *session) touch() {
 func (s *session) ConnectionLost(err error) {
 	s.lost = true
 	s.f.release(s.ip)
+	s.dropLimits()
 	if s.refuse != refuseNone {
 		return
 	}
@@ -189,8 +210,9 @@ func (s *session) ConnectionLost(err error) {
 	s.closeStatList()
 	if s.logs() {
 		s.f.cfg.Logger.Info("ftp session end", "peer", s.Transport.RemoteAddr().String(), "user", logText(s.user),
-			"duration", s.Transport.Loop().Now().Sub(s.start).Round(time.Millisecond).String())
+			"duration_ms", durationMS(s.Transport.Loop().Now().Sub(s.start)))
 	}
+	s.sessionClosed()
 	if s.warns != nil && s.warns.dropped > 0 {
 		s.f.cfg.Logger.Warn("ftp session warnings suppressed", "peer", s.Transport.RemoteAddr().String(), "suppressed", s.warns.dropped)
 	}
@@ -207,7 +229,7 @@ func (s *session) ShutdownRequested() {
 
 func (s *session) timedOut() {
 	if s.state != stateAuthed && s.state != stateRenaming && s.f.cfg.LoginTimeout > 0 &&
-		!s.Transport.Loop().Now().Before(s.start.Add(s.f.cfg.LoginTimeout)) {
+		!s.Transport.Loop().Now().Before(s.loginSince.Add(s.f.cfg.LoginTimeout)) {
 		s.reply(ftpwire.StatusServiceNotAvailable, "Login timeout: closing control connection.")
 	} else {
 		s.reply(ftpwire.StatusServiceNotAvailable, "Timeout: closing control connection.")
@@ -234,6 +256,7 @@ func (s *session) reply(code int, text string) {
 	if cap(s.out) > 4096 {
 		s.out = nil // do not keep a big buffer on an idle session
 	}
+	s.replied(code, text)
 }
 
 func (s *session) replyf(code int, format string, args ...any) {
@@ -245,6 +268,7 @@ func (s *session) replyErr(err error, path string) {
 	if code == ftpwire.StatusLocalError {
 		s.warn("ftp command failed", "user", logText(s.user), "path", logText(path), "err", logText(errString(err)))
 	}
+	s.logLimitRefusal(err, path)
 	s.reply(code, text)
 }
 
@@ -316,6 +340,7 @@ func splitCommand(line []byte) (string, string) {
 
 func (s *session) dispatch(line []byte) {
 	name, arg := splitCommand(line)
+	s.traceCommand(name, arg)
 	if name == "" {
 		s.reply(ftpwire.StatusSyntaxError, "Syntax error: empty command.")
 		return
@@ -346,6 +371,7 @@ func (s *session) dispatch(line []byte) {
 		s.reply(ftpwire.StatusBadSequence, "Incorrect sequence of commands: RNFR required before RNTO")
 		return
 	}
+	s.commandStarted(c)
 	if c.run == nil {
 		s.replyf(ftpwire.StatusNotImplemented, "Command '%s' not implemented", name)
 		return

@@ -101,6 +101,10 @@ func TestHelpCoversEveryImplementedCommand(t *testing.T) {
 		}
 		assert.True(t, listed[name], "%s missing from HELP", name)
 		assert.NotEmpty(t, c.help, name)
+		if name == "SITE" {
+			assert.True(t, strings.HasPrefix(exchange(s, tr, "HELP site"), "214-The following SITE commands are recognized:\r\n"))
+			continue
+		}
 		assert.Equal(t, "214 "+c.help+"\r\n", exchange(s, tr, "HELP "+strings.ToLower(name)), name)
 	}
 }

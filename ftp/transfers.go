@@ -5,10 +5,16 @@ package ftp
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"path"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gnetftp/gnetftp/deferred"
@@ -25,22 +31,28 @@ import (
 // still stands (controlStillOpen). The transfer is logged from its
 // goroutine, so that it is logged even when the session is gone before
 // the final reply could be sent.
-func (s *session) runTransfer(kind, p string, d dtp.Channel, work func(ctx context.Context, c dataConn) (int64, error), cleanup func(err error) error) {
+//
+// opening is the 150's text; "" is the usual one.
+func (s *session) runTransfer(kind, p, opening string, d dtp.Channel, work func(ctx context.Context, c dataConn) (int64, error), cleanup func(err error) error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	x := &transfer{cancel: cancel}
 	s.xfer = x
 	prevTimeout := s.SetTimeout(0)
-	s.reply(ftpwire.StatusFileStatusOK, "File status okay; about to open data connection.")
+	if opening == "" {
+		opening = "File status okay; about to open data connection."
+	}
+	s.reply(ftpwire.StatusFileStatusOK, opening)
 	start := time.Now()
 	loop := s.Transport.Loop()
-	upload := kind == "STOR" || kind == "APPE"
+	upload := kind == "STOR" || kind == "APPE" || kind == "STOU"
+	lpath := shell.LocalPath(s.sh, p)
 	secure := s.dataTLS()
 	var logTransfer func(n int64, err error)
 	if s.logs() {
 		logger, peer, user, vpath := s.f.cfg.Logger, s.Transport.RemoteAddr().String(), logText(s.user), logText(p)
 		logTransfer = func(n int64, err error) {
-			logger.Info("ftp transfer", "peer", peer, "user", user, "kind", kind, "path", vpath, "bytes", n,
-				"duration", time.Since(start).Round(time.Microsecond).String(), "ok", err == nil, "err", errString(err))
+			logger.Info("ftp transfer", "peer", peer, "user", user, "kind", kind, "path", logText(lpath), "ftp_path", vpath,
+				"bytes", n, "duration_ms", durationMS(time.Since(start)), "ok", err == nil, "err", errString(err))
 		}
 	}
 	go func() {
@@ -72,7 +84,7 @@ func (s *session) runTransfer(kind, p string, d dtp.Channel, work func(ctx conte
 			if prevTimeout > 0 {
 				s.SetTimeout(prevTimeout)
 			}
-			s.finishTransfer(x, kind, p, n, took, openErr, err)
+			s.finishTransfer(x, kind, p, lpath, n, took, openErr, err)
 			s.resume()
 		})
 	}()
@@ -163,7 +175,7 @@ func (s *session) safely(fn func() (int64, error)) (n int64, err error) {
 
 // finishTransfer tells the events and sends the final reply (the
 // transfer's goroutine has logged it).
-func (s *session) finishTransfer(x *transfer, kind, p string, n int64, took time.Duration, openErr, err error) {
+func (s *session) finishTransfer(x *transfer, kind, p, lpath string, n int64, took time.Duration, openErr, err error) {
 	complete := err == nil && openErr == nil && !x.stopped
 	s.notify(func(ev Events) {
 		cause := err
@@ -173,7 +185,8 @@ func (s *session) finishTransfer(x *transfer, kind, p string, n int64, took time
 		case x.stopped && cause == nil:
 			cause = context.Canceled
 		}
-		ev.TransferDone(TransferEvent{SessionInfo: s.info(), Command: kind, Path: p, Bytes: n, Duration: took, Complete: complete, Err: cause})
+		ev.TransferDone(TransferEvent{SessionInfo: s.info(), Command: kind, Path: p, LocalPath: lpath, Bytes: n, Duration: took,
+			ASCII: s.ascii, Complete: complete, Err: cause})
 	})
 	switch {
 	case x.aborted:
@@ -223,15 +236,15 @@ func (s *session) cmdRETR(arg string) {
 	if !ok {
 		return
 	}
-	sh, ascii := s.sh, s.ascii
+	sh, ascii, down := s.sh, s.ascii, s.down
 	blockingOwned(s, func() (io.ReadCloser, error) { return sh.OpenForReading(p, offset) }, func(f io.ReadCloser, err error) {
 		if err != nil {
 			d.Close()
 			s.replyErr(err, arg)
 			return
 		}
-		s.runTransfer("RETR", p, d, func(ctx context.Context, conn dataConn) (int64, error) {
-			return conn.send(ctx, f, ascii, s.f.cfg.Data.IdleTimeout)
+		s.runTransfer("RETR", p, "", d, func(ctx context.Context, conn dataConn) (int64, error) {
+			return conn.send(ctx, paceDown(ctx, f, down), ascii, s.f.cfg.Data.IdleTimeout)
 		}, func(error) error { return f.Close() })
 	}, func(f io.ReadCloser) { f.Close(); d.Close() })
 }
@@ -256,16 +269,97 @@ func (s *session) store(arg string, appendMode bool) {
 			s.replyErr(err, arg)
 			return
 		}
-		s.runTransfer(kind, p, d, func(ctx context.Context, conn dataConn) (int64, error) {
-			return conn.receive(ctx, w, ascii, s.f.cfg.Data.IdleTimeout)
-		}, func(err error) error {
-			if err != nil {
-				_ = w.Abort() // the old file stays as it was
-				return nil
-			}
-			return w.Commit()
-		})
+		s.receive(kind, p, "", d, w, ascii)
 	}, func(w shell.WriteFile) { _ = w.Abort(); d.Close() })
+}
+
+// receive runs an upload into w: committed if every byte came, else
+// aborted.
+func (s *session) receive(kind, p, opening string, d dtp.Channel, w shell.WriteFile, ascii bool) {
+	up := s.up
+	s.runTransfer(kind, p, opening, d, func(ctx context.Context, conn dataConn) (int64, error) {
+		return conn.receive(ctx, paceUp(ctx, w, up), ascii, s.f.cfg.Data.IdleTimeout)
+	}, func(err error) error {
+		if err != nil {
+			_ = w.Abort() // the old file stays as it was
+			return nil
+		}
+		return w.Commit()
+	})
+}
+
+// stouTries bounds the names STOU tries: NAME, NAME.1 ... NAME.99.
+const stouTries = 100
+
+// errNoUniqueName: every name STOU tried was taken.
+var errNoUniqueName = ftpwire.Errorf(ftpwire.StatusBadFileName, "Could not make a unique file name.")
+
+// cmdSTOU stores an upload under a name that exists nowhere in its
+// directory (RFC 959 4.1.3, RFC 1123 4.1.2.9: "150 FILE: name"): the
+// argument, if any, is the name wanted, else "stou.RANDOM"; a name taken
+// gets ".1", ".2" ... appended, as in vsftpd. The upload is atomic like
+// STOR's, and never replaces a file, even one made under the same name
+// during the upload (shell.ExclusiveCreator; 550 "File exists" then).
+func (s *session) cmdSTOU(arg string) {
+	s.rest = 0 // no restart into a name not yet chosen
+	want := strings.TrimSpace(arg)
+	if want == "" {
+		var rnd [4]byte
+		_, _ = rand.Read(rnd[:])
+		want = "stou." + hex.EncodeToString(rnd[:])
+	}
+	p, err := s.path(want)
+	if err != nil {
+		s.replyErr(err, want)
+		return
+	}
+	if p == "/" {
+		s.replyErr(shell.ErrIsDir, want)
+		return
+	}
+	d, ok := s.takeData()
+	if !ok {
+		return
+	}
+	sh, ascii := s.sh, s.ascii
+	type created struct {
+		w shell.WriteFile
+		p string
+	}
+	blockingOwned(s, func() (created, error) {
+		for i := range stouTries {
+			cand := p
+			if i > 0 {
+				cand = p + "." + strconv.Itoa(i)
+			}
+			if ec, ok := sh.(shell.ExclusiveCreator); ok {
+				w, err := ec.CreateExclusive(cand)
+				if errors.Is(err, fs.ErrExist) {
+					continue
+				}
+				return created{w, cand}, err
+			}
+			if _, err := sh.Stat(cand); err == nil {
+				continue
+			} else if !errors.Is(err, fs.ErrNotExist) {
+				return created{}, err
+			}
+			w, err := sh.OpenForWriting(cand, 0, false)
+			return created{w, cand}, err
+		}
+		return created{}, errNoUniqueName
+	}, func(c created, err error) {
+		if err != nil {
+			d.Close()
+			s.replyErr(err, want)
+			return
+		}
+		name := path.Base(c.p)
+		if dir, _ := path.Split(want); dir != "" {
+			name = dir + name
+		}
+		s.receive("STOU", c.p, "FILE: "+name, d, c.w, ascii)
+	}, func(c created) { _ = c.w.Abort(); d.Close() })
 }
 
 func (s *session) cmdABOR(string) {

@@ -36,7 +36,7 @@ func TestUploadIsNotCommittedWhenTheControlConnectionClosed(t *testing.T) {
 	entries, err := os.ReadDir(h.root)
 	require.NoError(t, err)
 	assert.Len(t, entries, 1, "nothing left behind")
-	assert.Contains(t, logs.String(), "kind=STOR path=/keep.txt")
+	assert.Contains(t, logs.String(), "kind=STOR path="+filepath.Join(h.root, "keep.txt")+" ftp_path=/keep.txt")
 	assert.Contains(t, logs.String(), `ok=false err="ftp: control connection closed before the upload could be committed"`)
 
 	// The same upload with the control connection standing is committed.
@@ -72,7 +72,7 @@ func TestTransferOfALostSessionIsLoggedAndNotCommitted(t *testing.T) {
 	for !strings.Contains(logs.String(), `msg="ftp transfer"`) && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	assert.Regexp(t, `msg="ftp transfer" .* kind=STOR path=/keep.txt .* ok=false`, logs.String())
+	assert.Regexp(t, `msg="ftp transfer" .* kind=STOR path=[^ ]*/keep.txt ftp_path=/keep.txt .* ok=false`, logs.String())
 	b, err := os.ReadFile(filepath.Join(h.root, "keep.txt"))
 	require.NoError(t, err)
 	assert.Equal(t, "precious", string(b))

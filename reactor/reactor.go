@@ -189,6 +189,7 @@ type Reactor struct {
 	clientErr  error
 
 	acceptErrs *acceptErrors
+	loops      loopSet        // the server engine's loops, for LoopLag
 	handshakes *handshakePool // TLS handshakes of every loop (tls.go)
 	tlsBufs    sync.Pool      // *[]byte plaintext buffers, one per loop at work
 }
@@ -201,6 +202,7 @@ func New(cfg Config) *Reactor {
 		conns: make(map[*transport]struct{}),
 		done:  make(chan error, 1),
 	}
+	r.loops.want = r.cfg.Loops
 	r.handler = &handler{r: r}
 	r.clientHandler = &handler{r: r}
 	r.acceptErrs = &acceptErrors{clock: r.cfg.Clock, logger: r.cfg.Logger, every: r.cfg.AcceptErrorLogInterval}
@@ -277,7 +279,7 @@ func (r *Reactor) Start() error {
 		for _, f := range r.factories() {
 			f.StopFactory()
 		}
-		return fmt.Errorf("reactor: start: %w", err)
+		return fmt.Errorf("reactor: start: %w", r.whichListener(err))
 	}
 	for _, ls := range r.listeners {
 		a, err := r.boundAddr(ls)
@@ -287,6 +289,22 @@ func (r *Reactor) Start() error {
 		ls.bound = a
 	}
 	return nil
+}
+
+// whichListener names the address a failed start could not listen on:
+// gnet binds every listener at once and its error ("bind: address already
+// in use") says not which. Each address is tried again with net.Listen
+// (and closed at once); the first that fails is named. err is returned as
+// it is if every address binds now.
+func (r *Reactor) whichListener(err error) error {
+	for _, ls := range r.listeners {
+		ln, lerr := net.Listen(ls.network, ls.address)
+		if lerr != nil {
+			return fmt.Errorf("listen %s: %w", ls.address, err)
+		}
+		ln.Close()
+	}
+	return err
 }
 
 // factories returns each listener's factory once, in Listen order: a

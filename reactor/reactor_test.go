@@ -518,3 +518,17 @@ func TestListenersOnKernelChosenPortsRouteByBoundAddress(t *testing.T) {
 		assert.Equal(t, "hello "+tag, c.line(t))
 	}
 }
+
+// A start that cannot bind names the address it could not listen on.
+func TestStartErrorNamesTheAddress(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer busy.Close()
+	r := reactor.New(reactor.Config{})
+	require.NoError(t, r.Listen("127.0.0.1:0", factory("free")))
+	require.NoError(t, r.Listen(busy.Addr().String(), factory("busy")))
+	err = r.Start()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "listen "+busy.Addr().String()+": ")
+	assert.Contains(t, err.Error(), "address already in use")
+}

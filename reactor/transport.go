@@ -55,6 +55,9 @@ func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	// command unterminated.
 	_ = unix.SetsockoptInt(c.Fd(), unix.SOL_SOCKET, unix.SO_OOBINLINE, 1)
 	t := &transport{r: r, c: c, loop: c.EventLoop(), remote: c.RemoteAddr()}
+	if h == r.handler {
+		r.loops.note(t.loop)
+	}
 	c.SetContext(t)
 	if !r.track(t) {
 		t.closed.Store(true)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,10 +11,13 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 
 	"github.com/gnetftp/gnetftp/ftp/auth"
+	"github.com/gnetftp/gnetftp/ftp/ftptls"
+	"github.com/gnetftp/gnetftp/ftp/pgstore"
 )
 
 // configKeyLine finds where a top-level key is set: BurntSushi/toml knows
@@ -24,6 +28,7 @@ var configKeyLine = regexp.MustCompile(`^\s*("?)([A-Za-z0-9_-]+)("?)\s*=`)
 // that the command line did not set (flags override the file). A key
 // without a flag, a table, or a value its flag refuses is an error naming
 // the key and its line. Lists set repeatable flags once per element.
+// The [[vhost]] tables are loadVhosts'.
 // Durations are strings ("10m"), as on the command line.
 func applyConfig(fs *flag.FlagSet, path string, setOnCommandLine map[string]bool) error {
 	text, err := os.ReadFile(path)
@@ -55,6 +60,9 @@ func applyConfig(fs *flag.FlagSet, path string, setOnCommandLine map[string]bool
 		where := fmt.Sprintf("%s:%d: %s", path, lines[k], k)
 		if lines[k] == 0 {
 			where = fmt.Sprintf("%s: %s", path, k)
+		}
+		if k == "vhost" {
+			continue // [[vhost]] tables: loadVhosts
 		}
 		f := fs.Lookup(k)
 		if f == nil || k == "config" {
@@ -134,15 +142,32 @@ func printSettings(fs *flag.FlagSet, w io.Writer) {
 }
 
 // checkConfig implements `ftpd check-config --config FILE [flags]`: the
-// settings are parsed and checked as serving would (the users file is
-// loaded) and the effective ones printed, one "key = value" per line.
+// settings are parsed and checked as serving would (the users files are
+// loaded) and the effective ones printed, one "key = value" per line,
+// then the [[vhost]] tables.
 func checkConfig(args []string, stdout, stderr io.Writer) error {
 	o, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
 	}
-	if o.users != "" {
+	if isDatabase(o.users) {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		db, err := pgstore.Open(ctx, o.users, pgstore.Options{}) // reachable, schema in place
+		if err != nil {
+			return fmt.Errorf("--users: %w", err)
+		}
+		db.Close()
+	} else if o.users != "" {
 		if _, err := auth.LoadUsersFile(o.users, auth.Config{}); err != nil {
+			return err
+		}
+	}
+	if err := checkVhostUsers(o.vhosts); err != nil {
+		return err
+	}
+	if o.tlsCert != "" {
+		if _, err := ftptls.LoadCerts(o.tlsCert, o.tlsKey); err != nil {
 			return err
 		}
 	}
@@ -150,5 +175,6 @@ func checkConfig(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	printSettings(o.flags, stdout)
+	printVhosts(o.vhosts, stdout)
 	return nil
 }

@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -32,6 +33,8 @@ import (
 	"github.com/gnetftp/gnetftp/ftp/ban"
 	"github.com/gnetftp/gnetftp/ftp/dtp"
 	"github.com/gnetftp/gnetftp/ftp/ftptls"
+	"github.com/gnetftp/gnetftp/ftp/shell"
+	s3shell "github.com/gnetftp/gnetftp/ftp/shell/s3"
 	"github.com/gnetftp/gnetftp/reactor"
 )
 
@@ -44,6 +47,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "passwd" {
 		if err := passwd(args[1:], stdin, stdout, stderr); err != nil {
 			fmt.Fprintln(stderr, "ftpd passwd:", err)
+			return 1
+		}
+		return 0
+	}
+	if len(args) > 0 && args[0] == "user" {
+		if err := userCmd(args[1:], stdin, stdout, stderr); err != nil {
+			fmt.Fprintln(stderr, "ftpd user:", err)
 			return 1
 		}
 		return 0
@@ -96,6 +106,7 @@ type options struct {
 	tlsAnonPlain    bool
 	tlsReuse        ftp.TLSReuse
 	root            string
+	storage         string
 	users           string
 	anonymous       bool
 	anonymousSet    bool
@@ -117,6 +128,8 @@ type options struct {
 	maxConnsSet     bool // --max-connections differs from the derived default: keep it
 	maxConnsPerIP   int
 	maxPassivePerIP int
+	rateDown        int64
+	rateUp          int64
 	welcome         string
 	loops           int
 	procs           int
@@ -127,8 +140,11 @@ type options struct {
 	shutdownGrace   time.Duration
 	cpuProfile      string
 	config          string
+	observe         observeOptions // metrics, xferlog, hooks (observe.go)
+	vhosts          []vhostConfig  // [[vhost]] tables of the configuration file
 
 	flags *flag.FlagSet // for check-config
+	args  []string      // as given, parsed again on SIGHUP when there is a --config file
 }
 
 type listFlag struct{ v *[]string }
@@ -176,6 +192,12 @@ Usage:
   ftpd passwd --users FILE NAME     add or update NAME in FILE; the password
                                     is read from standard input (one line);
                                     --home DIR sets its home ("/": the root)
+  ftpd user add|set|del|list --users FILE [--home DIR] [--read-only]
+            [--no-delete] [--no-rename] [--quota SIZE] [--quota-files N]
+            [--max-sessions N] [--rate-down RATE] [--rate-up RATE] NAME
+                                    manage users and their limits (add reads
+                                    the password from standard input; ftpd
+                                    user --help says more)
   ftpd check-config --config FILE [flags]
                                     validate the settings (file and flags) and
                                     print the effective ones
@@ -187,16 +209,23 @@ With no flags ftpd serves ./ftproot (created if missing) on 127.0.0.1:2121,
 anonymous read-only from ./ftproot/pub. With --users, only those users may
 log in (each with write access to its home) unless --anonymous is given too.
 
-Users file: one "name:bcrypt-hash[:home]" per line, '#' starts a comment.
-Write it with "ftpd passwd". Home is a directory under --root (created on the
-first login); a user without one is confined to ROOT/NAME, and "/" gives a
-user the whole root. Anonymous users see only --anonymous-root.
+Users file: one "name:bcrypt-hash[:home][:key=value...]" per line, '#' starts
+a comment; the keys are perm, quota, quota-files, max-sessions, rate-down and
+rate-up. Write it with "ftpd user" (or "ftpd passwd"); SIGHUP reloads it.
+Home is a directory under --root (created on the first login); a user without
+one is confined to ROOT/NAME, and "/" gives a user the whole root. Anonymous
+users see only --anonymous-root.
+
+Virtual hosts (HOST, RFC 7151): one [[vhost]] table per host in the --config
+file, with name, root, users, and optionally anonymous, anonymous-root and
+welcome; a client that sends HOST name before USER logs in to that host's
+users and root. SIGHUP reloads every users file.
 
 Flags:
 `
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
-	o := options{}
+	o := options{args: args}
 	fs := flag.NewFlagSet("ftpd", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // run prints --help (on stdout) and errors (one line) itself
 	fs.Usage = func() {}
@@ -210,13 +239,14 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.tlsAnonPlain, "tls-anonymous-plain", false, "with --tls-required: anonymous users may still log in and transfer without TLS")
 	reuse := fs.String("tls-session-reuse", "required", "PROT P data connections must resume the control connection's TLS session (required, as vsftpd's require_ssl_reuse) or may not (optional, for clients such as Python's stock ftplib)")
 	fs.StringVar(&o.root, "root", "ftproot", "directory to serve (created if missing); nothing outside it is reachable")
-	fs.StringVar(&o.users, "users", "", "users file (name:bcrypt-hash[:home] lines); without it only anonymous read-only access")
+	fs.StringVar(&o.storage, "storage", "", "serve files from S3 instead of --root: s3://BUCKET/PREFIX?endpoint=http://HOST:PORT&region=REGION (credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; homes and --anonymous-root are prefixes under PREFIX; no APPE or REST+STOR: see README)")
+	fs.StringVar(&o.users, "users", "", "users file (name:bcrypt-hash[:home] lines), or a PostgreSQL DSN (postgres://user@host/db: users and bans shared by a fleet of nodes); without it only anonymous read-only access")
 	fs.Var(boolSetFlag{&o.anonymous, &o.anonymousSet}, "anonymous", "allow anonymous read-only logins (USER anonymous or ftp) (default true without --users, false with)")
 	fs.StringVar(&o.anonymousRoot, "anonymous-root", "", "the only directory anonymous users see, read-only (created if missing) (default ROOT/pub)")
 	fs.BoolVar(&o.anonWorldOnly, "anonymous-world-readable-only", true, "anonymous users may download only files readable by everyone (mode o+r), as vsftpd's anon_world_readable_only")
 	fs.StringVar(&o.runAs, "run-as", "", "when started as root: bind the listeners (port 21), then drop to this user and its groups before serving")
 	ports := fs.String("passive-ports", "", "passive data port range LO-HI, e.g. 50000-50100 (default: 1024 up to the kernel's ephemeral range, which keeps TIME_WAIT out of it)")
-	fs.StringVar(&o.publicHost, "public-host", "", "IPv4 address announced in PASV replies (default: the address the client connected to)")
+	fs.StringVar(&o.publicHost, "public-host", "", "address or host name announced in PASV replies behind NAT (its IPv4 address; a name is resolved at start and on SIGHUP) (default: the address the client connected to)")
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", 600*time.Second, "close control connections idle this long (421); 0 disables")
 	fs.DurationVar(&o.loginTimeout, "login-timeout", 60*time.Second, "close connections (421) not logged in this long after connecting, whatever they send; 0 disables")
 	fs.IntVar(&o.banAfter, "ban-after", ban.DefaultAfter, "ban a client address after this many failed logins within --ban-window (421 at connect, before any password hash); 0 turns bans off. Loopback is not exempt: see --ban-allow")
@@ -232,15 +262,18 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 			"4 descriptors (control and data connections, passive listener, file) and the process keeps 64 for itself")
 	fs.IntVar(&o.maxConnsPerIP, "max-connections-per-ip", defaultMaxConnectionsPerIP, "maximum simultaneous connections from one IP address (over it: 421), 0 = no limit")
 	fs.IntVar(&o.maxPassivePerIP, "max-passive-per-ip", ftp.DefaultMaxPassivePerIP, "maximum passive listeners (PASV/EPSV not yet connected) open at once for one client IP; over it PASV/EPSV get 425; 0 = no limit")
+	fs.Var(sizeFlag{v: &o.rateDown, rate: true}, "rate-down", "cap each session's downloads at `RATE` bytes/s (e.g. 2MiB), for users whose line in --users gives none, and anonymous users; 0: no limit (sendfile)")
+	fs.Var(sizeFlag{v: &o.rateUp, rate: true}, "rate-up", "cap each session's uploads at `RATE` bytes/s (e.g. 1MiB), likewise; 0: no limit (splice)")
 	fs.StringVar(&o.welcome, "welcome", "", "text of the 220 greeting")
 	fs.IntVar(&o.loops, "loops", 0, "event loops (default: one per CPU)")
 	fs.IntVar(&o.procs, "procs", 0, "Go processors (GOMAXPROCS); 0: twice Go's default, unless the GOMAXPROCS variable is set")
 	fs.BoolVar(&o.allowForeign, "allow-foreign-data", false, "allow data connections to/from other hosts than the client's (FXP); off = RFC 2577 bounce protection")
 	fs.BoolVar(&o.allowPrivileged, "allow-privileged-ports", false, "allow PORT/EPRT to ports below 1024")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
-	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug (also traces every command and reply, never PASS's argument), info, warn, error")
 	fs.DurationVar(&o.shutdownGrace, "shutdown-grace", 10*time.Second, "on SIGINT/SIGTERM, how long sessions get to finish before they are closed")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) to this file until the server stops")
+	addObserveFlags(fs, &o.observe)
 	fs.StringVar(&o.config, "config", "", `TOML file of settings: every flag is a key of the same name (listen = ["127.0.0.1:21"], idle-timeout = "10m"); flags given too override it`)
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -254,6 +287,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		if err := applyConfig(fs, o.config, set); err != nil {
 			return o, err
 		}
+		vhosts, err := loadVhosts(o.config)
+		if err != nil {
+			return o, err
+		}
+		o.vhosts = vhosts
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
@@ -278,6 +316,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.root == "" {
 		return o, errors.New("--root is empty: give the directory to serve")
+	}
+	if o.storage != "" {
+		if _, err := s3shell.ParseStorageURL(o.storage); err != nil {
+			return o, fmt.Errorf("--storage: %w", err)
+		}
 	}
 	if len(o.listen) == 0 {
 		o.listen = []string{"127.0.0.1:2121"}
@@ -397,7 +440,10 @@ func passwd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if *users == "" || fs.NArg() != 1 {
 		return errors.New("usage: ftpd passwd --users FILE NAME  (password on standard input)")
 	}
-	pw, err := readPassword(stdin)
+	if isDatabase(*users) {
+		return errors.New("ftpd passwd writes users files; for a database use ftpd user add|set --users DSN")
+	}
+	pw, err := askPassword(fs.Arg(0), stdin, stderr)
 	if err != nil {
 		return err
 	}
@@ -409,7 +455,7 @@ func passwd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "ftpd passwd: %s updated in %s\n", fs.Arg(0), *users)
+	fmt.Fprintf(stdout, "ftpd passwd: %s updated in %s; %s\n", fs.Arg(0), *users, sighupReminder)
 	return nil
 }
 
@@ -446,11 +492,27 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	var users *auth.UsersFile
 	var authn auth.Authenticator
-	if o.users != "" {
+	banStore := bans(o)
+	switch {
+	case isDatabase(o.users):
+		fleet, err := openFleet(ctx, o, logger)
+		if err != nil {
+			return err
+		}
+		defer fleet.close()
+		authn = fleet.users
+		if o.banAfter > 0 {
+			banStore = fleet.bans
+		}
+	case o.users != "":
 		if users, err = auth.LoadUsersFile(o.users, auth.Config{}); err != nil {
 			return err
 		}
 		authn = users
+	}
+	vhosts, vhostUsers, err := virtualHosts(o.vhosts)
+	if err != nil {
+		return err
 	}
 	var certs *ftptls.Certs
 	var tlsServer *ftptls.Server
@@ -460,18 +522,35 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 		tlsServer = ftptls.NewServer(certs)
 	}
+	var realm shell.Realm
+	served := root
+	if o.storage != "" {
+		st, err := openStorage(o, logger)
+		if err != nil {
+			return err
+		}
+		defer st.close()
+		realm, served = st.realm, st.desc
+	}
 	pool := deferred.NewPool(deferred.PoolConfig{})
 	defer pool.Close()
+	obs, err := newObservability(o.observe, logger)
+	if err != nil {
+		return err
+	}
+	defer obs.close(logger) // runs after r.Shutdown below: no more events
 	f, err := ftp.NewFactory(ftp.Config{
-		Root: root, Users: authn, AllowAnonymous: o.anonymous, Welcome: o.welcome,
+		Root: root, Realm: realm, Users: authn, AllowAnonymous: o.anonymous, Welcome: o.welcome,
 		AnonymousRoot: o.anonymousRoot, AnonymousAnyMode: !o.anonWorldOnly,
-		IdleTimeout: idleOrOff(o.idleTimeout), LoginTimeout: idleOrOff(o.loginTimeout), Bans: bans(o), HashWorkers: o.hashWorkers,
+		IdleTimeout: idleOrOff(o.idleTimeout), LoginTimeout: idleOrOff(o.loginTimeout), Bans: banStore, HashWorkers: o.hashWorkers,
 		MaxConnections: o.maxConns, MaxConnectionsPerIP: o.maxConnsPerIP,
-		PublicHost: o.publicHost, Pool: pool, Logger: logger,
+		PublicHost: o.publicHost, Pool: pool, Logger: logger, Events: obs.events(),
 		TLS: tlsServer, TLSRequired: o.tlsRequired, TLSAnonymousPlain: o.tlsAnonPlain, TLSReuse: o.tlsReuse,
 		MaxPassivePerIP: limitOrOff(o.maxPassivePerIP),
+		RateDown:        o.rateDown, RateUp: o.rateUp,
 		Data: dtp.Config{PortLow: o.passiveLo, PortHigh: o.passiveHi, IdleTimeout: idleOrOff(o.dataTimeout),
 			AllowForeignPeers: o.allowForeign, AllowPrivilegedPorts: o.allowPrivileged},
+		VirtualHosts: vhosts,
 	})
 	if err != nil {
 		return err
@@ -492,6 +571,7 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err := r.Start(); err != nil {
 		return err
 	}
+	obs.start(f, pool, r, stdout, logger)
 	if o.runAs != "" {
 		if err := dropPrivileges(o.runAs); err != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -500,7 +580,7 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			return err
 		}
 		logger.Info("privileges dropped", "user", o.runAs, "uid", os.Getuid(), "gid", os.Getgid())
-		if o.users != "" {
+		if users != nil {
 			if f, err := os.Open(o.users); err != nil {
 				logger.Warn("the users file is not readable as --run-as: SIGHUP cannot reload it", "err", err)
 			} else {
@@ -509,8 +589,11 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 	}
 	access := "anonymous read-only"
-	if users != nil {
+	if authn != nil {
 		access = "users from " + o.users
+		if isDatabase(o.users) {
+			access = "users and bans in PostgreSQL" // the DSN may hold a password
+		}
 		if o.anonymous {
 			access += ", and anonymous read-only"
 		}
@@ -526,7 +609,10 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		if i >= len(o.listen) {
 			scheme = "ftps" // implicit TLS
 		}
-		fmt.Fprintf(stdout, "ftpd: serving %s on %s://%s (%s)\n", root, scheme, a, access)
+		fmt.Fprintf(stdout, "ftpd: serving %s on %s://%s (%s)\n", served, scheme, a, access)
+	}
+	if len(vhosts) > 0 {
+		fmt.Fprintf(stdout, "ftpd: virtual hosts (HOST): %s\n", vhostNames(o.vhosts))
 	}
 	first := r.Addrs()[0].(*net.TCPAddr)
 	fmt.Fprintf(stdout, "ftpd: try  curl ftp://%s/  or  lftp -p %d %s   (Ctrl-C stops)\n", first, first.Port, first.IP)
@@ -537,11 +623,29 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	for done := false; !done; {
 		select {
 		case <-hup:
+			if o.config != "" {
+				reloadConfig(o, f, fileLimit, logger)
+			}
 			if users != nil {
 				if err := users.Reload(); err != nil {
 					logger.Error("reloading users file", "err", err)
 				} else {
 					logger.Info("users file reloaded")
+				}
+			}
+			obs.reopen(logger)
+			for _, vu := range vhostUsers {
+				if err := vu.file.Reload(); err != nil {
+					logger.Error("reloading a virtual host's users file", "vhost", vu.name, "err", err)
+				} else {
+					logger.Info("virtual host users file reloaded", "vhost", vu.name)
+				}
+			}
+			if o.publicHost != "" {
+				if err := f.ResolvePublicHost(); err != nil {
+					logger.Error("resolving --public-host (the previous address stays)", "err", err)
+				} else {
+					logger.Info("public host resolved", "host", o.publicHost)
 				}
 			}
 			if certs != nil {
@@ -616,4 +720,45 @@ func startCPUProfile(path string) (func(), error) {
 		return nil, fmt.Errorf("--cpuprofile: %w", err)
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// reloadConfig reads the command line and its --config file again on
+// SIGHUP and applies what can change while serving: the connection
+// limits. (The users file, the certificate and the public host are
+// reloaded by the SIGHUP handler itself.) A setting that needs a restart
+// and differs is logged, not applied; a file that does not parse changes
+// nothing.
+func reloadConfig(old options, f *ftp.Factory, fileLimit uint64, logger *slog.Logger) {
+	o, err := parseFlags(old.args, io.Discard)
+	if err != nil {
+		logger.Error("reloading --config: nothing changed", "config", old.config, "err", err)
+		return
+	}
+	if !o.maxConnsSet {
+		o.maxConns = defaultMaxConnections(fileLimit)
+	}
+	l := ftp.Limits{MaxConnections: o.maxConns, MaxConnectionsPerIP: o.maxConnsPerIP, MaxPassivePerIP: limitOrOff(o.maxPassivePerIP),
+		RateDown: o.rateDown, RateUp: o.rateUp}
+	if l != f.CurrentLimits() {
+		f.SetLimits(l)
+		logger.Info("connection limits reloaded", "max_connections", l.MaxConnections,
+			"max_connections_per_ip", l.MaxConnectionsPerIP, "max_passive_per_ip", o.maxPassivePerIP,
+			"rate_down", l.RateDown, "rate_up", l.RateUp)
+	}
+	restart := map[string]bool{
+		"listen":                                strings.Join(o.listen, ",") != strings.Join(old.listen, ","),
+		"listen-tls":                            strings.Join(o.listenTLS, ",") != strings.Join(old.listenTLS, ","),
+		"root":                                  o.root != old.root,
+		"storage":                               o.storage != old.storage,
+		"users":                                 o.users != old.users,
+		"tls-cert":                              o.tlsCert != old.tlsCert || o.tlsKey != old.tlsKey,
+		"run-as":                                o.runAs != old.runAs,
+		"vhost":                                 !slices.Equal(o.vhosts, old.vhosts), // the hosts' users files are reloaded, their tables not
+		"metrics-listen, xferlog, on-*, hook-*": o.observe != old.observe,
+	}
+	for name, changed := range restart {
+		if changed {
+			logger.Warn("setting changed in --config needs a restart; the running value stays", "setting", name)
+		}
+	}
 }

@@ -16,10 +16,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gnetftp/gnetftp/ftp/auth"
 	"github.com/gnetftp/gnetftp/ftp/ban"
 	"github.com/gnetftp/gnetftp/internal/leaktest"
+	"github.com/gnetftp/gnetftp/internal/pgtest"
+	"github.com/gnetftp/gnetftp/internal/testcert"
 )
 
 // TestMain doubles as the ftpd process of the tests that need a real one
@@ -28,7 +31,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) == "1" {
 		os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
-	leaktest.VerifyTestMain(m)
+	leaktest.Main(func() int { return pgtest.Main(m.Run) })
 }
 
 const childEnv = "GNETFTP_FTPD_TEST_CHILD"
@@ -248,13 +251,58 @@ allow-foreign-data = true
 		{"max-connections = \"many\"\n", "ftpd.toml:1: max-connections: "},
 		{"idle-timeout = \"soon\"\n", "ftpd.toml:1: idle-timeout: "},
 		{"listen = [\n", "ftpd.toml:"},
-		{"[vhost]\nroot = \"x\"\n", "vhost: unknown key"},
+		{"[vhost]\nroot = \"x\"\n", "vhost: want [[vhost]] tables"},
+		{"[[vhost]]\nname = \"a\"\nroot = \"x\"\nusers = \"u\"\nfrob = 1\n", "vhost: frob: unknown key"},
+		{"[[vhost]]\nroot = \"x\"\nusers = \"u\"\n", "[[vhost]] #1: name is required"},
+		{"[[vhost]]\nname = \"a\"\nusers = \"u\"\n", "[[vhost]] #1 (a): root is required"},
+		{"[[vhost]]\nname = \"a\"\nroot = \"x\"\n", "(a): no one could log in"},
+		{"[[vhost]]\nname = \"a\"\nroot = \"x\"\nanonymous = true\n[[vhost]]\nname = \"A.\"\nroot = \"y\"\nanonymous = true\n", "[[vhost]] #2 (A.): name given twice"},
 	} {
 		require.NoError(t, os.WriteFile(cfg, []byte(c.text), 0o644))
 		_, err := parseFlags([]string{"--config", cfg}, &bytes.Buffer{})
 		require.Error(t, err, c.text)
 		assert.Contains(t, err.Error(), c.want, c.text)
 	}
+}
+
+// [[vhost]] tables: read, checked (users files loaded) and printed by
+// check-config as a configuration file that says the same.
+func TestConfigFileVirtualHosts(t *testing.T) {
+	dir := t.TempDir()
+	users := filepath.Join(dir, "a.users")
+	require.NoError(t, auth.SetPassword(users, "bob", "pw", 4))
+	cfg := filepath.Join(dir, "ftpd.toml")
+	require.NoError(t, os.WriteFile(cfg, []byte(`root = "/srv/ftp"
+
+[[vhost]]
+name = "a.example"
+root = "/srv/a"
+users = "`+users+`"
+welcome = "Welcome to A"
+
+[[vhost]]
+name = "b.example"
+root = "/srv/b"
+anonymous = true
+`), 0o644))
+	o, err := parseFlags([]string{"--config", cfg}, &bytes.Buffer{})
+	require.NoError(t, err)
+	require.Len(t, o.vhosts, 2)
+	assert.Equal(t, vhostConfig{Name: "a.example", Root: "/srv/a", Users: users, Welcome: "Welcome to A"}, o.vhosts[0])
+	assert.Equal(t, vhostConfig{Name: "b.example", Root: "/srv/b", Anonymous: true}, o.vhosts[1])
+	assert.Equal(t, "/srv/ftp", o.root)
+
+	var out bytes.Buffer
+	require.NoError(t, checkConfig([]string{"--config", cfg}, &out, &bytes.Buffer{}))
+	assert.Contains(t, out.String(), "\n[[vhost]]\nname = \"a.example\"\nroot = \"/srv/a\"\n")
+	again := filepath.Join(dir, "again.toml")
+	require.NoError(t, os.WriteFile(again, out.Bytes(), 0o644))
+	o2, err := parseFlags([]string{"--config", again}, &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, o.vhosts, o2.vhosts)
+
+	require.NoError(t, os.Remove(users))
+	assert.ErrorContains(t, checkConfig([]string{"--config", cfg}, &out, &bytes.Buffer{}), "vhost a.example: ", "check-config loads the users files")
 }
 
 func TestMaxConnectionsFromTheConfigFileIsKept(t *testing.T) {
@@ -279,4 +327,40 @@ func TestBadFlagAndVersion(t *testing.T) {
 	errOut.Reset()
 	assert.Equal(t, 0, run([]string{"--version"}, nil, &out, &errOut))
 	assert.Contains(t, out.String(), "ftpd ")
+}
+
+func TestStorageFlag(t *testing.T) {
+	var out, errOut bytes.Buffer
+	assert.Equal(t, 2, run([]string{"--storage", "file:///srv/ftp"}, nil, &out, &errOut), "a bad URL is a usage error")
+	assert.Contains(t, errOut.String(), "--storage")
+	assert.Contains(t, errOut.String(), "s3://BUCKET/PREFIX")
+	errOut.Reset()
+	assert.Equal(t, 2, run([]string{"--storage", "s3://b?endpoint=x"}, nil, &out, &errOut))
+	assert.Contains(t, errOut.String(), "endpoint")
+	errOut.Reset()
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	assert.Equal(t, 1, run([]string{"--root", t.TempDir(), "--listen", "127.0.0.1:0", "--storage", "s3://b/p?endpoint=http://127.0.0.1:9"}, nil, &out, &errOut))
+	assert.Contains(t, errOut.String(), "AWS_ACCESS_KEY_ID", "no credentials: the reason, before listening")
+}
+
+// The example configuration in contrib/ is valid: check-config accepts it
+// (with its files replaced by real ones, and its public host by an
+// address), and a certificate that does not load is an error.
+func TestContribExampleConfigIsValid(t *testing.T) {
+	dir := t.TempDir()
+	users := filepath.Join(dir, "users")
+	require.NoError(t, auth.SetPassword(users, "alice", "secret", bcrypt.MinCost))
+	pair := testcert.MustNew()
+	certFile, keyFile, err := pair.WriteFiles(dir)
+	require.NoError(t, err)
+	example := filepath.Join("..", "..", "contrib", "ftpd.toml")
+	args := []string{"--config", example, "--users", users, "--tls-cert", certFile, "--tls-key", keyFile, "--public-host", "192.0.2.1"}
+	var out bytes.Buffer
+	require.NoError(t, checkConfig(args, &out, &bytes.Buffer{}))
+	assert.Contains(t, out.String(), `passive-ports = "50000-50999"`)
+	assert.Contains(t, out.String(), `tls-required = true`)
+
+	require.NoError(t, os.WriteFile(keyFile, []byte("not a key"), 0o600))
+	assert.Error(t, checkConfig(args, &bytes.Buffer{}, &bytes.Buffer{}), "a key that does not load")
 }

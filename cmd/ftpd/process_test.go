@@ -265,3 +265,33 @@ func TestDefaultMaxConnectionsFollowsTheFileLimit(t *testing.T) {
 	assert.Contains(t, logs, "max_connections_per_ip=20")
 	assert.Contains(t, logs, "open_file_limit=256")
 }
+
+// SIGHUP reads the --config file again and applies new connection limits
+// to new connections; the sessions already open stay.
+func TestSIGHUPReloadsLimitsFromTheConfigFile(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "ftpd.toml")
+	require.NoError(t, os.WriteFile(conf, []byte("max-connections-per-ip = 2\n"), 0o644))
+	p := startFTPDProcess(t, 0, "--config", conf)
+	greeting := func() string {
+		c, err := dialCtrl(p.Addr)
+		require.NoError(t, err)
+		t.Cleanup(func() { c.Close() })
+		r, err := c.reply()
+		require.NoError(t, err)
+		return r
+	}
+	a, b := login(t, p.Addr), login(t, p.Addr)
+	assert.True(t, strings.HasPrefix(greeting(), "421 "), "a third connection from the address is over the limit of 2")
+
+	require.NoError(t, os.WriteFile(conf, []byte("max-connections-per-ip = 4\nusers = \"/elsewhere/users\"\n"), 0o644))
+	require.NoError(t, syscall.Kill(p.Pid, syscall.SIGHUP)) // only the process this test started
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(p.Log.String(), "connection limits reloaded") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	require.Contains(t, p.Log.String(), "connection limits reloaded")
+	assert.Contains(t, p.Log.String(), "needs a restart", "a changed users file path is not applied live")
+	assert.True(t, strings.HasPrefix(greeting(), "220 "), "the new limit of 4 admits a third")
+	assert.True(t, strings.HasPrefix(a.cmd(t, "NOOP"), "200 "))
+	assert.True(t, strings.HasPrefix(b.cmd(t, "NOOP"), "200 "))
+}

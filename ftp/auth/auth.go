@@ -1,5 +1,5 @@
 // Package auth checks FTP logins against a users file of
-// "name:bcrypt-hash[:home]" lines, with a bounded cache of recent
+// "name:bcrypt-hash[:home][:key=value...]" lines (see User and Limits), with a bounded cache of recent
 // successful verifications so repeated logins skip bcrypt.
 //
 // bcrypt is slow on purpose (tens of milliseconds); Authenticate blocks and
@@ -7,15 +7,10 @@
 package auth
 
 import (
-	"bufio"
-	"bytes"
-	"container/list"
 	"crypto/rand"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 
@@ -26,12 +21,33 @@ import (
 // password, so a client cannot tell them apart.
 var ErrBadCredentials = errors.New("auth: bad credentials")
 
+// ErrUnknownUser and ErrBadPassword are the two kinds of
+// ErrBadCredentials (errors.Is(err, ErrBadCredentials) holds for both),
+// for the server's own log and metrics; the client is told neither.
+var (
+	ErrUnknownUser = fmt.Errorf("%w: unknown user", ErrBadCredentials)
+	ErrBadPassword = fmt.Errorf("%w: bad password", ErrBadCredentials)
+)
+
+// ErrUnavailable wraps the failure of a user store that could not be
+// asked (a database down or slow): the login is not refused as bad
+// credentials (530, counted towards a ban) but answered 421, try later.
+var ErrUnavailable = errors.New("auth: user store unavailable")
+
 // Authenticator checks a user's password and returns the user's home as
 // the user store gives it: "" when none is given (the realm then confines
 // the user to a directory of its own, <root>/<name> for the local realm),
 // "/" for the whole root, else a directory under the root.
 type Authenticator interface {
 	Authenticate(user, password string) (home string, err error)
+}
+
+// LimitedAuthenticator is an Authenticator that also knows each user's
+// limits (permissions, quotas, sessions, rates): the server asks it once
+// a login has succeeded, on the event loop, so UserLimits must not block.
+type LimitedAuthenticator interface {
+	Authenticator
+	UserLimits(user string) (Limits, bool)
 }
 
 // CachedAuthenticator is an Authenticator that can sometimes answer
@@ -47,9 +63,10 @@ type CachedAuthenticator interface {
 }
 
 type entry struct {
-	hash []byte
-	cost int
-	home string
+	hash   []byte
+	cost   int
+	home   string
+	limits Limits
 }
 
 // Config tunes a UsersFile. The zero value is usable.
@@ -65,25 +82,15 @@ type Config struct {
 // UsersFile authenticates against a users file. It is safe for
 // concurrent use.
 type UsersFile struct {
-	path string
-	cfg  Config
-	salt [32]byte // per instance: cache keys are useless elsewhere
+	path  string
+	cfg   Config
+	cache *LoginCache // dropped at every reload
 
 	mu sync.Mutex
 	// dummy is compared against for unknown users, so they cost one bcrypt
 	// at the file's highest cost, like a wrong password does.
 	dummy []byte
 	users map[string]entry
-	lru   *list.List // of cacheKey, front = most recent
-	cache map[cacheKey]*list.Element
-	// gen counts reloads: a verification that raced a reload is not
-	// cached, so a changed password cannot come back through the cache.
-	gen uint64
-}
-
-type cacheKey struct {
-	user   string
-	digest [32]byte
 }
 
 // LoadUsersFile reads path. Malformed lines are errors naming the line;
@@ -95,10 +102,11 @@ func LoadUsersFile(path string, cfg Config) (*UsersFile, error) {
 	if cfg.Compare == nil {
 		cfg.Compare = bcrypt.CompareHashAndPassword
 	}
-	u := &UsersFile{path: path, cfg: cfg}
-	if _, err := rand.Read(u.salt[:]); err != nil {
-		return nil, fmt.Errorf("auth: salt: %w", err)
+	cache, err := NewLoginCache(cfg.CacheSize)
+	if err != nil {
+		return nil, err
 	}
+	u := &UsersFile{path: path, cfg: cfg, cache: cache}
 	if err := u.Reload(); err != nil {
 		return nil, err
 	}
@@ -137,183 +145,124 @@ func (u *UsersFile) Reload() error {
 	u.mu.Lock()
 	u.users = users
 	u.dummy = dummy
-	u.lru = list.New()
-	u.cache = map[cacheKey]*list.Element{}
-	u.gen++
 	u.mu.Unlock()
+	u.cache.Forget("") // after the swap: a check of an old entry is not remembered
 	return nil
 }
 
-// parse reads "name:bcrypt-hash[:home]" lines; blank lines and lines
+// parse reads the users file's text (see User); blank lines and lines
 // starting with '#' are skipped. All malformed lines are reported, each
 // with its number. The messages never quote a hash field: a mistaken
 // plaintext password there must not reach a log.
 func parse(b []byte, file string) (map[string]entry, error) {
-	users := map[string]entry{}
-	var errs []error
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		name, rest, ok := strings.Cut(line, ":")
-		hash, home, _ := strings.Cut(rest, ":")
-		cost, err := bcrypt.Cost([]byte(hash))
-		switch {
-		case !ok || name == "":
-			errs = append(errs, fmt.Errorf("auth: %s:%d: want name:bcrypt-hash[:home]", file, n))
-		case !ValidName(name):
-			errs = append(errs, fmt.Errorf("auth: %s:%d: user name %q is not allowed (it must be usable as a directory name)", file, n, name))
-		case err != nil:
-			errs = append(errs, fmt.Errorf("auth: %s:%d: user %q: not a bcrypt hash", file, n, name))
-		case users[name].hash != nil:
-			errs = append(errs, fmt.Errorf("auth: %s:%d: user %q listed twice", file, n, name))
-		default:
-			users[name] = entry{hash: []byte(hash), cost: cost, home: home}
-		}
+	t := &UsersFileText{path: file, users: map[string]int{}}
+	if len(b) > 0 {
+		t.lines = strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
 	}
-	if err := sc.Err(); err != nil {
-		errs = append(errs, fmt.Errorf("auth: %s: %w", file, err))
+	list, err := t.parse()
+	if err != nil {
+		return nil, err
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	users := make(map[string]entry, len(list))
+	for _, u := range list {
+		cost, _ := bcryptCost(u.Hash)
+		users[u.Name] = entry{hash: []byte(u.Hash), cost: cost, home: u.Home, limits: u.Limits}
 	}
 	return users, nil
+}
+
+// bcryptCost is the cost of a bcrypt hash, or an error if it is none.
+func bcryptCost(hash string) (int, error) { return bcrypt.Cost([]byte(hash)) }
+
+// UserLimits returns the limits the users file gives user
+// (LimitedAuthenticator). Safe from any goroutine; it does not block.
+func (u *UsersFile) UserLimits(user string) (Limits, bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	e, ok := u.users[user]
+	return e.limits, ok
 }
 
 // AuthenticateCached answers from the cache of recent verifications: a
 // SHA-256 and a map lookup, no bcrypt (CachedAuthenticator).
 func (u *UsersFile) AuthenticateCached(user, password string) (string, bool) {
-	l := u.lookup(cacheKey{user: user, digest: u.digest(user, password)})
-	return l.entry.home, l.hit
-}
-
-// lookup is one look at the users and the cache under the lock: on a miss
-// it also returns what a full check needs.
-type lookup struct {
-	entry      entry
-	known, hit bool
-	dummy      []byte
-	gen        uint64
-}
-
-func (u *UsersFile) lookup(key cacheKey) lookup {
 	u.mu.Lock()
-	defer u.mu.Unlock()
-	l := lookup{dummy: u.dummy, gen: u.gen}
-	l.entry, l.known = u.users[key.user]
-	if el, ok := u.cache[key]; ok && l.known {
-		u.lru.MoveToFront(el)
-		l.hit = true
+	e, known := u.users[user]
+	u.mu.Unlock()
+	if !known || !u.cache.Has(user, password) {
+		return "", false
 	}
-	return l
+	return e.home, true
 }
 
 // Authenticate checks user's password. It blocks for one bcrypt unless
 // the same user and password succeeded recently.
 func (u *UsersFile) Authenticate(user, password string) (string, error) {
-	key := cacheKey{user: user, digest: u.digest(user, password)}
-	l := u.lookup(key)
-	if l.hit {
-		return l.entry.home, nil
-	}
-	if !l.known {
-		_ = u.cfg.Compare(l.dummy, []byte(password)) // same cost as a wrong password
-		return "", ErrBadCredentials
-	}
-	if err := u.cfg.Compare(l.entry.hash, []byte(password)); err != nil {
-		return "", ErrBadCredentials
-	}
-	u.remember(key, l.gen)
-	return l.entry.home, nil
-}
-
-// digest is the cache's stand-in for the password: SHA-256 of this
-// instance's random salt, the user and the password, so the cache holds no
-// plaintext and its keys are worthless outside this process.
-func (u *UsersFile) digest(user, password string) [32]byte {
-	h := sha256.New()
-	h.Write(u.salt[:])
-	h.Write([]byte(user))
-	h.Write([]byte{0})
-	h.Write([]byte(password))
-	var d [32]byte
-	h.Sum(d[:0])
-	return d
-}
-
-func (u *UsersFile) remember(key cacheKey, gen uint64) {
-	if u.cfg.CacheSize < 0 {
-		return
-	}
+	gen := u.cache.Gen() // before the entry is read: a reload from now on is noticed
 	u.mu.Lock()
-	defer u.mu.Unlock()
-	if gen != u.gen {
-		return
+	e, known := u.users[user]
+	dummy := u.dummy
+	u.mu.Unlock()
+	if known && u.cache.Has(user, password) {
+		return e.home, nil
 	}
-	if el, ok := u.cache[key]; ok {
-		u.lru.MoveToFront(el)
-		return
+	if !known {
+		_ = u.cfg.Compare(dummy, []byte(password)) // same cost as a wrong password
+		return "", ErrUnknownUser
 	}
-	u.cache[key] = u.lru.PushFront(key)
-	for u.lru.Len() > u.cfg.CacheSize {
-		old := u.lru.Remove(u.lru.Back()).(cacheKey)
-		delete(u.cache, old)
+	if err := u.cfg.Compare(e.hash, []byte(password)); err != nil {
+		return "", ErrBadPassword
 	}
+	u.cache.Add(user, password, gen)
+	return e.home, nil
 }
 
 // CacheLen reports how many verifications are cached.
-func (u *UsersFile) CacheLen() int {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return u.lru.Len()
-}
+func (u *UsersFile) CacheLen() int { return u.cache.Len() }
 
 // SetPassword adds or updates user in the users file at path with a
 // bcrypt hash of password at cost (0: bcrypt.DefaultCost), keeping every
-// other line (comments included) and the user's home. The file is
-// replaced atomically (a temporary file in the same directory, synced,
-// then renamed), mode 0600; a missing file is created.
+// other line (comments included) and the user's home and limits. The
+// file is replaced atomically (a temporary file in the same directory,
+// synced, then renamed) with the old file's owner and mode; a missing
+// file is created, mode 0600.
 func SetPassword(path, user, password string, cost int) error {
 	if !ValidName(user) {
 		return fmt.Errorf("auth: invalid user name %q", user)
 	}
+	if Reserved(user) {
+		return fmt.Errorf("auth: user name %q is reserved for anonymous logins", user)
+	}
+	hash, err := HashPassword(password, cost)
+	if err != nil {
+		return err
+	}
+	t, err := ReadUsersFileText(path)
+	if err != nil {
+		return err
+	}
+	u, _ := t.Lookup(user)
+	u.Name, u.Hash = user, hash
+	if err := t.Put(u); err != nil {
+		return err
+	}
+	return t.Write()
+}
+
+// HashPassword is the users file's hash of password: bcrypt at cost (0:
+// bcrypt.DefaultCost). An empty password is refused.
+func HashPassword(password string, cost int) (string, error) {
 	if password == "" {
-		return errors.New("auth: empty password")
+		return "", errors.New("auth: empty password")
 	}
 	if cost == 0 {
 		cost = bcrypt.DefaultCost
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), cost)
 	if err != nil {
-		return fmt.Errorf("auth: hashing the password: %w", err)
+		return "", fmt.Errorf("auth: hashing the password: %w", err)
 	}
-	old, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("auth: reading %s: %w", path, err)
-	}
-	var out []string
-	found := false
-	if len(old) > 0 {
-		for _, line := range strings.Split(strings.TrimSuffix(string(old), "\n"), "\n") {
-			trimmed := strings.TrimSpace(line)
-			name, rest, ok := strings.Cut(trimmed, ":")
-			if ok && name == user && !found {
-				home := ""
-				if _, h, ok := strings.Cut(rest, ":"); ok {
-					home = ":" + h
-				}
-				line = user + ":" + string(hash) + home
-				found = true
-			}
-			out = append(out, line)
-		}
-	}
-	if !found {
-		out = append(out, user+":"+string(hash))
-	}
-	return writeAtomic(path, []byte(strings.Join(out, "\n")+"\n"))
+	return string(hash), nil
 }
 
 // ValidName reports whether name can be a user of the users file: not
@@ -333,64 +282,25 @@ func ValidName(name string) bool {
 }
 
 // SetHome sets (or, with home "", removes) the home of user in the users
-// file at path, keeping every other line; the user must exist. "/" gives
-// the user the whole root.
+// file at path, keeping every other line and the user's limits; the user
+// must exist. "/" gives the user the whole root.
 func SetHome(path, user, home string) error {
-	if strings.ContainsAny(home, ":\n\r") {
-		return fmt.Errorf("auth: invalid home %q", home)
+	if err := checkHome(home); err != nil {
+		return fmt.Errorf("auth: %w", err)
 	}
-	old, err := os.ReadFile(path)
+	t, err := ReadUsersFileText(path)
 	if err != nil {
-		return fmt.Errorf("auth: reading %s: %w", path, err)
+		return err
 	}
-	lines := strings.Split(strings.TrimSuffix(string(old), "\n"), "\n")
-	found := false
-	for i, line := range lines {
-		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
-		if !ok || name != user || found {
-			continue
-		}
-		hash, _, _ := strings.Cut(rest, ":")
-		lines[i] = name + ":" + hash
-		if home != "" {
-			lines[i] += ":" + home
-		}
-		found = true
-	}
-	if !found {
+	u, ok := t.Lookup(user)
+	if !ok {
 		return fmt.Errorf("auth: %s: no user %q", path, user)
 	}
-	return writeAtomic(path, []byte(strings.Join(lines, "\n")+"\n"))
-}
-
-// writeAtomic replaces path with data, mode 0600.
-func writeAtomic(path string, data []byte) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".users-*")
-	if err != nil {
-		return fmt.Errorf("auth: writing %s: %w", path, err)
+	u.Home = home
+	if err := t.Put(u); err != nil {
+		return err
 	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err := tmp.Chmod(0o600); err != nil {
-		return fmt.Errorf("auth: writing %s: %w", path, err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("auth: writing %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("auth: writing %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("auth: writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("auth: replacing %s: %w", path, err)
-	}
-	return nil
+	return t.Write()
 }
 
 // Anonymous accepts nobody; it exists so a server with only anonymous

@@ -211,7 +211,7 @@ func TestSetPasswordKeepsOtherLines(t *testing.T) {
 	assert.NotContains(t, string(b), secret, "only the hash is written")
 	fi, err := os.Stat(p)
 	require.NoError(t, err)
-	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+	assert.Equal(t, os.FileMode(0o644), fi.Mode().Perm(), "the mode is kept")
 	entries, err := os.ReadDir(filepath.Dir(p))
 	require.NoError(t, err)
 	assert.Len(t, entries, 1, "no temporary file left")
@@ -336,4 +336,98 @@ func TestSetHome(t *testing.T) {
 	assert.Equal(t, "projects/bob", home, "a new password keeps the home")
 	assert.Error(t, auth.SetHome(p, "nobody", "/"))
 	assert.Error(t, auth.SetHome(p, "bob", "a:b"))
+}
+
+func TestLimitsFieldsAreReadAndWrittenBack(t *testing.T) {
+	h := hash(t, "pw")
+	p := usersFile(t, "old:"+h+":oldhome\n"+
+		"lim:"+h+":quota=10MiB:rate-down=2MiB:max-sessions=2\n"+
+		"both:"+h+":dir:perm=elr:quota-files=5:rate-up=512KiB\n"+
+		"empty:"+h+"::quota=1048577\n")
+	u, err := auth.LoadUsersFile(p, auth.Config{})
+	require.NoError(t, err)
+	home, err := u.Authenticate("old", "pw")
+	require.NoError(t, err)
+	assert.Equal(t, "oldhome", home)
+	l, ok := u.UserLimits("old")
+	require.True(t, ok)
+	assert.Equal(t, auth.Limits{}, l, "an old line has no limits")
+	l, _ = u.UserLimits("lim")
+	assert.Equal(t, auth.Limits{Quota: 10 << 20, RateDown: 2 << 20, MaxSessions: 2}, l)
+	home, err = u.Authenticate("lim", "pw")
+	require.NoError(t, err)
+	assert.Equal(t, "", home, "a key=value third field is a limit, not a home")
+	l, _ = u.UserLimits("both")
+	assert.Equal(t, auth.Limits{Perm: "elr", QuotaFiles: 5, RateUp: 512 << 10}, l)
+	assert.True(t, l.ReadOnly())
+	l, _ = u.UserLimits("empty")
+	assert.Equal(t, int64(1048577), l.Quota)
+
+	text, err := auth.ReadUsersFileText(p)
+	require.NoError(t, err)
+	got := text.Users()
+	require.Len(t, got, 4)
+	assert.Equal(t, "lim:"+h+":quota=10MiB:max-sessions=2:rate-down=2MiB", got[1].Line())
+	assert.Equal(t, "both:"+h+":dir:perm=elr:quota-files=5:rate-up=512KiB", got[2].Line())
+	assert.Equal(t, "old:"+h+":oldhome", got[0].Line(), "an old line is written as it was")
+}
+
+func TestBadLimitsBOMAndReservedNamesNameTheLine(t *testing.T) {
+	h := hash(t, "pw")
+	cases := []struct{ content, want string }{
+		{"\ufeffalice:" + h + "\n", "users:1: the file starts with a byte order mark"},
+		{"a:" + h + "\nb:" + h + ":quota=lots\n", `users:2: user "b": quota: "lots"`},
+		{"a:" + h + ":home:speed=3\n", `users:1: user "a": unknown field "speed"`},
+		{"a:" + h + ":home:perm=elrX\n", `unknown permission letter 'X'`},
+		{"# x\nanonymous:" + h + "\n", `users:2: user name "anonymous" is reserved`},
+		{"FTP:" + h + "\n", `users:1: user name "FTP" is reserved`},
+		{"a:" + h + ":h:quota=1K:quota=2K\n", `quota given twice`},
+	}
+	for _, c := range cases {
+		_, err := auth.LoadUsersFile(usersFile(t, c.content), auth.Config{})
+		require.Error(t, err, c.content)
+		assert.Contains(t, err.Error(), c.want)
+		_, err = auth.ReadUsersFileText(usersFile(t, c.content))
+		assert.ErrorContains(t, err, c.want, "editing refuses it too")
+	}
+	p := filepath.Join(t.TempDir(), "users")
+	assert.ErrorContains(t, auth.SetPassword(p, "ftp", "x", bcrypt.MinCost), "reserved")
+	assert.ErrorContains(t, auth.SetPassword(p, "Anonymous", "x", bcrypt.MinCost), "reserved")
+}
+
+func TestSizes(t *testing.T) {
+	for in, want := range map[string]int64{"0": 0, "1024": 1024, "1KiB": 1024, "2MiB": 2 << 20, "3GiB": 3 << 30,
+		"1TiB": 1 << 40, "5M": 5 << 20, "7k": 7 << 10, "9B": 9, " 4 MiB": 4 << 20} {
+		got, err := auth.ParseSize(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got, in)
+	}
+	for _, bad := range []string{"", "-1", "1.5MiB", "MiB", "1XB", "99999999999TiB"} {
+		_, err := auth.ParseSize(bad)
+		assert.Error(t, err, bad)
+	}
+	r, err := auth.ParseRate("2MiB/s")
+	require.NoError(t, err)
+	assert.Equal(t, int64(2<<20), r)
+	for _, n := range []int64{1, 1023, 1024, 1536, 2 << 20, 5 << 30, 1<<40 + 1} {
+		back, err := auth.ParseSize(auth.FormatSize(n))
+		require.NoError(t, err)
+		assert.Equal(t, n, back)
+	}
+}
+
+func TestWritingKeepsTheFilesMode(t *testing.T) {
+	p := usersFile(t, "a:"+hash(t, "pw")+"\n")
+	require.NoError(t, os.Chmod(p, 0o640))
+	text, err := auth.ReadUsersFileText(p)
+	require.NoError(t, err)
+	require.NoError(t, text.Put(auth.User{Name: "b", Hash: hash(t, "x"), Limits: auth.Limits{Quota: 1 << 20}}))
+	require.True(t, text.Delete("a"))
+	require.NoError(t, text.Write())
+	fi, err := os.Stat(p)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o640), fi.Mode().Perm())
+	b, err := os.ReadFile(p)
+	require.NoError(t, err)
+	assert.Regexp(t, `^b:\$2a\$04\$[^:]+:quota=1MiB\n$`, string(b))
 }

@@ -236,6 +236,69 @@ func (m *Memory) Failed(addr netip.Addr) (Ban, bool) {
 	return e.ban(), true
 }
 
+// Impose bans prefix until the given time, a ban decided elsewhere (by
+// another node of a fleet, through a shared store): Check refuses its
+// addresses from now on. A ban already in force is extended if until is
+// later. It reports whether the prefix was not banned before. An
+// allowed address is never banned.
+func (m *Memory) Impose(prefix netip.Prefix, until time.Time, failures int) bool {
+	prefix = m.key(prefix.Addr()) // this store's granularity
+	if !prefix.IsValid() || m.allowed(prefix.Addr()) {
+		return false
+	}
+	now := m.cfg.Clock.Now()
+	if !until.After(now) {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.expire(now)
+	e := m.entries[prefix.Addr()]
+	isNew := e == nil || e.banEl == nil
+	switch {
+	case e == nil:
+		if len(m.entries) >= m.cfg.MaxEntries {
+			m.remove(m.byFail.Front().Value.(*entry))
+		}
+		e = &entry{key: prefix.Addr(), prefix: prefix, last: now.UnixNano()}
+		m.entries[e.key] = e
+		e.failEl = m.byFail.PushBack(e)
+	case e.banEl != nil && !until.After(e.until):
+		return false
+	case e.banEl != nil:
+		m.bans.Remove(e.banEl)
+		e.banEl = nil
+		m.banned.Add(-1)
+	}
+	e.until, e.failures, e.fails, e.next = until, failures, e.fails[:0], 0
+	if isNew {
+		e.refused = 0
+	}
+	// The bans list stays in order of their ends (expire relies on it):
+	// an imposed ban may end before bans made here.
+	at := m.bans.Back()
+	for at != nil && at.Value.(*entry).until.After(until) {
+		at = at.Prev()
+	}
+	if at == nil {
+		e.banEl = m.bans.PushFront(e)
+	} else {
+		e.banEl = m.bans.InsertAfter(e, at)
+	}
+	m.banned.Add(1)
+	return isNew
+}
+
+// Allowed reports whether addr is on the allow list (never banned).
+func (m *Memory) Allowed(addr netip.Addr) bool { return m.allowed(addr) }
+
+// Config returns the store's configuration, defaults applied.
+func (m *Memory) Config() Config { return m.cfg }
+
+// Key is the prefix under which this store counts addr (its IPv6 /64 by
+// default): what a shared store records.
+func (m *Memory) Key(addr netip.Addr) netip.Prefix { return m.key(addr) }
+
 func (e *entry) ban() Ban {
 	return Ban{Prefix: e.prefix, Until: e.until, Failures: e.failures, Refused: e.refused}
 }

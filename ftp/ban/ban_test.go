@@ -185,3 +185,31 @@ func BenchmarkCheckWithBans(b *testing.B) {
 		m.Check(a)
 	}
 }
+
+// A ban decided elsewhere (another node) refuses at once, keeps the
+// bans in the order of their ends, and lapses on time.
+func TestImpose(t *testing.T) {
+	clk := clock.NewManualClock()
+	m := ban.NewMemory(ban.Config{Clock: clk, Allow: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	a, b := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("2001:db8::7")
+	// A local ban lasting For (30 min), then an imposed one ending sooner.
+	for range ban.DefaultAfter {
+		m.Failed(a)
+	}
+	_, banned := m.Check(a)
+	require.True(t, banned)
+	assert.True(t, m.Impose(netip.PrefixFrom(b, 128), clk.Now().Add(time.Minute), 4))
+	assert.False(t, m.Impose(netip.PrefixFrom(b, 128), clk.Now().Add(30*time.Second), 4), "an earlier end changes nothing")
+	bn, banned := m.Check(netip.MustParseAddr("2001:db8::99"))
+	require.True(t, banned, "counted under the /64")
+	assert.Equal(t, "2001:db8::/64", bn.Prefix.String())
+	assert.False(t, m.Impose(netip.MustParsePrefix("10.1.2.3/32"), clk.Now().Add(time.Hour), 1), "allowed addresses are never banned")
+	assert.False(t, m.Impose(netip.MustParsePrefix("192.0.2.9/32"), clk.Now(), 1), "a ban already over")
+
+	clk.Advance(2 * time.Minute)
+	_, banned = m.Check(b)
+	assert.False(t, banned, "the imposed ban lapsed, before the local one")
+	_, banned = m.Check(a)
+	assert.True(t, banned, "the local ban, which ends later, stands")
+	assert.Equal(t, 1, m.Banned())
+}

@@ -1,12 +1,14 @@
 package dtp
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"sync"
 	"time"
 )
 
@@ -33,11 +35,25 @@ type TLS struct {
 // nothing in time. The PI answers 522 (RFC 4217 section 10.2).
 var ErrDataTLS = errors.New("dtp: TLS negotiation on the data connection failed")
 
+// TLSConn is a data connection after its TLS handshake: the TLS
+// connection and, under it, the TCP one with this package's batching
+// (TLS's records written a chunk at a time, read through a large buffer:
+// one system call per chunk instead of one per 16 KiB record). Its
+// buffers come from pools and go back when SendTLS or ReceiveTLS ends.
+type TLSConn struct {
+	TLS *tls.Conn
+	tcp *net.TCPConn
+	b   *batchConn
+}
+
+// ConnectionState is the handshake's outcome.
+func (c *TLSConn) ConnectionState() tls.ConnectionState { return c.TLS.ConnectionState() }
+
 // Handshake makes conn a TLS server connection with t, or closes conn
 // and returns an error: ErrDataTLS wrapping the handshake's, Verify's
 // error, or ctx's when the transfer was aborted. On the transfer's
 // goroutine.
-func Handshake(ctx context.Context, conn *net.TCPConn, t TLS) (*tls.Conn, error) {
+func Handshake(ctx context.Context, conn *net.TCPConn, t TLS) (*TLSConn, error) {
 	timeout := t.Timeout
 	if timeout == 0 {
 		timeout = DefaultAcceptTimeout
@@ -45,9 +61,11 @@ func Handshake(ctx context.Context, conn *net.TCPConn, t TLS) (*tls.Conn, error)
 	if timeout > 0 {
 		_ = conn.SetDeadline(time.Now().Add(timeout))
 	}
-	tc := tls.Server(conn, t.Config)
+	b := newBatchConn(conn)
+	tc := tls.Server(b, t.Config)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		abort(conn)
+		b.release()
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("dtp: transfer aborted during the TLS handshake: %w", ctx.Err())
 		}
@@ -56,41 +74,121 @@ func Handshake(ctx context.Context, conn *net.TCPConn, t TLS) (*tls.Conn, error)
 	if t.Verify != nil {
 		if err := t.Verify(tc.ConnectionState()); err != nil {
 			abort(conn)
+			b.release()
 			return nil, err
 		}
 	}
 	_ = conn.SetDeadline(time.Time{})
-	return tc, nil
+	return &TLSConn{TLS: tc, tcp: conn, b: b}, nil
 }
 
-// SendTLS is Send on a TLS data connection tc over conn: src is copied in
-// full 16 KiB records (ASCII converted as in Send) with a pooled buffer,
-// then a close_notify alert is sent (Python's ftplib waits for it in
-// unwrap) before the FIN. Errors as for Send; an alert from the client
-// or a record that does not decrypt is ErrPeerClosed.
-func SendTLS(ctx context.Context, tc *tls.Conn, conn *net.TCPConn, src io.Reader, ascii bool, idle time.Duration) (n int64, err error) {
+// Close resets the connection and releases its buffers (a transfer that
+// did not run).
+func (c *TLSConn) Close() {
+	abort(c.tcp)
+	c.b.release()
+}
+
+// tlsChunk is how much of the source one TLS write takes (8 records),
+// and the size of the batching buffers.
+const tlsChunk = 128 << 10
+
+// tlsChunkPool holds SendTLS's read buffers; batchPool the batchConns'
+// write and read buffers.
+var (
+	tlsChunkPool = sync.Pool{New: func() any { b := make([]byte, tlsChunk); return &b }}
+	batchPool    = sync.Pool{New: func() any { b := make([]byte, 0, tlsChunk+16*tlsRecordOverhead); return &b }}
+	readerPool   = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, tlsChunk) }}
+)
+
+// tlsRecordOverhead bounds what TLS adds to a record (header, tag,
+// content type, padding none).
+const tlsRecordOverhead = 64
+
+// batchConn is the TCP connection under a data connection's TLS: while
+// batching, the records tls.Conn writes are gathered and sent in one
+// write by flush; reads go through a large buffer.
+type batchConn struct {
+	*net.TCPConn
+	rd       *bufio.Reader
+	wb       *[]byte
+	batching bool
+}
+
+func newBatchConn(conn *net.TCPConn) *batchConn {
+	rd := readerPool.Get().(*bufio.Reader)
+	rd.Reset(conn)
+	return &batchConn{TCPConn: conn, rd: rd}
+}
+
+func (b *batchConn) Read(p []byte) (int, error) { return b.rd.Read(p) }
+
+func (b *batchConn) Write(p []byte) (int, error) {
+	if !b.batching {
+		return b.TCPConn.Write(p)
+	}
+	if b.wb == nil {
+		b.wb = batchPool.Get().(*[]byte)
+	}
+	if len(*b.wb)+len(p) > cap(*b.wb) {
+		if err := b.flush(); err != nil {
+			return 0, err
+		}
+	}
+	*b.wb = append(*b.wb, p...)
+	return len(p), nil
+}
+
+// flush sends what was gathered.
+func (b *batchConn) flush() error {
+	if b.wb == nil || len(*b.wb) == 0 {
+		return nil
+	}
+	_, err := b.TCPConn.Write(*b.wb)
+	*b.wb = (*b.wb)[:0]
+	return err
+}
+
+// release gives the buffers back; the connection is not used after.
+func (b *batchConn) release() {
+	if b.rd != nil {
+		b.rd.Reset(nil)
+		readerPool.Put(b.rd)
+		b.rd = nil
+	}
+	if b.wb != nil {
+		*b.wb = (*b.wb)[:0]
+		batchPool.Put(b.wb)
+		b.wb = nil
+	}
+}
+
+// SendTLS is Send on a TLS data connection: src is copied in 128 KiB
+// chunks, each written as full 16 KiB records in one system call (ASCII
+// converted as in Send), then a close_notify alert is sent (Python's
+// ftplib waits for it in unwrap) before the FIN. Errors as for Send; an
+// alert from the client or a record that does not decrypt is
+// ErrPeerClosed. The connection's buffers are released.
+func SendTLS(ctx context.Context, c *TLSConn, src io.Reader, ascii bool, idle time.Duration) (n int64, err error) {
+	defer c.b.release()
+	conn := c.tcp
 	stop := context.AfterFunc(ctx, func() { abort(conn) })
 	var s side
-	w := tlsIdle{tc: tc, idle: idle}
+	w := tlsIdle{tc: c.TLS, b: c.b, idle: idle}
 	if ascii {
 		n, s, err = copyLoop(w, src, func(w io.Writer, scratch []byte) io.Writer { return NewCRLFWriter(w, scratch) })
 	} else {
-		n, s, err = copyLoop(w, readerOnly{src}, nil)
+		bp := tlsChunkPool.Get().(*[]byte)
+		n, s, err = copyBuf(w, sideNet, readerOnly{src}, *bp)
+		tlsChunkPool.Put(bp)
 	}
-	if !stop() {
-		if err == nil {
-			err = net.ErrClosed
-		}
-		return n, transferErr(ctx, err, sideNet)
-	}
-	if err != nil {
-		abort(conn)
-		return n, transferErr(ctx, err, s)
+	if err := copyEnded(ctx, stop, conn, err, s); err != nil {
+		return n, err
 	}
 	if idle > 0 {
 		_ = conn.SetWriteDeadline(time.Now().Add(idle))
 	}
-	if err := tc.CloseWrite(); err != nil { // close_notify
+	if err := c.TLS.CloseWrite(); err != nil { // close_notify
 		abort(conn)
 		return n, transferErr(ctx, err, sideNet)
 	}
@@ -106,11 +204,14 @@ func SendTLS(ctx context.Context, tc *tls.Conn, conn *net.TCPConn, src io.Reader
 // into a pooled buffer and written to dst until the client's close_notify
 // or its FIN at a record boundary; then this side's close_notify goes
 // out and the connection is closed. A connection cut inside a record is
-// ErrPeerClosed, and the upload is not committed.
-func ReceiveTLS(ctx context.Context, tc *tls.Conn, conn *net.TCPConn, dst io.Writer, ascii bool, idle time.Duration) (n int64, err error) {
+// ErrPeerClosed, and the upload is not committed. The connection's
+// buffers are released.
+func ReceiveTLS(ctx context.Context, c *TLSConn, dst io.Writer, ascii bool, idle time.Duration) (n int64, err error) {
+	defer c.b.release()
+	conn := c.tcp
 	stop := context.AfterFunc(ctx, func() { abort(conn) })
 	var s side
-	r := tlsIdle{tc: tc, idle: idle}
+	r := tlsIdle{tc: c.TLS, b: c.b, idle: idle}
 	if ascii {
 		var lf *LFWriter
 		_, s, err = copyLoop(writerOnly{dst}, r, func(w io.Writer, scratch []byte) io.Writer {
@@ -122,41 +223,43 @@ func ReceiveTLS(ctx context.Context, tc *tls.Conn, conn *net.TCPConn, dst io.Wri
 		}
 		n = lf.Written()
 	} else {
-		n, s, err = copyLoop(writerOnly{dst}, r, nil)
+		// Records are 16 KiB; the file gets 128 KiB writes.
+		bp := tlsChunkPool.Get().(*[]byte)
+		n, s, err = copyBuf(writerOnly{dst}, sideLocal, fillReader{r}, *bp)
+		tlsChunkPool.Put(bp)
 	}
-	if !stop() {
-		if err == nil {
-			err = net.ErrClosed
-		}
-		return n, transferErr(ctx, err, sideNet)
-	}
-	if err != nil {
-		abort(conn)
-		return n, transferErr(ctx, err, s)
+	if err := copyEnded(ctx, stop, conn, err, s); err != nil {
+		return n, err
 	}
 	_ = conn.SetWriteDeadline(time.Now().Add(time.Second)) // the close_notify must not block the end
-	_ = tc.CloseWrite()
+	_ = c.TLS.CloseWrite()
 	_ = conn.Close()
 	return n, nil
 }
 
 // tlsIdle is a TLS data connection whose reads and writes must make
-// progress within idle (when idle > 0), as idleConn for TCP. A TLS
-// write that timed out leaves the connection unusable; the transfer is
-// over then anyway.
+// progress within idle (when idle > 0), as idleConn for TCP; each Write
+// goes out in one system call (batchConn). A TLS write that timed out
+// leaves the connection unusable; the transfer is over then anyway.
 type tlsIdle struct {
 	tc   *tls.Conn
+	b    *batchConn
 	idle time.Duration
 }
 
 func (c tlsIdle) Write(p []byte) (int, error) {
 	n := 0
 	for len(p) > 0 {
-		step := min(len(p), idleStep)
+		step := min(len(p), tlsChunk)
 		if c.idle > 0 {
-			_ = c.tc.SetWriteDeadline(time.Now().Add(c.idle))
+			_ = c.b.SetWriteDeadline(time.Now().Add(c.idle))
 		}
+		c.b.batching = true
 		m, err := c.tc.Write(p[:step])
+		c.b.batching = false
+		if err == nil {
+			err = c.b.flush()
+		}
 		n += m
 		if err != nil {
 			return n, err
@@ -168,7 +271,23 @@ func (c tlsIdle) Write(p []byte) (int, error) {
 
 func (c tlsIdle) Read(p []byte) (int, error) {
 	if c.idle > 0 {
-		_ = c.tc.SetReadDeadline(time.Now().Add(c.idle))
+		_ = c.b.SetReadDeadline(time.Now().Add(c.idle))
 	}
 	return c.tc.Read(p)
+}
+
+// fillReader reads until p is full or the source fails (or ends): a
+// TLS connection returns a record per Read, this gathers several.
+type fillReader struct{ r io.Reader }
+
+func (f fillReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		m, err := f.r.Read(p[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }

@@ -114,15 +114,8 @@ func Send(ctx context.Context, conn *net.TCPConn, src io.Reader, ascii bool, idl
 			return NewCRLFWriter(w, scratch)
 		})
 	}
-	if !stop() { // cancelled: conn is being closed
-		if err == nil {
-			err = net.ErrClosed
-		}
-		return n, transferErr(ctx, err, sideNet)
-	}
-	if err != nil {
-		abort(conn)
-		return n, transferErr(ctx, err, s)
+	if err := copyEnded(ctx, stop, conn, err, s); err != nil {
+		return n, err
 	}
 	_ = conn.CloseWrite()
 	discardUnread(conn)
@@ -275,18 +268,30 @@ func Receive(ctx context.Context, conn *net.TCPConn, dst io.Writer, ascii bool, 
 		}
 		n = lf.Written()
 	}
+	if err := copyEnded(ctx, stop, conn, err, s); err != nil {
+		return n, err
+	}
+	_ = conn.Close()
+	return n, nil
+}
+
+// copyEnded judges the end of a transfer's copy: ctx's error when the
+// transfer was cancelled (stop reports false: the connection is being
+// closed), the copy's error with the connection reset (a truncated file
+// must not look complete to the client; unread data: the client learns at
+// once), or nil.
+func copyEnded(ctx context.Context, stop func() bool, conn *net.TCPConn, err error, s side) error {
 	if !stop() {
 		if err == nil {
 			err = net.ErrClosed
 		}
-		return n, transferErr(ctx, err, sideNet)
+		return transferErr(ctx, err, sideNet)
 	}
 	if err != nil {
-		abort(conn) // unread data: the client learns at once
-		return n, transferErr(ctx, err, s)
+		abort(conn)
+		return transferErr(ctx, err, s)
 	}
-	_ = conn.Close()
-	return n, nil
+	return nil
 }
 
 // copyLoop copies src to dst (through a converter when newConv is not
@@ -300,6 +305,12 @@ func copyLoop(dst io.Writer, src io.Reader, newConv func(w io.Writer, scratch []
 	if newConv != nil {
 		w = newConv(dst, scratch)
 	}
+	return copyBuf(w, sideOf(dst), src, in)
+}
+
+// copyBuf copies src to w through in, saying which side failed (wSide:
+// w's, as the caller knows it).
+func copyBuf(w io.Writer, wSide side, src io.Reader, in []byte) (n int64, s side, err error) {
 	for {
 		nr, rerr := src.Read(in)
 		if nr > 0 {
@@ -309,7 +320,7 @@ func copyLoop(dst io.Writer, src io.Reader, newConv func(w io.Writer, scratch []
 				werr = io.ErrShortWrite
 			}
 			if werr != nil {
-				return n, sideOf(dst), werr
+				return n, wSide, werr
 			}
 		}
 		if rerr == io.EOF {
@@ -324,7 +335,7 @@ func copyLoop(dst io.Writer, src io.Reader, newConv func(w io.Writer, scratch []
 // sideOf says whether a copy end is the data connection.
 func sideOf(end any) side {
 	switch end.(type) {
-	case *net.TCPConn, *idleConn, tlsIdle:
+	case *net.TCPConn, *idleConn, tlsIdle, fillReader:
 		return sideNet
 	}
 	return sideLocal

@@ -46,11 +46,14 @@ func chaosDial(addr string) (*chaosClient, error) {
 	return k, nil
 }
 
-// reply reads one whole reply with ftpwire's assembler.
-func (k *chaosClient) reply() (ftpwire.Reply, error) {
+// reply reads one whole reply.
+func (k *chaosClient) reply() (ftpwire.Reply, error) { return readReply(k.rd) }
+
+// readReply reads one whole reply with ftpwire's assembler.
+func readReply(rd *bufio.Reader) (ftpwire.Reply, error) {
 	var a ftpwire.Assembler
 	for {
-		line, err := k.rd.ReadString('\n')
+		line, err := rd.ReadString('\n')
 		if err != nil {
 			return ftpwire.Reply{}, err
 		}

@@ -72,22 +72,7 @@ func dialTLSClient(t *testing.T, addr string, cfg *tls.Config) *tlsClient {
 	return k
 }
 
-func (k *tlsClient) reply() (ftpwire.Reply, error) {
-	var a ftpwire.Assembler
-	for {
-		line, err := k.rd.ReadString('\n')
-		if err != nil {
-			return ftpwire.Reply{}, err
-		}
-		r, done, err := a.Add(strings.TrimRight(line, "\r\n"))
-		if err != nil {
-			return ftpwire.Reply{}, err
-		}
-		if done {
-			return r, nil
-		}
-	}
-}
+func (k *tlsClient) reply() (ftpwire.Reply, error) { return readReply(k.rd) }
 
 func (k *tlsClient) expect(code string) string {
 	k.t.Helper()

@@ -11,9 +11,18 @@ import (
 	"github.com/gnetftp/gnetftp/ftp"
 	"github.com/gnetftp/gnetftp/internal/ftptest"
 	"github.com/gnetftp/gnetftp/internal/leaktest"
+	"github.com/gnetftp/gnetftp/internal/pgtest"
 )
 
-func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
+// TestMain stops PostgreSQL and the SeaweedFS that tests may have
+// started before it looks for leaked goroutines.
+func TestMain(m *testing.M) {
+	leaktest.Main(func() int {
+		code := pgtest.Main(m.Run)
+		weed.Stop()
+		return code
+	})
+}
 
 type server struct {
 	addr string

@@ -2,6 +2,7 @@ package listing
 
 import (
 	"io/fs"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -70,21 +71,52 @@ func (f Facts) Feature() string {
 	return b.String()
 }
 
-// Perms RFC 3659 7.5.5: what a user may do with an entry. The PI knows,
-// from the shell, whether the user may change anything.
-const (
-	filePermsRW = "adfrw"   // APPE, DELE, RNFR, RETR, STOR
-	filePermsRO = "r"       // RETR
-	dirPermsRW  = "cdeflmp" // STOR in, RMD, CWD, RNFR, LIST, MKD, DELE in
-	dirPermsRO  = "el"      // CWD, LIST
+// Perms are the perm fact's letters (RFC 3659 7.5.5): what the user may
+// do with a file and with a directory.
+type Perms struct{ File, Dir string }
+
+// The perm facts of a user who may do everything, and of one who may
+// only read.
+var (
+	AllPerms      = Perms{File: "adfrw", Dir: "cdeflmp"} // APPE DELE RNFR RETR STOR; STOR in, RMD, CWD, RNFR, LIST, MKD, DELE in
+	ReadOnlyPerms = Perms{File: "r", Dir: "el"}          // RETR; CWD, LIST
 )
+
+// permLetters map a user's permissions (pyftpdlib's letters, as in
+// auth.PermLetters) to the perm fact's: file letters, then directory
+// letters, that each grants.
+var permLetters = []struct {
+	user      byte
+	file, dir string
+}{
+	{'a', "a", ""}, {'d', "d", "dp"}, {'f', "f", "f"}, {'r', "r", ""}, {'w', "w", "c"},
+	{'e', "", "e"}, {'l', "", "l"}, {'m', "", "m"},
+}
+
+// PermsFor is the perm facts of a user granted the permission letters
+// for which granted is true.
+func PermsFor(granted func(letter byte) bool) Perms {
+	var file, dir []byte
+	for _, p := range permLetters {
+		if granted(p.user) {
+			file = append(file, p.file...)
+			dir = append(dir, p.dir...)
+		}
+	}
+	return Perms{File: sortedLetters(file), Dir: sortedLetters(dir)}
+}
+
+func sortedLetters(b []byte) string {
+	sort.Slice(b, func(i, j int) bool { return b[i] < b[j] })
+	return string(b)
+}
 
 // AppendMLSx appends fi's facts in f, a space and name (RFC 3659 7.2):
 // "type=file;size=3;modify=20261124120000;perm=r; name". MLSD lines end
 // with CRLF (crlf true); an MLST line goes inside a reply. Times are UTC;
 // unique is the device and inode in hex; owner and group come from an
 // Owner FileInfo or the numeric ids. It does not allocate when dst has room.
-func AppendMLSx(dst []byte, fi fs.FileInfo, name string, f Facts, writable, crlf bool) []byte {
+func AppendMLSx(dst []byte, fi fs.FileInfo, name string, f Facts, perms Perms, crlf bool) []byte {
 	mode := fi.Mode()
 	st, hasStat := fi.Sys().(*syscall.Stat_t)
 	var num [20]byte
@@ -120,15 +152,10 @@ func AppendMLSx(dst []byte, fi fs.FileInfo, name string, f Facts, writable, crlf
 	}
 	if f&FactPerm != 0 {
 		dst = append(dst, "perm="...)
-		switch {
-		case mode.IsDir() && writable:
-			dst = append(dst, dirPermsRW...)
-		case mode.IsDir():
-			dst = append(dst, dirPermsRO...)
-		case writable:
-			dst = append(dst, filePermsRW...)
-		default:
-			dst = append(dst, filePermsRO...)
+		if mode.IsDir() {
+			dst = append(dst, perms.Dir...)
+		} else {
+			dst = append(dst, perms.File...)
 		}
 		dst = append(dst, ';')
 	}

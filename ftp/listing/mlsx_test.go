@@ -33,14 +33,14 @@ func TestMLSxFactLines(t *testing.T) {
 		{file, false, 0, " a b.txt\r\n"},
 	}
 	for _, c := range cases {
-		assert.Equal(t, c.want, string(listing.AppendMLSx(nil, c.fi, c.fi.Name(), c.facts, c.writable, true)))
+		assert.Equal(t, c.want, string(listing.AppendMLSx(nil, c.fi, c.fi.Name(), c.facts, permsOf(c.writable), true)))
 	}
-	assert.Equal(t, "type=file; /x/a b.txt", string(listing.AppendMLSx(nil, file, "/x/a b.txt", listing.FactType, false, false)),
+	assert.Equal(t, "type=file; /x/a b.txt", string(listing.AppendMLSx(nil, file, "/x/a b.txt", listing.FactType, listing.ReadOnlyPerms, false)),
 		"MLST: the path as given, no CRLF")
 	buf := make([]byte, 0, 512)
 	var boxed fs.FileInfo = dir
 	assert.Zero(t, testing.AllocsPerRun(100, func() {
-		buf = listing.AppendMLSx(buf[:0], boxed, "sub", listing.AllFacts, true, true)
+		buf = listing.AppendMLSx(buf[:0], boxed, "sub", listing.AllFacts, listing.AllPerms, true)
 	}), "no allocation per line when the buffer has room")
 }
 
@@ -51,4 +51,22 @@ func TestMLSTFactSelection(t *testing.T) {
 	assert.Equal(t, "MLST type*;size*;modify*;perm;unix.mode;unix.owner;unix.group;unique;", f.Feature())
 	assert.Equal(t, listing.Facts(0), listing.ParseFacts(""), "OPTS MLST with no facts turns them all off")
 	assert.Equal(t, "MLST type*;size*;modify*;perm*;unix.mode*;unix.owner*;unix.group*;unique*;", listing.AllFacts.Feature())
+}
+
+func permsOf(writable bool) listing.Perms {
+	if writable {
+		return listing.AllPerms
+	}
+	return listing.ReadOnlyPerms
+}
+
+// A user's permission letters map to the perm fact's: no delete and no
+// rename drop d, p and f.
+func TestPermsFor(t *testing.T) {
+	all := listing.PermsFor(func(byte) bool { return true })
+	assert.Equal(t, listing.AllPerms, all)
+	noDelRen := listing.PermsFor(func(c byte) bool { return c != 'd' && c != 'f' })
+	assert.Equal(t, listing.Perms{File: "arw", Dir: "celm"}, noDelRen)
+	ro := listing.PermsFor(func(c byte) bool { return c == 'e' || c == 'l' || c == 'r' })
+	assert.Equal(t, listing.ReadOnlyPerms, ro)
 }

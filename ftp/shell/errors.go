@@ -32,10 +32,10 @@ func (e *pathError) Unwrap() []error {
 
 // Kinds are the error kinds the server maps to replies, in the order
 // Wrap tries them: the first one the cause matches (errors.Is) wins.
-// fs.ErrExist also covers a directory that is not empty (RMD).
+// ErrNotEmpty comes before fs.ErrExist, which ENOTEMPTY also matches.
 var Kinds = []error{
 	ErrInvalidPath, ErrReadOnly, ErrIsDir, ErrNotDir, ErrNotRegular,
-	ErrBadOffset, ErrNameTooLong,
+	ErrBadOffset, ErrNameTooLong, ErrNotAllowed, ErrQuota, ErrNotEmpty, ErrUnsupported,
 	fs.ErrNotExist, fs.ErrExist, fs.ErrPermission, fs.ErrInvalid,
 }
 

@@ -7,7 +7,7 @@ import (
 )
 
 // ReadOnly wraps a shell so that nothing can change (anonymous users):
-// every mutator, OpenForWriting and SetModTime fail with ErrReadOnly
+// every mutator, OpenForWriting, CreateExclusive, SetModTime and SetMode fail with ErrReadOnly
 // before touching the wrapped shell; reads pass through, ListNames and
 // OpenList through the wrapped shell's NameLister and StreamLister when it
 // has them.
@@ -57,12 +57,24 @@ func (readOnly) SetModTime(p string, _ time.Time) error {
 	return PathError("mfmt", p, ErrReadOnly, nil)
 }
 
+// CreateExclusive is refused: a read-only user creates nothing.
+func (readOnly) CreateExclusive(p string) (WriteFile, error) {
+	return nil, PathError("open", p, ErrReadOnly, nil)
+}
+
+// SetMode is refused: a read-only user changes nothing.
+func (readOnly) SetMode(p string, _ fs.FileMode) error {
+	return PathError("chmod", p, ErrReadOnly, nil)
+}
+
 // ReadOnly reports true (ReadOnlyShell).
 func (readOnly) ReadOnly() bool { return true }
 
 var (
-	_ NameLister    = readOnly{}
-	_ StreamLister  = readOnly{}
-	_ TimeSetter    = readOnly{}
-	_ ReadOnlyShell = readOnly{}
+	_ NameLister       = readOnly{}
+	_ StreamLister     = readOnly{}
+	_ TimeSetter       = readOnly{}
+	_ ModeSetter       = readOnly{}
+	_ ExclusiveCreator = readOnly{}
+	_ ReadOnlyShell    = readOnly{}
 )

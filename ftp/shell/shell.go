@@ -77,6 +77,34 @@ type TimeSetter interface {
 	SetModTime(path string, t time.Time) error
 }
 
+// ExclusiveCreator is an optional capability for STOU: an atomic upload
+// (as OpenForWriting's) that never replaces a file, so that the unique
+// name STOU chose stays unique even if another session takes it during
+// the upload. The PI falls back to OpenForWriting for shells without it.
+type ExclusiveCreator interface {
+	// CreateExclusive starts an atomic upload to path, which must not
+	// exist: fs.ErrExist if it does, when opened or at Commit (a file
+	// put there meanwhile stays, and the upload is discarded).
+	CreateExclusive(path string) (WriteFile, error)
+}
+
+// ModeSetter is an optional capability for SITE CHMOD (set a file's
+// permission bits, as mirroring clients such as lftp's mirror -R do after
+// an upload). mode holds the permission bits and at most fs.ModeSticky;
+// the PI refuses setuid and setgid before calling it. The local shell
+// has it; ReadOnly refuses; the PI answers 502 for shells without it.
+type ModeSetter interface {
+	SetMode(path string, mode fs.FileMode) error
+}
+
+// PermissionShell is an optional interface of a shell that grants a user
+// only some permissions (Limit's wrapper): Granted reports whether the
+// letter (pyftpdlib's, as auth.PermLetters) is granted. The PI's MLSx
+// perm fact follows it.
+type PermissionShell interface {
+	Granted(letter byte) bool
+}
+
 // ReadOnlyShell is an optional interface of a shell that refuses every
 // change (ReadOnly's wrapper, or a backend on a read-only store): the
 // PI's MLSx perm fact then tells the user that nothing may be changed.
@@ -129,4 +157,12 @@ var (
 	// ErrNameTooLong: a path or one of its names is longer than the
 	// backend allows (ENAMETOOLONG).
 	ErrNameTooLong = errors.New("file name too long")
+	// ErrNotEmpty: RMD of a directory that still has entries
+	// (ENOTEMPTY). Errors of this kind also match fs.ErrExist when their
+	// cause is the errno, as before this kind existed.
+	ErrNotEmpty = errors.New("directory not empty")
+	// ErrUnsupported: the backend cannot do this at all (an object store
+	// cannot append to an object or write one from an offset: APPE and
+	// REST+STOR on S3), as opposed to refusing this user or this path.
+	ErrUnsupported = errors.New("operation not supported by this storage")
 )

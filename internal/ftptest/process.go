@@ -56,6 +56,7 @@ type Process struct {
 	TLSAddr string
 	Pid     int
 	Log     *SyncBuffer // what it wrote on standard error
+	Out     *SyncBuffer // what it wrote on standard output
 
 	exited chan struct{} // closed once the process has been waited for
 }
@@ -105,7 +106,7 @@ func Start(t testing.TB, prepare func(*exec.Cmd), args ...string) *Process {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Process{Cmd: cmd, Log: &SyncBuffer{}, exited: make(chan struct{})}
+	p := &Process{Cmd: cmd, Log: &SyncBuffer{}, Out: &SyncBuffer{}, exited: make(chan struct{})}
 	cmd.Stderr = p.Log
 	if prepare != nil {
 		prepare(cmd)
@@ -122,6 +123,7 @@ func Start(t testing.TB, prepare func(*exec.Cmd), args ...string) *Process {
 		var plain, implicit string
 		sent := false
 		for sc.Scan() {
+			_, _ = p.Out.Write([]byte(sc.Text() + "\n"))
 			if m := servingRE.FindStringSubmatch(sc.Text()); m != nil {
 				switch {
 				case m[1] == "ftp" && plain == "":
@@ -138,7 +140,7 @@ func Start(t testing.TB, prepare func(*exec.Cmd), args ...string) *Process {
 		if !sent {
 			close(addr)
 		}
-		_, _ = io.Copy(io.Discard, stdout)
+		_, _ = io.Copy(p.Out, stdout)
 	}()
 	select {
 	case a, ok := <-addr:

@@ -7,6 +7,8 @@
 package leaktest
 
 import (
+	"fmt"
+	"os"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -22,3 +24,18 @@ func Options() []goleak.Option {
 
 // VerifyTestMain runs the tests, then fails the binary if goroutines leaked.
 func VerifyTestMain(m *testing.M) { goleak.VerifyTestMain(m, Options()...) }
+
+// Main is VerifyTestMain for a binary whose run needs wrapping (a
+// service started for the tests and stopped after them, as
+// pgtest.Main): it runs run, then fails the binary if goroutines leaked,
+// and exits.
+func Main(run func() int) {
+	code := run()
+	if code == 0 {
+		if err := goleak.Find(Options()...); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}

@@ -15,6 +15,8 @@ var errnoKinds = []struct{ cause, kind error }{
 	{syscall.ENOTDIR, shell.ErrNotDir},
 	{syscall.ELOOP, shell.ErrInvalidPath},
 	{syscall.ENAMETOOLONG, shell.ErrNameTooLong},
+	// ENOTEMPTY matches fs.ErrExist too: this table is tried first.
+	{syscall.ENOTEMPTY, shell.ErrNotEmpty},
 	// EINVAL from a path operation is the client's doing: renaming a
 	// directory into itself, a name the filesystem refuses.
 	{syscall.EINVAL, fs.ErrInvalid},
@@ -25,20 +27,21 @@ var errnoKinds = []struct{ cause, kind error }{
 const escapeText = "path escapes from parent"
 
 // mapErr wraps err (nil stays nil) with op, the virtual path p and its
-// kind: a shell kind err already carries, an errno that means one, or
-// os.Root's escape (ErrInvalidPath).
+// kind: an errno that means one, a shell kind err already carries, or
+// os.Root's escape (ErrInvalidPath). The errnos come first: ENOTEMPTY
+// would otherwise be taken for fs.ErrExist.
 func mapErr(op, p string, err error) error {
 	if err == nil {
 		return nil
 	}
-	for _, k := range shell.Kinds {
-		if errors.Is(err, k) {
-			return shell.Wrap(op, p, err)
-		}
-	}
 	for _, k := range errnoKinds {
 		if errors.Is(err, k.cause) {
 			return shell.PathError(op, p, k.kind, err)
+		}
+	}
+	for _, k := range shell.Kinds {
+		if errors.Is(err, k) {
+			return shell.Wrap(op, p, err)
 		}
 	}
 	if isEscape(err) {

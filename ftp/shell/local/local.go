@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync/atomic"
 	"syscall"
@@ -70,9 +71,10 @@ type Local struct {
 }
 
 var (
-	_ shell.Shell        = (*Local)(nil)
-	_ shell.NameLister   = (*Local)(nil)
-	_ shell.StreamLister = (*Local)(nil)
+	_ shell.Shell            = (*Local)(nil)
+	_ shell.NameLister       = (*Local)(nil)
+	_ shell.StreamLister     = (*Local)(nil)
+	_ shell.ExclusiveCreator = (*Local)(nil)
 )
 
 // New opens dir as a shell's root, and starts removing, in the
@@ -498,4 +500,14 @@ func (w *inPlace) Abort() error {
 	}
 	w.done = true
 	return mapErr("close", w.vpath, w.File.Close())
+}
+
+// LocalPath is shell.Locator: the virtual path p under the directory the
+// Local was opened on.
+func (l *Local) LocalPath(p string) (string, bool) {
+	r, err := shell.RootRelative(p)
+	if err != nil {
+		return "", false
+	}
+	return filepath.Join(l.root.Name(), r), true
 }

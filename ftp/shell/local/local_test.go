@@ -1,6 +1,7 @@
 package local_test
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -8,6 +9,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -319,4 +321,113 @@ func TestFIFOIsRefusedWithoutBlocking(t *testing.T) {
 	fi, err := os.Lstat(filepath.Join(dir, "fifo"))
 	require.NoError(t, err)
 	assert.Equal(t, os.ModeNamedPipe, fi.Mode().Type(), "the FIFO is still there, not replaced by an upload")
+}
+
+// The conformance suite through shell.Limit with every permission and a
+// quota large enough never to refuse: the wrapper changes nothing a
+// client could see but the counts.
+func TestLimitedLocalConformance(t *testing.T) {
+	shelltest.Run(t, func(t *testing.T) (shell.Shell, string) {
+		sh, dir := newLocal(t)
+		return shell.Limit(sh, "", shell.NewQuota(1<<40, 1<<20)), dir
+	})
+	shelltest.RunReadOnly(t, func(t *testing.T) (shell.Shell, string) {
+		sh, dir := newLocal(t)
+		return shell.Limit(sh, "elr", nil), dir
+	})
+}
+
+// Two uploads racing for the last of a quota: one is refused, whichever
+// it is, and nothing of it stays; the usage is what is on disk.
+func TestQuotaRaceLeavesOneUpload(t *testing.T) {
+	sh, dir := newLocal(t)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "old"), make([]byte, 400), 0o644))
+	q := shell.NewQuota(1000, 0)
+	lim := shell.Limit(sh, "", q)
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w, err := lim.OpenForWriting(fmt.Sprintf("/up%d", i), 0, false)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			// ReadFrom, as a STOR's splice does, in two steps.
+			src := &io.LimitedReader{R: bytes.NewReader(make([]byte, 400)), N: 400}
+			for err == nil && src.N > 0 {
+				_, err = w.(io.ReaderFrom).ReadFrom(&io.LimitedReader{R: src, N: 200})
+			}
+			if err != nil {
+				_ = w.Abort()
+				errs[i] = err
+				return
+			}
+			errs[i] = w.Commit()
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		if err == nil {
+			ok++
+		} else {
+			assert.ErrorIs(t, err, shell.ErrQuota)
+		}
+	}
+	assert.Equal(t, 1, ok, "400 + 400 fits 1000, a second 400 does not: %v", errs)
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Len(t, entries, 2, "the refused upload left nothing")
+	b, n, known := q.Usage()
+	assert.True(t, known)
+	assert.Equal(t, int64(800), b)
+	assert.Equal(t, int64(2), n)
+	require.NoError(t, lim.RemoveFile("/old"))
+	b, n, _ = q.Usage()
+	assert.Equal(t, int64(400), b, "deleting frees quota")
+	assert.Equal(t, int64(1), n)
+}
+
+// In-place uploads (APPE, REST+STOR) count what they add past the old
+// size; a refused one is cut back (or removed when it made the file).
+func TestQuotaOfInPlaceUploads(t *testing.T) {
+	sh, dir := newLocal(t)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "f"), make([]byte, 300), 0o644))
+	q := shell.NewQuota(1000, 3)
+	lim := shell.Limit(sh, "", q)
+	write := func(p string, off int64, app bool, n int) error {
+		w, err := lim.OpenForWriting(p, off, app)
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write(make([]byte, n)); err != nil {
+			_ = w.Abort()
+			return err
+		}
+		return w.Commit()
+	}
+	usage := func() (int64, int64) { b, n, _ := q.Usage(); return b, n }
+	require.NoError(t, write("/f", -1, true, 100)) // APPE: 400
+	b, n := usage()
+	assert.Equal(t, [2]int64{400, 1}, [2]int64{b, n})
+	require.NoError(t, write("/f", 100, false, 500)) // REST 100 + STOR 500: 600
+	b, _ = usage()
+	assert.Equal(t, int64(600), b)
+	fi, err := os.Stat(filepath.Join(dir, "f"))
+	require.NoError(t, err)
+	assert.Equal(t, int64(600), fi.Size())
+	assert.ErrorIs(t, write("/f", -1, true, 401), shell.ErrQuota)
+	fi, err = os.Stat(filepath.Join(dir, "f"))
+	require.NoError(t, err)
+	assert.Equal(t, int64(600), fi.Size(), "the refused append cut back")
+	assert.ErrorIs(t, write("/new", -1, true, 401), shell.ErrQuota)
+	assert.NoFileExists(t, filepath.Join(dir, "new"), "a refused APPE that made the file removes it")
+	b, n = usage()
+	assert.Equal(t, [2]int64{600, 1}, [2]int64{b, n})
+	require.NoError(t, write("/new", -1, true, 400))
+	b, n = usage()
+	assert.Equal(t, [2]int64{1000, 2}, [2]int64{b, n})
 }

@@ -1,7 +1,10 @@
 package local
 
 import (
+	"io/fs"
 	"time"
+
+	"github.com/gnetftp/gnetftp/ftp/shell"
 )
 
 // SetModTime sets the modification time of p (shell.TimeSetter, for MFMT); the
@@ -17,3 +20,23 @@ func (l *Local) SetModTime(p string, t time.Time) error {
 	}
 	return nil
 }
+
+// SetMode sets the permission bits (and sticky bit) of p
+// (shell.ModeSetter, for SITE CHMOD); setuid and setgid are refused as
+// fs.ErrPermission. Symlinks inside the root are followed, as by Stat:
+// the target's mode changes, as with chmod(1).
+func (l *Local) SetMode(p string, mode fs.FileMode) error {
+	r, err := resolve("chmod", p)
+	if err != nil {
+		return err
+	}
+	if mode&^(fs.ModePerm|fs.ModeSticky) != 0 {
+		return mapErr("chmod", p, fs.ErrPermission)
+	}
+	return mapErr("chmod", p, l.root.Chmod(r, mode))
+}
+
+var (
+	_ shell.TimeSetter = (*Local)(nil)
+	_ shell.ModeSetter = (*Local)(nil)
+)

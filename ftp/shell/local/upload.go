@@ -103,6 +103,40 @@ func (l *Local) OpenForWriting(p string, offset int64, appendMode bool) (shell.W
 	return u, nil
 }
 
+// CreateExclusive starts an atomic upload to p that never replaces a
+// file (shell.ExclusiveCreator, for STOU): fs.ErrExist if p exists now,
+// or at Commit, which links the upload under p (link(2) fails on an
+// existing name) instead of renaming it over p.
+func (l *Local) CreateExclusive(p string) (shell.WriteFile, error) {
+	r, err := resolveNew("open", p)
+	if err != nil {
+		return nil, err
+	}
+	if r == "." {
+		return nil, mapErr("open", p, shell.ErrIsDir)
+	}
+	if _, err := l.root.Lstat(r); err == nil {
+		return nil, mapErr("open", p, fs.ErrExist)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, mapErr("open", p, err)
+	}
+	dir, base := path.Split(r)
+	if dir == "" {
+		dir = "."
+	}
+	d, err := l.root.Open(dir)
+	if err != nil {
+		return nil, mapErr("open", p, err)
+	}
+	u, err := l.openAtomic(d, base, 0o644)
+	if err != nil {
+		d.Close()
+		return nil, mapErr("open", p, err)
+	}
+	u.vpath, u.noReplace = p, true
+	return u, nil
+}
+
 // openAtomic opens the upload of base in the directory d: an unnamed
 // file, or a hidden named one where the filesystem has no O_TMPFILE.
 func (l *Local) openAtomic(d *os.File, base string, perm fs.FileMode) (*atomicUpload, error) {
@@ -141,6 +175,9 @@ type atomicUpload struct {
 	tmp   string   // the hidden name, "" for an unnamed file
 	vpath string
 	done  bool
+	// noReplace: Commit links the file under base, failing if the name
+	// exists, instead of renaming over it (CreateExclusive).
+	noReplace bool
 }
 
 // dirCall runs fn with the directory's descriptor.
@@ -158,7 +195,9 @@ func (u *atomicUpload) dirCall(fn func(dirfd int) error) error {
 
 // Commit puts the upload in place: an unnamed file is linked under a
 // hidden name first; then the file is closed and renamed over the target
-// in one step, relative to the directory wherever it is now.
+// in one step, relative to the directory wherever it is now (or, for
+// CreateExclusive, linked under the target's name, and the hidden name
+// removed).
 func (u *atomicUpload) Commit() error {
 	if u.done {
 		return mapErr("commit", u.vpath, errFinished)
@@ -174,6 +213,11 @@ func (u *atomicUpload) Commit() error {
 	if err := u.File.Close(); err != nil {
 		u.removeTemp()
 		return mapErr("close", u.vpath, err)
+	}
+	if u.noReplace {
+		err := u.dirCall(func(dirfd int) error { return unix.Linkat(dirfd, u.tmp, dirfd, u.base, 0) })
+		u.removeTemp()
+		return mapErr("link", u.vpath, err)
 	}
 	err := u.dirCall(func(dirfd int) error { return unix.Renameat(dirfd, u.tmp, dirfd, u.base) })
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -212,4 +213,56 @@ func BenchmarkUpload(b *testing.B) {
 			}
 		}
 	})
+}
+
+// CreateExclusive (STOU) never replaces a file: not one there at open,
+// nor one put there during the upload; with either kind of upload file.
+func TestCreateExclusiveNeverReplaces(t *testing.T) {
+	for _, named := range []bool{false, true} {
+		dir := t.TempDir()
+		var l *local.Local
+		var err error
+		if named {
+			l, err = local.NewNamedUploads(dir)
+		} else {
+			l, err = local.New(dir)
+		}
+		require.NoError(t, err)
+		t.Cleanup(func() { l.Close() })
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "taken"), []byte("old"), 0o644))
+		_, err = l.CreateExclusive("/taken")
+		assert.ErrorIs(t, err, fs.ErrExist)
+
+		w, err := l.CreateExclusive("/new")
+		require.NoError(t, err)
+		_, err = w.Write([]byte("data"))
+		require.NoError(t, err)
+		assert.Empty(t, filterVisible(dirNames(t, dir), "taken"), "nothing visible before Commit")
+		require.NoError(t, w.Commit())
+		b, err := os.ReadFile(filepath.Join(dir, "new"))
+		require.NoError(t, err)
+		assert.Equal(t, "data", string(b))
+
+		w, err = l.CreateExclusive("/race")
+		require.NoError(t, err)
+		_, err = w.Write([]byte("mine"))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "race"), []byte("theirs"), 0o644))
+		assert.ErrorIs(t, w.Commit(), fs.ErrExist)
+		b, err = os.ReadFile(filepath.Join(dir, "race"))
+		require.NoError(t, err)
+		assert.Equal(t, "theirs", string(b), "the file put there meanwhile stays")
+		assert.ElementsMatch(t, []string{"new", "race", "taken"}, dirNames(t, dir), "no upload file left (named=%v)", named)
+	}
+}
+
+// filterVisible drops the names in skip and hidden upload files.
+func filterVisible(names []string, skip ...string) []string {
+	var out []string
+	for _, n := range names {
+		if n != skip[0] && !strings.HasPrefix(n, ".gnetftp-upload-") {
+			out = append(out, n)
+		}
+	}
+	return out
 }

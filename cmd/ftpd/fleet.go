@@ -1,0 +1,51 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/gnetftp/gnetftp/ftp/ban"
+	"github.com/gnetftp/gnetftp/ftp/pgstore"
+)
+
+// isDatabase reports whether --users names a PostgreSQL database rather
+// than a file: a postgres:// or postgresql:// URL, or a key=value DSN.
+func isDatabase(users string) bool {
+	return strings.HasPrefix(users, "postgres://") || strings.HasPrefix(users, "postgresql://") ||
+		(strings.Contains(users, "=") && strings.Contains(users, "dbname"))
+}
+
+// fleet is what a node shares with the others through PostgreSQL.
+type fleet struct {
+	db    *pgstore.DB
+	users *pgstore.Users
+	bans  *pgstore.Bans
+}
+
+// openFleet connects to --users's database (creating or migrating the
+// schema) and starts the user and ban stores.
+func openFleet(ctx context.Context, o options, logger *slog.Logger) (*fleet, error) {
+	db, err := pgstore.Open(ctx, o.users, pgstore.Options{Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("--users: %w", err)
+	}
+	users, err := db.Users(pgstore.UsersOptions{})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	node, _ := os.Hostname()
+	bans := db.Bans(ban.Config{After: o.banAfter, Window: o.banWindow, For: o.banFor, Allow: o.banAllow},
+		pgstore.BanOptions{Node: node + ":" + fmt.Sprint(os.Getpid())})
+	logger.Info("users and bans in PostgreSQL", "schema", pgstore.SchemaVersion)
+	return &fleet{db: db, users: users, bans: bans}, nil
+}
+
+func (f *fleet) close() {
+	f.bans.Close()
+	f.users.Close()
+	f.db.Close()
+}

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/gnetftp/gnetftp/ftp/shell"
+	s3shell "github.com/gnetftp/gnetftp/ftp/shell/s3"
+)
+
+// storageCheckTimeout bounds the start-up checks of --storage (the
+// bucket answers, stale uploads cleaned).
+const storageCheckTimeout = 60 * time.Second
+
+// s3Storage is --storage s3://… made ready: the realm to serve and what
+// to release at shutdown.
+type s3Storage struct {
+	realm shell.Realm
+	close func()
+	desc  string // for the "serving" line, without credentials
+}
+
+// openStorage makes the realm of --storage s3://BUCKET/PREFIX?…: the
+// credentials come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and
+// AWS_SESSION_TOKEN), as for every S3 tool. At start it checks that the
+// bucket answers and aborts the multipart uploads left under the prefix
+// by a server that was killed (older than stale-upload-age, 1 h by
+// default). Anonymous users see the prefix --anonymous-root (default
+// "pub") under it, read-only.
+func openStorage(o options, logger *slog.Logger) (*s3Storage, error) {
+	u, err := s3shell.ParseStorageURL(o.storage)
+	if err != nil {
+		return nil, fmt.Errorf("--storage: %w", err)
+	}
+	c, err := s3shell.NewClient(s3shell.ClientConfig{Endpoint: u.Endpoint, Region: u.Region, PathStyle: u.PathStyle,
+		AccessKey: os.Getenv("AWS_ACCESS_KEY_ID"), SecretKey: os.Getenv("AWS_SECRET_ACCESS_KEY"), SessionToken: os.Getenv("AWS_SESSION_TOKEN")})
+	if err != nil {
+		return nil, fmt.Errorf("--storage: %w", err)
+	}
+	st, err := s3shell.NewStore(s3shell.Config{Client: c, Bucket: u.Bucket, Prefix: u.Prefix})
+	if err != nil {
+		return nil, fmt.Errorf("--storage: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storageCheckTimeout)
+	defer cancel()
+	if err := st.Check(ctx); err != nil {
+		return nil, fmt.Errorf("--storage: %w", err)
+	}
+	n, err := st.CleanStaleUploads(ctx, u.StaleUploadAge)
+	if err != nil {
+		logger.Warn("cleaning stale multipart uploads", "err", err)
+	} else if n > 0 {
+		logger.Info("stale multipart uploads aborted", "count", n)
+	}
+	rc := s3shell.RealmConfig{Store: st}
+	if o.anonymous {
+		rc.AnonymousHome = strings.Trim(o.anonymousRoot, "/")
+		if rc.AnonymousHome == "" {
+			rc.AnonymousHome = "pub"
+		}
+	}
+	realm, err := s3shell.NewRealm(rc)
+	if err != nil {
+		return nil, err
+	}
+	desc := "s3://" + u.Bucket + "/" + u.Prefix
+	if u.Endpoint != "" {
+		desc += " at " + u.Endpoint
+	}
+	return &s3Storage{realm: realm, close: func() { s3shell.CloseIdleConnections(c) }, desc: desc}, nil
+}

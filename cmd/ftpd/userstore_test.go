@@ -1,0 +1,37 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gnetftp/gnetftp/internal/pgtest"
+)
+
+// `ftpd user` on the fleet's database works as on a file: add (password
+// from standard input), set, list, del, and the same refusals.
+func TestUserCommandsOnPostgreSQL(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	var out, errOut bytes.Buffer
+	do := func(stdin string, args ...string) int {
+		out.Reset()
+		errOut.Reset()
+		return run(append([]string{"user"}, args...), strings.NewReader(stdin), &out, &errOut)
+	}
+	require.Equal(t, 0, do("secret\n", "add", "--users", dsn, "--quota", "1GiB", "--max-sessions", "2", "alice"), errOut.String())
+	assert.Contains(t, out.String(), "alice added to the PostgreSQL database")
+	assert.NotContains(t, out.String(), dsn, "the DSN is not printed")
+	assert.Equal(t, 1, do("x\n", "add", "--users", dsn, "alice"), "alice exists already")
+	assert.Contains(t, errOut.String(), "already")
+	assert.Equal(t, 1, do("x\n", "add", "--users", dsn, "ftp"), "reserved for anonymous logins")
+	require.Equal(t, 0, do("", "set", "--users", dsn, "--read-only", "alice"), errOut.String())
+	require.Equal(t, 0, do("", "list", "--users", dsn), errOut.String())
+	assert.Regexp(t, `alice\s+ROOT/alice\s+read-only\s+1GiB\s+-\s+2`, out.String())
+	require.Equal(t, 0, do("", "del", "--users", dsn, "alice"), errOut.String())
+	assert.Equal(t, 1, do("", "del", "--users", dsn, "alice"))
+	require.Equal(t, 0, do("", "list", "--users", dsn))
+	assert.NotContains(t, out.String(), "alice")
+}

@@ -1,0 +1,90 @@
+package dtp_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gnetftp/gnetftp/ftp/dtp"
+	"github.com/gnetftp/gnetftp/internal/testcert"
+)
+
+var tlsPair = testcert.MustNew("localhost")
+
+// tlsTransfer runs the server side of a handshake on one end of a TCP
+// pair; the client end comes back as TLS (nil if its handshake failed).
+func tlsHandshake(t *testing.T, verify func(tls.ConnectionState) error) (*dtp.TLSConn, *tls.Conn, error) {
+	t.Helper()
+	srv, cli := pair(t)
+	tc := tls.Client(cli, tlsPair.ClientConfig("localhost"))
+	go func() { _ = tc.Handshake() }()
+	c, err := dtp.Handshake(context.Background(), srv, dtp.TLS{Config: tlsPair.ServerConfig(), Verify: verify})
+	return c, tc, err
+}
+
+func TestTLSSendAndReceiveByteForByte(t *testing.T) {
+	_, payload := randomFile(t, 3<<20+7)
+	for _, ascii := range []bool{false, true} {
+		c, tc, err := tlsHandshake(t, nil)
+		require.NoError(t, err)
+		done := make(chan error, 1)
+		go func() {
+			_, err := dtp.SendTLS(context.Background(), c, bytes.NewReader(payload), ascii, 0)
+			done <- err
+		}()
+		got, err := io.ReadAll(tc)
+		require.NoError(t, err, "the server's close_notify ends the data")
+		require.NoError(t, <-done)
+		if ascii {
+			_, want := sendAll(t, bytes.NewReader(payload), true)
+			assert.True(t, bytes.Equal(want, got), "ASCII converted as Send does")
+		} else {
+			assert.True(t, bytes.Equal(payload, got))
+		}
+	}
+
+	c, tc, err := tlsHandshake(t, nil)
+	require.NoError(t, err)
+	go func() { _, _ = tc.Write(payload); _ = tc.Close() }()
+	var dst bytes.Buffer
+	n, err := dtp.ReceiveTLS(context.Background(), c, writerOnly{&dst}, false, 0)
+	require.NoError(t, err)
+	assert.Equal(t, int64(len(payload)), n)
+	assert.True(t, bytes.Equal(payload, dst.Bytes()))
+}
+
+func TestTLSHandshakeFailures(t *testing.T) {
+	srv, cli := pair(t)
+	go func() { _, _ = cli.Write([]byte("USER plaintext\r\n")) }()
+	_, err := dtp.Handshake(context.Background(), srv, dtp.TLS{Config: tlsPair.ServerConfig()})
+	assert.ErrorIs(t, err, dtp.ErrDataTLS, "plaintext under PROT P")
+
+	refused := errors.New("not resumed")
+	_, _, err = tlsHandshake(t, func(tls.ConnectionState) error { return refused })
+	assert.ErrorIs(t, err, refused, "Verify's error refuses the connection")
+}
+
+// A connection cut inside a record is the client's failure, never a
+// complete upload.
+func TestTLSReceiveCutMidRecordIsPeerClosed(t *testing.T) {
+	srv, cli := pair(t)
+	tc := tls.Client(cli, tlsPair.ClientConfig("localhost"))
+	go func() {
+		if tc.Handshake() != nil {
+			return
+		}
+		_, _ = tc.Write(bytes.Repeat([]byte("x"), 100000))
+		_, _ = cli.Write([]byte{23, 3, 3, 0x40, 0}) // a record header, then the end
+		_ = cli.CloseWrite()
+	}()
+	c, err := dtp.Handshake(context.Background(), srv, dtp.TLS{Config: tlsPair.ServerConfig()})
+	require.NoError(t, err)
+	_, err = dtp.ReceiveTLS(context.Background(), c, io.Discard, false, 0)
+	assert.ErrorIs(t, err, dtp.ErrPeerClosed)
+}

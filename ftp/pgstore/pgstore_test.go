@@ -1,0 +1,143 @@
+package pgstore_test
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gnetftp/gnetftp/ftp/ban"
+	"github.com/gnetftp/gnetftp/ftp/pgstore"
+	"github.com/gnetftp/gnetftp/internal/leaktest"
+	"github.com/gnetftp/gnetftp/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { leaktest.Main(func() int { return pgtest.Main(m.Run) }) }
+
+func open(t *testing.T, dsn string) *pgstore.DB {
+	t.Helper()
+	db, err := pgstore.Open(context.Background(), dsn, pgstore.Options{Timeout: 2 * time.Second})
+	require.NoError(t, err)
+	t.Cleanup(db.Close)
+	return db
+}
+
+// eventually polls cond every 20 ms for at most limit (a bound against
+// hangs, not an expected delay).
+func eventually(limit time.Duration, cond func() bool) bool {
+	for deadline := time.Now().Add(limit); !cond(); {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
+}
+
+// The schema is created once and opening again (another node, a
+// restart) is a no-op; nodes starting at once migrate one at a time.
+func TestSchemaMigratesOnceAndIdempotently(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	errs := make(chan error, 3)
+	for range 3 {
+		go func() {
+			db, err := pgstore.Open(context.Background(), dsn, pgstore.Options{})
+			if err == nil {
+				db.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range 3 {
+		require.NoError(t, <-errs)
+	}
+	db := open(t, dsn)
+	v, err := db.SchemaVersion(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, pgstore.SchemaVersion, v)
+}
+
+// Failed logins spread over two nodes ban the address on both.
+func TestBansAreSharedByTheFleet(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	cfg := ban.Config{After: 4, Window: time.Minute, For: time.Hour}
+	n1 := open(t, dsn).Bans(cfg, pgstore.BanOptions{Node: "n1", Resync: 200 * time.Millisecond})
+	defer n1.Close()
+	n2 := open(t, dsn).Bans(cfg, pgstore.BanOptions{Node: "n2", Resync: 200 * time.Millisecond})
+	defer n2.Close()
+	attacker := netip.MustParseAddr("198.51.100.7")
+	bystander := netip.MustParseAddr("198.51.100.8")
+	for i := range 3 {
+		_, banned := []func(netip.Addr) (ban.Ban, bool){n1.Failed, n2.Failed}[i%2](attacker)
+		assert.False(t, banned, "no node alone has seen 4")
+	}
+	_, _ = n2.Failed(bystander)
+	_, banned := n1.Failed(attacker) // the fleet's fourth
+	assert.False(t, banned, "n1 has seen only 2 itself: the fleet's count bans, behind")
+	for _, n := range []*pgstore.Bans{n1, n2} {
+		require.True(t, eventually(10*time.Second, func() bool { _, b := n.Check(attacker); return b }), "the fleet's ban reaches every node")
+		_, b := n.Check(bystander)
+		assert.False(t, b)
+	}
+	// A third node started later learns the ban from the table.
+	n3 := open(t, dsn).Bans(cfg, pgstore.BanOptions{Node: "n3"})
+	defer n3.Close()
+	require.True(t, eventually(10*time.Second, func() bool { _, b := n3.Check(attacker); return b }))
+	bn, _ := n3.Check(attacker)
+	assert.Equal(t, "198.51.100.7/32", bn.Prefix.String())
+	assert.InDelta(t, float64(time.Hour), float64(time.Until(bn.Until)), float64(time.Minute))
+}
+
+// A node's own count bans at once, without the database; the ban is
+// then written for the others.
+func TestLocalBanIsPublished(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	cfg := ban.Config{After: 2, Window: time.Minute, For: time.Hour}
+	n1 := open(t, dsn).Bans(cfg, pgstore.BanOptions{Resync: 200 * time.Millisecond})
+	defer n1.Close()
+	n2 := open(t, dsn).Bans(cfg, pgstore.BanOptions{Resync: 200 * time.Millisecond})
+	defer n2.Close()
+	a := netip.MustParseAddr("2001:db8:1::5")
+	n1.Failed(a)
+	_, banned := n1.Failed(a)
+	assert.True(t, banned, "n1 banned it on its own count")
+	require.True(t, eventually(10*time.Second, func() bool {
+		_, b := n2.Check(netip.MustParseAddr("2001:db8:1::77"))
+		return b
+	}), "n2 refuses the same /64")
+}
+
+// The database stopped: nothing blocks, the node counts and bans on its
+// own; restarted: the node reconnects by itself and shares bans again.
+func TestDatabaseDownAndBack(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	cfg := ban.Config{After: 3, Window: time.Minute, For: time.Hour}
+	n1 := open(t, dsn).Bans(cfg, pgstore.BanOptions{Resync: 200 * time.Millisecond})
+	defer n1.Close()
+	n2 := open(t, dsn).Bans(cfg, pgstore.BanOptions{Resync: 200 * time.Millisecond})
+	defer n2.Close()
+
+	pgtest.Stop(t)
+	a := netip.MustParseAddr("203.0.113.9")
+	start := time.Now()
+	for range 3 {
+		n1.Failed(a)
+	}
+	_, banned := n1.Check(a)
+	assert.True(t, banned, "the local count still bans")
+	assert.Less(t, time.Since(start), time.Second, "Failed never waits for the database")
+	pgtest.Restart(t)
+	probe, err := pgstore.Open(context.Background(), dsn, pgstore.Options{})
+	require.NoError(t, err, "the restarted database answers")
+	probe.Close()
+
+	b := netip.MustParseAddr("203.0.113.10")
+	require.True(t, eventually(20*time.Second, func() bool {
+		n2.Failed(b) // keeps failing until the fleet count, written again, bans it
+		_, banned := n1.Check(b)
+		return banned
+	}), "after the restart the nodes share bans again")
+}
