@@ -229,15 +229,29 @@ func (s *session) dataProtRefused() bool {
 	return true
 }
 
+// dataSecurity is what a transfer's data connection needs to be made TLS:
+// read from the session on the loop, turned into a tls.Config (a clone of
+// the process's) on the transfer's goroutine, where the handshake runs.
+type dataSecurity struct {
+	server  *ftptls.Server
+	tag     []byte
+	reuse   TLSReuse
+	timeout time.Duration
+}
+
 // dataTLS is the TLS a transfer's data connection gets, nil under PROT C.
-// Loop-only (it reads the session); the result is used on the transfer's
-// goroutine.
-func (s *session) dataTLS() *dtp.TLS {
+// Loop-only (it reads the session).
+func (s *session) dataTLS() *dataSecurity {
 	if !s.tls.private || s.f.cfg.TLS == nil {
 		return nil
 	}
-	t := &dtp.TLS{Config: s.f.cfg.TLS.Data(s.tls.tag), Timeout: s.f.cfg.Data.AcceptTimeout}
-	if s.f.cfg.TLSReuse == TLSReuseRequired {
+	return &dataSecurity{server: s.f.cfg.TLS, tag: s.tls.tag, reuse: s.f.cfg.TLSReuse, timeout: s.f.cfg.Data.AcceptTimeout}
+}
+
+// config is the data connection's dtp.TLS. On the transfer's goroutine.
+func (d *dataSecurity) config() dtp.TLS {
+	t := dtp.TLS{Config: d.server.Data(d.tag), Timeout: d.timeout}
+	if d.reuse == TLSReuseRequired {
 		t.Verify = ftptls.CheckResumed
 	}
 	return t
@@ -252,12 +266,12 @@ type dataConn struct {
 
 // openData opens the transfer's data connection, and makes it TLS when t
 // is set. On the transfer's goroutine.
-func openData(ctx context.Context, d dtp.Channel, t *dtp.TLS) (dataConn, error) {
+func openData(ctx context.Context, d dtp.Channel, t *dataSecurity) (dataConn, error) {
 	conn, err := d.Open(ctx)
 	if err != nil || t == nil {
 		return dataConn{tcp: conn}, err
 	}
-	tc, err := dtp.Handshake(ctx, conn, *t)
+	tc, err := dtp.Handshake(ctx, conn, t.config())
 	if err != nil {
 		return dataConn{}, err
 	}

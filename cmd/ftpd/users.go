@@ -235,11 +235,7 @@ func userCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 }
 
 func userAdd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	u := newUserFlags("add")
-	if err := u.parse(args, true); err != nil {
-		return err
-	}
-	st, err := openUserStore(u.users)
+	u, st, err := openUserCmd("add", args)
 	if err != nil {
 		return err
 	}
@@ -260,6 +256,17 @@ func userAdd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 	return saveUser(st, usr, "added to", stdout)
+}
+
+// openUserCmd parses the arguments of `ftpd user CMD NAME` and opens
+// the store --users names.
+func openUserCmd(cmd string, args []string) (*userFlags, userStore, error) {
+	u := newUserFlags(cmd)
+	if err := u.parse(args, true); err != nil {
+		return nil, nil, err
+	}
+	st, err := openUserStore(u.users)
+	return u, st, err
 }
 
 // newPassword asks for usr's password and hashes it.
@@ -285,11 +292,7 @@ func saveUser(st userStore, usr auth.User, done string, stdout io.Writer) error 
 }
 
 func userSet(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	u := newUserFlags("set")
-	if err := u.parse(args, true); err != nil {
-		return err
-	}
-	st, err := openUserStore(u.users)
+	u, st, err := openUserCmd("set", args)
 	if err != nil {
 		return err
 	}
@@ -313,11 +316,7 @@ func userSet(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 }
 
 func userDel(args []string, _ io.Reader, stdout, _ io.Writer) error {
-	u := newUserFlags("del")
-	if err := u.parse(args, true); err != nil {
-		return err
-	}
-	st, err := openUserStore(u.users)
+	u, st, err := openUserCmd("del", args)
 	if err != nil {
 		return err
 	}

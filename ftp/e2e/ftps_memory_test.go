@@ -23,8 +23,7 @@ func TestIdleFTPSSessionsStayLight(t *testing.T) {
 			k := dialTLSClient(t, s.addr, cfg)
 			k.auth()
 			k.login()
-			k.cmd("PBSZ 0", "200")
-			k.cmd("PROT P", "200")
+			k.protect()
 			_ = k.raw.SetDeadline(time.Time{})
 			out = append(out, k)
 		}

@@ -106,6 +106,13 @@ func (k *tlsClient) login() {
 	k.cmd("PASS secret", "230")
 }
 
+// protect sends PBSZ 0 and PROT P: data connections are TLS from now on.
+func (k *tlsClient) protect() {
+	k.t.Helper()
+	k.cmd("PBSZ 0", "200")
+	k.cmd("PROT P", "200")
+}
+
 // pasv opens a passive data connection (plain TCP).
 func (k *tlsClient) pasv() net.Conn {
 	k.t.Helper()
@@ -367,8 +374,7 @@ func TestFTPSHostileClients(t *testing.T) {
 		k := dialTLSClient(t, s.addr, cfg)
 		k.auth()
 		k.login()
-		k.cmd("PBSZ 0", "200")
-		k.cmd("PROT P", "200")
+		k.protect()
 		d := k.pasv()
 		k.cmd("RETR f.bin", "150")
 		_, _ = io.WriteString(d, "not a ClientHello\r\n")
@@ -383,8 +389,7 @@ func TestFTPSHostileClients(t *testing.T) {
 		thief := dialTLSClient(t, s.addr, clientConfig(s.cert))
 		thief.auth()
 		thief.login()
-		thief.cmd("PBSZ 0", "200")
-		thief.cmd("PROT P", "200")
+		thief.protect()
 		d := thief.pasv()
 		thief.cmd("RETR f.bin", "150")
 		// The data connection offers the victim's ticket.
@@ -401,8 +406,7 @@ func TestFTPSHostileClients(t *testing.T) {
 		k := dialTLSClient(t, s.addr, cfg)
 		k.auth()
 		k.login()
-		k.cmd("PBSZ 0", "200")
-		k.cmd("PROT P", "200")
+		k.protect()
 		d := k.pasv()
 		k.cmd("RETR f.bin", "150")
 		dc := tls.Client(d, k.cfg)
@@ -418,8 +422,7 @@ func TestFTPSHostileClients(t *testing.T) {
 		k.cmd("NOOP", "200")
 	})
 	t.Run("the-bystander-is-unaffected", func(t *testing.T) {
-		bystander.cmd("PBSZ 0", "200")
-		bystander.cmd("PROT P", "200")
+		bystander.protect()
 		d := bystander.pasv()
 		bystander.cmd("RETR f.bin", "150")
 		dc := tls.Client(d, bystander.cfg)
@@ -459,8 +462,7 @@ func TestFTPSCertificateReload(t *testing.T) {
 	assert.Equal(t, next.Cert.Leaf.SerialNumber.String(), seen(after.auth()).SerialNumber.String(), "new handshakes get the new certificate")
 
 	before.cmd("NOOP", "200")
-	before.cmd("PBSZ 0", "200")
-	before.cmd("PROT P", "200")
+	before.protect()
 	d := before.pasv()
 	before.cmd("RETR r.txt", "150")
 	dc := tls.Client(d, before.cfg)
@@ -480,8 +482,7 @@ func TestFTPSActiveMode(t *testing.T) {
 	k := dialTLSClient(t, s.addr, clientConfig(s.cert))
 	k.auth()
 	k.login()
-	k.cmd("PBSZ 0", "200")
-	k.cmd("PROT P", "200")
+	k.protect()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer ln.Close()
