@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
+	"regexp"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/gnetftp/gnetftp/ftp/auth"
 	"github.com/gnetftp/gnetftp/ftp/pgstore"
+	"github.com/gnetftp/gnetftp/internal/ftptest"
 	"github.com/gnetftp/gnetftp/internal/pgtest"
 )
 
@@ -124,6 +127,13 @@ func TestFleetQuotaAcrossNodes(t *testing.T) {
 	require.NoError(t, err)
 	assert.NoError(t, c2.Stor("after-delete.bin", bytes.NewReader(data)), "the delete on node 1 freed room on node 2")
 	_ = c2.Quit()
+
+	// The operator's view: `ftpd user list` shows the fleet's count.
+	out, err := exec.Command(ftptest.Binary(t), "user", "list", "--users", dsn).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), "USED")
+	assert.Regexp(t, `(?m)^quser\s.*\s`+regexp.QuoteMeta(auth.FormatSize(4*int64(len(data))))+`/4\s+0$`, string(out),
+		"4 files of 700 KiB, no session open")
 }
 
 // TestFleetMaxSessionsAcrossNodes: a user with max-sessions 2 has one

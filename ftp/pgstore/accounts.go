@@ -417,3 +417,38 @@ type FleetUsers struct {
 	*Users
 	*Accounts
 }
+
+// UserAccount is what the fleet counts of one user now: the committed
+// quota usage (Known false until a node first needed it), the bytes held
+// for uploads in progress and the sessions open, on live nodes.
+type UserAccount struct {
+	Bytes, Files, Held int64
+	Known              bool
+	Sessions           int
+}
+
+// UserAccounts reads every user's UserAccount (ftpd user list), by name;
+// a user with nothing counted is absent.
+func (db *DB) UserAccounts(ctx context.Context) (map[string]UserAccount, error) {
+	rows, err := db.pool.Query(ctx, `SELECT name, bool_or(known), sum(bytes)::bigint, sum(files)::bigint, sum(held)::bigint, sum(sessions)::bigint FROM (
+			SELECT name, true AS known, bytes, files, 0 AS held, 0 AS sessions FROM ftpd_usage
+			UNION ALL SELECT h.name, false, 0, 0, h.bytes, 0 FROM ftpd_holds h JOIN ftpd_nodes n ON n.id = h.node WHERE n.expires > now()
+			UNION ALL SELECT s.name, false, 0, 0, 0, s.sessions FROM ftpd_sessions s JOIN ftpd_nodes n ON n.id = s.node WHERE n.expires > now()
+		) AS a GROUP BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: user accounts: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]UserAccount{}
+	for rows.Next() {
+		var name string
+		var a UserAccount
+		var sessions int64
+		if err := rows.Scan(&name, &a.Known, &a.Bytes, &a.Files, &a.Held, &sessions); err != nil {
+			return nil, fmt.Errorf("pgstore: user accounts: %w", err)
+		}
+		a.Sessions = int(sessions)
+		out[name] = a
+	}
+	return out, rows.Err()
+}
