@@ -1,0 +1,221 @@
+// Package floor is the system-call floor of the FTP benchmarks. It is NOT an
+// FTP server: it answers exactly the dialogues ftpbench's logins, small
+// (4 KiB EPSV+RETR) and list scenarios send, with fixed replies, and
+// anything else with a fixed 500. What it costs per operation is what the
+// kernel's part of that dialogue costs (plus a Go program's bare minimum),
+// the floor any real server's figure is divided by in the same run.
+//
+// Its shape is the cheapest one Linux offers a user-space server: one raw
+// epoll loop per core on a locked OS thread, each with its own SO_REUSEPORT
+// listener (the kernel spreads the connections), level-triggered, every
+// socket non-blocking and accepted with accept4, one read per readiness,
+// one write per reply, and no allocation per operation (sessions, input
+// buffers and listing buffers are kept and reused; the system calls are made
+// with RawSyscall on preallocated arguments, not through the net package or
+// the Go netpoller).
+//
+// The dialogues, and the system calls each one needs:
+//
+//   - login: accept4, epoll_ctl (add), write 220; read USER, write 331; read
+//     PASS, compare with the precomputed line, write 230; read QUIT, write
+//     221, close.
+//   - 4 KiB download (after the login and TYPE I): read EPSV, socket, bind
+//     (the control listener's address, port 0), listen, getsockname, write
+//     229; read RETR, accept4 on the passive socket (the client connects
+//     before it sends RETR; if it has not arrived yet, epoll waits for it),
+//     close the passive socket, sendfile of the file opened once at start,
+//     close the data connection, one write of "150 ...\r\n226 ...\r\n".
+//   - LIST: as RETR, but openat of the directory, getdents64 until the end,
+//     one fstatat per entry, each formatted as an ls -l line into a reused
+//     buffer, written on the data connection (epoll waits when the socket is
+//     full), close; with Config.ListThreads > 1 the stats and the formatting
+//     are split over that many threads (the "parallel floor").
+//
+// The floor keeps no cache: every LIST is as cold as the first LIST of a
+// fresh server process (ftpbench's "first of the run"): the kernel's dentry
+// and inode caches are warm, nothing in user space is. The 150 and the 226
+// go out together once the data is sent, the fewest writes the protocol
+// allows. The data connection must come from the control connection's peer
+// address (accept4 gives it for free); others are closed.
+//
+// IPv4 only; no timeouts (ftpd runs with --idle-timeout 0 in the same
+// matrix); no path other than Config.File for RETR and directories below
+// Config.Root without ".." for LIST.
+package floor
+
+import (
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// Greeting is the floor's 220: it says what the process is.
+const Greeting = "220 floor: not an FTP server, the syscall floor of the benchmarks.\r\n"
+
+// Config says what the floor answers. Zero values take the defaults noted.
+type Config struct {
+	// Addr is the IPv4 host:port to listen on (port 0: the kernel's
+	// choice, the same port for every loop).
+	Addr string
+	// Loops is the number of epoll loops (and listeners). Default
+	// runtime.NumCPU().
+	Loops int
+	// User and Pass are the one login accepted.
+	User, Pass string
+	// Root holds File and the directories LIST is asked for.
+	Root string
+	// File is the RETR argument served (relative to Root), opened once at
+	// Start; empty: RETR answers 550.
+	File string
+	// ListThreads > 1 splits each LIST's fstatat calls and formatting over
+	// that many threads per loop; 0 or 1 lists on the loop's own thread.
+	ListThreads int
+}
+
+// Server is a running floor. Close stops it.
+type Server struct {
+	cfg   Config
+	port  int
+	loops []*loop
+	wg    sync.WaitGroup
+	file  int // RETR's file, -1 when none
+	fsize int64
+	root  int // O_PATH directory fd of Root
+	once  sync.Once
+}
+
+// Start opens the file, the listeners and the loops, each loop on a
+// goroutine locked to its OS thread.
+func Start(cfg Config) (*Server, error) {
+	if cfg.Loops <= 0 {
+		cfg.Loops = runtime.NumCPU()
+	}
+	if cfg.ListThreads < 1 {
+		cfg.ListThreads = 1
+	}
+	if cfg.Root == "" {
+		cfg.Root = "."
+	}
+	ap, err := netip.ParseAddrPort(cfg.Addr)
+	if err != nil || !ap.Addr().Is4() {
+		return nil, fmt.Errorf("floor: Addr %q: want an IPv4 host:port", cfg.Addr)
+	}
+	s := &Server{cfg: cfg, file: -1, root: -1}
+	fail := func(err error) (*Server, error) {
+		s.closeFiles()
+		return nil, err
+	}
+	if s.root, err = unix.Open(cfg.Root, unix.O_DIRECTORY|unix.O_PATH|unix.O_CLOEXEC, 0); err != nil {
+		return fail(fmt.Errorf("floor: root %s: %w", cfg.Root, err))
+	}
+	if cfg.File != "" {
+		p := filepath.Join(cfg.Root, cfg.File)
+		if s.file, err = unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+			return fail(fmt.Errorf("floor: file %s: %w", p, err))
+		}
+		var st unix.Stat_t
+		if err := unix.Fstat(s.file, &st); err != nil {
+			return fail(fmt.Errorf("floor: file %s: %w", p, err))
+		}
+		s.fsize = st.Size
+	}
+	ip := ap.Addr().As4()
+	port := int(ap.Port())
+	replies := newReplies(cfg, s.fsize)
+	for i := 0; i < cfg.Loops; i++ {
+		l, err := newLoop(s, ip, port, replies)
+		if err != nil {
+			for _, l := range s.loops {
+				l.closeAll()
+				l.closeWake()
+			}
+			return fail(err)
+		}
+		port = l.port
+		s.loops = append(s.loops, l)
+	}
+	s.port = port
+	for _, l := range s.loops {
+		l.startWorkers(&s.wg)
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			l.run()
+		}()
+	}
+	return s, nil
+}
+
+// Addr is the listening host:port. Any goroutine.
+func (s *Server) Addr() string {
+	ap := netip.MustParseAddrPort(s.cfg.Addr)
+	return netip.AddrPortFrom(ap.Addr(), uint16(s.port)).String()
+}
+
+// Port is the listening port. Any goroutine.
+func (s *Server) Port() int { return s.port }
+
+// Close wakes every loop, waits for them and their list threads to end,
+// and closes every descriptor the floor opened. Any goroutine; idempotent.
+func (s *Server) Close() error {
+	s.once.Do(func() {
+		for _, l := range s.loops {
+			l.wake()
+		}
+		s.wg.Wait()
+		for _, l := range s.loops {
+			l.closeWake()
+		}
+		s.closeFiles()
+	})
+	return nil
+}
+
+func (s *Server) closeFiles() {
+	for _, fd := range []int{s.file, s.root} {
+		if fd >= 0 {
+			_ = unix.Close(fd)
+		}
+	}
+	s.file, s.root = -1, -1
+}
+
+// replies are the fixed answers, built once at Start.
+type replies struct {
+	greeting, user, loggedIn, badPass, typeOK, quit, unknown, notLoggedIn  []byte
+	noFile, noPasv, noDir, aborted, transferOK, listOK, epsvHead, epsvTail []byte
+	pass                                                                   []byte // "PASS <pass>", the precomputed answer compared
+	user_                                                                  []byte // "USER <user>"
+	file                                                                   []byte // RETR's argument
+}
+
+func newReplies(cfg Config, size int64) *replies {
+	return &replies{
+		greeting:    []byte(Greeting),
+		user:        []byte("331 Password.\r\n"),
+		loggedIn:    []byte("230 Logged in.\r\n"),
+		badPass:     []byte("530 Login incorrect.\r\n"),
+		typeOK:      []byte("200 Type set.\r\n"),
+		quit:        []byte("221 Bye.\r\n"),
+		unknown:     []byte("500 Not understood (this is the floor, not an FTP server).\r\n"),
+		notLoggedIn: []byte("530 Log in first.\r\n"),
+		noFile:      []byte("550 No such file.\r\n"),
+		noPasv:      []byte("425 EPSV first.\r\n"),
+		noDir:       []byte("550 No such directory.\r\n"),
+		aborted:     []byte("426 Transfer aborted.\r\n"),
+		transferOK:  []byte("150 Sending " + strconv.FormatInt(size, 10) + " bytes.\r\n226 Transfer complete.\r\n"),
+		listOK:      []byte("150 Listing.\r\n226 Transfer complete.\r\n"),
+		epsvHead:    []byte("229 Entering Extended Passive Mode (|||"),
+		epsvTail:    []byte("|)\r\n"),
+		pass:        []byte("PASS " + cfg.Pass),
+		user_:       []byte("USER " + cfg.User),
+		file:        []byte(cfg.File),
+	}
+}

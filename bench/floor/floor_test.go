@@ -1,0 +1,186 @@
+package floor
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gnetftp/gnetftp/bench/ftpbench"
+	"github.com/gnetftp/gnetftp/deferred"
+	"github.com/gnetftp/gnetftp/ftp/client"
+	"github.com/gnetftp/gnetftp/ftp/ftpwire"
+	ftplisting "github.com/gnetftp/gnetftp/ftp/listing"
+	"github.com/gnetftp/gnetftp/internal/leaktest"
+	"github.com/gnetftp/gnetftp/reactor"
+)
+
+func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
+
+const entries = 2000
+
+// tree is the benchmark's layout in small: a 4 KiB file of random bytes
+// and a directory of `entries` empty files.
+func tree(t *testing.T) (root string, small []byte) {
+	t.Helper()
+	root = t.TempDir()
+	small = make([]byte, 4096)
+	_, _ = rand.Read(small)
+	require.NoError(t, os.WriteFile(filepath.Join(root, "small.bin"), small, 0o644))
+	dir := filepath.Join(root, "bigdir")
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	for i := 0; i < entries; i++ {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("entry-%05d", i)))
+		require.NoError(t, err)
+		require.NoError(t, f.Close())
+	}
+	return root, small
+}
+
+func start(t *testing.T, root string, listThreads int) *Server {
+	t.Helper()
+	s, err := Start(Config{Addr: "127.0.0.1:0", Loops: 2, User: "u", Pass: "p", Root: root, File: "small.bin", ListThreads: listThreads})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// TestDialogue: the fixed replies of the login dialogue, in the order
+// ftpbench sends it, and the 500 for anything else.
+func TestDialogue(t *testing.T) {
+	root, _ := tree(t)
+	s := start(t, root, 1)
+	c, err := net.Dial("tcp", s.Addr())
+	require.NoError(t, err)
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(c)
+	reply := func() string {
+		l, err := r.ReadString('\n')
+		require.NoError(t, err)
+		return strings.TrimRight(l, "\r\n")
+	}
+	cmd := func(line string) string {
+		_, err := io.WriteString(c, line+"\r\n")
+		require.NoError(t, err)
+		return reply()
+	}
+	assert.Equal(t, strings.TrimRight(Greeting, "\r\n"), reply())
+	assert.Contains(t, Greeting, "not an FTP server")
+	assert.Equal(t, "530 Log in first.", cmd("RETR small.bin"))
+	assert.Equal(t, "530 Log in first.", cmd("EPSV"))
+	assert.Equal(t, "331 Password.", cmd("USER u"))
+	assert.Equal(t, "530 Login incorrect.", cmd("PASS nope"))
+	assert.Equal(t, "331 Password.", cmd("USER someone"))
+	assert.Equal(t, "530 Login incorrect.", cmd("PASS p"), "the password of another user")
+	for _, line := range []string{"NOOP", "SYST", "STOR x", "RETRX", "", "CWD /"} {
+		assert.Equal(t, "500 Not understood (this is the floor, not an FTP server).", cmd(line), line)
+	}
+	assert.Equal(t, "331 Password.", cmd("USER u"))
+	assert.Equal(t, "230 Logged in.", cmd("PASS p"))
+	assert.Equal(t, "200 Type set.", cmd("TYPE I"))
+	assert.Equal(t, "425 EPSV first.", cmd("RETR small.bin"))
+	assert.Equal(t, "550 No such file.", cmd("RETR other.bin"))
+	assert.Regexp(t, `^229 Entering Extended Passive Mode \(\|\|\|[0-9]+\|\)$`, cmd("EPSV"))
+	assert.Equal(t, "550 No such directory.", cmd("LIST ../etc"), "nothing outside Root")
+	assert.Equal(t, "550 No such directory.", cmd("LIST missing"))
+	// Two pipelined commands in one segment are both answered.
+	_, err = io.WriteString(c, "TYPE I\r\nQUIT\r\n")
+	require.NoError(t, err)
+	assert.Equal(t, "200 Type set.", reply())
+	assert.Equal(t, "221 Bye.", reply())
+	_, err = r.ReadByte()
+	assert.ErrorIs(t, err, io.EOF, "QUIT closes")
+}
+
+// TestScenarios drives each floor mode with ftpbench's own scenario code
+// (logins, 4 KiB downloads, LIST) for a bounded count, and with the
+// project's client for the bytes: the file's content, and a listing with
+// one line per entry that is byte for byte ftp/listing's line (what ftpd
+// sends).
+func TestScenarios(t *testing.T) {
+	root, small := tree(t)
+	for _, threads := range []int{1, 3} {
+		t.Run(fmt.Sprintf("list-threads=%d", threads), func(t *testing.T) {
+			s := start(t, root, threads)
+			ru := ftpbench.NewRunner(ftpbench.Config{Addr: s.Addr(), User: "u", Pass: "p", Timeout: 10 * time.Second, Loops: 1, Sources: 3})
+			defer ru.Close()
+			ctx := context.Background()
+
+			// Each of the 4 clients checks the count before its next
+			// operation: up to 3 more than asked.
+			r := ru.Logins(ctx, 4, 40, 20*time.Second, nil)
+			assert.GreaterOrEqual(t, r.Ops, 40, r.FirstErr)
+			assert.LessOrEqual(t, r.Ops, 43)
+			assert.Zero(t, r.Errors, r.FirstErr)
+
+			r = ru.Transfers(ctx, "small", 4, 40, 20*time.Second, "RETR small.bin", 0, nil)
+			assert.GreaterOrEqual(t, r.Ops, 40, r.FirstErr)
+			assert.Zero(t, r.Errors, r.FirstErr)
+			assert.Equal(t, int64(r.Ops)*4096, r.Bytes)
+
+			r = ru.Transfers(ctx, "list", 1, 3, 20*time.Second, "LIST bigdir", 0, nil)
+			assert.Equal(t, 3, r.Ops, r.FirstErr)
+			assert.Zero(t, r.Errors, r.FirstErr)
+
+			got, listed := download(t, s.Addr())
+			assert.Equal(t, small, got)
+			lines := strings.Split(strings.TrimSuffix(string(listed), "\r\n"), "\r\n")
+			require.Len(t, lines, entries)
+			want := map[string]string{}
+			now := time.Now()
+			ents, err := os.ReadDir(filepath.Join(root, "bigdir"))
+			require.NoError(t, err)
+			for _, e := range ents {
+				fi, err := e.Info()
+				require.NoError(t, err)
+				want[e.Name()] = strings.TrimSuffix(string(ftplisting.AppendLIST(nil, fi, now)), "\r\n")
+			}
+			for _, l := range lines {
+				name := l[strings.LastIndexByte(l, ' ')+1:]
+				assert.Equal(t, want[name], l)
+				delete(want, name)
+			}
+			assert.Empty(t, want, "entries not listed")
+		})
+	}
+}
+
+// download logs in with ftp/client and returns RETR small.bin and LIST
+// bigdir as received.
+func download(t *testing.T, addr string) (file, list []byte) {
+	t.Helper()
+	r := reactor.New(reactor.Config{Loops: 1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = r.Shutdown(ctx)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := client.DialFrom(ctx, r, nil, addr, client.Config{ReplyTimeout: 10 * time.Second, DataTimeout: 10 * time.Second})
+	require.NoError(t, err)
+	_, err = deferred.Call(ctx, c.Loop(), func() *deferred.Deferred[ftpwire.Reply] { return c.Login("u", "p") })
+	require.NoError(t, err)
+	var f, l bytes.Buffer
+	n, err := deferred.Call(ctx, c.Loop(), func() *deferred.Deferred[int64] { return c.Retrieve("small.bin", &f) })
+	require.NoError(t, err)
+	assert.Equal(t, int64(4096), n)
+	_, err = deferred.Call(ctx, c.Loop(), func() *deferred.Deferred[int64] { return c.List("bigdir", &l) })
+	require.NoError(t, err)
+	_, err = deferred.Call(ctx, c.Loop(), func() *deferred.Deferred[ftpwire.Reply] { return c.Quit() })
+	require.NoError(t, err)
+	return f.Bytes(), l.Bytes()
+}
