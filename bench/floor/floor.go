@@ -19,9 +19,10 @@
 //   - login: accept4, epoll_ctl (add), write 220; read USER, write 331; read
 //     PASS, compare with the precomputed line, write 230; read QUIT, write
 //     221, close.
-//   - 4 KiB download (after the login and TYPE I): read EPSV, socket, bind
-//     (the control listener's address, port 0), listen, getsockname, write
-//     229; read RETR, accept4 on the passive socket (the client connects
+//   - 4 KiB download (after the login and TYPE I): read EPSV, socket,
+//     setsockopt SO_REUSEADDR, bind (the control listener's address, the
+//     loop's next passive port, below the ephemeral range as ftpd's
+//     default), listen, write 229; read RETR, accept4 on the passive socket (the client connects
 //     before it sends RETR; if it has not arrived yet, epoll waits for it),
 //     close the passive socket, sendfile of the file opened once at start,
 //     close the data connection, one write of "150 ...\r\n226 ...\r\n".
@@ -46,9 +47,11 @@ package floor
 import (
 	"fmt"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -75,6 +78,10 @@ type Config struct {
 	// ListThreads > 1 splits each LIST's fstatat calls and formatting over
 	// that many threads per loop; 0 or 1 lists on the loop's own thread.
 	ListThreads int
+	// PassiveLo and PassiveHi are the passive ports, shared out among
+	// the loops. Default (both 0): 1024 up to the kernel's ephemeral range,
+	// as ftpd's default.
+	PassiveLo, PassiveHi int
 }
 
 // Server is a running floor. Close stops it.
@@ -100,6 +107,12 @@ func Start(cfg Config) (*Server, error) {
 	}
 	if cfg.Root == "" {
 		cfg.Root = "."
+	}
+	if cfg.PassiveLo == 0 && cfg.PassiveHi == 0 {
+		cfg.PassiveLo, cfg.PassiveHi = 1024, ephemeralLow()-1
+	}
+	if cfg.PassiveLo < 1 || cfg.PassiveHi > 65535 || cfg.PassiveHi-cfg.PassiveLo+1 < cfg.Loops {
+		return nil, fmt.Errorf("floor: passive ports %d-%d: want 1 <= lo, hi <= 65535 and a port per loop at least", cfg.PassiveLo, cfg.PassiveHi)
 	}
 	ap, err := netip.ParseAddrPort(cfg.Addr)
 	if err != nil || !ap.Addr().Is4() {
@@ -128,7 +141,7 @@ func Start(cfg Config) (*Server, error) {
 	port := int(ap.Port())
 	replies := newReplies(cfg, s.fsize)
 	for i := 0; i < cfg.Loops; i++ {
-		l, err := newLoop(s, ip, port, replies)
+		l, err := newLoop(s, i, ip, port, replies)
 		if err != nil {
 			for _, l := range s.loops {
 				l.closeAll()
@@ -176,6 +189,20 @@ func (s *Server) Close() error {
 		s.closeFiles()
 	})
 	return nil
+}
+
+// ephemeralLow is the start of the kernel's ephemeral port range (32768
+// when it cannot be read).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	lo, err := strconv.Atoi(strings.Fields(string(b) + " x")[0])
+	if err != nil || lo <= 1024 {
+		return 32768
+	}
+	return lo
 }
 
 func (s *Server) closeFiles() {

@@ -39,6 +39,12 @@ func sysSocket() (int, unix.Errno) {
 	return int(n), e
 }
 
+// sysReuseAddr sets SO_REUSEADDR (one points to a 1).
+func sysReuseAddr(fd int, one *int32) unix.Errno {
+	_, _, e := unix.RawSyscall6(unix.SYS_SETSOCKOPT, uintptr(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, uintptr(unsafe.Pointer(one)), 4, 0)
+	return e
+}
+
 func sysBind(fd int, sa *unix.RawSockaddrInet4) unix.Errno {
 	_, _, e := unix.RawSyscall(unix.SYS_BIND, uintptr(fd), uintptr(unsafe.Pointer(sa)), unix.SizeofSockaddrInet4)
 	return e
