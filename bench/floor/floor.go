@@ -22,10 +22,11 @@
 //   - 4 KiB download (after the login and TYPE I): read EPSV, socket,
 //     setsockopt SO_REUSEADDR, bind (the control listener's address, the
 //     loop's next passive port, below the ephemeral range as ftpd's
-//     default), listen, write 229; read RETR, accept4 on the passive socket (the client connects
-//     before it sends RETR; if it has not arrived yet, epoll waits for it),
-//     close the passive socket, sendfile of the file opened once at start,
-//     close the data connection, one write of "150 ...\r\n226 ...\r\n".
+//     default), listen, write 229; read RETR, accept4 on the passive
+//     socket (the client connects before it sends RETR; if it has not
+//     arrived yet, epoll waits for it), close the passive socket, sendfile
+//     of the file opened once at start, close the data connection, one
+//     write of "150 ...\r\n226 ...\r\n".
 //   - LIST: as RETR, but openat of the directory, getdents64 until the end,
 //     one fstatat per entry, each formatted as an ls -l line into a reused
 //     buffer, written on the data connection (epoll waits when the socket is

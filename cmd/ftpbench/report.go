@@ -232,6 +232,9 @@ func report(args []string, stdout, stderr io.Writer) error {
 		}
 		mine, ok := table[*self][m.title]
 		switch {
+		case m.scenario == "loopback": // the machine, not a server: no ratios
+			ok = false
+			b.WriteString(" - |")
 		case !ok || bestName == "" || best == 0 || mine.median == 0:
 			b.WriteString(" - |")
 		default:
