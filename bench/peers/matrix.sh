@@ -11,6 +11,7 @@
 #   bench/peers/matrix.sh [OUT_DIR]      (as root: installs the peers)
 #   SERVERS="gnetftp vsftpd" RUNS=1 bench/peers/matrix.sh /tmp/out
 #   TLS=1 bench/peers/matrix.sh [OUT_DIR]
+#   SCENARIOS="logins small list" bench/peers/matrix.sh /tmp/out   (only those)
 #
 # TLS=1 runs the FTPS rows instead, into OUT_DIR/tls: every server of
 # `peers.sh names tls` (gnetftp only once its ftpd has --tls-cert; tlsref,
@@ -116,12 +117,17 @@ fi
 
 # What each server runs: the floor answers only the dialogues of logins,
 # small and list, and floor-parallel differs from floor only in LIST.
+# SCENARIOS (e.g. "logins small list") keeps only those.
 scenarios() {
+	local all
 	case $1 in
-	floor) echo logins small list ;;
-	floor-parallel) echo list ;;
-	*) echo idle logins small retr stor list latency ;;
+	floor) all="logins small list" ;;
+	floor-parallel) all="list" ;;
+	*) all="idle logins small retr stor list latency" ;;
 	esac
+	for sc in $all; do
+		case " ${SCENARIOS:-$all} " in *" $sc "*) echo "$sc" ;; esac
+	done
 }
 # The loopback sendfile copy (the bulk floor), measured before and after
 # every server's run, so that the machine's drift shows beside each figure.
