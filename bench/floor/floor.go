@@ -219,8 +219,8 @@ func (s *Server) closeFiles() {
 type replies struct {
 	greeting, user, loggedIn, badPass, typeOK, quit, unknown, notLoggedIn  []byte
 	noFile, noPasv, noDir, aborted, transferOK, listOK, epsvHead, epsvTail []byte
-	pass                                                                   []byte // "PASS <pass>", the precomputed answer compared
-	user_                                                                  []byte // "USER <user>"
+	passLine                                                               []byte // "PASS <pass>", the precomputed answer compared
+	userLine                                                               []byte // "USER <user>"
 	file                                                                   []byte // RETR's argument
 }
 
@@ -242,8 +242,8 @@ func newReplies(cfg Config, size int64) *replies {
 		listOK:      []byte("150 Listing.\r\n226 Transfer complete.\r\n"),
 		epsvHead:    []byte("229 Entering Extended Passive Mode (|||"),
 		epsvTail:    []byte("|)\r\n"),
-		pass:        []byte("PASS " + cfg.Pass),
-		user_:       []byte("USER " + cfg.User),
+		passLine:    []byte("PASS " + cfg.Pass),
+		userLine:    []byte("USER " + cfg.User),
 		file:        []byte(cfg.File),
 	}
 }

@@ -43,7 +43,7 @@ type loop struct {
 	ev       unix.EpollEvent
 	sa       unix.RawSockaddrAny
 	salen    uint32
-	bindAddr unix.RawSockaddrInet4 // the listener's IP, port 0: every passive socket
+	bindAddr unix.RawSockaddrInet4 // the listener's IP; the port is set before each passive bind
 	one      int32                 // setsockopt's 1
 	// The loop's share of the passive range: portLo, portLo+portStep, ...
 	// up to portHi (portCount of them); nextPort is the next to try.
@@ -296,12 +296,12 @@ func (l *loop) command(s *session, line []byte) {
 }
 
 func (l *loop) user(s *session, line, _ []byte) {
-	s.userOK, s.loggedIn = bytes.Equal(line, l.r.user_), false
+	s.userOK, s.loggedIn = bytes.Equal(line, l.r.userLine), false
 	l.reply(s, l.r.user)
 }
 
 func (l *loop) pass(s *session, line, _ []byte) {
-	if s.userOK && bytes.Equal(line, l.r.pass) {
+	if s.userOK && bytes.Equal(line, l.r.passLine) {
 		s.loggedIn = true
 		l.reply(s, l.r.loggedIn)
 		return
