@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -183,4 +184,79 @@ func download(t *testing.T, addr string) (file, list []byte) {
 	_, err = deferred.Call(ctx, c.Loop(), func() *deferred.Deferred[ftpwire.Reply] { return c.Quit() })
 	require.NoError(t, err)
 	return f.Bytes(), l.Bytes()
+}
+
+// TestPassiveSkipsBusyPorts: a passive port whose only other socket is a
+// connection bound with SO_REUSEADDR (as the floor's own finished data
+// connections in TIME_WAIT are) is taken; one held by another listener is
+// skipped, and EPSV answers with the next free port; the download works.
+func TestPassiveSkipsBusyPorts(t *testing.T) {
+	root, small := tree(t)
+	// The ports P (an established connection's local port, bound with
+	// SO_REUSEADDR), P+1 (a listener) and P+2 (free).
+	other, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer other.Close()
+	var held net.Conn
+	var blocker net.Listener
+	var p int
+	for try := 0; try < 50 && blocker == nil; try++ {
+		p = 20000 + try*7
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p}, Control: reuseAddr}
+		c, err := d.Dial("tcp", other.Addr().String())
+		if err != nil {
+			continue
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+1))
+		if err != nil {
+			c.Close()
+			continue
+		}
+		held, blocker = c, l
+	}
+	require.NotNil(t, blocker, "no free ports to stage the test")
+	defer held.Close()
+	defer blocker.Close()
+
+	s, err := Start(Config{Addr: "127.0.0.1:0", Loops: 1, User: "u", Pass: "p", Root: root, File: "small.bin", PassiveLo: p, PassiveHi: p + 2})
+	require.NoError(t, err)
+	defer s.Close()
+	c, err := net.Dial("tcp", s.Addr())
+	require.NoError(t, err)
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(c)
+	cmd := func(line string) string {
+		if line != "" {
+			_, err := io.WriteString(c, line+"\r\n")
+			require.NoError(t, err)
+		}
+		l, err := r.ReadString('\n')
+		require.NoError(t, err)
+		return strings.TrimRight(l, "\r\n")
+	}
+	cmd("")
+	cmd("USER u")
+	require.Equal(t, "230 Logged in.", cmd("PASS p"))
+	require.Equal(t, fmt.Sprintf("229 Entering Extended Passive Mode (|||%d|)", p), cmd("EPSV"), "SO_REUSEADDR")
+	require.Equal(t, fmt.Sprintf("229 Entering Extended Passive Mode (|||%d|)", p+2), cmd("EPSV"), "the listener's port skipped")
+	d, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", p+2))
+	require.NoError(t, err)
+	defer d.Close()
+	_, err = io.WriteString(c, "RETR small.bin\r\n")
+	require.NoError(t, err)
+	got, err := io.ReadAll(d)
+	require.NoError(t, err)
+	assert.Equal(t, small, got)
+	assert.Equal(t, "150 Sending 4096 bytes.", cmd(""))
+	assert.Equal(t, "226 Transfer complete.", cmd(""))
+}
+
+func reuseAddr(_, _ string, rc syscall.RawConn) error {
+	var serr error
+	err := rc.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1) })
+	if err != nil {
+		return err
+	}
+	return serr
 }

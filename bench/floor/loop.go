@@ -330,30 +330,8 @@ func (l *loop) epsv(s *session, _, _ []byte) {
 		return
 	}
 	l.closePassive(s)
-	fd, e := sysSocket()
-	if e != 0 {
-		l.reply(s, l.r.noPasv)
-		return
-	}
-	if sysReuseAddr(fd, &l.one) != 0 {
-		sysClose(fd)
-		l.reply(s, l.r.noPasv)
-		return
-	}
-	port := 0
-	for tries := 0; tries < l.portCount; tries++ {
-		p := l.nextPort
-		if l.nextPort += l.portStep; l.nextPort > l.portHi {
-			l.nextPort = l.portLo
-		}
-		l.bindAddr.Port = uint16(p>>8) | uint16(p&0xff)<<8 // network byte order
-		if sysBind(fd, &l.bindAddr) == 0 {
-			port = p
-			break
-		}
-	}
-	if port == 0 || sysListen(fd, 1) != 0 {
-		sysClose(fd)
+	fd, port := l.passive()
+	if fd < 0 {
 		l.reply(s, l.r.noPasv)
 		return
 	}
@@ -362,6 +340,46 @@ func (l *loop) epsv(s *session, _, _ []byte) {
 	b = strconv.AppendInt(b, int64(port), 10)
 	b = append(b, l.r.epsvTail...)
 	l.reply(s, b)
+}
+
+// passive returns a listening socket on the loop's next free passive port,
+// or -1. A bind that fails (a port another process holds) moves to the
+// next port; a listen that fails (another process with SO_REUSEADDR bound
+// the same port and listened first: other servers on this machine use the
+// same default range) takes a new socket, as ftpd does.
+func (l *loop) passive() (fd, port int) {
+	tries := 0
+	for sockets := 0; sockets < 8; sockets++ {
+		fd, e := sysSocket()
+		if e != 0 {
+			return -1, 0
+		}
+		if sysReuseAddr(fd, &l.one) != 0 {
+			sysClose(fd)
+			return -1, 0
+		}
+		for ; tries < l.portCount; tries++ {
+			p := l.nextPort
+			if l.nextPort += l.portStep; l.nextPort > l.portHi {
+				l.nextPort = l.portLo
+			}
+			l.bindAddr.Port = uint16(p>>8) | uint16(p&0xff)<<8 // network byte order
+			if sysBind(fd, &l.bindAddr) == 0 {
+				port = p
+				break
+			}
+		}
+		if port == 0 {
+			sysClose(fd)
+			return -1, 0
+		}
+		if sysListen(fd, 1) == 0 {
+			return fd, port
+		}
+		sysClose(fd)
+		port = 0
+	}
+	return -1, 0
 }
 
 func (l *loop) retr(s *session, _, arg []byte) {
