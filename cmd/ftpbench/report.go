@@ -59,6 +59,11 @@ func loopbackMBps(file string) (float64, bool) {
 	if err != nil {
 		return 0, false
 	}
+	return loopbackRead(b)
+}
+
+// loopbackRead reads `ftpbench loopback --json`'s {"MBps": ...}.
+func loopbackRead(b []byte) (float64, bool) {
 	var l map[string]float64
 	if json.Unmarshal(b, &l) != nil || l["MBps"] <= 0 {
 		return 0, false
@@ -111,10 +116,7 @@ var metrics = []metric{
 	// The bulk floor: a plain sendfile copy over loopback before and
 	// after each server's run (its spread is the machine's drift), and
 	// each bulk run divided by the copies next to it.
-	{"loopback", "loopback sendfile copy next to each run", "MB/s", true, func(b []byte) (float64, bool) {
-		var l map[string]float64
-		return l["MBps"], json.Unmarshal(b, &l) == nil && l["MBps"] > 0
-	}, nil},
+	{"loopback", "loopback sendfile copy next to each run", "MB/s", true, loopbackRead, nil},
 	{"retr", "RETR 1 GiB / loopback copy next to it", "x", true, nil, overLoopback("retr")},
 	{"stor", "STOR 1 GiB / loopback copy next to it", "x", true, nil, overLoopback("stor")},
 	{"list", "LIST of 10,000 entries (p50 of 10 in a row)", "ms", false, rate("P50ms"), nil},
