@@ -163,7 +163,9 @@ func report(args []string, stdout, stderr io.Writer) error {
 	}
 	var servers []string
 	for _, e := range entries {
-		if e.IsDir() {
+		// A server's directory holds its runs' JSON files; others (the
+		// tls runs, bench/results/floor's own matrices) are not columns.
+		if runs, _ := filepath.Glob(filepath.Join(*dir, e.Name(), "*-*.json")); e.IsDir() && len(runs) > 0 {
 			servers = append(servers, e.Name())
 		}
 	}

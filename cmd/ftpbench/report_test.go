@@ -86,10 +86,11 @@ func TestReportFloorAndLoopback(t *testing.T) {
 	writeRun(t, dir, "gnetftp", "retr-1.json", ftpbench.RateResult{Ops: 1, MBps: 1500})
 	writeRun(t, dir, "gnetftp", "loopback-1.json", map[string]float64{"MBps": 1000})
 	writeRun(t, dir, "gnetftp", "loopback-after-1.json", map[string]float64{"MBps": 2000})
+	writeRun(t, filepath.Join(dir, "other-results"), "gnetftp", "logins-1.json", ftpbench.RateResult{Ops: 1})
 	var out, errOut bytes.Buffer
 	require.NoError(t, report([]string{"--dir", dir}, &out, &errOut))
 	md := out.String()
-	assert.Contains(t, md, "| ratio gnetftp / best peer | gnetftp / floor |\n")
+	assert.Contains(t, md, "| figure | floor | floor-parallel | gnetftp | peer | ratio gnetftp / best peer | gnetftp / floor |\n", "a directory of other results is no server")
 	assert.Contains(t, md, "| logins/s, 50 clients (/s) | 4000 (4000-4000, n=1) | failed | 1000 (1000-1000, n=1) | 500 (500-500, n=1) | **2.00x** vs peer | **0.25** (floor) |", "the floor is no peer")
 	assert.Contains(t, md, "| server CPU per login (µs) | 20.0 (20.0-20.0, n=1) | failed | 60.0 (60.0-60.0, n=1) | 120 (120-120, n=1) | **2.00x** vs peer | **3.00** (floor) |")
 	assert.Contains(t, md, "first of the run (ms) | 8.00 (8.00-8.00, n=1) | 5.00 (5.00-5.00, n=1) | 10.0 (10.0-10.0, n=1) | failed | - | **2.00** (floor-parallel) |", "the best floor")
