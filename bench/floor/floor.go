@@ -1,6 +1,6 @@
 // Package floor is the system-call floor of the FTP benchmarks. It is NOT an
 // FTP server: it answers exactly the dialogues ftpbench's logins, small
-// (4 KiB EPSV+RETR) and list scenarios send, with fixed replies, and
+// (4 KiB EPSV+RETR), retr and list scenarios send, with fixed replies, and
 // anything else with a fixed 500. What it costs per operation is what the
 // kernel's part of that dialogue costs (plus a Go program's bare minimum),
 // the floor any real server's figure is divided by in the same run.
@@ -27,6 +27,10 @@
 //     arrived yet, epoll waits for it), close the passive socket, sendfile
 //     of the file opened once at start, close the data connection, one
 //     write of "150 ...\r\n226 ...\r\n".
+//   - 1 GiB download: the same dialogue, sendfile until the socket is full,
+//     then epoll (EPOLLOUT) until it has room again: the bulk floor seen by
+//     the same client as the servers (ftpbench loopback is a copy inside
+//     one Go process).
 //   - LIST: as RETR, but openat of the directory, getdents64 until the end,
 //     one fstatat per entry, each formatted as an ls -l line into a reused
 //     buffer, written on the data connection (epoll waits when the socket is
@@ -41,7 +45,7 @@
 // address (accept4 gives it for free); others are closed.
 //
 // IPv4 only; no timeouts (ftpd runs with --idle-timeout 0 in the same
-// matrix); no path other than Config.File for RETR and directories below
+// matrix); no path other than Config.Files for RETR and directories below
 // Config.Root without ".." for LIST.
 package floor
 
@@ -71,11 +75,13 @@ type Config struct {
 	Loops int
 	// User and Pass are the one login accepted.
 	User, Pass string
-	// Root holds File and the directories LIST is asked for.
+	// Root holds Files and the directories LIST is asked for.
 	Root string
-	// File is the RETR argument served (relative to Root), opened once at
-	// Start; empty: RETR answers 550.
-	File string
+	// Files are the RETR arguments served (relative to Root), each opened
+	// once at Start (the 4 KiB file of the small scenario; the 1 GiB one
+	// of retr, the bulk floor seen by the same client as the servers);
+	// anything else is 550.
+	Files []string
 	// ListThreads > 1 splits each LIST's fstatat calls and formatting over
 	// that many threads per loop; 0 or 1 lists on the loop's own thread.
 	ListThreads int
@@ -91,8 +97,7 @@ type Server struct {
 	port  int
 	loops []*loop
 	wg    sync.WaitGroup
-	file  int // RETR's file, -1 when none
-	fsize int64
+	files []served
 	root  int // O_PATH directory fd of Root
 	once  sync.Once
 }
@@ -119,7 +124,7 @@ func Start(cfg Config) (*Server, error) {
 	if err != nil || !ap.Addr().Is4() {
 		return nil, fmt.Errorf("floor: Addr %q: want an IPv4 host:port", cfg.Addr)
 	}
-	s := &Server{cfg: cfg, file: -1, root: -1}
+	s := &Server{cfg: cfg, root: -1}
 	fail := func(err error) (*Server, error) {
 		s.closeFiles()
 		return nil, err
@@ -127,20 +132,23 @@ func Start(cfg Config) (*Server, error) {
 	if s.root, err = unix.Open(cfg.Root, unix.O_DIRECTORY|unix.O_PATH|unix.O_CLOEXEC, 0); err != nil {
 		return fail(fmt.Errorf("floor: root %s: %w", cfg.Root, err))
 	}
-	if cfg.File != "" {
-		p := filepath.Join(cfg.Root, cfg.File)
-		if s.file, err = unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+	for _, name := range cfg.Files {
+		p := filepath.Join(cfg.Root, name)
+		fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
 			return fail(fmt.Errorf("floor: file %s: %w", p, err))
 		}
 		var st unix.Stat_t
-		if err := unix.Fstat(s.file, &st); err != nil {
+		if err := unix.Fstat(fd, &st); err != nil {
+			_ = unix.Close(fd)
 			return fail(fmt.Errorf("floor: file %s: %w", p, err))
 		}
-		s.fsize = st.Size
+		s.files = append(s.files, served{name: []byte(name), fd: fd, size: st.Size,
+			reply: []byte("150 Sending " + strconv.FormatInt(st.Size, 10) + " bytes.\r\n226 Transfer complete.\r\n")})
 	}
 	ip := ap.Addr().As4()
 	port := int(ap.Port())
-	replies := newReplies(cfg, s.fsize)
+	replies := newReplies(cfg)
 	for i := 0; i < cfg.Loops; i++ {
 		l, err := newLoop(s, i, ip, port, replies)
 		if err != nil {
@@ -207,24 +215,32 @@ func ephemeralLow() int {
 }
 
 func (s *Server) closeFiles() {
-	for _, fd := range []int{s.file, s.root} {
-		if fd >= 0 {
-			_ = unix.Close(fd)
-		}
+	for _, f := range s.files {
+		_ = unix.Close(f.fd)
 	}
-	s.file, s.root = -1, -1
+	if s.root >= 0 {
+		_ = unix.Close(s.root)
+	}
+	s.files, s.root = nil, -1
+}
+
+// served is a file RETR serves: opened once, its 150+226 built once.
+type served struct {
+	name  []byte
+	fd    int
+	size  int64
+	reply []byte
 }
 
 // replies are the fixed answers, built once at Start.
 type replies struct {
-	greeting, user, loggedIn, badPass, typeOK, quit, unknown, notLoggedIn  []byte
-	noFile, noPasv, noDir, aborted, transferOK, listOK, epsvHead, epsvTail []byte
-	passLine                                                               []byte // "PASS <pass>", the precomputed answer compared
-	userLine                                                               []byte // "USER <user>"
-	file                                                                   []byte // RETR's argument
+	greeting, user, loggedIn, badPass, typeOK, quit, unknown, notLoggedIn []byte
+	noFile, noPasv, noDir, aborted, listOK, epsvHead, epsvTail            []byte
+	passLine                                                              []byte // "PASS <pass>", the precomputed answer compared
+	userLine                                                              []byte // "USER <user>"
 }
 
-func newReplies(cfg Config, size int64) *replies {
+func newReplies(cfg Config) *replies {
 	return &replies{
 		greeting:    []byte(Greeting),
 		user:        []byte("331 Password.\r\n"),
@@ -238,12 +254,10 @@ func newReplies(cfg Config, size int64) *replies {
 		noPasv:      []byte("425 EPSV first.\r\n"),
 		noDir:       []byte("550 No such directory.\r\n"),
 		aborted:     []byte("426 Transfer aborted.\r\n"),
-		transferOK:  []byte("150 Sending " + strconv.FormatInt(size, 10) + " bytes.\r\n226 Transfer complete.\r\n"),
 		listOK:      []byte("150 Listing.\r\n226 Transfer complete.\r\n"),
 		epsvHead:    []byte("229 Entering Extended Passive Mode (|||"),
 		epsvTail:    []byte("|)\r\n"),
 		passLine:    []byte("PASS " + cfg.Pass),
 		userLine:    []byte("USER " + cfg.User),
-		file:        []byte(cfg.File),
 	}
 }

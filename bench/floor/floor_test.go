@@ -32,14 +32,21 @@ func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 
 const entries = 2000
 
-// tree is the benchmark's layout in small: a 4 KiB file of random bytes
-// and a directory of `entries` empty files.
+// bigSize is the test's bulk file: many times a socket buffer, so that
+// the floor's sendfile meets a full socket and waits in epoll.
+const bigSize = 8 << 20
+
+// tree is the benchmark's layout in small: a 4 KiB file and an 8 MiB one
+// of random bytes, and a directory of `entries` empty files.
 func tree(t *testing.T) (root string, small []byte) {
 	t.Helper()
 	root = t.TempDir()
 	small = make([]byte, 4096)
 	_, _ = rand.Read(small)
 	require.NoError(t, os.WriteFile(filepath.Join(root, "small.bin"), small, 0o644))
+	big := make([]byte, bigSize)
+	_, _ = rand.Read(big)
+	require.NoError(t, os.WriteFile(filepath.Join(root, "big.bin"), big, 0o644))
 	dir := filepath.Join(root, "bigdir")
 	require.NoError(t, os.Mkdir(dir, 0o755))
 	for i := 0; i < entries; i++ {
@@ -52,7 +59,7 @@ func tree(t *testing.T) (root string, small []byte) {
 
 func start(t *testing.T, root string, listThreads int) *Server {
 	t.Helper()
-	s, err := Start(Config{Addr: "127.0.0.1:0", Loops: 2, User: "u", Pass: "p", Root: root, File: "small.bin", ListThreads: listThreads})
+	s, err := Start(Config{Addr: "127.0.0.1:0", Loops: 2, User: "u", Pass: "p", Root: root, Files: []string{"small.bin", "big.bin"}, ListThreads: listThreads})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
 	return s
@@ -132,12 +139,20 @@ func TestScenarios(t *testing.T) {
 			assert.Zero(t, r.Errors, r.FirstErr)
 			assert.Equal(t, int64(r.Ops)*4096, r.Bytes)
 
+			r = ru.Transfers(ctx, "retr", 2, 2, 20*time.Second, "RETR big.bin", 0, nil)
+			assert.GreaterOrEqual(t, r.Ops, 2, r.FirstErr)
+			assert.Zero(t, r.Errors, r.FirstErr)
+			assert.Equal(t, int64(r.Ops)*bigSize, r.Bytes)
+
 			r = ru.Transfers(ctx, "list", 1, 3, 20*time.Second, "LIST bigdir", 0, nil)
 			assert.Equal(t, 3, r.Ops, r.FirstErr)
 			assert.Zero(t, r.Errors, r.FirstErr)
 
-			got, listed := download(t, s.Addr())
+			got, listed, big := download(t, s.Addr())
 			assert.Equal(t, small, got)
+			wantBig, err := os.ReadFile(filepath.Join(root, "big.bin"))
+			require.NoError(t, err)
+			assert.True(t, bytes.Equal(wantBig, big), "the 8 MiB file, byte for byte (%d bytes received)", len(big))
 			lines := strings.Split(strings.TrimSuffix(string(listed), "\r\n"), "\r\n")
 			require.Len(t, lines, entries)
 			want := map[string]string{}
@@ -159,9 +174,9 @@ func TestScenarios(t *testing.T) {
 	}
 }
 
-// download logs in with ftp/client and returns RETR small.bin and LIST
-// bigdir as received.
-func download(t *testing.T, addr string) (file, list []byte) {
+// download logs in with ftp/client and returns RETR small.bin, LIST
+// bigdir and RETR big.bin as received.
+func download(t *testing.T, addr string) (file, list, big []byte) {
 	t.Helper()
 	r := reactor.New(reactor.Config{Loops: 1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	defer func() {
@@ -181,9 +196,12 @@ func download(t *testing.T, addr string) (file, list []byte) {
 	assert.Equal(t, int64(4096), n)
 	_, err = deferred.Call(ctx, c.Loop(), func() *deferred.Deferred[int64] { return c.List("bigdir", &l) })
 	require.NoError(t, err)
+	var b bytes.Buffer
+	_, err = deferred.Call(ctx, c.Loop(), func() *deferred.Deferred[int64] { return c.Retrieve("big.bin", &b) })
+	require.NoError(t, err)
 	_, err = deferred.Call(ctx, c.Loop(), func() *deferred.Deferred[ftpwire.Reply] { return c.Quit() })
 	require.NoError(t, err)
-	return f.Bytes(), l.Bytes()
+	return f.Bytes(), l.Bytes(), b.Bytes()
 }
 
 // TestPassiveSkipsBusyPorts: a passive port whose only other socket is a
@@ -218,7 +236,7 @@ func TestPassiveSkipsBusyPorts(t *testing.T) {
 	defer held.Close()
 	defer blocker.Close()
 
-	s, err := Start(Config{Addr: "127.0.0.1:0", Loops: 1, User: "u", Pass: "p", Root: root, File: "small.bin", PassiveLo: p, PassiveHi: p + 2})
+	s, err := Start(Config{Addr: "127.0.0.1:0", Loops: 1, User: "u", Pass: "p", Root: root, Files: []string{"small.bin"}, PassiveLo: p, PassiveHi: p + 2})
 	require.NoError(t, err)
 	defer s.Close()
 	c, err := net.Dial("tcp", s.Addr())

@@ -68,7 +68,8 @@ type session struct {
 	busy                int // idle, retr, list
 	in                  [inputSize]byte
 	start, n            int
-	off                 int64 // sendfile offset
+	off                 int64   // sendfile offset
+	file                *served // what RETR sends
 	ls                  *listing
 }
 
@@ -386,14 +387,25 @@ func (l *loop) retr(s *session, _, arg []byte) {
 	switch {
 	case !s.loggedIn:
 		l.reply(s, l.r.notLoggedIn)
-	case l.s.file < 0 || !bytes.Equal(arg, l.r.file):
+	case l.find(arg) == nil:
 		l.reply(s, l.r.noFile)
 	case s.pasv < 0:
 		l.reply(s, l.r.noPasv)
 	default:
+		s.file = l.find(arg)
 		s.busy = retr
 		l.acceptData(s)
 	}
+}
+
+// find is the served file named arg, or nil.
+func (l *loop) find(arg []byte) *served {
+	for i := range l.s.files {
+		if bytes.Equal(arg, l.s.files[i].name) {
+			return &l.s.files[i]
+		}
+	}
+	return nil
 }
 
 func (l *loop) list(s *session, _, arg []byte) {
@@ -474,8 +486,9 @@ func (l *loop) writable(s *session) {
 }
 
 func (l *loop) sendFile(s *session) {
-	for s.off < l.s.fsize {
-		n, e := sysSendfile(s.data, l.s.file, &s.off, l.s.fsize-s.off)
+	f := s.file
+	for s.off < f.size {
+		n, e := sysSendfile(s.data, f.fd, &s.off, f.size-s.off)
 		if e == unix.EAGAIN {
 			l.watchData(s)
 			return
@@ -485,7 +498,7 @@ func (l *loop) sendFile(s *session) {
 			return
 		}
 	}
-	l.finish(s, l.r.transferOK)
+	l.finish(s, f.reply)
 }
 
 // watchData asks epoll for room on the data connection.

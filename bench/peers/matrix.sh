@@ -116,12 +116,12 @@ if [ -n "${TLS:-}" ]; then
 fi
 
 # What each server runs: the floor answers only the dialogues of logins,
-# small and list, and floor-parallel differs from floor only in LIST.
+# small, retr and list, and floor-parallel differs from floor only in LIST.
 # SCENARIOS (e.g. "logins small list") keeps only those.
 scenarios() {
 	local all
 	case $1 in
-	floor) all="logins small list" ;;
+	floor) all="logins small retr list" ;;
 	floor-parallel) all="list" ;;
 	*) all="idle logins small retr stor list latency" ;;
 	esac

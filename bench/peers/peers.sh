@@ -17,8 +17,8 @@
 # tlsref (ftpbench tls-reference-server: a goroutine per connection on
 # crypto/tls, the yardstick of the idle TLS session's memory). Twisted has
 # no FTPS. Without tls also floor and floor-parallel (cmd/ftpfloor, not FTP
-# servers: bench/floor, the system-call floor of the logins, small and list
-# scenarios; floor-parallel splits a LIST's stats over 2 threads per loop).
+# servers: bench/floor, the system-call floor of the logins, small, retr and
+# list scenarios; floor-parallel splits a LIST's stats over 2 threads per loop).
 # vsftpd, pure-ftpd and proftpd conflict as Debian packages, so their .debs
 # are unpacked with dpkg-deb -x under DIR/pkgs instead of installed and run
 # from there (vsftpd and proftpd with a config generated in DIR/run).
@@ -122,7 +122,7 @@ start() {
 		[ -z "$tls" ] || { echo "$name has no FTPS" >&2; exit 2; }
 		local threads=1
 		[ "$name" = floor ] || threads=2
-		"$dir/ftpfloor" --addr "127.0.0.1:$port" --root "$dir/root" --file small.bin \
+		"$dir/ftpfloor" --addr "127.0.0.1:$port" --root "$dir/root" --file small.bin,big.bin \
 			--user "$USER_NAME" --pass "$USER_PASS" --list-threads "$threads" >"$log" 2>&1 &
 		;;
 	tlsref)
