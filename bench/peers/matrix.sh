@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # The whole comparison: every server of peers.sh, every ftpbench scenario,
-# RUNS runs each (default 3), then a markdown table and an SVG chart of the
-# ratios (ftpbench report). Bounded: each scenario has a count and a
+# RUNS rounds (default 3) of every server in turn, then a markdown table and
+# an SVG chart of the ratios (ftpbench report). The floor (bench/floor, the
+# system-call floor, not an FTP server) runs beside the servers in every
+# round, and `ftpbench loopback` (the bulk floor) before and after each
+# server's run, so that the report can divide by what was measured next to
+# each figure. Bounded: each scenario has a count and a
 # duration; each server is stopped by the pid peers.sh printed.
 #
 #   bench/peers/matrix.sh [OUT_DIR]      (as root: installs the peers)
 #   SERVERS="gnetftp vsftpd" RUNS=1 bench/peers/matrix.sh /tmp/out
 #   TLS=1 bench/peers/matrix.sh [OUT_DIR]
+#   SCENARIOS="logins small list" bench/peers/matrix.sh /tmp/out   (only those)
 #
 # TLS=1 runs the FTPS rows instead, into OUT_DIR/tls: every server of
 # `peers.sh names tls` (gnetftp only once its ftpd has --tls-cert; tlsref,
@@ -110,25 +115,51 @@ if [ -n "${TLS:-}" ]; then
 	exit 0
 fi
 
-for s in $servers; do
-	for run in $(seq 1 "$runs"); do
+# What each server runs: the floor answers only the dialogues of logins,
+# small, retr and list, and floor-parallel differs from floor only in LIST.
+# SCENARIOS (e.g. "logins small list") keeps only those.
+scenarios() {
+	local all
+	case $1 in
+	floor) all="logins small retr list" ;;
+	floor-parallel) all="list" ;;
+	*) all="idle logins small retr stor list latency" ;;
+	esac
+	for sc in $all; do
+		case " ${SCENARIOS:-$all} " in *" $sc "*) echo "$sc" ;; esac
+	done
+}
+# The loopback sendfile copy (the bulk floor), measured before and after
+# every server's run, so that the machine's drift shows beside each figure.
+loopback() { "$fb" loopback --file "$dir/root/big.bin" --json "$1" >/dev/null || true; }
+
+# Rounds outside, servers inside (ABC ABC ...): a slow moment of the shared
+# machine then lands on every server, not on all the runs of one.
+for run in $(seq 1 "$runs"); do
+	for s in $servers; do
+		o="$out/$s"
+		mkdir -p "$o"
+		loopback "$o/loopback-$run.json"
 		port=$((port + 1))
 		pid=$("$here/peers.sh" start "$s" "$dir" "$port")
 		a=(--addr "127.0.0.1:$port" "${common[@]}")
-		o="$out/$s"
-		mkdir -p "$o"
 		echo "matrix: $s run $run (pid $pid, port $port)" >&2
-		"$fb" idle "${a[@]}" --n 1000,4000 --pid "$pid" --json "$o/idle-$run.json" || true
-		"$fb" logins "${a[@]}" --pid "$pid" -c 50 --duration 5s --json "$o/logins-$run.json" || true
-		"$fb" small "${a[@]}" --pid "$pid" --file small.bin -c 50 --duration 5s --json "$o/small-$run.json" || true
-		"$fb" retr "${a[@]}" --file big.bin --json "$o/retr-$run.json" || true
-		"$fb" stor "${a[@]}" --size 1GiB --json "$o/stor-$run.json" || true
-		rm -f "$dir/root"/ftpbench-*.bin
-		"$fb" list "${a[@]}" --pid "$pid" --dir bigdir --count 10 --json "$o/list-$run.json" || true
-		"$fb" latency "${a[@]}" --file big.bin -m 50 -k 8 --duration 5s --json "$o/latency-$run.json" || true
+		for sc in $(scenarios "$s"); do
+			case $sc in
+			idle) "$fb" idle "${a[@]}" --n 1000,4000 --pid "$pid" --json "$o/idle-$run.json" || true ;;
+			logins) "$fb" logins "${a[@]}" --pid "$pid" -c 50 --duration 5s --json "$o/logins-$run.json" || true ;;
+			small) "$fb" small "${a[@]}" --pid "$pid" --file small.bin -c 50 --duration 5s --json "$o/small-$run.json" || true ;;
+			retr) "$fb" retr "${a[@]}" --file big.bin --json "$o/retr-$run.json" || true ;;
+			stor) "$fb" stor "${a[@]}" --size 1GiB --json "$o/stor-$run.json" || true
+				rm -f "$dir/root"/ftpbench-*.bin ;;
+			list) "$fb" list "${a[@]}" --pid "$pid" --dir bigdir --count 10 --json "$o/list-$run.json" || true ;;
+			latency) "$fb" latency "${a[@]}" --file big.bin -m 50 -k 8 --duration 5s --json "$o/latency-$run.json" || true ;;
+			esac
+		done
 		kill "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 		sleep 1
+		loopback "$o/loopback-after-$run.json"
 	done
 done
 "$fb" loopback --file "$dir/root/big.bin" --json "$out/loopback.json"

@@ -16,7 +16,9 @@
 # NAME: gnetftp pyftpdlib twisted vsftpd pure-ftpd proftpd, and with tls also
 # tlsref (ftpbench tls-reference-server: a goroutine per connection on
 # crypto/tls, the yardstick of the idle TLS session's memory). Twisted has
-# no FTPS.
+# no FTPS. Without tls also floor and floor-parallel (cmd/ftpfloor, not FTP
+# servers: bench/floor, the system-call floor of the logins, small, retr and
+# list scenarios; floor-parallel splits a LIST's stats over 2 threads per loop).
 # vsftpd, pure-ftpd and proftpd conflict as Debian packages, so their .debs
 # are unpacked with dpkg-deb -x under DIR/pkgs instead of installed and run
 # from there (vsftpd and proftpd with a config generated in DIR/run).
@@ -32,7 +34,7 @@ names() {
 	if [ "${1:-}" = tls ]; then
 		echo gnetftp tlsref pyftpdlib vsftpd pure-ftpd proftpd
 	else
-		echo gnetftp pyftpdlib twisted vsftpd pure-ftpd proftpd
+		echo gnetftp pyftpdlib twisted vsftpd pure-ftpd proftpd floor floor-parallel
 	fi
 }
 
@@ -90,6 +92,7 @@ setup() {
 	fi
 	(cd "$repo" && go build -o "$dir/ftpd" ./cmd/ftpd) # always: never measure a stale build
 	(cd "$repo" && go build -o "$dir/ftpbench" ./cmd/ftpbench)
+	(cd "$repo" && go build -o "$dir/ftpfloor" ./cmd/ftpfloor)
 	# One certificate for every server's FTPS: ECDSA P-256, for 127.0.0.1.
 	mkdir -p "$dir/tls"
 	[ -s "$dir/tls/cert.pem" ] || "$dir/ftpd" cert --cert "$dir/tls/cert.pem" --key "$dir/tls/key.pem" --host 127.0.0.1 >/dev/null
@@ -114,6 +117,13 @@ start() {
 		[ -z "$tls" ] || tlsflags=(--tls-cert "$cert" --tls-key "$key" --tls-session-reuse=required)
 		"$dir/ftpd" --listen "127.0.0.1:$port" --root "$dir/root" --users "$dir/users" \
 			--idle-timeout 0 --max-connections 0 --max-connections-per-ip 0 --log-level error "${tlsflags[@]}" >"$log" 2>&1 &
+		;;
+	floor | floor-parallel)
+		[ -z "$tls" ] || { echo "$name has no FTPS" >&2; exit 2; }
+		local threads=1
+		[ "$name" = floor ] || threads=2
+		"$dir/ftpfloor" --addr "127.0.0.1:$port" --root "$dir/root" --file small.bin,big.bin \
+			--user "$USER_NAME" --pass "$USER_PASS" --list-threads "$threads" >"$log" 2>&1 &
 		;;
 	tlsref)
 		[ -n "$tls" ] || { echo "tlsref serves FTPS only: start it with tls" >&2; exit 2; }

@@ -20,6 +20,12 @@
 // tls-reference-server runs bench/tlsref, a goroutine-per-connection
 // crypto/tls FTP server, the yardstick for the idle TLS session's memory.
 //
+// report divides by the reference servers it finds beside the others:
+// directories named floor* (bench/floor, the system-call floor, run by
+// cmd/ftpfloor) get a column of their own, and loopback-RUN.json copies
+// (bench/peers/matrix.sh runs `ftpbench loopback` before and after each
+// server) divide the bulk runs next to them.
+//
 // Results print as a table; --json FILE also writes them as JSON.
 package main
 

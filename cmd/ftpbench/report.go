@@ -19,6 +19,56 @@ type metric struct {
 	scenario, title, unit string
 	higher                bool
 	read                  func(b []byte) (float64, bool)
+	// perRun, when set, reads the figure of one run from its file and
+	// the files of the same run beside it (read is then unused).
+	perRun func(file string) (float64, bool)
+}
+
+// overLoopback is a bulk run's MB/s divided by the loopback sendfile copy
+// measured next to it (matrix.sh writes loopback-RUN.json before the
+// server's run and loopback-after-RUN.json after it; their mean): the
+// server against the bulk floor of the same moment of the machine.
+func overLoopback(scenario string) func(file string) (float64, bool) {
+	return func(file string) (float64, bool) {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return 0, false
+		}
+		v, ok := rate("MBps")(b)
+		if !ok {
+			return 0, false
+		}
+		run := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(file), scenario+"-"), ".json")
+		var sum float64
+		n := 0
+		for _, name := range []string{"loopback-" + run + ".json", "loopback-after-" + run + ".json"} {
+			if lb, ok := loopbackMBps(filepath.Join(filepath.Dir(file), name)); ok {
+				sum += lb
+				n++
+			}
+		}
+		if n == 0 {
+			return 0, false
+		}
+		return v / (sum / float64(n)), true
+	}
+}
+
+func loopbackMBps(file string) (float64, bool) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return 0, false
+	}
+	return loopbackRead(b)
+}
+
+// loopbackRead reads `ftpbench loopback --json`'s {"MBps": ...}.
+func loopbackRead(b []byte) (float64, bool) {
+	var l map[string]float64
+	if json.Unmarshal(b, &l) != nil || l["MBps"] <= 0 {
+		return 0, false
+	}
+	return l["MBps"], true
 }
 
 func rate(field string) func(b []byte) (float64, bool) {
@@ -53,26 +103,35 @@ var metrics = []metric{
 		}
 		last := rows[len(rows)-1]
 		return last.PSSPerSession, last.LoggedIn == last.N && last.PSSPerSession > 0
-	}},
-	{"logins", "logins/s, 50 clients", "/s", true, rate("PerSecond")},
+	}, nil},
+	{"logins", "logins/s, 50 clients", "/s", true, rate("PerSecond"), nil},
 	// What one operation costs the server, read from its processes' CPU
 	// time: on a 2-core machine the load generator takes a share of the
 	// CPU, and this is the figure that does not depend on it.
-	{"logins", "server CPU per login", "µs", false, rate("CPUus")},
-	{"small", "4 KiB EPSV+RETR/s, 50 clients", "/s", true, rate("PerSecond")},
-	{"small", "server CPU per 4 KiB EPSV+RETR", "µs", false, rate("CPUus")},
-	{"retr", "RETR 1 GiB", "MB/s", true, rate("MBps")},
-	{"stor", "STOR 1 GiB", "MB/s", true, rate("MBps")},
-	{"list", "LIST of 10,000 entries (p50 of 10 in a row)", "ms", false, rate("P50ms")},
+	{"logins", "server CPU per login", "µs", false, rate("CPUus"), nil},
+	{"small", "4 KiB EPSV+RETR/s, 50 clients", "/s", true, rate("PerSecond"), nil},
+	{"small", "server CPU per 4 KiB EPSV+RETR", "µs", false, rate("CPUus"), nil},
+	{"retr", "RETR 1 GiB", "MB/s", true, rate("MBps"), nil},
+	{"stor", "STOR 1 GiB", "MB/s", true, rate("MBps"), nil},
+	// The bulk floor: a plain sendfile copy over loopback before and
+	// after each server's run (its spread is the machine's drift), and
+	// each bulk run divided by the copies next to it.
+	{"loopback", "loopback sendfile copy next to each run", "MB/s", true, loopbackRead, nil},
+	{"retr", "RETR 1 GiB / loopback copy next to it", "x", true, nil, overLoopback("retr")},
+	{"stor", "STOR 1 GiB / loopback copy next to it", "x", true, nil, overLoopback("stor")},
+	{"list", "LIST of 10,000 entries (p50 of 10 in a row)", "ms", false, rate("P50ms"), nil},
 	// The first LIST of the run: no listing cache has the directory yet.
-	{"list", "LIST of 10,000 entries, first of the run", "ms", false, rate("FirstMs")},
+	{"list", "LIST of 10,000 entries, first of the run", "ms", false, rate("FirstMs"), nil},
+	// Over the 10 LISTs of a run (the first cold, the others as the
+	// server's cache leaves them; the floor keeps none); 10 ms ticks.
+	{"list", "server CPU per LIST of 10,000 entries", "µs", false, rate("CPUus"), nil},
 	{"latency", "NOOP p99 while 8 RETRs run", "ms", false, func(b []byte) (float64, bool) {
 		var r ftpbench.LatencyResult
 		if json.Unmarshal(b, &r) != nil || r.NOOP.N == 0 {
 			return 0, false
 		}
 		return float64(r.NOOP.P99.Microseconds()) / 1000, true
-	}},
+	}, nil},
 }
 
 type cell struct {
@@ -104,7 +163,9 @@ func report(args []string, stdout, stderr io.Writer) error {
 	}
 	var servers []string
 	for _, e := range entries {
-		if e.IsDir() {
+		// A server's directory holds its runs' JSON files; others (the
+		// tls runs, bench/results/floor's own matrices) are not columns.
+		if runs, _ := filepath.Glob(filepath.Join(*dir, e.Name(), "*-*.json")); e.IsDir() && len(runs) > 0 {
 			servers = append(servers, e.Name())
 		}
 	}
@@ -116,6 +177,12 @@ func report(args []string, stdout, stderr io.Writer) error {
 			files, _ := filepath.Glob(filepath.Join(*dir, s, m.scenario+"-*.json"))
 			var vals []float64
 			for _, f := range files {
+				if m.perRun != nil {
+					if v, ok := m.perRun(f); ok {
+						vals = append(vals, v)
+					}
+					continue
+				}
 				b, err := os.ReadFile(f)
 				if err != nil {
 					continue
@@ -131,8 +198,24 @@ func report(args []string, stdout, stderr io.Writer) error {
 			table[s][m.title] = cell{median: vals[len(vals)/2], lo: vals[0], hi: vals[len(vals)-1], n: len(vals)}
 		}
 	}
+	// The floor (bench/floor, servers named floor*) is no peer: it is
+	// what the figure costs at the least, and gets a column of its own.
+	var floors []string
+	for _, s := range servers {
+		if isFloor(s) {
+			floors = append(floors, s)
+		}
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "| figure | %s | ratio %s / best peer |\n|---|%s---|\n", strings.Join(servers, " | "), *self, strings.Repeat("---|", len(servers)))
+	fmt.Fprintf(&b, "| figure | %s | ratio %s / best peer |", strings.Join(servers, " | "), *self)
+	if len(floors) > 0 {
+		fmt.Fprintf(&b, " %s / floor |", *self)
+	}
+	fmt.Fprintf(&b, "\n|---|%s---|", strings.Repeat("---|", len(servers)))
+	if len(floors) > 0 {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
 	var bars []bar
 	for _, m := range metrics {
 		fmt.Fprintf(&b, "| %s (%s) |", m.title, m.unit)
@@ -144,7 +227,7 @@ func report(args []string, stdout, stderr io.Writer) error {
 				continue
 			}
 			fmt.Fprintf(&b, " %s (%s-%s, n=%d) |", num(c.median), num(c.lo), num(c.hi), c.n)
-			if s == *self {
+			if s == *self || isFloor(s) {
 				continue
 			}
 			if bestName == "" || (m.higher && c.median > best) || (!m.higher && c.median < best) {
@@ -153,18 +236,28 @@ func report(args []string, stdout, stderr io.Writer) error {
 		}
 		mine, ok := table[*self][m.title]
 		switch {
+		case m.scenario == "loopback": // the machine, not a server: no ratios
+			ok = false
+			b.WriteString(" - |")
 		case !ok || bestName == "" || best == 0 || mine.median == 0:
-			b.WriteString(" - |\n")
+			b.WriteString(" - |")
 		default:
 			r := mine.median / best
 			if !m.higher {
 				r = best / mine.median
 			}
-			fmt.Fprintf(&b, " **%.2fx** vs %s |\n", r, bestName)
+			fmt.Fprintf(&b, " **%.2fx** vs %s |", r, bestName)
 			bars = append(bars, bar{label: m.title, ratio: r, peer: bestName})
 		}
+		if len(floors) > 0 {
+			b.WriteString(floorCell(table, floors, m, mine, ok))
+		}
+		b.WriteString("\n")
 	}
 	b.WriteString("\nRatios above 1 mean " + *self + " does better than the best peer (for memory and times: lower is better, so the ratio is peer/" + *self + ").\n")
+	if len(floors) > 0 {
+		b.WriteString("The floor column is " + *self + "'s figure divided by the floor's (bench/floor: the system calls of the dialogue and nothing else, not an FTP server; the lower of floor and floor-parallel where lower is better, else the higher): for CPU and times, how many times the floor's cost " + *self + " pays (1.00 is the floor); for rates, the fraction of the floor's rate it reaches. The floor has no listing cache, so each of its LISTs is cold.\n")
+	}
 	if lb, err := os.ReadFile(filepath.Join(*dir, "loopback.json")); err == nil {
 		var l map[string]float64
 		if json.Unmarshal(lb, &l) == nil {
@@ -181,6 +274,27 @@ func report(args []string, stdout, stderr io.Writer) error {
 		return os.WriteFile(*svg, []byte(chart(bars, *self)), 0o644)
 	}
 	return nil
+}
+
+func isFloor(server string) bool { return strings.HasPrefix(server, "floor") }
+
+// floorCell is self's median over the best floor's (the lowest where lower
+// is better, else the highest), naming that floor.
+func floorCell(table map[string]map[string]cell, floors []string, m metric, mine cell, ok bool) string {
+	best, name := 0.0, ""
+	for _, f := range floors {
+		c, has := table[f][m.title]
+		if !has || c.median == 0 {
+			continue
+		}
+		if name == "" || (m.higher && c.median > best) || (!m.higher && c.median < best) {
+			best, name = c.median, f
+		}
+	}
+	if !ok || name == "" || mine.median == 0 {
+		return " - |"
+	}
+	return fmt.Sprintf(" **%.2f** (%s) |", mine.median/best, name)
 }
 
 func num(v float64) string {

@@ -71,3 +71,34 @@ func TestTLSReport(t *testing.T) {
 	assert.Contains(t, md, "RETR 1 GiB PROT P MB/s: gnetftp **2.00x** the best peer (peer, 500 MB/s)", "tlsref is no peer")
 	assert.Contains(t, md, "gnetftp RETR 0.25;")
 }
+
+// TestReportFloorAndLoopback: the floor servers are no peers and get a
+// column of their own (self over the best floor), and a bulk run is
+// divided by the mean of the loopback copies measured before and after it.
+func TestReportFloorAndLoopback(t *testing.T) {
+	dir := t.TempDir()
+	writeRun(t, dir, "gnetftp", "logins-1.json", ftpbench.RateResult{Ops: 10, PerSecond: 1000, ServerCPUPerOp: 60 * time.Microsecond})
+	writeRun(t, dir, "peer", "logins-1.json", ftpbench.RateResult{Ops: 10, PerSecond: 500, ServerCPUPerOp: 120 * time.Microsecond})
+	writeRun(t, dir, "floor", "logins-1.json", ftpbench.RateResult{Ops: 10, PerSecond: 4000, ServerCPUPerOp: 20 * time.Microsecond})
+	writeRun(t, dir, "floor", "list-1.json", ftpbench.RateResult{Ops: 1, Latency: ftpbench.Latencies{P50: 8 * time.Millisecond, First: 8 * time.Millisecond}})
+	writeRun(t, dir, "floor-parallel", "list-1.json", ftpbench.RateResult{Ops: 1, Latency: ftpbench.Latencies{P50: 5 * time.Millisecond, First: 5 * time.Millisecond}})
+	writeRun(t, dir, "gnetftp", "list-1.json", ftpbench.RateResult{Ops: 1, Latency: ftpbench.Latencies{P50: 2 * time.Millisecond, First: 10 * time.Millisecond}})
+	writeRun(t, dir, "gnetftp", "retr-1.json", ftpbench.RateResult{Ops: 1, MBps: 1500})
+	writeRun(t, dir, "gnetftp", "loopback-1.json", map[string]float64{"MBps": 1000})
+	writeRun(t, dir, "gnetftp", "loopback-after-1.json", map[string]float64{"MBps": 2000})
+	writeRun(t, filepath.Join(dir, "other-results"), "gnetftp", "logins-1.json", ftpbench.RateResult{Ops: 1})
+	var out, errOut bytes.Buffer
+	require.NoError(t, report([]string{"--dir", dir}, &out, &errOut))
+	md := out.String()
+	assert.Contains(t, md, "| figure | floor | floor-parallel | gnetftp | peer | ratio gnetftp / best peer | gnetftp / floor |\n", "a directory of other results is no server")
+	assert.Contains(t, md, "| logins/s, 50 clients (/s) | 4000 (4000-4000, n=1) | failed | 1000 (1000-1000, n=1) | 500 (500-500, n=1) | **2.00x** vs peer | **0.25** (floor) |", "the floor is no peer")
+	assert.Contains(t, md, "| server CPU per login (µs) | 20.0 (20.0-20.0, n=1) | failed | 60.0 (60.0-60.0, n=1) | 120 (120-120, n=1) | **2.00x** vs peer | **3.00** (floor) |")
+	assert.Contains(t, md, "first of the run (ms) | 8.00 (8.00-8.00, n=1) | 5.00 (5.00-5.00, n=1) | 10.0 (10.0-10.0, n=1) | failed | - | **2.00** (floor-parallel) |", "the best floor")
+	assert.Contains(t, md, "| RETR 1 GiB / loopback copy next to it (x) | failed | failed | 1.00 (1.00-1.00, n=1) | failed | - | - |", "1500 over the mean of 1000 and 2000")
+	writeRun(t, dir, "peer", "loopback-1.json", map[string]float64{"MBps": 500})
+	writeRun(t, dir, "floor", "loopback-1.json", map[string]float64{"MBps": 500})
+	out.Reset()
+	require.NoError(t, report([]string{"--dir", dir}, &out, &errOut))
+	md = out.String()
+	assert.Contains(t, md, "| loopback sendfile copy next to each run (MB/s) | 500 (500-500, n=1) | failed | 2000 (1000-2000, n=2) | 500 (500-500, n=1) | - | - |", "the machine's drift, no ratio")
+}
