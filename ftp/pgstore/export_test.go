@@ -6,3 +6,7 @@ func (a *Accounts) Die() {
 	a.cancel()
 	a.wg.Wait()
 }
+
+// CacheGen is the login cache's generation (moves with every change
+// heard).
+func (u *Users) CacheGen() uint64 { return u.cache.Gen() }

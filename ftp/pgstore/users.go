@@ -52,10 +52,22 @@ type Users struct {
 	once    sync.Once
 }
 
+// userInfo is what the last successful login of a user on this node
+// read: its home and limits, and the cache generation when it began.
 type userInfo struct {
 	home   string
 	limits auth.Limits
+	gen    uint64
+	at     time.Time
 }
+
+// userInfoKeep is how long a userInfo is kept whatever the bound.
+const userInfoKeep = time.Minute
+
+// maxUserInfos bounds byUser, a few times the login cache's size: past
+// it an entry is dropped to make room (that user's next login, cached or
+// not, reads the database again).
+func (u *Users) maxUserInfos() int { return max(4*u.opts.CacheSize, 4096) }
 
 // Users starts the user store; Close stops its listener.
 func (db *DB) Users(opts UsersOptions) (*Users, error) {
@@ -117,9 +129,24 @@ func (u *Users) Authenticate(user, password string) (string, error) {
 	if err := u.opts.Compare([]byte(rec.Hash), []byte(password)); err != nil {
 		return "", auth.ErrBadPassword
 	}
+	// The limits just read are this login's (UserLimits is asked for
+	// them next, on the loop), even if some user changed meanwhile: an
+	// entry is replaced unless a login that began later wrote it. Only
+	// the password's cache entry waits for a quiet generation (Add).
 	u.mu.Lock()
-	if gen == u.cache.Gen() {
-		u.byUser[user] = userInfo{home: rec.Home, limits: rec.Limits}
+	if old, ok := u.byUser[user]; !ok || old.gen <= gen {
+		if !ok && len(u.byUser) >= u.maxUserInfos() {
+			// Make room: one entry not written in the last userInfoKeep
+			// (a login that has just read its limits finds them; in a
+			// flood of fresh logins the map grows past the bound instead).
+			for name, info := range u.byUser {
+				if time.Since(info.at) > userInfoKeep {
+					delete(u.byUser, name)
+					break
+				}
+			}
+		}
+		u.byUser[user] = userInfo{home: rec.Home, limits: rec.Limits, gen: gen, at: time.Now()}
 	}
 	u.mu.Unlock()
 	u.cache.Add(user, password, gen)
@@ -139,7 +166,9 @@ func (u *Users) AuthenticateCached(user, password string) (string, bool) {
 }
 
 // UserLimits implements auth.LimitedAuthenticator from what the last
-// successful login of user read (it does not block).
+// successful login of user on this node read (it does not block). A
+// change to the user drops its cached logins but not this, so the login
+// that has just read it always finds it.
 func (u *Users) UserLimits(user string) (auth.Limits, bool) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -150,15 +179,11 @@ func (u *Users) UserLimits(user string) (auth.Limits, bool) {
 // CacheLen reports how many verifications are cached.
 func (u *Users) CacheLen() int { return u.cache.Len() }
 
-// forget drops user from the cache ("" drops everyone).
+// forget drops user's cached logins ("" drops everyone's): the next
+// login of the user reads the database again. The home and limits the
+// last login read stay, for the logins in progress (UserLimits);
+// AuthenticateCached answers only with a cached login.
 func (u *Users) forget(user string) {
-	u.mu.Lock()
-	if user == "" {
-		clear(u.byUser)
-	} else {
-		delete(u.byUser, user)
-	}
-	u.mu.Unlock()
 	u.cache.Forget(user)
 }
 

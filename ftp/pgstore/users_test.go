@@ -112,3 +112,54 @@ func TestUsersDatabaseDown(t *testing.T) {
 		return err == nil
 	}), "the node recovers by itself")
 }
+
+// A login whose check overlaps a change to some other user (which moves
+// the cache's generation) still has its limits: they are what it read,
+// and UserLimits finds them, so a read-only user stays read-only. Its
+// password is not cached (the generation moved), and a change to the
+// user itself drops its cached logins but not the limits the last login
+// read, which the next login replaces.
+func TestLoginRacingAChangeKeepsItsLimits(t *testing.T) {
+	db := open(t, pgtest.DSN(t))
+	ctx := context.Background()
+	ro := auth.Limits{Perm: "elr", MaxSessions: 1}
+	require.NoError(t, db.PutUser(ctx, auth.User{Name: "ro", Hash: hash(t, "secret"), Limits: ro}))
+	require.NoError(t, db.PutUser(ctx, auth.User{Name: "other", Hash: hash(t, "x")}))
+	// Compare runs between the query and the store: a change to another
+	// user lands there, heard by the node's listener before the login
+	// finishes.
+	var u *pgstore.Users
+	changed := false
+	u, err := db.Users(pgstore.UsersOptions{Compare: func(h, pw []byte) error {
+		if !changed {
+			changed = true
+			gen := u.CacheGen()
+			require.NoError(t, db.PutUser(ctx, auth.User{Name: "other", Hash: hash(t, "y")}))
+			require.True(t, eventually(10*time.Second, func() bool { return u.CacheGen() != gen }), "the node hears of the change")
+		}
+		return bcrypt.CompareHashAndPassword(h, pw)
+	}})
+	require.NoError(t, err)
+	defer u.Close()
+	_, err = u.Authenticate("ro", "secret")
+	require.NoError(t, err)
+	l, ok := u.UserLimits("ro")
+	require.True(t, ok, "the limits of the login that raced a change are known")
+	assert.Equal(t, ro, l)
+	_, cached := u.AuthenticateCached("ro", "secret")
+	assert.False(t, cached, "a check that raced a change is not cached")
+
+	// A change to ro itself: its cached logins go, its last limits stay
+	// until its next login reads the new ones.
+	_, err = u.Authenticate("ro", "secret")
+	require.NoError(t, err)
+	require.NoError(t, db.PutUser(ctx, auth.User{Name: "ro", Hash: hash(t, "secret"), Limits: auth.Limits{Perm: "elrw"}}))
+	require.True(t, eventually(10*time.Second, func() bool { _, c := u.AuthenticateCached("ro", "secret"); return !c }))
+	l, ok = u.UserLimits("ro")
+	require.True(t, ok)
+	assert.Equal(t, ro, l)
+	_, err = u.Authenticate("ro", "secret")
+	require.NoError(t, err)
+	l, _ = u.UserLimits("ro")
+	assert.Equal(t, "elrw", l.Perm, "the next login reads the new limits")
+}
