@@ -335,13 +335,14 @@ func TestFleetOfThreeOnPostgresAndS3(t *testing.T) {
 		newFile := writeTemp(t, "new.bin", newData)
 		require.Empty(t, f.uploads(t, "carol"))
 
-		// Through node 2 at 4 MiB/s: once a 5 MiB part has gone up, the
+		// Through node 2 at 2 MiB/s: once a 5 MiB part has gone up, the
 		// multipart upload exists in the store; then node 2 dies.
-		cmd := exec.Command(f.curl, "--silent", "--max-time", "110", "--interface", "127.0.0.31", "--limit-rate", "4M",
+		cmd := exec.Command(f.curl, "--silent", "--max-time", "110", "--interface", "127.0.0.31", "--limit-rate", "2M",
 			"-T", newFile, f.url(2, "carol", "keep.bin"))
 		require.NoError(t, cmd.Start())
-		curlDone := make(chan error, 1)
-		go func() { curlDone <- cmd.Wait() }()
+		var curlErr error
+		curlDone := make(chan struct{}) // closed once curl has been waited for
+		go func() { curlErr = cmd.Wait(); close(curlDone) }()
 		t.Cleanup(func() { // a failure before the kill: end the client
 			select {
 			case <-curlDone:
@@ -360,8 +361,8 @@ func TestFleetOfThreeOnPostgresAndS3(t *testing.T) {
 			t.Fatal("node 2 still running 30 s after SIGKILL")
 		}
 		select {
-		case err := <-curlDone:
-			assert.Error(t, err, "the client's upload failed with its node")
+		case <-curlDone:
+			assert.Error(t, curlErr, "the client's upload failed with its node")
 		case <-time.After(60 * time.Second):
 			t.Fatal("curl still uploading to a dead node after 60 s")
 		}
