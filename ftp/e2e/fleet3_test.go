@@ -65,14 +65,19 @@ func fleet3IP(n int) string { return fmt.Sprintf("127.0.0.%d", n) }
 // startFleet3 starts the three nodes on a fresh database and prefix.
 func startFleet3(t *testing.T) *fleet3 {
 	t.Helper()
+	start := time.Now()
 	f := &fleet3{curl: requireTool(t, "curl"), dsn: pgtest.DSN(t), srv: weed.Get(t), top: t}
+	ftptest.Binary(t)
+	t.Logf("PostgreSQL, SeaweedFS and the ftpd build ready: %v", time.Since(start).Round(time.Millisecond))
 	c, err := f.srv.Client()
 	require.NoError(t, err)
 	t.Cleanup(func() { s3shell.CloseIdleConnections(c) })
 	f.c, f.prefix = c, f.srv.Prefix("fleet3")
+	start = time.Now()
 	for n := 1; n <= 3; n++ {
 		f.startNode(t, n, "")
 	}
+	t.Logf("three nodes serving: %v", time.Since(start).Round(time.Millisecond))
 	return f
 }
 
@@ -183,13 +188,14 @@ func (f *fleet3) object(t *testing.T, user, name string) ([]byte, error) {
 	return io.ReadAll(out.Body)
 }
 
-func sha(b []byte) string {
+// fleetSHA is the hex sha256 of b.
+func fleetSHA(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
 }
 
-// retrSHA downloads name through c and returns its sha256 and length.
-func retrSHA(t *testing.T, c *ftp.ServerConn, name string) (string, int) {
+// fleetRetrSHA downloads name through c and returns its sha256 and length.
+func fleetRetrSHA(t *testing.T, c *ftp.ServerConn, name string) (string, int) {
 	t.Helper()
 	r, err := c.Retr(name)
 	require.NoError(t, err, "RETR %s", name)
@@ -200,8 +206,8 @@ func retrSHA(t *testing.T, c *ftp.ServerConn, name string) (string, int) {
 	return hex.EncodeToString(h.Sum(nil)), int(n)
 }
 
-// listSizes is LIST's names and sizes (jlaffaye/ftp asks MLSD).
-func listSizes(t *testing.T, c *ftp.ServerConn) map[string]uint64 {
+// fleetList is LIST's names and sizes (jlaffaye/ftp asks MLSD).
+func fleetList(t *testing.T, c *ftp.ServerConn) map[string]uint64 {
 	t.Helper()
 	entries, err := c.List("")
 	require.NoError(t, err)
@@ -214,8 +220,8 @@ func listSizes(t *testing.T, c *ftp.ServerConn) map[string]uint64 {
 	return out
 }
 
-// writeTemp writes b to a new file and returns its path.
-func writeTemp(t *testing.T, name string, b []byte) string {
+// fleetTemp writes b to a new file and returns its path.
+func fleetTemp(t *testing.T, name string, b []byte) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), name)
 	require.NoError(t, os.WriteFile(p, b, 0o644))
@@ -258,19 +264,19 @@ func TestFleetOfThreeOnPostgresAndS3(t *testing.T) {
 
 	phase("UploadOnOneReadOnTheOthers", func(t *testing.T) {
 		data := randomBytes(t, 12<<20+4321) // three parts of 5 MiB: a multipart upload
-		src := writeTemp(t, "shared.bin", data)
+		src := fleetTemp(t, "shared.bin", data)
 		f.curlFrom(t, "127.0.0.11", "-T", src, f.url(1, "alice", "shared.bin"))
 		obj, err := f.object(t, "alice", "shared.bin")
 		require.NoError(t, err)
-		assert.Equal(t, sha(data), sha(obj), "in the bucket under alice's home prefix")
+		assert.Equal(t, fleetSHA(data), fleetSHA(obj), "in the bucket under alice's home prefix")
 
 		c2 := f.session(t, 2, "127.0.0.12", "alice")
-		assert.Equal(t, map[string]uint64{"shared.bin": uint64(len(data))}, listSizes(t, c2), "LIST through node 2")
+		assert.Equal(t, map[string]uint64{"shared.bin": uint64(len(data))}, fleetList(t, c2), "LIST through node 2")
 		size, err := c2.FileSize("shared.bin")
 		require.NoError(t, err)
 		assert.Equal(t, int64(len(data)), size, "SIZE through node 2")
-		got, n := retrSHA(t, c2, "shared.bin")
-		assert.Equal(t, [2]any{sha(data), len(data)}, [2]any{got, n}, "RETR through node 2")
+		got, n := fleetRetrSHA(t, c2, "shared.bin")
+		assert.Equal(t, [2]any{fleetSHA(data), len(data)}, [2]any{got, n}, "RETR through node 2")
 
 		listing := f.curlFrom(t, "127.0.0.13", f.url(3, "alice", ""))
 		assert.Contains(t, listing, "shared.bin", "LIST through node 3 (curl)")
@@ -279,10 +285,10 @@ func TestFleetOfThreeOnPostgresAndS3(t *testing.T) {
 		f.curlFrom(t, "127.0.0.13", "-o", dl, f.url(3, "alice", "shared.bin"))
 		b, err := os.ReadFile(dl)
 		require.NoError(t, err)
-		assert.Equal(t, sha(data), sha(b), "RETR through node 3 (curl)")
+		assert.Equal(t, fleetSHA(data), fleetSHA(b), "RETR through node 3 (curl)")
 
 		cb := f.session(t, 3, "127.0.0.13", "bob")
-		assert.Empty(t, listSizes(t, cb), "bob's home is another prefix: alice's file is not in it")
+		assert.Empty(t, fleetList(t, cb), "bob's home is another prefix: alice's file is not in it")
 	})
 
 	phase("BanOnOneRefusedOnAnother", func(t *testing.T) {
@@ -334,9 +340,9 @@ func TestFleetOfThreeOnPostgresAndS3(t *testing.T) {
 
 	phase("NodeKilledMidUpload", func(t *testing.T) {
 		old := randomBytes(t, 1<<20+17)
-		f.curlFrom(t, "127.0.0.30", "-T", writeTemp(t, "old.bin", old), f.url(1, "carol", "keep.bin"))
+		f.curlFrom(t, "127.0.0.30", "-T", fleetTemp(t, "old.bin", old), f.url(1, "carol", "keep.bin"))
 		newData := randomBytes(t, 24<<20)
-		newFile := writeTemp(t, "new.bin", newData)
+		newFile := fleetTemp(t, "new.bin", newData)
 		require.Empty(t, f.uploads(t, "carol"))
 
 		// Through node 2 at 2 MiB/s: once a 5 MiB part has gone up, the
@@ -372,12 +378,12 @@ func TestFleetOfThreeOnPostgresAndS3(t *testing.T) {
 		}
 
 		c1 := f.session(t, 1, "127.0.0.32", "carol")
-		assert.Equal(t, map[string]uint64{"keep.bin": uint64(len(old))}, listSizes(t, c1), "LIST through node 1: the old object only")
+		assert.Equal(t, map[string]uint64{"keep.bin": uint64(len(old))}, fleetList(t, c1), "LIST through node 1: the old object only")
 		size, err := c1.FileSize("keep.bin")
 		require.NoError(t, err)
 		assert.Equal(t, int64(len(old)), size, "SIZE through node 1")
-		got, n := retrSHA(t, c1, "keep.bin")
-		assert.Equal(t, [2]any{sha(old), len(old)}, [2]any{got, n}, "RETR through node 1: the old bytes")
+		got, n := fleetRetrSHA(t, c1, "keep.bin")
+		assert.Equal(t, [2]any{fleetSHA(old), len(old)}, [2]any{got, n}, "RETR through node 1: the old bytes")
 		left := f.uploads(t, "carol")
 		require.Len(t, left, 1, "the dead node's multipart upload stays in the store")
 		assert.Equal(t, f.key("carol", "keep.bin"), aws.ToString(left[0].Key))
@@ -388,8 +394,8 @@ func TestFleetOfThreeOnPostgresAndS3(t *testing.T) {
 		size, err = c1.FileSize("keep.bin")
 		require.NoError(t, err)
 		assert.Equal(t, int64(len(newData)), size, "SIZE through node 1 after the retry")
-		got, n = retrSHA(t, c1, "keep.bin")
-		assert.Equal(t, [2]any{sha(newData), len(newData)}, [2]any{got, n}, "RETR through node 1: the retried upload's bytes")
+		got, n = fleetRetrSHA(t, c1, "keep.bin")
+		assert.Equal(t, [2]any{fleetSHA(newData), len(newData)}, [2]any{got, n}, "RETR through node 1: the retried upload's bytes")
 
 		// Nobody aborts the dead node's upload: the live nodes cannot tell
 		// it from one in progress elsewhere. A node's start aborts uploads
@@ -416,7 +422,7 @@ func TestFleetOfThreeOnPostgresAndS3(t *testing.T) {
 
 	phase("DatabaseStoppedAndRestarted", func(t *testing.T) {
 		data := randomBytes(t, 3<<20+5)
-		f.curlFrom(t, "127.0.0.40", "-T", writeTemp(t, "e.bin", data), f.url(1, "erin", "e.bin"))
+		f.curlFrom(t, "127.0.0.40", "-T", fleetTemp(t, "e.bin", data), f.url(1, "erin", "e.bin"))
 		var in [3]*ftp.ServerConn // logged in before the database goes
 		for n := 1; n <= 3; n++ {
 			in[n-1] = f.session(t, n, "127.0.0.41", "erin")
@@ -446,9 +452,9 @@ func TestFleetOfThreeOnPostgresAndS3(t *testing.T) {
 			assert.True(t, ok, "node %d: erin's cached login is refused too once the node has lost the database (last reply %d)", n, code)
 		}
 		for n, c := range in {
-			assert.Equal(t, map[string]uint64{"e.bin": uint64(len(data))}, listSizes(t, c), "node %d: a session already in lists", n+1)
-			got, size := retrSHA(t, c, "e.bin")
-			assert.Equal(t, [2]any{sha(data), len(data)}, [2]any{got, size}, "node %d: and downloads", n+1)
+			assert.Equal(t, map[string]uint64{"e.bin": uint64(len(data))}, fleetList(t, c), "node %d: a session already in lists", n+1)
+			got, size := fleetRetrSHA(t, c, "e.bin")
+			assert.Equal(t, [2]any{fleetSHA(data), len(data)}, [2]any{got, size}, "node %d: and downloads", n+1)
 		}
 		t.Logf("database down for %v", time.Since(stopped).Round(time.Millisecond))
 
@@ -467,8 +473,8 @@ func TestFleetOfThreeOnPostgresAndS3(t *testing.T) {
 		}
 		t.Logf("all three nodes logged in again %v after the database restarted", time.Since(back).Round(time.Millisecond))
 		for n, c := range in {
-			got, _ := retrSHA(t, c, "e.bin")
-			assert.Equal(t, sha(data), got, "node %d: the old session still works", n+1)
+			got, _ := fleetRetrSHA(t, c, "e.bin")
+			assert.Equal(t, fleetSHA(data), got, "node %d: the old session still works", n+1)
 		}
 		for n := 1; n <= 3; n++ {
 			assert.Contains(t, f.node(n).Log.String(), "user store unavailable", "node %d logged the outage", n)
