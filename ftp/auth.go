@@ -161,6 +161,16 @@ func (s *session) quickLogin(user, password string) (shell.Shell, bool) {
 }
 
 func (s *session) loggedIn(sh shell.Shell) {
+	if !s.anonymous && !s.lost && s.fleetCounted == nil {
+		if sa := sharedAccounts(s.host); sa != nil {
+			if l := userLimits(s.host, s.user); l.MaxSessions > 0 {
+				// max-sessions is counted across the fleet: a round trip
+				// on the pool first.
+				s.fleetSession(sa, l.MaxSessions, func() { s.loggedIn(sh) })
+				return
+			}
+		}
+	}
 	sh, ok := s.applyLimits(sh)
 	if !ok {
 		return

@@ -16,6 +16,29 @@ import (
 	"github.com/gnetftp/gnetftp/ftp/shell"
 )
 
+// SharedAccounts is implemented by a user store that a fleet of nodes
+// shares (pgstore.FleetUsers): a user's quota usage and sessions at once
+// are then counted across the fleet rather than on this node, so that
+// neither quota nor max-sessions can be passed by spreading sessions
+// over nodes.
+type SharedAccounts interface {
+	// QuotaLedger is user's quota ledger (shell.NewSharedQuota).
+	QuotaLedger(user string) shell.Ledger
+	// TakeSession counts a session of user unless the fleet has max (>
+	// 0) open; an error means the store cannot be asked. It blocks: the
+	// server calls it on its worker pool.
+	TakeSession(user string, max int) (bool, error)
+	// ReleaseSession gives back a session TakeSession counted. It must not
+	// block: the server calls it on the event loop.
+	ReleaseSession(user string)
+}
+
+// sharedAccounts is h's SharedAccounts, if its users have one.
+func sharedAccounts(h *host) SharedAccounts {
+	sa, _ := h.users.(SharedAccounts)
+	return sa
+}
+
 // userState is what a user's sessions share on this server.
 type userState struct {
 	sessions int
@@ -69,8 +92,9 @@ func (f *Factory) releaseUserSession(user string) {
 }
 
 // quotaFor is user's (a userKey's) shared Quota with l's limits (updated if a reload
-// changed them), or nil when l has none.
-func (f *Factory) quotaFor(user string, l auth.Limits) *shell.Quota {
+// changed them), or nil when l has none. With a ledger (newLedger not
+// nil) the usage is kept there, across the fleet.
+func (f *Factory) quotaFor(user string, l auth.Limits, newLedger func() shell.Ledger) *shell.Quota {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	st := f.users[user]
@@ -84,9 +108,12 @@ func (f *Factory) quotaFor(user string, l auth.Limits) *shell.Quota {
 		}
 		return st.quota
 	}
-	if st.quota == nil {
+	switch {
+	case st.quota == nil && newLedger != nil:
+		st.quota = shell.NewSharedQuota(l.Quota, l.QuotaFiles, newLedger())
+	case st.quota == nil:
 		st.quota = shell.NewQuota(l.Quota, l.QuotaFiles)
-	} else {
+	default:
 		st.quota.SetLimits(l.Quota, l.QuotaFiles)
 	}
 	return st.quota
@@ -110,7 +137,42 @@ func (s *session) dropLimits() {
 		s.f.releaseUserSession(s.userCounted)
 		s.userCounted = ""
 	}
+	if s.fleetCounted != nil {
+		s.fleetCounted.ReleaseSession(s.fleetUser)
+		s.fleetCounted, s.fleetUser = nil, ""
+	}
 	s.down, s.up = nil, nil
+}
+
+// fleetSession takes a session of a user with max-sessions from the
+// fleet's count, on the worker pool, then finishes the login (then); it
+// answers 421 itself when the fleet has the user's max open already or
+// the store cannot be asked. On the loop.
+func (s *session) fleetSession(sa SharedAccounts, max int, then func()) {
+	user := s.user
+	blockingOwned(s, func() (bool, error) { return sa.TakeSession(user, max) }, func(ok bool, err error) {
+		switch {
+		case err != nil:
+			s.warn("ftp fleet session count unavailable", "user", logText(user), "err", logText(errString(err)))
+			s.loginDenied(LoginUnavailable, err)
+			s.reply(ftpwire.StatusServiceNotAvailable, "Service not available: the user database cannot be reached, try again later.")
+			s.Transport.LoseConnection()
+		case !ok:
+			s.refused(RefusedMaxSessions)
+			s.loginDenied(LoginTooManySessions, errTooManySessions)
+			s.reply(ftpwire.StatusServiceNotAvailable, "Too many sessions for this user, try again later.")
+			s.Transport.LoseConnection()
+		case s.lost:
+			sa.ReleaseSession(user)
+		default:
+			s.fleetCounted, s.fleetUser = sa, user
+			then()
+		}
+	}, func(ok bool) {
+		if ok {
+			sa.ReleaseSession(user) // the connection went meanwhile
+		}
+	})
 }
 
 // applyLimits gives a named user who has just logged in its limits: it
@@ -129,7 +191,12 @@ func (s *session) applyLimits(sh shell.Shell) (shell.Shell, bool) {
 	if !s.anonymous {
 		l := userLimits(s.host, s.user)
 		key := userKey(s.host, s.user)
-		if !s.f.takeUserSession(key, l.MaxSessions) {
+		sa := sharedAccounts(s.host)
+		localMax := l.MaxSessions
+		if sa != nil {
+			localMax = 0 // counted across the fleet (fleetSession)
+		}
+		if !s.f.takeUserSession(key, localMax) {
 			s.refused(RefusedMaxSessions)
 			s.loginDenied(LoginTooManySessions, errTooManySessions)
 			s.reply(ftpwire.StatusServiceNotAvailable, "Too many sessions for this user, try again later.")
@@ -137,7 +204,12 @@ func (s *session) applyLimits(sh shell.Shell) (shell.Shell, bool) {
 			return nil, false
 		}
 		s.userCounted = key
-		sh = shell.Limit(sh, l.Perm, s.f.quotaFor(key, l))
+		var newLedger func() shell.Ledger
+		if sa != nil {
+			user := s.user
+			newLedger = func() shell.Ledger { return sa.QuotaLedger(user) }
+		}
+		sh = shell.Limit(sh, l.Perm, s.f.quotaFor(key, l, newLedger))
 		if l.RateDown > 0 {
 			down = l.RateDown
 		}

@@ -26,6 +26,9 @@ var fsErrors = []struct {
 	{fs.ErrPermission, ftpwire.StatusFileUnavailable, "%s: Permission denied."},
 	{shell.ErrNotAllowed, ftpwire.StatusFileUnavailable, "%s: Permission denied."},
 	{shell.ErrQuota, ftpwire.StatusExceededStorage, "Requested file action aborted. Exceeded storage allocation (quota)."},
+	// A fleet's shared quota ledger (the database) cannot be asked: a
+	// transient 451, so the client retries later.
+	{shell.ErrQuotaUnavailable, ftpwire.StatusLocalError, "Requested action aborted: the quota cannot be checked now, try again later."},
 	{shell.ErrInvalidPath, ftpwire.StatusFileUnavailable, "%s: No such file or directory."},
 	{fs.ErrNotExist, ftpwire.StatusFileUnavailable, "%s: No such file or directory."},
 	{shell.ErrIsDir, ftpwire.StatusFileUnavailable, "%s: is a directory"},

@@ -88,7 +88,11 @@ type session struct {
 	// userCounted is the user (userKey) whose session count
 	// (max-sessions) this session holds, "" if none.
 	userCounted string
-	down, up    *rate.Limiter // this session's bandwidth, nil: none
+	// fleetCounted is the fleet's store that counts fleetUser's session
+	// (max-sessions across nodes), given back by dropLimits.
+	fleetCounted SharedAccounts
+	fleetUser    string
+	down, up     *rate.Limiter // this session's bandwidth, nil: none
 }
 
 // maxQueued bounds the commands kept while a transfer runs.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 
 	"github.com/gnetftp/gnetftp/ftp/ban"
@@ -20,9 +19,10 @@ func isDatabase(users string) bool {
 
 // fleet is what a node shares with the others through PostgreSQL.
 type fleet struct {
-	db    *pgstore.DB
-	users *pgstore.Users
-	bans  *pgstore.Bans
+	db       *pgstore.DB
+	users    *pgstore.Users
+	bans     *pgstore.Bans
+	accounts *pgstore.Accounts // quota usage and max-sessions across the fleet
 }
 
 // openFleet connects to --users's database (creating or migrating the
@@ -37,14 +37,20 @@ func openFleet(ctx context.Context, o options, logger *slog.Logger) (*fleet, err
 		db.Close()
 		return nil, err
 	}
-	node, _ := os.Hostname()
+	accounts, err := db.Accounts(pgstore.AccountsOptions{Lease: o.fleetLease})
+	if err != nil {
+		users.Close()
+		db.Close()
+		return nil, err
+	}
 	bans := db.Bans(ban.Config{After: o.banAfter, Window: o.banWindow, For: o.banFor, Allow: o.banAllow},
-		pgstore.BanOptions{Node: node + ":" + fmt.Sprint(os.Getpid())})
-	logger.Info("users and bans in PostgreSQL", "schema", pgstore.SchemaVersion)
-	return &fleet{db: db, users: users, bans: bans}, nil
+		pgstore.BanOptions{Node: accounts.Node()})
+	logger.Info("users, bans, quota usage and session counts in PostgreSQL", "schema", pgstore.SchemaVersion, "node", accounts.Node())
+	return &fleet{db: db, users: users, bans: bans, accounts: accounts}, nil
 }
 
 func (f *fleet) close() {
+	f.accounts.Close()
 	f.bans.Close()
 	f.users.Close()
 	f.db.Close()

@@ -18,7 +18,7 @@ var helpGroups = []struct {
 	prefixes []string
 }{
 	{"Listening and data connections", []string{"listen", "listen-tls", "public-host", "passive-ports", "loops", "procs", "transport", "allow-foreign-data", "allow-privileged-ports"}, nil},
-	{"Files and users", []string{"root", "storage", "users", "run-as", "config"}, []string{"anonymous"}},
+	{"Files and users", []string{"root", "storage", "users", "run-as", "config", "fleet-lease"}, []string{"anonymous"}},
 	{"TLS (FTPS)", nil, []string{"tls-"}},
 	{"Limits and timeouts", []string{"idle-timeout", "login-timeout", "data-timeout", "shutdown-grace", "hash-workers"}, []string{"max-", "rate-"}},
 	{"Bans", nil, []string{"ban-"}},

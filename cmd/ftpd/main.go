@@ -33,6 +33,7 @@ import (
 	"github.com/gnetftp/gnetftp/ftp/ban"
 	"github.com/gnetftp/gnetftp/ftp/dtp"
 	"github.com/gnetftp/gnetftp/ftp/ftptls"
+	"github.com/gnetftp/gnetftp/ftp/pgstore"
 	"github.com/gnetftp/gnetftp/ftp/shell"
 	s3shell "github.com/gnetftp/gnetftp/ftp/shell/s3"
 	"github.com/gnetftp/gnetftp/reactor"
@@ -122,6 +123,7 @@ type options struct {
 	banAfter        int
 	banWindow       time.Duration
 	banFor          time.Duration
+	fleetLease      time.Duration
 	banAllow        []netip.Prefix
 	hashWorkers     int
 	maxConns        int
@@ -252,6 +254,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.banAfter, "ban-after", ban.DefaultAfter, "ban a client address after this many failed logins within --ban-window (421 at connect, before any password hash); 0 turns bans off. Loopback is not exempt: see --ban-allow")
 	fs.DurationVar(&o.banWindow, "ban-window", ban.DefaultWindow, "the span in which --ban-after failed logins ban an address")
 	fs.DurationVar(&o.banFor, "ban-for", ban.DefaultFor, "how long a ban lasts")
+	fs.DurationVar(&o.fleetLease, "fleet-lease", pgstore.DefaultLease, "with --users postgres://…: how long a node's quota holds and session counts go on counting after its last heartbeat (a dead node's are given back after this long)")
 	fs.Var(prefixFlag{&o.banAllow}, "ban-allow", "address or CIDR never banned, e.g. 10.0.0.0/8 or 127.0.0.1 (repeatable; default none)")
 	fs.IntVar(&o.hashWorkers, "hash-workers", 0, "password checks (bcrypt) run at once, on their own workers apart from the filesystem's (default: one per CPU; one client address gets at most half of them)")
 	fs.DurationVar(&o.dataTimeout, "data-timeout", dtp.DefaultIdleTimeout, "abort a transfer (426) when no data moved for this long; 0 disables")
@@ -331,6 +334,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 			return o, err
 		}
 		o.passiveLo, o.passiveHi = lo, hi
+	}
+	if o.fleetLease <= 0 {
+		return o, errors.New("--fleet-lease must be positive")
 	}
 	if o.banAfter > 0 && (o.banWindow <= 0 || o.banFor <= 0) {
 		return o, errors.New("--ban-window and --ban-for must be positive (turn bans off with --ban-after 0)")
@@ -500,7 +506,7 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer fleet.close()
-		authn = fleet.users
+		authn = pgstore.FleetUsers{Users: fleet.users, Accounts: fleet.accounts}
 		if o.banAfter > 0 {
 			banStore = fleet.bans
 		}

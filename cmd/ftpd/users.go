@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/gnetftp/gnetftp/ftp/auth"
+	"github.com/gnetftp/gnetftp/ftp/pgstore"
 )
 
 // sighupReminder follows every change to a users file: the running
@@ -354,8 +355,20 @@ func userList(args []string, _ io.Reader, stdout, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// With a database, what the fleet counts now: quota usage and
+	// sessions open on live nodes.
+	var accounts map[string]pgstore.UserAccount
+	if db, ok := st.(*dbUsers); ok {
+		if accounts, err = db.Accounts(); err != nil {
+			return err
+		}
+	}
 	tw := tabwriter.NewWriter(stdout, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "USER\tHOME\tPERM\tQUOTA\tFILES\tSESSIONS\tDOWN/S\tUP/S")
+	head := "USER\tHOME\tPERM\tQUOTA\tFILES\tSESSIONS\tDOWN/S\tUP/S"
+	if accounts != nil {
+		head += "\tUSED\tONLINE"
+	}
+	fmt.Fprintln(tw, head)
 	for _, usr := range list {
 		l := usr.Limits
 		home := usr.Home
@@ -363,9 +376,21 @@ func userList(args []string, _ io.Reader, stdout, _ io.Writer) error {
 			home = "ROOT/" + usr.Name
 		}
 		perm := auth.PermSummary(l.Perm)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", usr.Name, home, perm, orNone(auth.FormatSize(l.Quota)),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s", usr.Name, home, perm, orNone(auth.FormatSize(l.Quota)),
 			orNone(count(l.QuotaFiles)), orNone(count(int64(l.MaxSessions))), orDefault(auth.FormatSize(l.RateDown)),
 			orDefault(auth.FormatSize(l.RateUp)))
+		if accounts != nil {
+			a := accounts[usr.Name]
+			used := "-" // no node has counted the home yet
+			if a.Known {
+				used = fmt.Sprintf("%s/%d", orZero(auth.FormatSize(a.Bytes)), a.Files)
+			}
+			if a.Held > 0 {
+				used += " (+" + auth.FormatSize(a.Held) + " uploading)"
+			}
+			fmt.Fprintf(tw, "\t%s\t%d", used, a.Sessions)
+		}
+		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
 }
@@ -375,6 +400,13 @@ func count(n int64) string {
 		return ""
 	}
 	return strconv.FormatInt(n, 10)
+}
+
+func orZero(s string) string {
+	if s == "" {
+		return "0"
+	}
+	return s
 }
 
 func orNone(s string) string {

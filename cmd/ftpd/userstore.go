@@ -120,6 +120,14 @@ func (d *dbUsers) Users() ([]auth.User, error) {
 	return d.db.ListUsers(ctx)
 }
 
+// Accounts is what the fleet counts of each user now (ftpd user list's
+// USED and ONLINE columns).
+func (d *dbUsers) Accounts() (map[string]pgstore.UserAccount, error) {
+	ctx, cancel := d.ctx()
+	defer cancel()
+	return d.db.UserAccounts(ctx)
+}
+
 func (d *dbUsers) Save() error   { return nil }
 func (d *dbUsers) Where() string { return "the PostgreSQL database" }
 func (d *dbUsers) Close()        { d.db.Close() }

@@ -1,6 +1,6 @@
 // Package pgstore keeps what a fleet of ftpd nodes shares in PostgreSQL
-// (github.com/jackc/pgx/v5): failed logins and bans now; users, quotas
-// and session leases build on the same schema. Every query runs off the
+// (github.com/jackc/pgx/v5): failed logins and bans, users, and each
+// user's quota usage and sessions across the fleet (Accounts). Every query runs off the
 // event loops, with a timeout; what the loops ask (is this address
 // banned?) is answered from a local copy that the database keeps current
 // through LISTEN/NOTIFY, with a periodic resync as the safety net, so a
@@ -104,6 +104,34 @@ var migrations = []string{
 		rate_up bigint NOT NULL DEFAULT 0,
 		updated_at timestamptz NOT NULL DEFAULT now()
 	);`,
+	// 3: the fleet's per-user accounting (Accounts): nodes and their
+	// leases; each user's committed quota usage; the bytes each node holds
+	// for its uploads in progress, and the sessions it has open, which
+	// count only while the node's lease is live and go with its row.
+	`CREATE TABLE ftpd_nodes (
+		id text PRIMARY KEY,
+		started timestamptz NOT NULL DEFAULT now(),
+		expires timestamptz NOT NULL
+	);
+	CREATE TABLE ftpd_usage (
+		name text PRIMARY KEY,
+		bytes bigint NOT NULL,
+		files bigint NOT NULL
+	);
+	CREATE TABLE ftpd_holds (
+		node text NOT NULL REFERENCES ftpd_nodes (id) ON DELETE CASCADE,
+		name text NOT NULL,
+		bytes bigint NOT NULL,
+		PRIMARY KEY (node, name)
+	);
+	CREATE INDEX ftpd_holds_name ON ftpd_holds (name);
+	CREATE TABLE ftpd_sessions (
+		node text NOT NULL REFERENCES ftpd_nodes (id) ON DELETE CASCADE,
+		name text NOT NULL,
+		sessions integer NOT NULL,
+		PRIMARY KEY (node, name)
+	);
+	CREATE INDEX ftpd_sessions_name ON ftpd_sessions (name);`,
 }
 
 // schemaLock is the advisory lock under which nodes starting at once

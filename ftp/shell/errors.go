@@ -35,7 +35,7 @@ func (e *pathError) Unwrap() []error {
 // ErrNotEmpty comes before fs.ErrExist, which ENOTEMPTY also matches.
 var Kinds = []error{
 	ErrInvalidPath, ErrReadOnly, ErrIsDir, ErrNotDir, ErrNotRegular,
-	ErrBadOffset, ErrNameTooLong, ErrNotAllowed, ErrQuota, ErrNotEmpty, ErrUnsupported,
+	ErrBadOffset, ErrNameTooLong, ErrNotAllowed, ErrQuota, ErrQuotaUnavailable, ErrNotEmpty, ErrUnsupported,
 	fs.ErrNotExist, fs.ErrExist, fs.ErrPermission, fs.ErrInvalid,
 }
 

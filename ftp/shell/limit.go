@@ -5,9 +5,7 @@ import (
 	"io"
 	"io/fs"
 	"math"
-	"path"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -27,124 +25,6 @@ const (
 	PermAll       = "elradfmwMT"
 	permWriteOnes = "adfmwMT"
 )
-
-// Quota is one user's allowance of bytes and files, shared by all of the
-// user's sessions (the server keeps one per user), and its usage: what
-// was on disk under the home when it was first needed (one walk of the
-// home, by the first upload, delete or rename), then kept up to date by
-// every upload, delete and rename made through Limit. Changes made
-// behind the server's back are seen at the next start. Safe for
-// concurrent use.
-type Quota struct {
-	scan sync.Mutex // held during the one walk, so others wait for it
-
-	mu           sync.Mutex
-	bytes, files int64 // limits; 0: none
-	scanned      bool
-	usedBytes    int64
-	usedFiles    int64
-}
-
-// NewQuota returns a Quota of bytes and files (0: no limit on that one).
-func NewQuota(bytes, files int64) *Quota { return &Quota{bytes: bytes, files: files} }
-
-// SetLimits changes the limits (a reloaded users file); the usage stays.
-func (q *Quota) SetLimits(bytes, files int64) {
-	q.mu.Lock()
-	q.bytes, q.files = bytes, files
-	q.mu.Unlock()
-}
-
-// Usage reports the bytes and files counted, and whether the home has
-// been walked yet (before, both are 0).
-func (q *Quota) Usage() (bytes, files int64, known bool) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.usedBytes, q.usedFiles, q.scanned
-}
-
-// maxWalkDepth bounds the walk of a home (a symlink loop a backend might
-// follow cannot make it endless).
-const maxWalkDepth = 64
-
-// ensure walks sh once, on first use: regular files count, directories
-// are entered, anything else is left out.
-func (q *Quota) ensure(sh Shell) error {
-	q.mu.Lock()
-	done := q.scanned
-	q.mu.Unlock()
-	if done {
-		return nil
-	}
-	q.scan.Lock()
-	defer q.scan.Unlock()
-	q.mu.Lock()
-	done = q.scanned
-	q.mu.Unlock()
-	if done {
-		return nil
-	}
-	var b, n int64
-	var walk func(dir string, depth int) error
-	walk = func(dir string, depth int) error {
-		infos, err := sh.List(dir)
-		if err != nil {
-			return err
-		}
-		for _, fi := range infos {
-			switch {
-			case fi.Mode().IsRegular():
-				b += fi.Size()
-				n++
-			case fi.IsDir() && depth < maxWalkDepth:
-				if err := walk(path.Join(dir, fi.Name()), depth+1); err != nil && !errors.Is(err, fs.ErrNotExist) {
-					return err
-				}
-			}
-		}
-		return nil
-	}
-	if err := walk("/", 0); err != nil {
-		return err
-	}
-	q.mu.Lock()
-	q.usedBytes += b // what uploads and deletes changed meanwhile is kept
-	q.usedFiles += n
-	q.scanned = true
-	q.mu.Unlock()
-	return nil
-}
-
-// take counts bytes and files more, unless that would pass a limit.
-// Negative values give back and always succeed.
-func (q *Quota) take(bytes, files int64) bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if (bytes > 0 && q.bytes > 0 && q.usedBytes+bytes > q.bytes) ||
-		(files > 0 && q.files > 0 && q.usedFiles+files > q.files) {
-		return false
-	}
-	q.usedBytes += bytes
-	q.usedFiles += files
-	return true
-}
-
-// free is the bytes left under the limit (MaxInt64 with none).
-func (q *Quota) free() int64 {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.bytes <= 0 {
-		return math.MaxInt64
-	}
-	return max(0, q.bytes-q.usedBytes)
-}
-
-// filesFull reports whether no file more fits.
-func (q *Quota) filesFull() bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.files > 0 && q.usedFiles >= q.files
-}
 
 // Limit wraps a shell with a user's permissions and quota: perm is
 // pyftpdlib's letters (see PermAll; "" means all), q the user's Quota or
@@ -242,7 +122,7 @@ func (l *limited) RemoveFile(p string) error {
 		return err
 	}
 	if regular {
-		l.q.take(-size, -1)
+		_ = l.q.adjust(-size, -1) // the file is gone: a ledger that cannot be told keeps it counted
 	}
 	return nil
 }
@@ -265,7 +145,7 @@ func (l *limited) Rename(from, to string) error {
 		return err
 	}
 	if replaced {
-		l.q.take(-size, -1)
+		_ = l.q.adjust(-size, -1)
 	}
 	return nil
 }
@@ -357,7 +237,7 @@ func (l *limited) CreateExclusive(p string) (WriteFile, error) {
 		return nil, err
 	}
 	if l.q.filesFull() {
-		return nil, PathError("open", p, ErrQuota, nil)
+		return nil, quotaErr("open", p, ErrQuota)
 	}
 	w, err := create()
 	if err != nil {
@@ -386,7 +266,7 @@ func (l *limited) OpenForWriting(p string, offset int64, appendMode bool) (Write
 	}
 	oldSize, existed := l.regularSize(p)
 	if !existed && l.q.filesFull() {
-		return nil, PathError("open", p, ErrQuota, nil) // nothing created
+		return nil, quotaErr("open", p, ErrQuota) // nothing created
 	}
 	w, err := l.s.OpenForWriting(p, offset, appendMode)
 	if err != nil {
@@ -402,17 +282,20 @@ func (l *limited) OpenForWriting(p string, offset int64, appendMode bool) (Write
 	default:
 		u.start = oldSize
 	}
-	if inPlace && !existed && !l.q.take(0, 1) {
-		_ = w.Abort()
-		_ = l.s.RemoveFile(p)
-		return nil, PathError("open", p, ErrQuota, nil)
+	if inPlace && !existed {
+		if err := l.q.settle(0, 0, 1); err != nil {
+			_ = w.Abort()
+			_ = l.s.RemoveFile(p)
+			return nil, quotaErr("open", p, err)
+		}
 	}
 	return u, nil
 }
 
 // quotaUpload counts an upload against its user's quota as it is
 // written: the bytes past what it replaces (credit: the old file for an
-// atomic upload, the part overwritten for a resumed one).
+// atomic upload, the part overwritten for a resumed one) are reserved
+// as they arrive and settled at commit.
 type quotaUpload struct {
 	w       WriteFile
 	l       *limited
@@ -422,32 +305,37 @@ type quotaUpload struct {
 	start   int64 // where an in-place upload began writing
 	credit  int64
 	written int64
-	over    bool // refused for the quota: Abort leaves nothing
+	refused error // why the quota refused it (ErrQuota, ErrQuotaUnavailable): Abort leaves nothing
 	done    bool
 }
 
 // growth is what writing n bytes adds to the user's usage.
 func (u *quotaUpload) growth(n int64) int64 { return max(0, n-u.credit) }
 
-// count charges m more written bytes; false (and the upload marked over)
-// when they do not fit.
+// count charges m more written bytes (negative: gives back); false (and
+// the upload marked refused) when they do not fit.
 func (u *quotaUpload) count(m int64) bool {
 	g := u.growth(u.written+m) - u.growth(u.written)
 	u.written += m
-	if g > 0 && !u.l.q.take(g, 0) {
-		u.written -= m
-		u.over = true
-		return false
+	switch {
+	case g > 0:
+		if err := u.l.q.reserve(g); err != nil {
+			u.written -= m
+			u.refused = err
+			return false
+		}
+	case g < 0:
+		u.l.q.unreserve(-g)
 	}
 	return true
 }
 
-func (u *quotaUpload) quotaErr() error { return PathError("write", u.path, ErrQuota, nil) }
+func (u *quotaUpload) quotaErr() error { return quotaErr("write", u.path, u.refused) }
 
 // Write checks the quota before the bytes reach the file; past it, the
 // rest of the upload is read and dropped (see drain).
 func (u *quotaUpload) Write(p []byte) (int, error) {
-	if u.over || !u.count(int64(len(p))) {
+	if u.refused != nil || !u.count(int64(len(p))) {
 		return len(p), nil
 	}
 	n, err := u.w.Write(p)
@@ -474,7 +362,7 @@ type writerOnly struct{ io.Writer }
 // why. Nothing of the drained data reaches the disk; the data timeout
 // and the session's rate still apply.
 func (u *quotaUpload) ReadFrom(r io.Reader) (int64, error) {
-	if u.over {
+	if u.refused != nil {
 		return io.Copy(io.Discard, r)
 	}
 	rf, ok := u.w.(io.ReaderFrom)
@@ -527,30 +415,34 @@ func satAdd(a, b int64) int64 {
 
 // Commit counts the upload at what it really replaces now (the target
 // may have changed since the upload began) and the file it adds, and
-// refuses it (discarded, ErrQuota) if that no longer fits.
+// refuses it (discarded, ErrQuota) if that no longer fits. An in-place
+// upload's bytes are in the file already: they are settled as written.
 func (u *quotaUpload) Commit() error {
-	if u.over {
+	if u.refused != nil {
 		_ = u.Abort()
 		return u.quotaErr()
 	}
+	g := u.growth(u.written)
 	if u.inPlace {
 		u.done = true
+		// A ledger that cannot be told now leaves these bytes uncounted:
+		// the data is the client's and stays.
+		_ = u.l.q.settle(g, g, 0)
 		return u.w.Commit()
 	}
 	oldSize, exists := u.l.regularSize(u.path)
-	delta := (u.written - oldSize) - u.growth(u.written)
 	files := int64(0)
 	if !exists {
 		files = 1
 	}
-	if !u.l.q.take(delta, files) {
-		u.over = true
+	if err := u.l.q.settle(g, u.written-oldSize, files); err != nil {
+		u.refused = err
 		_ = u.Abort()
 		return u.quotaErr()
 	}
 	u.done = true
 	if err := u.w.Commit(); err != nil {
-		u.l.q.take(-delta-u.growth(u.written), -files)
+		_ = u.l.q.adjust(oldSize-u.written, -files)
 		return err
 	}
 	return nil
@@ -569,20 +461,26 @@ func (u *quotaUpload) Abort() error {
 		return nil
 	}
 	u.done = true
+	g := u.growth(u.written)
 	if !u.inPlace {
-		u.l.q.take(-u.growth(u.written), 0)
+		if g > 0 {
+			u.l.q.unreserve(g)
+		}
 		return u.w.Abort()
 	}
-	if !u.over {
+	if u.refused == nil {
+		_ = u.l.q.settle(g, g, 0)
 		return u.w.Abort()
 	}
 	if t, ok := u.w.(truncater); ok {
 		_ = t.Truncate(u.start)
 	}
-	u.l.q.take(-u.growth(u.written), 0)
+	if g > 0 {
+		u.l.q.unreserve(g)
+	}
 	err := u.w.Abort()
 	if !u.existed && u.l.s.RemoveFile(u.path) == nil {
-		u.l.q.take(0, -1)
+		_ = u.l.q.adjust(0, -1)
 	}
 	return err
 }
