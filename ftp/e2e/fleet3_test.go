@@ -270,7 +270,7 @@ func fleetTemp(t *testing.T, name string, b []byte) string {
 // "--quota", "1MiB" or "--max-sessions", "2"; home: the prefix name),
 // which the test adds before the fleet's first login: a login that
 // overlaps a change to any user may run without its limits (see
-// the lead's report of fleet3), and these scenarios
+// TestFleetLimitsHoldWhenAUserChangesDuringALogin), and these scenarios
 // are about the limits across nodes, not that race. run drives the nodes
 // with f.session, f.dial and f.curlFrom, from loopback addresses of its
 // own (failed logins count towards bans fleet-wide).
@@ -641,3 +641,68 @@ func TestFleetOfThreeOnPostgresAndS3(t *testing.T) {
 	t.Logf("whole fleet test: %v", time.Since(began).Round(time.Millisecond))
 }
 
+// A user's limits hold on every login, also one whose password check
+// overlaps a change to some other user anywhere in the fleet. (They did
+// not: pgstore.Users.Authenticate records a login's home and limits only
+// when no user changed while it ran (the cache generation), and
+// UserLimits answers "no limits" for a user it has no record of, so that
+// session ran without its limits: a read-only user could upload, a
+// max-sessions or quota user was not counted. Right after `ftpd user
+// add`, whose own notification races the first login, 1 of 6 read-only
+// users could STOR on their first login.) Made deterministic here: the
+// users table is locked while node 1 checks the password, and a change
+// of another user is notified meanwhile.
+func TestFleetLimitsHoldWhenAUserChangesDuringALogin(t *testing.T) {
+	f := startFleet3(t)
+	f.addUser(t, "reader", "--read-only")
+	f.addUser(t, "other")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	lock, err := pgx.Connect(ctx, f.dsn)
+	require.NoError(t, err)
+	defer lock.Close(context.Background())
+	tx, err := lock.Begin(ctx)
+	require.NoError(t, err)
+	defer tx.Rollback(context.Background())
+	_, err = tx.Exec(ctx, "LOCK TABLE ftpd_users IN ACCESS EXCLUSIVE MODE")
+	require.NoError(t, err)
+
+	type result struct {
+		c   *ftp.ServerConn
+		err error
+	}
+	login := make(chan result, 1)
+	go func() {
+		c, err := f.dial(1, "127.0.0.61", "reader")
+		login <- result{c, err}
+	}()
+	require.True(t, waitFor(20*time.Second, func() bool {
+		var waiting int
+		err := lock.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+			AND wait_event_type = 'Lock' AND query LIKE '%FROM ftpd_users%'`).Scan(&waiting)
+		return err == nil && waiting > 0
+	}), "node 1's password check waits for the users table")
+	notify, err := pgx.Connect(ctx, f.dsn)
+	require.NoError(t, err)
+	defer notify.Close(context.Background())
+	_, err = notify.Exec(ctx, "SELECT pg_notify('ftpd_users', 'other')") // what `ftpd user set other …` sends
+	require.NoError(t, err)
+	// Nothing shows when node 1 has heard it (its cache's generation is
+	// internal): a second, far more than a notification's round trip on
+	// loopback, and far less than the query's 5 s timeout.
+	time.Sleep(time.Second)
+	require.NoError(t, tx.Rollback(ctx))
+
+	var r result
+	select {
+	case r = <-login:
+	case <-time.After(60 * time.Second):
+		t.Fatal("no login reply 60 s after the users table was released")
+	}
+	require.NoError(t, r.err, "the password is right")
+	defer r.c.Quit()
+	err = r.c.Stor("x.bin", bytes.NewReader([]byte("must not be stored")))
+	assert.Error(t, err, "a read-only user cannot upload, whatever changed during its login")
+	_, err = f.object(t, "reader", "x.bin")
+	assert.Error(t, err, "nothing in the bucket")
+}
