@@ -29,7 +29,7 @@ type s3Storage struct {
 // AWS_SESSION_TOKEN), as for every S3 tool. At start it checks that the
 // bucket answers and aborts the multipart uploads left under the prefix
 // by a server that was killed (older than stale-upload-age, 1 h by
-// default). Anonymous users see the prefix --anonymous-root (default
+// default), and again every quarter of that age while it runs. Anonymous users see the prefix --anonymous-root (default
 // "pub") under it, read-only.
 func openStorage(o options, logger *slog.Logger) (*s3Storage, error) {
 	u, err := s3shell.ParseStorageURL(o.storage)
@@ -50,12 +50,16 @@ func openStorage(o options, logger *slog.Logger) (*s3Storage, error) {
 	if err := st.Check(ctx); err != nil {
 		return nil, fmt.Errorf("--storage: %w", err)
 	}
-	n, err := st.CleanStaleUploads(ctx, u.StaleUploadAge)
-	if err != nil {
-		logger.Warn("cleaning stale multipart uploads", "err", err)
-	} else if n > 0 {
-		logger.Info("stale multipart uploads aborted", "count", n)
+	clean := func(ctx context.Context) {
+		n, err := st.CleanStaleUploads(ctx, u.StaleUploadAge)
+		if err != nil {
+			logger.Warn("cleaning stale multipart uploads", "err", err)
+		} else if n > 0 {
+			logger.Info("stale multipart uploads aborted", "count", n)
+		}
 	}
+	clean(ctx)
+	stopSweep := sweepStaleUploads(u.StaleUploadAge, clean)
 	rc := s3shell.RealmConfig{Store: st}
 	if o.anonymous {
 		rc.AnonymousHome = strings.Trim(o.anonymousRoot, "/")
@@ -71,5 +75,38 @@ func openStorage(o options, logger *slog.Logger) (*s3Storage, error) {
 	if u.Endpoint != "" {
 		desc += " at " + u.Endpoint
 	}
-	return &s3Storage{realm: realm, close: func() { s3shell.CloseIdleConnections(c) }, desc: desc}, nil
+	return &s3Storage{realm: realm, close: func() { stopSweep(); s3shell.CloseIdleConnections(c) }, desc: desc}, nil
+}
+
+// sweepStaleUploads runs clean every quarter of age (at least a second,
+// at most 15 minutes) until the returned stop is called: a node killed
+// mid-upload leaves a multipart upload that the fleet's running nodes
+// abort once it is age old, not only a node starting later. A negative
+// age (abort every upload at start) sweeps only at start.
+func sweepStaleUploads(age time.Duration, clean func(context.Context)) (stop func()) {
+	if age == 0 {
+		age = s3shell.DefaultStaleUploadAge
+	}
+	if age < 0 {
+		return func() {}
+	}
+	every := min(max(age/4, time.Second), 15*time.Minute)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				cctx, ccancel := context.WithTimeout(ctx, storageCheckTimeout)
+				clean(cctx)
+				ccancel()
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }

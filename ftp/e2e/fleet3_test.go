@@ -563,6 +563,19 @@ func TestFleetOfThreeOnPostgresAndS3(t *testing.T) {
 		assert.Contains(t, f.node(2).Log.String(), "stale multipart uploads aborted")
 		_, code := fleetLoginFrom(t, "127.0.0.34", f.node(2).Addr, "carol", fleet3Pass)
 		assert.Equal(t, 230, code, "node 2 is back in the fleet")
+
+		// A running node sweeps too (every quarter of the age): an upload
+		// left now is aborted without any node starting.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_, err = f.c.CreateMultipartUpload(ctx, &awss3.CreateMultipartUploadInput{
+			Bucket: aws.String(s3test.Bucket), Key: aws.String(f.key("carol", "left.bin"))})
+		require.NoError(t, err)
+		require.Len(t, uploadIDs(), 1)
+		assert.True(t, waitFor(30*time.Second, func() bool { return len(uploadIDs()) == 0 }),
+			"node 2, running, aborted the upload once it was stale")
+		f.node(2).Stop(t)
+		f.startNode(t, 2, "") // the default age again: its sweeps must not cut the next phases' uploads
 	})
 
 	phase("DatabaseStoppedAndRestarted", func(t *testing.T) {
