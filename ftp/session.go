@@ -71,7 +71,8 @@ type session struct {
 
 	data         dtp.Channel          // from PASV/EPSV/PORT/EPRT, for the next transfer
 	dataTimer    protocol.DelayedCall // closes a passive data channel no command took
-	passiveSince time.Time            // when the last passive channel was set up
+	passiveSince time.Time            // when the last passive channel was set up, or kept
+	kept         *dtp.Passive         // the last transfer's passive listener, kept for the next PASV/EPSV (keepPassive)
 	xfer         *transfer
 	queued       [][]byte // commands received during a transfer, run after it
 	// abortOwed: a queued ABOR stopped the transfer that has ended; it

@@ -78,16 +78,38 @@ func (s *session) runTransfer(kind, p, opening string, d dtp.Channel, work func(
 			logTransfer(n, err)
 		}
 		took := time.Since(start)
-		loop.CallFromThread(func() {
+		kept := keptListener(d, openErr)
+		callOrDrop(loop, func() {
 			cancel()
 			s.xfer = nil
 			if prevTimeout > 0 {
 				s.SetTimeout(prevTimeout)
 			}
+			if kept != nil {
+				s.keepPassive(kept)
+			}
 			s.finishTransfer(x, kind, p, lpath, n, took, openErr, err)
 			s.resume()
+		}, func() {
+			if kept != nil {
+				kept.Close() // the session is gone
+			}
 		})
 	}()
+}
+
+// callOrDrop runs fn on loop, or dropped (on the calling goroutine or the
+// loop) when fn cannot run there any more because the connection is gone.
+func callOrDrop(loop protocol.Loop, fn, dropped func()) {
+	if dn, ok := loop.(protocol.DropNotifier); ok {
+		if !dn.CallFromThreadOrDrop(fn, dropped) {
+			dropped()
+		}
+		return
+	}
+	if !loop.CallFromThread(fn) {
+		dropped()
+	}
 }
 
 // How long an upload's end waits before its control connection is
