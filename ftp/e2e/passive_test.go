@@ -89,3 +89,40 @@ func TestKeptPassiveListenerEndsWithTheSession(t *testing.T) {
 	_, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", port), 5*time.Second)
 	assert.Error(t, err, "nothing listens on the port")
 }
+
+// A small download whose data connection is already up when RETR comes
+// gets its 150 and its 226 in one write: one read of the control
+// connection returns both. A client that connects only after the 150
+// still gets it first, at once.
+func TestSmallDownloadSends150And226InOneWrite(t *testing.T) {
+	p := startFTPDProcess(t)
+	require.NoError(t, os.WriteFile(filepath.Join(p.server.root, "f"), []byte("data"), 0o644))
+	r := rawDial(t, &p.server)
+	r.login()
+
+	data, err := net.DialTimeout("tcp", pasvAddr(t, r.cmd("PASV")), 5*time.Second)
+	require.NoError(t, err)
+	_ = data.SetDeadline(time.Now().Add(10 * time.Second))
+	_, err = r.c.Write([]byte("RETR f\r\n"))
+	require.NoError(t, err)
+	require.Zero(t, r.rd.Buffered())
+	buf := make([]byte, 4096)
+	n, err := r.c.Read(buf)
+	require.NoError(t, err)
+	assert.Regexp(t, `^150 [^\r\n]*\r\n226 Transfer Complete\.\r\n$`, string(buf[:n]), "both replies in the first read")
+	b, err := io.ReadAll(data)
+	require.NoError(t, err)
+	assert.Equal(t, "data", string(b))
+	data.Close()
+
+	// Connecting after the 150: nothing waits for the client.
+	addr := pasvAddr(t, r.cmd("PASV"))
+	assert.Regexp(t, `^150`, r.cmd("RETR f"))
+	data, err = net.DialTimeout("tcp", addr, 5*time.Second)
+	require.NoError(t, err)
+	_ = data.SetDeadline(time.Now().Add(10 * time.Second))
+	b, err = io.ReadAll(data)
+	require.NoError(t, err)
+	assert.Equal(t, "data", string(b))
+	r.expect("226")
+}
