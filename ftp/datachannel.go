@@ -201,6 +201,7 @@ type countedChannel struct {
 	f        *Factory
 	ip       string
 	keep     bool
+	opened   bool // Open accepted a connection (the transfer's goroutine)
 	released atomic.Bool
 }
 
@@ -211,6 +212,7 @@ func (c *countedChannel) Open(ctx context.Context) (*net.TCPConn, error) {
 		if conn, err = c.p.AcceptKeep(ctx, c.peer); err != nil {
 			c.p.Close()
 		}
+		c.opened = err == nil
 	} else {
 		conn, err = c.p.Accept(ctx, c.peer)
 	}
@@ -218,10 +220,13 @@ func (c *countedChannel) Open(ctx context.Context) (*net.TCPConn, error) {
 	return conn, err
 }
 
-// keptListener is the listener d leaves open after a successful Open for
-// the session to keep (see countedChannel), nil if none.
-func keptListener(d dtp.Channel, openErr error) *dtp.Passive {
-	if cc, ok := d.(*countedChannel); ok && cc.keep && openErr == nil {
+// keptListener is the listener d left open when its Open accepted a
+// connection, for the session to keep (see countedChannel), nil if none.
+// Whatever failed after the accept (a TLS handshake on the data
+// connection, the transfer) leaves it to the session all the same. On the
+// transfer's goroutine, after Open.
+func keptListener(d dtp.Channel) *dtp.Passive {
+	if cc, ok := d.(*countedChannel); ok && cc.opened {
 		return cc.p
 	}
 	return nil

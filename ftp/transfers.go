@@ -87,7 +87,7 @@ func (s *session) runTransfer(kind, p, opening string, hold bool, d dtp.Channel,
 			logTransfer(n, err)
 		}
 		took := time.Since(start)
-		kept := keptListener(d, openErr)
+		kept := keptListener(d)
 		callOrDrop(loop, func() {
 			cancel()
 			if prevTimeout > 0 {
