@@ -35,11 +35,66 @@ func (s *session) localIP() net.IP {
 	return net.IPv4(127, 0, 0, 1)
 }
 
+// closeData closes the data channel prepared for the next transfer and
+// the passive listener kept from the last one, if any.
 func (s *session) closeData() {
 	if s.data != nil {
 		s.data.Close()
 		s.data = nil
 	}
+	if s.kept != nil {
+		s.kept.Close()
+		s.kept = nil
+	}
+}
+
+// keepPassive takes back, on the loop, the passive listener of a transfer
+// that has ended, for the session's next PASV/EPSV: one socket, bind,
+// listen and close per session instead of per transfer. It is closed
+// instead when the session has prepared another channel meanwhile, or
+// when more than half of the passive range is in use (kept listeners must
+// not starve other sessions of ports). A kept listener is closed like a
+// waiting one after the accept timeout without a PASV/EPSV (nobody holds
+// a port without using it), and by PORT/EPRT, REIN and the session's end.
+// While kept, nothing accepts on it: what connects waits in its small
+// queue (dtp.Passive.SetSmallBacklog) until the next PASV/EPSV drains it
+// or the listener closes. A kept listener does not count against
+// MaxPassivePerIP (a session holds at most one); it counts again from
+// the PASV/EPSV that reuses it until its connection is accepted.
+func (s *session) keepPassive(p *dtp.Passive) {
+	if s.lost || s.data != nil || s.kept != nil || !s.f.ports.Spare() {
+		p.Close()
+		return
+	}
+	s.kept = p
+	if d := s.f.cfg.Data.WithDefaults().AcceptTimeout; d > 0 {
+		s.armAcceptTimer(d)
+	}
+}
+
+// reclaimPassive returns the session's kept passive listener (or the one
+// of a PASV/EPSV no transfer has taken yet) if it listens on ip, with
+// whatever connected to it since closed (Drain), and nil otherwise.
+func (s *session) reclaimPassive(ip net.IP) *dtp.Passive {
+	p := s.kept
+	s.kept = nil
+	if cc, ok := s.data.(*countedChannel); ok && cc.keep && p == nil {
+		p, s.data = cc.p, nil
+		cc.release()
+	}
+	if p == nil {
+		return nil
+	}
+	if want := ip.To4(); (want == nil && !p.Addr().IP.Equal(ip)) || (want != nil && !p.Addr().IP.Equal(want)) {
+		p.Close()
+		return nil
+	}
+	if _, err := p.Drain(); err != nil {
+		s.warn("ftp passive drain", "err", err)
+		p.Close()
+		return nil
+	}
+	return p
 }
 
 // armAcceptTimer sees to it that the passive channel just set up is
@@ -57,7 +112,7 @@ func (s *session) armAcceptTimer(d time.Duration) {
 	var check func()
 	check = func() {
 		s.dataTimer = nil
-		if _, waiting := s.data.(*countedChannel); !waiting {
+		if _, waiting := s.data.(*countedChannel); !waiting && s.kept == nil {
 			return
 		}
 		if left := d - s.Transport.Loop().Now().Sub(s.passiveSince); left > 0 {
@@ -98,6 +153,7 @@ func (s *session) cmdPASV(string) {
 // would cost more than the work and make EPSV wait behind stalled
 // filesystem calls.
 func (s *session) listenPassive(ip net.IP, ok func(p *dtp.Passive)) {
+	p := s.reclaimPassive(ip)
 	s.closeData()
 	cfg := s.f.cfg.Data
 	if cfg.OnForeignPeer == nil {
@@ -107,18 +163,26 @@ func (s *session) listenPassive(ip net.IP, ok func(p *dtp.Passive)) {
 		}
 	}
 	if !s.f.takePassive(s.ip) {
+		if p != nil {
+			p.Close()
+		}
 		s.refused(RefusedMaxPassivePerIP)
 		s.reply(ftpwire.StatusCantOpenData, "Can't open data connection: too many passive connections open from your address.")
 		return
 	}
-	p, err := dtp.Listen(cfg, s.f.ports, ip)
-	if err != nil {
-		s.f.releasePassive(s.ip)
-		s.warn("ftp passive listen", "err", err)
-		s.reply(ftpwire.StatusCantOpenData, "Can't open data connection.")
-		return
+	if p == nil {
+		var err error
+		if p, err = dtp.Listen(cfg, s.f.ports, ip); err != nil {
+			s.f.releasePassive(s.ip)
+			s.warn("ftp passive listen", "err", err)
+			s.reply(ftpwire.StatusCantOpenData, "Can't open data connection.")
+			return
+		}
+		if err := p.SetSmallBacklog(); err != nil {
+			s.warn("ftp passive listen", "err", err)
+		}
 	}
-	s.data = &countedChannel{p: p, peer: s.peerIP, f: s.f, ip: s.ip}
+	s.data = &countedChannel{p: p, peer: s.peerIP, f: s.f, ip: s.ip, keep: true}
 	if d := cfg.AcceptTimeout; d > 0 {
 		s.armAcceptTimer(d)
 	}
@@ -127,20 +191,45 @@ func (s *session) listenPassive(ip net.IP, ok func(p *dtp.Passive)) {
 
 // countedChannel is the dtp.Channel of a passive listener (p.Channel's,
 // without a second allocation), counted against its client IP
-// (Factory.takePassive) until the listener closes: after Open (Accept
-// closes it, on the transfer's goroutine) or Close, whichever comes first.
+// (Factory.takePassive) until its connection is accepted or it is
+// closed, whichever comes first. With keep, a successful Open leaves the
+// listener open: the transfer hands it back to the session at its end
+// (keepPassive), or closes it if the session is gone.
 type countedChannel struct {
 	p        *dtp.Passive
 	peer     net.IP
 	f        *Factory
 	ip       string
+	keep     bool
+	opened   bool // Open accepted a connection (the transfer's goroutine)
 	released atomic.Bool
 }
 
 func (c *countedChannel) Open(ctx context.Context) (*net.TCPConn, error) {
-	conn, err := c.p.Accept(ctx, c.peer)
+	var conn *net.TCPConn
+	var err error
+	if c.keep {
+		if conn, err = c.p.AcceptKeep(ctx, c.peer); err != nil {
+			c.p.Close()
+		}
+		c.opened = err == nil
+	} else {
+		conn, err = c.p.Accept(ctx, c.peer)
+	}
 	c.release()
 	return conn, err
+}
+
+// keptListener is the listener d left open when its Open accepted a
+// connection, for the session to keep (see countedChannel), nil if none.
+// Whatever failed after the accept (a TLS handshake on the data
+// connection, the transfer) leaves it to the session all the same. On the
+// transfer's goroutine, after Open.
+func keptListener(d dtp.Channel) *dtp.Passive {
+	if cc, ok := d.(*countedChannel); ok && cc.opened {
+		return cc.p
+	}
+	return nil
 }
 
 func (c *countedChannel) Close() error {

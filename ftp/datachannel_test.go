@@ -1,8 +1,11 @@
 package ftp_test
 
 import (
+	"fmt"
+	"io"
 	"net"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -131,5 +134,112 @@ func BenchmarkPASV(b *testing.B) {
 		p.DataReceived(pasv)
 		p.DataReceived(port)
 		tr.Out.Reset()
+	}
+}
+
+// dialFrom connects to a from the local address ip; it reports an error
+// when the connection is refused or reset before connect returns.
+func dialFrom(t *testing.T, ip net.IP, a *net.TCPAddr) (net.Conn, error) {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}, Timeout: 5 * time.Second}
+	c, err := d.Dial("tcp", a.String())
+	if err == nil {
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		t.Cleanup(func() { c.Close() })
+	}
+	return c, err
+}
+
+// assertReset asserts that c (if connect succeeded) gets no data and is
+// reset or closed by the server.
+func assertReset(t *testing.T, c net.Conn, err error, what string) {
+	t.Helper()
+	if err != nil {
+		return // refused or reset before connect(2) returned
+	}
+	b, rerr := io.ReadAll(c)
+	assert.Empty(t, b, what+" gets no data")
+	assert.ErrorIs(t, rerr, syscall.ECONNRESET, what+" is reset, not left waiting")
+}
+
+// A session's passive listener is kept for its next transfer: the second
+// PASV and EPSV announce the same port, and nobody who connected to it in
+// between (a stranger, or the client's own stale connection) is taken
+// for the next transfer's connection; a stranger connecting during the
+// wait is refused as before. The session's end closes it.
+func TestPassiveListenerIsKeptAcrossTransfers(t *testing.T) {
+	h := newPI(t, nil)
+	h.login()
+	writeFile(t, h.root, "f", "data")
+	first := pasvPort(t, h.cmd("PASV"))
+	c, err := net.DialTimeout("tcp", first.String(), 5*time.Second)
+	require.NoError(t, err)
+	assert.Regexp(t, `^150`, h.cmd("RETR f"))
+	assert.Equal(t, "data", readAll(t, c))
+	assert.Equal(t, "226 Transfer Complete.", h.next())
+	assert.Zero(t, h.f.PassiveListeners("127.0.0.1"), "a kept listener waiting for no transfer is not counted")
+
+	// While kept, connections queue but are not served; the next PASV
+	// closes them.
+	stranger, serr := dialFrom(t, net.IPv4(127, 0, 0, 2), first)
+	require.NoError(t, serr, "the kept listener is still open")
+	stale, err := dialFrom(t, net.IPv4(127, 0, 0, 1), first)
+	require.NoError(t, err)
+	second := pasvPort(t, h.cmd("PASV"))
+	assert.Equal(t, first.Port, second.Port, "the same listener")
+	assert.Equal(t, 1, h.f.PassiveListeners("127.0.0.1"), "counted again while it waits")
+	assertReset(t, stranger, serr, "a stranger who connected between transfers")
+	assertReset(t, stale, nil, "a connection made before this PASV")
+
+	assert.Regexp(t, `^150`, h.cmd("RETR f"))
+	s2, s2err := dialFrom(t, net.IPv4(127, 0, 0, 2), second)
+	assertReset(t, s2, s2err, "a stranger during the wait")
+	good, err := dialFrom(t, net.IPv4(127, 0, 0, 1), second)
+	require.NoError(t, err)
+	assert.Equal(t, "data", readAll(t, good))
+	assert.Equal(t, "226 Transfer Complete.", h.next())
+
+	// EPSV reuses it too.
+	r := h.cmd("EPSV")
+	assert.Equal(t, fmt.Sprintf("229 Entering Extended Passive Mode (|||%d|).", first.Port), r)
+	good, err = dialFrom(t, net.IPv4(127, 0, 0, 1), second)
+	require.NoError(t, err)
+	assert.Regexp(t, `^150`, h.cmd("NLST"))
+	assert.Equal(t, "f\r\n", readAll(t, good))
+	assert.Equal(t, "226 Transfer Complete.", h.next())
+
+	h.p.ConnectionLost(nil)
+	h.tr.Lost = true
+	_, err = net.DialTimeout("tcp", first.String(), 5*time.Second)
+	assert.Error(t, err, "the session's end closed the kept listener")
+}
+
+// A kept listener is closed like a waiting one when no PASV/EPSV takes it
+// within the accept timeout, and at once by PORT and REIN.
+func TestKeptPassiveListenerCloses(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		close func(h *pi)
+	}{
+		{"accept timeout", func(h *pi) { h.tr.FakeLoop.Advance(dtp.DefaultAcceptTimeout) }},
+		{"PORT", func(h *pi) { assert.Regexp(t, `^200`, h.cmd("PORT 127,0,0,1,200,10")) }},
+		{"REIN", func(h *pi) { assert.Regexp(t, `^220`, h.cmd("REIN")) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newPI(t, nil)
+			h.login()
+			data := h.pasv()
+			a := data.RemoteAddr().(*net.TCPAddr)
+			assert.Regexp(t, `^150`, h.cmd("NLST"))
+			readAll(t, data)
+			assert.Equal(t, "226 Transfer Complete.", h.next())
+			h.tr.FakeLoop.Advance(dtp.DefaultAcceptTimeout - time.Second)
+			probe, err := net.DialTimeout("tcp", a.String(), 5*time.Second)
+			require.NoError(t, err, "kept until then")
+			probe.Close()
+			c.close(h)
+			_, err = net.DialTimeout("tcp", a.String(), 5*time.Second)
+			assert.Error(t, err, "closed")
+		})
 	}
 }

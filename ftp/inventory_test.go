@@ -246,14 +246,24 @@ func TestEPSVAllRefusesEveryOtherDataCommand(t *testing.T) {
 	assert.Regexp(t, `^229 Entering Extended Passive Mode \(\|\|\|\d+\|\)\.$`, h.cmd("EPSV 1"))
 }
 
-func TestASecondPASVClosesTheFirstListener(t *testing.T) {
+// A second PASV before any transfer keeps one listener, not two: the
+// same port, with the connection made after the first PASV closed rather
+// than taken for the transfer.
+func TestASecondPASVReusesTheFirstListener(t *testing.T) {
 	h := newPI(t, nil)
 	h.login()
 	first, err := ftpwire.ParsePASVReply(h.cmd("PASV"))
 	require.NoError(t, err)
-	h.pasv()
-	_, err = net.DialTimeout("tcp", first.String(), 5*time.Second)
-	assert.Error(t, err, "the first passive port is closed")
+	early, err := net.DialTimeout("tcp", first.String(), 5*time.Second)
+	require.NoError(t, err)
+	defer early.Close()
+	second := h.pasv()
+	assert.Equal(t, first.String(), second.RemoteAddr().String())
+	assert.Equal(t, 1, h.f.PassiveListeners("127.0.0.1"))
+	_ = early.SetDeadline(time.Now().Add(10 * time.Second))
+	b, err := io.ReadAll(early)
+	assert.Empty(t, b)
+	assert.ErrorIs(t, err, syscall.ECONNRESET, "the first PASV's connection is reset, not left waiting")
 }
 
 func TestSTATWithAPathIsRefusedDuringATransfer(t *testing.T) {

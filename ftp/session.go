@@ -71,7 +71,8 @@ type session struct {
 
 	data         dtp.Channel          // from PASV/EPSV/PORT/EPRT, for the next transfer
 	dataTimer    protocol.DelayedCall // closes a passive data channel no command took
-	passiveSince time.Time            // when the last passive channel was set up
+	passiveSince time.Time            // when the last passive channel was set up, or kept
+	kept         *dtp.Passive         // the last transfer's passive listener, kept for the next PASV/EPSV (keepPassive)
 	xfer         *transfer
 	queued       [][]byte // commands received during a transfer, run after it
 	// abortOwed: a queued ABOR stopped the transfer that has ended; it
@@ -116,6 +117,9 @@ type transfer struct {
 	// abortQueued: the ABOR that stopped it waits behind other commands
 	// and answers its 226 in its turn.
 	abortQueued bool
+	// opening is its 150's text while held back (holdOpening): the
+	// session's next reply sends it first, in the same write.
+	opening string
 }
 
 // ConnectionMade greets the client (or refuses it over the limits).
@@ -255,7 +259,14 @@ func (s *session) PausedBufferExceeded() {
 
 // reply sends one reply (multi-line if text has newlines).
 func (s *session) reply(code int, text string) {
-	s.out = ftpwire.AppendReply(s.out[:0], code, text)
+	s.out = s.out[:0]
+	if x := s.xfer; x != nil && x.opening != "" {
+		// A held 150 (holdOpening) keeps its place before any other reply.
+		s.out = ftpwire.AppendReply(s.out, ftpwire.StatusFileStatusOK, x.opening)
+		s.replied(ftpwire.StatusFileStatusOK, x.opening)
+		x.opening = ""
+	}
+	s.out = ftpwire.AppendReply(s.out, code, text)
 	_ = s.Transport.Write(s.out)
 	if cap(s.out) > 4096 {
 		s.out = nil // do not keep a big buffer on an idle session

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path"
 	"runtime/debug"
 	"strconv"
@@ -33,7 +34,11 @@ import (
 // the final reply could be sent.
 //
 // opening is the 150's text; "" is the usual one.
-func (s *session) runTransfer(kind, p, opening string, d dtp.Channel, work func(ctx context.Context, c dataConn) (int64, error), cleanup func(err error) error) {
+//
+// With hold, the 150 is held back until the next reply of the session
+// (holdOpening): that of a transfer done at once goes out with its final
+// reply in one write.
+func (s *session) runTransfer(kind, p, opening string, hold bool, d dtp.Channel, work func(ctx context.Context, c dataConn) (int64, error), cleanup func(err error) error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	x := &transfer{cancel: cancel}
 	s.xfer = x
@@ -41,7 +46,11 @@ func (s *session) runTransfer(kind, p, opening string, d dtp.Channel, work func(
 	if opening == "" {
 		opening = "File status okay; about to open data connection."
 	}
-	s.reply(ftpwire.StatusFileStatusOK, opening)
+	if hold {
+		x.opening = opening
+	} else {
+		s.reply(ftpwire.StatusFileStatusOK, opening)
+	}
 	start := time.Now()
 	loop := s.Transport.Loop()
 	upload := kind == "STOR" || kind == "APPE" || kind == "STOU"
@@ -78,16 +87,38 @@ func (s *session) runTransfer(kind, p, opening string, d dtp.Channel, work func(
 			logTransfer(n, err)
 		}
 		took := time.Since(start)
-		loop.CallFromThread(func() {
+		kept := keptListener(d)
+		callOrDrop(loop, func() {
 			cancel()
-			s.xfer = nil
 			if prevTimeout > 0 {
 				s.SetTimeout(prevTimeout)
 			}
-			s.finishTransfer(x, kind, p, lpath, n, took, openErr, err)
+			if kept != nil {
+				s.keepPassive(kept)
+			}
+			s.finishTransfer(x, kind, p, lpath, n, took, openErr, err) // a held 150 goes with its first reply
+			s.xfer = nil
 			s.resume()
+		}, func() {
+			if kept != nil {
+				kept.Close() // the session is gone
+			}
 		})
 	}()
+}
+
+// callOrDrop runs fn on loop, or dropped (on the calling goroutine or the
+// loop) when fn cannot run there any more because the connection is gone.
+func callOrDrop(loop protocol.Loop, fn, dropped func()) {
+	if dn, ok := loop.(protocol.DropNotifier); ok {
+		if !dn.CallFromThreadOrDrop(fn, dropped) {
+			dropped()
+		}
+		return
+	}
+	if !loop.CallFromThread(fn) {
+		dropped()
+	}
 }
 
 // How long an upload's end waits before its control connection is
@@ -243,10 +274,50 @@ func (s *session) cmdRETR(arg string) {
 			s.replyErr(err, arg)
 			return
 		}
-		s.runTransfer("RETR", p, "", d, func(ctx context.Context, conn dataConn) (int64, error) {
-			return conn.send(ctx, paceDown(ctx, f, down), ascii, s.f.cfg.Data.IdleTimeout)
+		var src io.Reader = f
+		hold := false
+		if !ascii && down == nil {
+			src, hold = s.holdOpening(d, f, offset)
+		}
+		s.runTransfer("RETR", p, "", hold, d, func(ctx context.Context, conn dataConn) (int64, error) {
+			return conn.send(ctx, paceDown(ctx, src, down), ascii, s.f.cfg.Data.IdleTimeout)
 		}, func(error) error { return f.Close() })
 	}, func(f io.ReadCloser) { f.Close(); d.Close() })
+}
+
+// heldMax is the largest download whose 150 may wait for its 226
+// (holdOpening): what a new connection's send buffer takes whatever the
+// client does (tcp_wmem's default 16 KiB), so the send never waits for a
+// client that reads nothing before the 150.
+const heldMax = 16 << 10
+
+// holdOpening decides whether a binary, unpaced RETR from f holds its 150
+// back so that it goes out with the 226 in one write (one system call
+// and one wakeup of the client fewer per small download). It does when
+// the data connection is passive, in clear, and already waiting in the
+// listener's queue (dtp.Passive.Ready), and the rest of the file is at
+// most heldMax bytes: the transfer then neither waits for the client nor
+// blocks on the socket, so a client that reads its data only after the
+// 150 loses nothing (vsftpd also sends its 150 only once the data
+// connection is up). The source is then the file limited to the size it
+// has now (one sendfile, no second one to find the end; a file growing
+// meanwhile is sent as it was at the RETR). Otherwise the 150 goes out at
+// once, as before, and src is f.
+func (s *session) holdOpening(d dtp.Channel, f io.ReadCloser, offset int64) (src io.Reader, hold bool) {
+	file, isFile := f.(*os.File)
+	cc, passive := d.(*countedChannel)
+	if !isFile || !passive || s.dataTLS() != nil {
+		return f, false
+	}
+	fi, err := file.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return f, false
+	}
+	left := fi.Size() - offset // OpenForReading's reader starts at offset
+	if left < 0 || left > heldMax || !cc.p.Ready() {
+		return f, false
+	}
+	return &io.LimitedReader{R: file, N: left}, true
 }
 
 func (s *session) cmdSTOR(arg string) { s.store(arg, false) }
@@ -277,7 +348,7 @@ func (s *session) store(arg string, appendMode bool) {
 // aborted.
 func (s *session) receive(kind, p, opening string, d dtp.Channel, w shell.WriteFile, ascii bool) {
 	up := s.up
-	s.runTransfer(kind, p, opening, d, func(ctx context.Context, conn dataConn) (int64, error) {
+	s.runTransfer(kind, p, opening, false, d, func(ctx context.Context, conn dataConn) (int64, error) {
 		return conn.receive(ctx, paceUp(ctx, w, up), ascii, s.f.cfg.Data.IdleTimeout)
 	}, func(err error) error {
 		if err != nil {

@@ -60,6 +60,16 @@ func (p *Ports) InUse() int {
 	return len(p.inUse)
 }
 
+// Spare reports whether at most half of the range is handed out (always
+// true for ephemeral ports): a listener may then be kept open across a
+// session's transfers without starving other sessions of ports.
+func (p *Ports) Spare() bool {
+	if p.ephemeral() {
+		return true
+	}
+	return p.InUse()*2 <= p.hi-p.lo+1
+}
+
 func (p *Ports) ephemeral() bool { return p == nil || (p.lo == 0 && p.hi == 0) }
 
 // reserve returns the next port not handed out, or false after one full
@@ -181,6 +191,15 @@ var pastDeadline = time.Unix(1, 0)
 // afterwards in every case: one connection per Passive.
 func (p *Passive) Accept(ctx context.Context, peerIP net.IP) (*net.TCPConn, error) {
 	defer p.Close()
+	return p.AcceptKeep(ctx, peerIP)
+}
+
+// AcceptKeep is Accept that leaves the listener open, for the next
+// transfer of the same session (one socket, bind and listen per session
+// instead of per transfer). The caller closes it; before it waits for
+// another connection it calls Drain, so that nothing that connected in
+// between is taken for that transfer's connection.
+func (p *Passive) AcceptKeep(ctx context.Context, peerIP net.IP) (*net.TCPConn, error) {
 	if p.cfg.AcceptTimeout > 0 {
 		_ = p.ln.SetDeadline(time.Now().Add(p.cfg.AcceptTimeout))
 	}
@@ -206,6 +225,9 @@ func (p *Passive) Accept(ctx context.Context, peerIP net.IP) (*net.TCPConn, erro
 		}
 		remote := c.RemoteAddr().(*net.TCPAddr)
 		if p.cfg.AllowForeignPeers || remote.IP.Equal(peerIP) {
+			if p.cfg.AcceptTimeout > 0 {
+				_ = p.ln.SetDeadline(time.Time{}) // a kept listener waits for no one meanwhile
+			}
 			return c, nil
 		}
 		_ = c.SetLinger(0) // RST: nothing for a third party
@@ -224,6 +246,71 @@ func (e *acceptTimeout) Error() string   { return ErrAcceptTimeout.Error() + ": 
 func (e *acceptTimeout) Unwrap() []error { return []error{ErrAcceptTimeout, e.err} }
 func (e *acceptTimeout) Timeout() bool   { return true }
 func (e *acceptTimeout) Temporary() bool { return false }
+
+// keptBacklog bounds the connections a kept listener queues while no
+// transfer waits on it (SetSmallBacklog): whoever connects then is closed
+// by the next Drain or when the listener closes, and cannot pile up.
+const keptBacklog = 8
+
+// SetSmallBacklog shrinks the listener's accept queue to keptBacklog
+// connections (listen(2) again on a listening socket only changes its
+// backlog): for a listener kept open across transfers.
+func (p *Passive) SetSmallBacklog() error {
+	rc, err := p.ln.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("dtp: backlog: %w", err)
+	}
+	var lerr error
+	if err := rc.Control(func(fd uintptr) { lerr = syscall.Listen(int(fd), keptBacklog) }); err != nil {
+		return fmt.Errorf("dtp: backlog: %w", err)
+	}
+	if lerr != nil {
+		return fmt.Errorf("dtp: backlog: %w", lerr)
+	}
+	return nil
+}
+
+// Drain closes, with a reset, every connection waiting in the listener's
+// queue, without blocking, and reports how many there were: before a kept
+// listener is announced for the next transfer (PASV/EPSV), whatever
+// connected since the last one (a stranger, a client's stale connection)
+// must not be taken for the new transfer's. Call it on the goroutine that
+// owns the listener, never during an Accept.
+func (p *Passive) Drain() (int, error) {
+	rc, err := p.ln.SyscallConn()
+	if err != nil {
+		return 0, fmt.Errorf("dtp: drain: %w", err)
+	}
+	n := 0
+	var aerr error
+	// Control, not Read (which a listener's RawConn refuses): the socket
+	// is non-blocking, so accept4 returns EAGAIN at once when the queue
+	// is empty.
+	err = rc.Control(func(fd uintptr) {
+		for {
+			nfd, _, err := syscall.Accept4(int(fd), syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
+			if err == syscall.ECONNABORTED || err == syscall.EINTR {
+				continue // that one is gone; others may wait
+			}
+			if err != nil {
+				if err != syscall.EAGAIN {
+					aerr = err
+				}
+				return
+			}
+			_ = syscall.SetsockoptLinger(nfd, syscall.SOL_SOCKET, syscall.SO_LINGER, &syscall.Linger{Onoff: 1})
+			_ = syscall.Close(nfd)
+			n++
+		}
+	})
+	if err == nil {
+		err = aerr
+	}
+	if err != nil {
+		return n, fmt.Errorf("dtp: drain: %w", err)
+	}
+	return n, nil
+}
 
 // Close stops listening and releases the port; safe to call twice and
 // concurrently with Accept (which then returns an error).

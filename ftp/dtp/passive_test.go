@@ -317,3 +317,64 @@ func TestPassiveDataConnectionHasNoKeepAlive(t *testing.T) {
 	require.NoError(t, kerr)
 	assert.Zero(t, ka, "SO_KEEPALIVE off on the accepted data connection")
 }
+
+// A listener kept across transfers (AcceptKeep) stays open after its
+// connection; Ready tells whether a connection waits without taking it;
+// Drain resets every waiting connection, the client's stale one as much
+// as a stranger's, and leaves the listener to accept the next one.
+func TestKeptListenerDrainAndReady(t *testing.T) {
+	p, err := dtp.Listen(dtp.Config{AcceptTimeout: safety}, nil, loopback)
+	require.NoError(t, err)
+	defer p.Close()
+	require.NoError(t, p.SetSmallBacklog())
+	addr := p.Addr().String()
+	assert.False(t, p.Ready(), "nobody connected yet")
+
+	c1, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer c1.Close()
+	require.Eventually(t, p.Ready, safety, time.Millisecond, "a connection waits")
+	s1, err := p.AcceptKeep(context.Background(), loopback)
+	require.NoError(t, err)
+	s1.Close()
+	assert.False(t, p.Ready())
+
+	// Two connections made while no transfer waits: both reset by Drain.
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: stranger}}
+	var waiting []net.Conn
+	for _, dial := range []func() (net.Conn, error){
+		func() (net.Conn, error) { return d.Dial("tcp", addr) },
+		func() (net.Conn, error) { return net.Dial("tcp", addr) },
+	} {
+		c, err := dial()
+		require.NoError(t, err, "the kept listener takes connections into its queue")
+		defer c.Close()
+		waiting = append(waiting, c)
+	}
+	require.Eventually(t, p.Ready, safety, time.Millisecond)
+	n := 0
+	require.Eventually(t, func() bool {
+		m, err := p.Drain()
+		require.NoError(t, err)
+		n += m
+		return n == 2
+	}, safety, time.Millisecond, "both drained")
+	for _, c := range waiting {
+		require.NoError(t, c.SetDeadline(time.Now().Add(safety)))
+		b, err := io.ReadAll(c)
+		assert.Empty(t, b)
+		assert.ErrorIs(t, err, syscall.ECONNRESET)
+	}
+	m, err := p.Drain()
+	require.NoError(t, err)
+	assert.Zero(t, m, "nothing left; Drain does not block")
+
+	// The next connection is accepted as usual.
+	c3, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer c3.Close()
+	s3, err := p.AcceptKeep(context.Background(), loopback)
+	require.NoError(t, err)
+	assert.Equal(t, c3.LocalAddr().String(), s3.RemoteAddr().String())
+	s3.Close()
+}

@@ -2,7 +2,10 @@ package e2e_test
 
 import (
 	"bufio"
+	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -45,4 +48,81 @@ func TestPassivePortsCannotBeHoardedFromOneAddress(t *testing.T) {
 	r.expect("220")
 	r.login()
 	assert.Regexp(t, `^229`, r.cmd("EPSV"))
+}
+
+// The ftpd program keeps a session's passive listener across its
+// transfers (the same EPSV port every time) and closes it with the
+// session: its descriptors return to what they were before the session.
+func TestKeptPassiveListenerEndsWithTheSession(t *testing.T) {
+	p := startFTPDProcess(t)
+	require.NoError(t, os.WriteFile(filepath.Join(p.server.root, "f"), []byte("data"), 0o644))
+	before := p.fds(t)
+	r := rawDial(t, &p.server)
+	r.login()
+	base := p.fds(t)
+	var port string
+	for i := 0; i < 3; i++ {
+		reply := r.cmd("EPSV")
+		require.Regexp(t, `^229 .*\(\|\|\|\d+\|\)`, reply)
+		got := reply[strings.Index(reply, "|||")+3 : strings.LastIndex(reply, "|")]
+		if i == 0 {
+			port = got
+		}
+		assert.Equal(t, port, got, "transfer %d: the same listener", i+1)
+		data, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", got), 5*time.Second)
+		require.NoError(t, err)
+		_ = data.SetDeadline(time.Now().Add(10 * time.Second))
+		assert.Regexp(t, `^150`, r.cmd("RETR f"))
+		b, err := io.ReadAll(data)
+		require.NoError(t, err)
+		assert.Equal(t, "data", string(b))
+		data.Close()
+		r.expect("226")
+	}
+	assert.Equal(t, base+1, p.fds(t), "the kept listener, and nothing else, outlives the transfers")
+	r.cmd("QUIT")
+	r.c.Close()
+	// The login opened the home, which the process keeps for the next
+	// session (before+1); the control connection and the listener go.
+	require.Eventually(t, func() bool { return p.fds(t) == base-1 }, 10*time.Second, 20*time.Millisecond,
+		"the control connection and the kept listener closed (before the session %d, during %d, now %d)", before, base, p.fds(t))
+	_, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", port), 5*time.Second)
+	assert.Error(t, err, "nothing listens on the port")
+}
+
+// A small download whose data connection is already up when RETR comes
+// gets its 150 and its 226 in one write: one read of the control
+// connection returns both. A client that connects only after the 150
+// still gets it first, at once.
+func TestSmallDownloadSends150And226InOneWrite(t *testing.T) {
+	p := startFTPDProcess(t)
+	require.NoError(t, os.WriteFile(filepath.Join(p.server.root, "f"), []byte("data"), 0o644))
+	r := rawDial(t, &p.server)
+	r.login()
+
+	data, err := net.DialTimeout("tcp", pasvAddr(t, r.cmd("PASV")), 5*time.Second)
+	require.NoError(t, err)
+	_ = data.SetDeadline(time.Now().Add(10 * time.Second))
+	_, err = r.c.Write([]byte("RETR f\r\n"))
+	require.NoError(t, err)
+	require.Zero(t, r.rd.Buffered())
+	buf := make([]byte, 4096)
+	n, err := r.c.Read(buf)
+	require.NoError(t, err)
+	assert.Regexp(t, `^150 [^\r\n]*\r\n226 Transfer Complete\.\r\n$`, string(buf[:n]), "both replies in the first read")
+	b, err := io.ReadAll(data)
+	require.NoError(t, err)
+	assert.Equal(t, "data", string(b))
+	data.Close()
+
+	// Connecting after the 150: nothing waits for the client.
+	addr := pasvAddr(t, r.cmd("PASV"))
+	assert.Regexp(t, `^150`, r.cmd("RETR f"))
+	data, err = net.DialTimeout("tcp", addr, 5*time.Second)
+	require.NoError(t, err)
+	_ = data.SetDeadline(time.Now().Add(10 * time.Second))
+	b, err = io.ReadAll(data)
+	require.NoError(t, err)
+	assert.Equal(t, "data", string(b))
+	r.expect("226")
 }
