@@ -288,7 +288,7 @@ func (p *Passive) Drain() (int, error) {
 	// is empty.
 	err = rc.Control(func(fd uintptr) {
 		for {
-			nfd, _, err := syscall.Accept4(int(fd), syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
+			nfd, err := acceptQueued(int(fd))
 			if err == syscall.ECONNABORTED || err == syscall.EINTR {
 				continue // that one is gone; others may wait
 			}
