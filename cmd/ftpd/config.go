@@ -120,6 +120,9 @@ func printSettings(fs *flag.FlagSet, w io.Writer) {
 			return
 		}
 		v := f.Value.String()
+		if f.Name == "users" {
+			v = redactDSN(v) // a database's password is never printed
+		}
 		if l, ok := f.Value.(repeatable); ok {
 			parts := []string{}
 			for _, p := range l.values() {

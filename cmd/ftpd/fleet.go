@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/url"
+	"regexp"
 	"strings"
 
 	"github.com/gnetftp/gnetftp/ftp/ban"
@@ -15,6 +17,22 @@ import (
 func isDatabase(users string) bool {
 	return strings.HasPrefix(users, "postgres://") || strings.HasPrefix(users, "postgresql://") ||
 		(strings.Contains(users, "=") && strings.Contains(users, "dbname"))
+}
+
+// dsnPassword finds the password of a key=value DSN, or of a URL's query.
+var dsnPassword = regexp.MustCompile(`(password=)('(?:[^'\\]|\\.)*'|[^\s&]*)`)
+
+// redactDSN is --users as check-config prints it: a database's password
+// (in the URL's user part, its query, or a key=value DSN) replaced by
+// xxxxx; a file name is returned as it is.
+func redactDSN(users string) string {
+	if !isDatabase(users) {
+		return users
+	}
+	if u, err := url.Parse(users); err == nil && u.Scheme != "" {
+		users = u.Redacted()
+	}
+	return dsnPassword.ReplaceAllString(users, "${1}xxxxx")
 }
 
 // fleet is what a node shares with the others through PostgreSQL.

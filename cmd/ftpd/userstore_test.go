@@ -35,3 +35,18 @@ func TestUserCommandsOnPostgreSQL(t *testing.T) {
 	require.Equal(t, 0, do("", "list", "--users", dsn))
 	assert.NotContains(t, out.String(), "alice")
 }
+
+// TestRedactDSN: check-config prints --users without a database's
+// password, in every form pgx takes one.
+func TestRedactDSN(t *testing.T) {
+	for in, want := range map[string]string{
+		"/etc/ftpd/users": "/etc/ftpd/users",
+		"postgres://ftpd:pw@db/ftpd?sslmode=require":            "postgres://ftpd:xxxxx@db/ftpd?sslmode=require",
+		"postgresql://ftpd@db/ftpd?password=pw&sslmode=require": "postgresql://ftpd@db/ftpd?password=xxxxx&sslmode=require",
+		"postgres://ftpd@db/ftpd":                               "postgres://ftpd@db/ftpd",
+		"host=db dbname=ftpd password=pw user=ftpd":             "host=db dbname=ftpd password=xxxxx user=ftpd",
+		"host=db dbname=ftpd password='p w\\'x' user=ftpd":      "host=db dbname=ftpd password=xxxxx user=ftpd",
+	} {
+		assert.Equal(t, want, redactDSN(in), in)
+	}
+}
