@@ -10,6 +10,8 @@
 //	ftpbench latency --addr HOST:PORT --file big.bin -m 50 -k 8 --duration 10s
 //	ftpbench guess   --addr HOST:PORT --user alice --pass secret -c 200 --duration 10s
 //	ftpbench loopback --file /path/to/local/big.bin
+//	ftpbench s3-retr --storage 's3://BUCKET/PREFIX?endpoint=…' --home HOME --file big.bin
+//	ftpbench s3-stor --storage 's3://BUCKET/PREFIX?endpoint=…' --home HOME --size 1GiB [--file KEY]
 //	ftpbench report  --dir bench/results --markdown results.md --svg ratios.svg
 //	ftpbench tls-reference-server --addr HOST:PORT --tls-cert FILE --tls-key FILE
 //
@@ -19,6 +21,11 @@
 // ones); each connection's data connections resume its own session.
 // tls-reference-server runs bench/tlsref, a goroutine-per-connection
 // crypto/tls FTP server, the yardstick for the idle TLS session's memory.
+//
+// s3-retr and s3-stor are the reference of ftpd's --storage s3: the same
+// downloads and uploads as retr and stor, made straight through
+// ftp/shell/s3 (the S3 client and part pipeline ftpd uses) with no FTP in
+// between; credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
 //
 // report divides by the reference servers it finds beside the others:
 // directories named floor* (bench/floor, the system-call floor, run by
@@ -78,11 +85,13 @@ type opts struct {
 	pause    time.Duration
 	tls      bool
 	ref      refOpts
+	storage  string
+	home     string
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(stdout, "usage: ftpbench idle|logins|retr|stor|small|list|latency|guess|loopback|report|tls-reference-server [flags]; ftpbench SCENARIO --help for flags")
+		fmt.Fprintln(stdout, "usage: ftpbench idle|logins|retr|stor|small|list|latency|guess|loopback|s3-retr|s3-stor|report|tls-reference-server [flags]; ftpbench SCENARIO --help for flags")
 		return nil
 	}
 	scenario := args[0]
@@ -104,7 +113,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.IntVar(&o.k, "k", 8, "latency: bulk transfers running meanwhile")
 	fs.IntVar(&o.count, "count", 0, "stop after this many operations (0: only the duration bounds it)")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "stop after this long")
-	fs.StringVar(&o.file, "file", "", "retr/small/latency: remote file; loopback: local file")
+	fs.StringVar(&o.file, "file", "", "retr/small/latency: remote file; loopback: local file; s3-retr: the object; s3-stor: its name (default a new one per upload)")
 	fs.StringVar(&o.dir, "dir", "", "list: remote directory")
 	fs.StringVar(&o.size, "size", "1GiB", "stor: bytes per upload (suffixes KiB MiB GiB)")
 	fs.StringVar(&o.json, "json", "", "also write the result as JSON to this file")
@@ -113,6 +122,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.IntVar(&o.sources, "guess-sources", 1, "guess: client addresses the guessers share (127.0.0.2 on); the logged-in user connects from 127.0.0.1")
 	fs.DurationVar(&o.pause, "guess-pause", 100*time.Millisecond, "guess: how long a guesser waits after a 421 before it connects again")
 	fs.StringVar(&o.cpuProf, "cpuprofile", "", "write ftpbench's own CPU profile (go tool pprof) to this file")
+	fs.StringVar(&o.storage, "storage", "", "s3-retr/s3-stor: the store, as ftpd's --storage s3://BUCKET/PREFIX?endpoint=…")
+	fs.StringVar(&o.home, "home", "", "s3-retr/s3-stor: the FTP user's home under the prefix (where --file is, where uploads go)")
 	fs.BoolVar(&o.tls, "tls", false, "explicit FTPS: AUTH TLS, PBSZ 0, PROT P; TLS 1.3, ECDHE P-256; certificate not verified")
 	if scenario == "tls-reference-server" {
 		o.ref.flags(fs)
@@ -164,6 +175,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		fmt.Fprintf(stdout, "| loopback sendfile, one stream | %.0f MB/s |\n", mbps)
 		return writeJSON(o.json, map[string]float64{"MBps": mbps})
+	}
+	if scenario == "s3-retr" || scenario == "s3-stor" {
+		return s3Direct(ctx, o, scenario, progress, stdout)
 	}
 	ru := ftpbench.NewRunner(o.cfg)
 	defer ru.Close()

@@ -30,7 +30,11 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	leaktest.VerifyTestMain(m)
+	leaktest.Main(func() int {
+		code := m.Run()
+		weed.Stop()
+		return code
+	})
 }
 
 func startServer(t *testing.T) string {

@@ -218,6 +218,9 @@ func report(args []string, stdout, stderr io.Writer) error {
 	b.WriteString("\n")
 	var bars []bar
 	for _, m := range metrics {
+		if !ran(*dir, servers, m.scenario) {
+			continue // no server ran it (bench/fleet runs a few scenarios); a run that failed shows as "failed"
+		}
 		fmt.Fprintf(&b, "| %s (%s) |", m.title, m.unit)
 		best, bestName := 0.0, ""
 		for _, s := range servers {
@@ -274,6 +277,16 @@ func report(args []string, stdout, stderr io.Writer) error {
 		return os.WriteFile(*svg, []byte(chart(bars, *self)), 0o644)
 	}
 	return nil
+}
+
+// ran: some server has a run of scenario in dir, failed or not.
+func ran(dir string, servers []string, scenario string) bool {
+	for _, s := range servers {
+		if files, _ := filepath.Glob(filepath.Join(dir, s, scenario+"-*.json")); len(files) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func isFloor(server string) bool { return strings.HasPrefix(server, "floor") }

@@ -33,6 +33,7 @@ func TestReportMediansRatiosAndChart(t *testing.T) {
 	writeRun(t, dir, "peer", "idle-1.json", []idleRow{{N: 10, LoggedIn: 10, PSSPerSession: 4000}})
 	writeRun(t, dir, "gnetftp", "list-1.json", ftpbench.RateResult{Ops: 1, Latency: ftpbench.Latencies{P50: 20 * time.Millisecond, First: 30 * time.Millisecond}})
 	writeRun(t, dir, "peer", "list-1.json", ftpbench.RateResult{Ops: 1, Latency: ftpbench.Latencies{P50: 10 * time.Millisecond, First: 60 * time.Millisecond}})
+	writeRun(t, dir, "peer", "retr-1.json", ftpbench.RateResult{Ops: 0, Errors: 1}) // ran and failed: shown
 	var out, errOut bytes.Buffer
 	svg := filepath.Join(dir, "r.svg")
 	require.NoError(t, report([]string{"--dir", dir, "--svg", svg}, &out, &errOut))
@@ -43,6 +44,7 @@ func TestReportMediansRatiosAndChart(t *testing.T) {
 	assert.Contains(t, md, "**0.50x** vs peer", "LIST time: lower is better")
 	assert.Contains(t, md, "| LIST of 10,000 entries, first of the run (ms) | 30.0 (30.0-30.0, n=1) | 60.0 (60.0-60.0, n=1) | **2.00x** vs peer |")
 	assert.Contains(t, md, "| RETR 1 GiB (MB/s) | failed | failed | - |")
+	assert.NotContains(t, md, "4 KiB EPSV+RETR", "a scenario no server ran has no row")
 	b, err := os.ReadFile(svg)
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(string(b), "<svg"))

@@ -364,3 +364,29 @@ func TestContribExampleConfigIsValid(t *testing.T) {
 	require.NoError(t, os.WriteFile(keyFile, []byte("not a key"), 0o600))
 	assert.Error(t, checkConfig(args, &bytes.Buffer{}, &bytes.Buffer{}), "a key that does not load")
 }
+
+// The fleet node's example in contrib/ is valid: check-config accepts it
+// with its database replaced by a real one (it connects and creates the
+// schema) and its files by real ones, and prints the shared settings; an
+// unreachable database is an error.
+func TestContribFleetConfigIsValid(t *testing.T) {
+	dir := t.TempDir()
+	pair := testcert.MustNew()
+	certFile, keyFile, err := pair.WriteFiles(dir)
+	require.NoError(t, err)
+	// The test cluster trusts every login: the password is ignored there,
+	// and must not be printed here.
+	dsn := strings.Replace(pgtest.DSN(t), "postgres://postgres@", "postgres://postgres:s3cret@", 1)
+	example := filepath.Join("..", "..", "contrib", "ftpd-fleet.toml")
+	args := []string{"--config", example, "--users", dsn, "--tls-cert", certFile, "--tls-key", keyFile, "--public-host", "192.0.2.1"}
+	var out bytes.Buffer
+	require.NoError(t, checkConfig(args, &out, &bytes.Buffer{}))
+	assert.Contains(t, out.String(), `storage = "s3://ftp-bucket/site1?endpoint=https://s3.example.com&region=us-east-1"`)
+	assert.Contains(t, out.String(), `fleet-lease = "15s"`)
+	assert.Contains(t, out.String(), `passive-ports = "50000-50999"`)
+	assert.NotContains(t, out.String(), "s3cret", "the database's password is never printed")
+	assert.Contains(t, out.String(), `users = "postgres://postgres:xxxxx@127.0.0.1:`)
+
+	args[4] = "postgres://nobody@127.0.0.1:9/none?sslmode=disable&connect_timeout=2"
+	assert.Error(t, checkConfig(args, &bytes.Buffer{}, &bytes.Buffer{}), "a database that does not answer")
+}
