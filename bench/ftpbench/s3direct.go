@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path"
 	"sync/atomic"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 // under a new name (or under file, when it is given), and commits it. c streams run at once, as -c does for
 // the FTP scenarios; the run ends after count operations or dur.
 func S3Direct(ctx context.Context, sh *s3shell.Shell, name string, c, count int, dur time.Duration, file string, size int64, progress Progress) RateResult {
+	file = path.Join("/", file) // a shell takes virtual paths, from the home
 	var seq atomic.Int64
 	seq.Store(time.Now().UnixNano())
 	return loop(ctx, c, count, dur, progress, "s3-"+name, func() (func() (int64, error), func(), error) {
@@ -44,8 +46,8 @@ func S3Direct(ctx context.Context, sh *s3shell.Shell, name string, c, count int,
 		case "stor":
 			return func() (int64, error) {
 				key := file
-				if key == "" {
-					key = fmt.Sprintf("ftpbench-direct-%d.bin", seq.Add(1))
+				if key == "/" {
+					key = fmt.Sprintf("/ftpbench-direct-%d.bin", seq.Add(1))
 				}
 				w, err := sh.OpenForWriting(key, 0, false)
 				if err != nil {

@@ -138,7 +138,7 @@ func (r *RateResult) finish(start time.Time, rec *recorder) {
 // passed, whichever first; work returns bytes moved.
 func loop(ctx context.Context, c, count int, dur time.Duration, progress Progress, name string, setup func() (func() (int64, error), func(), error)) RateResult {
 	var res RateResult
-	var ops, errs, bytes atomic.Int64
+	var ops, errs, bytes, started atomic.Int64
 	var firstErr atomic.Value
 	rec := &recorder{}
 	stop := time.Now().Add(dur)
@@ -159,7 +159,9 @@ func loop(ctx context.Context, c, count int, dur time.Duration, progress Progres
 				return
 			}
 			defer cleanup()
-			for ctx.Err() == nil && time.Now().Before(stop) && (count <= 0 || ops.Load() < int64(count)) {
+			// Each operation takes its ticket before it starts, so that c
+			// streams do not overshoot count by up to c-1.
+			for ctx.Err() == nil && time.Now().Before(stop) && (count <= 0 || started.Add(1) <= int64(count)) {
 				t0 := time.Now()
 				n, err := work()
 				if err != nil {

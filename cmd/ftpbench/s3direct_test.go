@@ -73,7 +73,7 @@ func TestS3DirectFromTheCommandLine(t *testing.T) {
 	out.Reset()
 	require.NoError(t, run(ctx, []string{"s3-retr", "--storage", storage, "--home", "h", "--file", "nope.bin", "--quiet"}, nil, &out, &errOut))
 	assert.Contains(t, out.String(), "| 0 ops | 1 errors |")
-	assert.Contains(t, out.String(), "first error: s3 GET nope.bin")
+	assert.Contains(t, out.String(), "first error: s3 GET /nope.bin")
 
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "wrong")
 	err = run(ctx, []string{"s3-stor", "--storage", storage, "--home", "h", "--size", "1MiB", "--quiet"}, nil, &out, &errOut)
