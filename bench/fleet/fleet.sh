@@ -94,7 +94,7 @@ python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); sys.exit(r["Ops"] !
 
 port=$(( $(awk '{print $2}' /proc/sys/net/ipv4/ip_local_port_range) + 100 ))
 # node KIND: starts an ftpd node ("file": users file, local root;
-# "fleet": PostgreSQL users, S3 files) and prints its pid.
+# "fleet": PostgreSQL users, S3 files) on the next port; its pid in $p.
 node() {
 	port=$((port + 1))
 	local a=(--listen "127.0.0.1:$port" --idle-timeout 0 --max-connections 0 --max-connections-per-ip 0 --log-level error)
@@ -104,10 +104,10 @@ node() {
 		a+=(--users "$dsn" --storage "$storage")
 	fi
 	"$work/ftpd" "${a[@]}" >"$work/ftpd-$1-$port.log" 2>&1 &
-	local p=$!
+	p=$!
 	pids+=("$p")
 	for _ in $(seq 1 100); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$p"; return; fi
+		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return; fi
 		sleep 0.1
 	done
 	echo "fleet.sh: ftpd ($1) did not start:" >&2
@@ -122,18 +122,18 @@ for run in $(seq 1 "$runs"); do
 	echo "fleet: round $run of $runs" >&2
 	# Idle memory, each on a fresh process.
 	for kind in file fleet; do
-		p=$(node $kind)
+		node $kind
 		"$fb" idle --addr "127.0.0.1:$port" "${common[@]}" --n "$idle_n" --pid "$p" --json "$out/ftpd-$kind/idle-$run.json" >/dev/null || true
 		stop "$p"
 	done
 	# Logins: the file node, then the fleet node.
 	for kind in file fleet; do
-		p=$(node $kind)
+		node $kind
 		"$fb" logins --addr "127.0.0.1:$port" "${common[@]}" -c 50 --duration 5s --pid "$p" --json "$out/ftpd-$kind/logins-$run.json" >/dev/null || true
 		stop "$p"
 	done
 	# 1 GiB down and up: through the fleet node, then straight.
-	p=$(node fleet)
+	node fleet
 	"$fb" retr --addr "127.0.0.1:$port" "${common[@]}" --file "$seedkey" --pid "$p" --json "$out/ftpd-fleet/retr-$run.json" >/dev/null || true
 	"$fb" s3-retr --storage "$storage" --home bench --file "$seedkey" --quiet --json "$out/s3-direct/retr-$run.json" >/dev/null || true
 	"$fb" stor --addr "127.0.0.1:$port" "${common[@]}" --size 1GiB --pid "$p" --json "$out/ftpd-fleet/stor-$run.json" >/dev/null || true

@@ -306,7 +306,11 @@ type quotaUpload struct {
 	credit  int64
 	written int64
 	refused error // why the quota refused it (ErrQuota, ErrQuotaUnavailable): Abort leaves nothing
-	done    bool
+	// released: a refused atomic upload gave its reservation back when it
+	// was refused, not after draining the client's data: others
+	// uploading meanwhile (on this node or another) may use it.
+	released bool
+	done     bool
 }
 
 // growth is what writing n bytes adds to the user's usage.
@@ -322,12 +326,29 @@ func (u *quotaUpload) count(m int64) bool {
 		if err := u.l.q.reserve(g); err != nil {
 			u.written -= m
 			u.refused = err
+			u.release()
 			return false
 		}
 	case g < 0:
 		u.l.q.unreserve(-g)
 	}
 	return true
+}
+
+// release gives back at once what a refused atomic upload reserved: it
+// will be discarded, and draining the rest of the client's data can take
+// long. Were it kept until then, uploads running side by side could each
+// hold part of the quota while they drain, and all be refused, none
+// finishing. An in-place upload keeps its hold until Abort cuts the file
+// back, since its bytes are in the file meanwhile.
+func (u *quotaUpload) release() {
+	if u.inPlace || u.released {
+		return
+	}
+	u.released = true
+	if g := u.growth(u.written); g > 0 {
+		u.l.q.unreserve(g)
+	}
 }
 
 func (u *quotaUpload) quotaErr() error { return quotaErr("write", u.path, u.refused) }
@@ -463,7 +484,7 @@ func (u *quotaUpload) Abort() error {
 	u.done = true
 	g := u.growth(u.written)
 	if !u.inPlace {
-		if g > 0 {
+		if g > 0 && !u.released {
 			u.l.q.unreserve(g)
 		}
 		return u.w.Abort()
