@@ -20,6 +20,8 @@
 #
 #   bench/fleet/fleet.sh [OUT_DIR]        (default bench/results/fleet; as root)
 #   RUNS=1 IDLE_N=500 bench/fleet/fleet.sh /tmp/fleet
+#   SCENARIOS="retr stor" bench/fleet/fleet.sh /tmp/fleet   (only those; default: idle logins retr stor)
+#   FTPD_ARGS="--cpuprofile /tmp/ftpd.prof" SCENARIOS=retr RUNS=1 bench/fleet/fleet.sh /tmp/fleet
 #
 # It starts its own PostgreSQL (Debian's, initdb + pg_ctl as the postgres
 # user, in a temporary directory, 127.0.0.1 only) and SeaweedFS (the binary
@@ -31,6 +33,8 @@ repo=$(cd "$here/../.." && pwd)
 out=${1:-$repo/bench/results/fleet}
 runs=${RUNS:-3}
 idle_n=${IDLE_N:-2000}
+scenarios=" ${SCENARIOS:-idle logins retr stor} "
+want() { [[ $scenarios == *" $1 "* ]]; }
 [ "$(id -u)" = 0 ] || { echo "fleet.sh: run as root (initdb runs as the postgres user through runuser)" >&2; exit 2; }
 work=$(mktemp -d /tmp/fleetbench.XXXXXX)
 chmod 755 "$work"
@@ -98,12 +102,13 @@ port=$(( $(awk '{print $2}' /proc/sys/net/ipv4/ip_local_port_range) + 100 ))
 node() {
 	port=$((port + 1))
 	local a=(--listen "127.0.0.1:$port" --idle-timeout 0 --max-connections 0 --max-connections-per-ip 0 --log-level error)
-	if [ "$1" = file ]; then
-		a+=(--users "$work/users" --root "$work/root")
-	else
-		a+=(--users "$dsn" --storage "$storage")
-	fi
-	"$work/ftpd" "${a[@]}" >"$work/ftpd-$1-$port.log" 2>&1 &
+	case $1 in
+	file) a+=(--users "$work/users" --root "$work/root") ;;
+	pg) a+=(--users "$dsn" --root "$work/root") ;;
+	fleet) a+=(--users "$dsn" --storage "$storage") ;;
+	esac
+	# shellcheck disable=SC2086 # FTPD_ARGS: words, for profiling
+	"$work/ftpd" "${a[@]}" ${FTPD_ARGS:-} >"$work/ftpd-$1-$port.log" 2>&1 &
 	p=$!
 	pids+=("$p")
 	for _ in $(seq 1 100); do
@@ -115,32 +120,57 @@ node() {
 	exit 1
 }
 stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+# Where a bulk transfer's CPU goes: the whole machine's busy time (every
+# process, the kernel's network stack included) and SeaweedFS's, in
+# clock ticks, around one run; written as KEY=SECONDS lines beside its JSON.
+machine_ticks() { awk '/^cpu / {print $2+$3+$4+$7+$8}' /proc/stat; }
+proc_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+weedpid=${pids[0]}
+hz=$(getconf CLK_TCK)
+cpu_run() { # FILE COMMAND...: runs COMMAND, writes machine= and weed= CPU seconds to FILE
+	local f=$1 m0 w0
+	shift
+	m0=$(machine_ticks) w0=$(proc_ticks "$weedpid")
+	"$@" >/dev/null || true
+	echo "machine=$(( ($(machine_ticks) - m0) * 100 / hz ))e-2 weed=$(( ($(proc_ticks "$weedpid") - w0) * 100 / hz ))e-2" >"$f"
+}
 
 rm -rf "$out"
-mkdir -p "$out/ftpd-fleet" "$out/ftpd-file" "$out/s3-direct"
+mkdir -p "$out/ftpd-fleet" "$out/ftpd-file" "$out/s3-direct" "$out/ftpd-pg"
 for run in $(seq 1 "$runs"); do
 	echo "fleet: round $run of $runs" >&2
 	# Idle memory, each on a fresh process.
-	for kind in file fleet; do
+	want idle && for kind in file ${IDLE_KINDS:-} fleet; do
 		node $kind
 		"$fb" idle --addr "127.0.0.1:$port" "${common[@]}" --n "$idle_n" --pid "$p" --json "$out/ftpd-$kind/idle-$run.json" >/dev/null || true
 		stop "$p"
 	done
 	# Logins: the file node, then the fleet node.
-	for kind in file fleet; do
+	want logins && for kind in file fleet; do
 		node $kind
 		"$fb" logins --addr "127.0.0.1:$port" "${common[@]}" -c 50 --duration 5s --pid "$p" --json "$out/ftpd-$kind/logins-$run.json" >/dev/null || true
 		stop "$p"
 	done
 	# 1 GiB down and up: through the fleet node, then straight.
-	node fleet
-	"$fb" retr --addr "127.0.0.1:$port" "${common[@]}" --file "$seedkey" --pid "$p" --json "$out/ftpd-fleet/retr-$run.json" >/dev/null || true
-	"$fb" s3-retr --storage "$storage" --home bench --file "$seedkey" --quiet --json "$out/s3-direct/retr-$run.json" >/dev/null || true
-	"$fb" stor --addr "127.0.0.1:$port" "${common[@]}" --size 1GiB --pid "$p" --json "$out/ftpd-fleet/stor-$run.json" >/dev/null || true
-	"$fb" s3-stor --storage "$storage" --home bench --size 1GiB --quiet --json "$out/s3-direct/stor-$run.json" >/dev/null || true
-	stop "$p"
+	if want retr || want stor; then
+		node fleet
+		if want retr; then
+			cpu_run "$out/ftpd-fleet/retr-$run.cpu" "$fb" retr --addr "127.0.0.1:$port" "${common[@]}" --file "$seedkey" --pid "$p" --json "$out/ftpd-fleet/retr-$run.json"
+			cpu_run "$out/s3-direct/retr-$run.cpu" "$fb" s3-retr --storage "$storage" --home bench --file "$seedkey" --quiet --json "$out/s3-direct/retr-$run.json"
+		fi
+		if want stor; then
+			cpu_run "$out/ftpd-fleet/stor-$run.cpu" "$fb" stor --addr "127.0.0.1:$port" "${common[@]}" --size 1GiB --pid "$p" --json "$out/ftpd-fleet/stor-$run.json"
+			cpu_run "$out/s3-direct/stor-$run.cpu" "$fb" s3-stor --storage "$storage" --home bench --size 1GiB --quiet --json "$out/s3-direct/stor-$run.json"
+		fi
+		stop "$p"
+	fi
 done
 uname -srm >"$out/machine.txt"
 nproc >>"$out/machine.txt"
 uptime >>"$out/machine.txt"
 "$fb" report --dir "$out" --self ftpd-fleet --markdown "$out/results.md"
+# The CPU of each bulk run (seconds per 1 GiB transfer): the machine's and SeaweedFS's.
+for f in "$out"/*/*.cpu; do
+	[ -e "$f" ] || continue
+	echo "$(basename "$(dirname "$f")") $(basename "$f" .cpu): $(cat "$f")"
+done | sort | tee "$out/cpu.txt"

@@ -23,6 +23,14 @@ const (
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
 
+// bulkSize is the buffer of a binary download from a source sendfile
+// cannot take (an object store's response body): 256 KiB per read and per
+// write, a quarter of the system calls of chunkSize, for 256 KiB held per
+// such download while it runs.
+const bulkSize = 256 << 10
+
+var bulkPool = sync.Pool{New: func() any { b := make([]byte, bulkSize); return &b }}
+
 // side says which end of a copy failed, when the copy loop knows it.
 type side int
 
@@ -108,7 +116,9 @@ func Send(ctx context.Context, conn *net.TCPConn, src io.Reader, ascii bool, idl
 	case !ascii && zeroCopySource(src):
 		n, err = sendZeroCopy(conn, src, idle)
 	case !ascii:
-		n, s, err = copyLoop(withIdle(conn, idle), src, nil)
+		bp := bulkPool.Get().(*[]byte)
+		n, s, err = copyBuf(withIdle(conn, idle), sideNet, readerOnly{src}, *bp)
+		bulkPool.Put(bp)
 	default:
 		n, s, err = copyLoop(withIdle(conn, idle), src, func(w io.Writer, scratch []byte) io.Writer {
 			return NewCRLFWriter(w, scratch)

@@ -383,3 +383,33 @@ func tempFile(t *testing.T) *os.File {
 	t.Cleanup(func() { f.Close() })
 	return f
 }
+
+// readSizes is a plain reader that records how much each Read asked for.
+type readSizes struct {
+	r     io.Reader
+	sizes []int
+}
+
+func (s *readSizes) Read(p []byte) (int, error) {
+	s.sizes = append(s.sizes, len(p))
+	return s.r.Read(p)
+}
+
+// TestPlainSourcesAreReadInLargeSteps: a binary download from a source
+// sendfile cannot take (an object store's body) asks it for 256 KiB at a
+// time, a quarter of the reads (and of the data connection's writes) of
+// the 32 KiB chunks ASCII uses: the system calls of an S3 RETR.
+func TestPlainSourcesAreReadInLargeSteps(t *testing.T) {
+	_, data := randomFile(t, 1<<20)
+	for _, idle := range []time.Duration{0, time.Minute} {
+		src := &readSizes{r: bytes.NewReader(data)}
+		n, got := sendAllIdle(t, src, false, idle)
+		assert.Equal(t, int64(len(data)), n)
+		assert.True(t, bytes.Equal(data, got))
+		require.NotEmpty(t, src.sizes)
+		for _, s := range src.sizes {
+			assert.Equal(t, 256<<10, s, "idle %v", idle)
+		}
+		assert.LessOrEqual(t, len(src.sizes), 5, "1 MiB in 4 reads and the one that finds the end")
+	}
+}
