@@ -218,15 +218,23 @@ func report(args []string, stdout, stderr io.Writer) error {
 	b.WriteString("\n")
 	var bars []bar
 	for _, m := range metrics {
-		if !ran(*dir, servers, m.scenario) {
-			continue // no server ran it (bench/fleet runs a few scenarios); a run that failed shows as "failed"
+		if !ran(*dir, servers, m.scenario) || (m.perRun != nil && !measured(table, m.title)) {
+			// No server ran it (bench/fleet runs a few scenarios), or
+			// the figure needs runs beside it that are not there (the
+			// loopback copies of matrix.sh). A run that failed still
+			// shows, as "failed".
+			continue
 		}
 		fmt.Fprintf(&b, "| %s (%s) |", m.title, m.unit)
 		best, bestName := 0.0, ""
 		for _, s := range servers {
 			c, ok := table[s][m.title]
 			if !ok {
-				b.WriteString(" failed |")
+				if ran(*dir, []string{s}, m.scenario) {
+					b.WriteString(" failed |")
+				} else {
+					b.WriteString(" - |") // not run on this server
+				}
 				continue
 			}
 			fmt.Fprintf(&b, " %s (%s-%s, n=%d) |", num(c.median), num(c.lo), num(c.hi), c.n)
@@ -277,6 +285,16 @@ func report(args []string, stdout, stderr io.Writer) error {
 		return os.WriteFile(*svg, []byte(chart(bars, *self)), 0o644)
 	}
 	return nil
+}
+
+// measured: some server has the figure titled title.
+func measured(table map[string]map[string]cell, title string) bool {
+	for _, row := range table {
+		if _, ok := row[title]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // ran: some server has a run of scenario in dir, failed or not.
