@@ -53,6 +53,23 @@ func (p *ftpdProcess) fds(t *testing.T) int {
 	return len(ents)
 }
 
+// settledFDs is the process's descriptor count once it has held still
+// for 200 ms (bounded): at start the server may hold one more for a
+// moment (the local shell's sweep of stale uploads walks the root), which
+// a baseline must not count.
+func (p *ftpdProcess) settledFDs(t *testing.T) int {
+	t.Helper()
+	n, since := p.fds(t), time.Now()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if m := p.fds(t); m != n {
+			n, since = m, time.Now()
+		} else if time.Since(since) >= 200*time.Millisecond {
+			break
+		}
+	}
+	return n
+}
+
 // alive reports whether the process is still running (not a zombie).
 func (p *ftpdProcess) alive() bool {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.Pid))
@@ -157,7 +174,7 @@ func TestDescriptorExhaustionShedsAndRecovers(t *testing.T) {
 		t.Skip("needs /proc to count descriptors")
 	}
 	p := startFTPDProcess(t, 256, "--max-connections", "0", "--max-connections-per-ip", "0")
-	baseline := p.fds(t)
+	baseline := p.settledFDs(t)
 
 	var sessions []*ctrl
 	for range 5 {
@@ -230,7 +247,7 @@ func TestRefusedConnectionsHoldNoDescriptors(t *testing.T) {
 		t.Skip("needs /proc to count descriptors")
 	}
 	p := startFTPDProcess(t, 0, "--max-connections", "5")
-	baseline := p.fds(t)
+	baseline := p.settledFDs(t)
 	for range 5 {
 		login(t, p.Addr)
 	}
