@@ -706,12 +706,37 @@ func TestFleetLimitsHoldWhenAUserChangesDuringALogin(t *testing.T) {
 		c, err := f.dial(1, "127.0.0.61", "reader")
 		login <- result{c, err}
 	}()
-	require.True(t, waitFor(20*time.Second, func() bool {
+	var early *result // a login that ended without waiting for the table
+	waited := waitFor(20*time.Second, func() bool {
+		select {
+		case r := <-login:
+			early = &r
+			return true
+		default:
+		}
 		var waiting int
 		err := lock.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
 			AND wait_event_type = 'Lock' AND query LIKE '%FROM ftpd_users%'`).Scan(&waiting)
 		return err == nil && waiting > 0
-	}), "node 1's password check waits for the users table")
+	})
+	if early != nil {
+		t.Fatalf("node 1's login ended while the users table was locked: %v", early.err)
+	}
+	if !waited {
+		var activity []string
+		rows, err := lock.Query(ctx, `SELECT coalesce(wait_event_type, '') || ' ' || coalesce(wait_event, '') || ' ' || state || ': ' || left(query, 120)
+			FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`)
+		if err == nil {
+			for rows.Next() {
+				var a string
+				if rows.Scan(&a) == nil {
+					activity = append(activity, a)
+				}
+			}
+			rows.Close()
+		}
+		t.Fatalf("node 1's password check never waited for the users table; the database's sessions:\n%s", strings.Join(activity, "\n"))
+	}
 	notify, err := pgx.Connect(ctx, f.dsn)
 	require.NoError(t, err)
 	defer notify.Close(context.Background())
