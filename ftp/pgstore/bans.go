@@ -133,10 +133,21 @@ func (b *Bans) writer(ctx context.Context) {
 
 func (b *Bans) record(ctx context.Context, f failure) error {
 	prefix := f.prefix.String()
+	// Under an advisory lock of the prefix, so that every node's count
+	// sees the failures the others have just written: two nodes writing
+	// one at once could each count without the other's row (a statement
+	// sees what was committed before it began) and neither ban at the
+	// fleet's After-th failure. The three statements go out in one round
+	// trip; each takes its own snapshot, the count after the lock.
 	var count int
-	err := b.db.pool.QueryRow(ctx, `WITH ins AS (INSERT INTO ftpd_login_failures (prefix) VALUES ($1))
-		SELECT count(*) + 1 FROM ftpd_login_failures WHERE prefix = $1 AND at > now() - make_interval(secs => $2)`,
-		prefix, b.cfg.Window.Seconds()).Scan(&count)
+	err := pgx.BeginFunc(ctx, b.db.pool, func(tx pgx.Tx) error {
+		batch := &pgx.Batch{}
+		batch.Queue("SELECT pg_advisory_xact_lock(hashtextextended('ftpd_login_failures:' || $1, 0))", prefix)
+		batch.Queue("INSERT INTO ftpd_login_failures (prefix) VALUES ($1)", prefix)
+		batch.Queue(`SELECT count(*) FROM ftpd_login_failures WHERE prefix = $1 AND at > now() - make_interval(secs => $2)`,
+			prefix, b.cfg.Window.Seconds()).QueryRow(func(row pgx.Row) error { return row.Scan(&count) })
+		return tx.SendBatch(ctx, batch).Close()
+	})
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -89,6 +90,39 @@ func TestBansAreSharedByTheFleet(t *testing.T) {
 	bn, _ := n3.Check(attacker)
 	assert.Equal(t, "198.51.100.7/32", bn.Prefix.String())
 	assert.InDelta(t, float64(time.Hour), float64(time.Until(bn.Until)), float64(time.Minute))
+}
+
+// Two nodes writing the fleet's last failures at the same moment still
+// ban at the fleet's After-th: each count sees the other's. (They did
+// not: a statement saw only what was committed before it began, so two
+// writes at once each counted After-1 and neither banned: CI's
+// TestBansAreSharedByTheFleet, a failure slow to write on one node.)
+// Made deterministic: a trigger of the test holds each write 300 ms
+// after its insert, so that the two nodes' writes overlap.
+func TestSimultaneousFailuresOnTwoNodesBan(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	cfg := ban.Config{After: 2, Window: time.Minute, For: time.Hour}
+	n1 := open(t, dsn).Bans(cfg, pgstore.BanOptions{Node: "n1", Resync: 200 * time.Millisecond})
+	defer n1.Close()
+	n2 := open(t, dsn).Bans(cfg, pgstore.BanOptions{Node: "n2", Resync: 200 * time.Millisecond})
+	defer n2.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := pgx.Connect(ctx, dsn)
+	require.NoError(t, err)
+	defer c.Close(context.Background())
+	_, err = c.Exec(ctx, `CREATE FUNCTION slow_failure() RETURNS trigger LANGUAGE plpgsql AS
+		'BEGIN PERFORM pg_sleep(0.3); RETURN NEW; END';
+		CREATE TRIGGER slow_failure AFTER INSERT ON ftpd_login_failures FOR EACH ROW EXECUTE FUNCTION slow_failure()`)
+	require.NoError(t, err)
+
+	a := netip.MustParseAddr("198.51.100.30")
+	n1.Failed(a)
+	n2.Failed(a)
+	for _, n := range []*pgstore.Bans{n1, n2} {
+		assert.True(t, eventually(10*time.Second, func() bool { _, b := n.Check(a); return b }),
+			"2 failures across the fleet, written at once, ban it everywhere")
+	}
 }
 
 // A node's own count bans at once, without the database; the ban is
