@@ -696,6 +696,13 @@ func TestFleetLimitsHoldWhenAUserChangesDuringALogin(t *testing.T) {
 	defer tx.Rollback(context.Background())
 	_, err = tx.Exec(ctx, "LOCK TABLE ftpd_users IN ACCESS EXCLUSIVE MODE")
 	require.NoError(t, err)
+	// pg_stat_activity is read from a connection of its own, outside the
+	// locking transaction: within a transaction PostgreSQL answers every
+	// read of it from the snapshot its first read took, so a poll begun
+	// before node 1's query arrived would never see it wait.
+	watch, err := pgx.Connect(ctx, f.dsn)
+	require.NoError(t, err)
+	defer watch.Close(context.Background())
 
 	type result struct {
 		c   *ftp.ServerConn
@@ -715,7 +722,7 @@ func TestFleetLimitsHoldWhenAUserChangesDuringALogin(t *testing.T) {
 		default:
 		}
 		var waiting int
-		err := lock.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+		err := watch.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
 			AND wait_event_type = 'Lock' AND query LIKE '%FROM ftpd_users%'`).Scan(&waiting)
 		return err == nil && waiting > 0
 	})
@@ -724,7 +731,7 @@ func TestFleetLimitsHoldWhenAUserChangesDuringALogin(t *testing.T) {
 	}
 	if !waited {
 		var activity []string
-		rows, err := lock.Query(ctx, `SELECT coalesce(wait_event_type, '') || ' ' || coalesce(wait_event, '') || ' ' || state || ': ' || left(query, 120)
+		rows, err := watch.Query(ctx, `SELECT coalesce(wait_event_type, '') || ' ' || coalesce(wait_event, '') || ' ' || state || ': ' || left(query, 120)
 			FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`)
 		if err == nil {
 			for rows.Next() {
