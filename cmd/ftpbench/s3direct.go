@@ -24,8 +24,7 @@ func s3Direct(ctx context.Context, o opts, scenario string, progress ftpbench.Pr
 	if err != nil {
 		return fmt.Errorf("--storage: %w", err)
 	}
-	c, err := s3shell.NewClient(s3shell.ClientConfig{Endpoint: u.Endpoint, Region: u.Region, PathStyle: u.PathStyle,
-		AccessKey: os.Getenv("AWS_ACCESS_KEY_ID"), SecretKey: os.Getenv("AWS_SECRET_ACCESS_KEY"), SessionToken: os.Getenv("AWS_SESSION_TOKEN")})
+	c, err := s3shell.NewClient(u.ClientConfig(os.Getenv))
 	if err != nil {
 		return fmt.Errorf("--storage: %w", err)
 	}

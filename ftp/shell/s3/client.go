@@ -77,6 +77,15 @@ type StorageURL struct {
 	StaleUploadAge time.Duration
 }
 
+// ClientConfig is how to reach u's store, with the credentials every S3
+// tool reads from the environment (AWS_ACCESS_KEY_ID,
+// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), looked up with getenv
+// (os.Getenv, or a test's own).
+func (u StorageURL) ClientConfig(getenv func(string) string) ClientConfig {
+	return ClientConfig{Endpoint: u.Endpoint, Region: u.Region, PathStyle: u.PathStyle,
+		AccessKey: getenv("AWS_ACCESS_KEY_ID"), SecretKey: getenv("AWS_SECRET_ACCESS_KEY"), SessionToken: getenv("AWS_SESSION_TOKEN")}
+}
+
 // ParseStorageURL parses s3://BUCKET[/PREFIX][?endpoint=URL&region=R&path-style=BOOL&stale-upload-age=D].
 func ParseStorageURL(s string) (StorageURL, error) {
 	u, err := url.Parse(s)

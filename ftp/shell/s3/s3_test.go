@@ -276,6 +276,9 @@ func TestParseStorageURL(t *testing.T) {
 	u, err = s3.ParseStorageURL("s3://bkt")
 	require.NoError(t, err)
 	assert.Equal(t, s3.StorageURL{Bucket: "bkt"}, u, "AWS itself: virtual-hosted buckets")
+	env := map[string]string{"AWS_ACCESS_KEY_ID": "AK", "AWS_SECRET_ACCESS_KEY": "SK", "AWS_SESSION_TOKEN": "ST"}
+	assert.Equal(t, s3.ClientConfig{Endpoint: "", Region: "", AccessKey: "AK", SecretKey: "SK", SessionToken: "ST"},
+		u.ClientConfig(func(k string) string { return env[k] }), "the credentials from the environment")
 	for _, bad := range []string{"file:///x", "s3:///p", "s3://b?endpoint=ftp://x", "s3://b?regoin=x", "s3://b?path-style=maybe", "s3://b?stale-upload-age=soon"} {
 		_, err := s3.ParseStorageURL(bad)
 		assert.Error(t, err, bad)
