@@ -22,6 +22,7 @@
 #   RUNS=1 IDLE_N=500 bench/fleet/fleet.sh /tmp/fleet
 #   SCENARIOS="retr stor" bench/fleet/fleet.sh /tmp/fleet   (only those; default: idle logins retr stor)
 #   FTPD_ARGS="--cpuprofile /tmp/ftpd.prof" SCENARIOS=retr RUNS=1 bench/fleet/fleet.sh /tmp/fleet
+#   IDLE_KINDS=pg bench/fleet/fleet.sh    (also idle sessions of a node with PostgreSQL users on a local root)
 #
 # It starts its own PostgreSQL (Debian's, initdb + pg_ctl as the postgres
 # user, in a temporary directory, 127.0.0.1 only) and SeaweedFS (the binary

@@ -117,7 +117,7 @@ func Send(ctx context.Context, conn *net.TCPConn, src io.Reader, ascii bool, idl
 		n, err = sendZeroCopy(conn, src, idle)
 	case !ascii:
 		bp := bulkPool.Get().(*[]byte)
-		n, s, err = copyBuf(withIdle(conn, idle), sideNet, readerOnly{src}, *bp)
+		n, s, err = copyBuf(withIdle(conn, idle), sideNet, src, *bp)
 		bulkPool.Put(bp)
 	default:
 		n, s, err = copyLoop(withIdle(conn, idle), src, func(w io.Writer, scratch []byte) io.Writer {

@@ -2,6 +2,7 @@ package pgstore_test
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -24,6 +25,20 @@ func open(t *testing.T, dsn string) *pgstore.DB {
 	require.NoError(t, err)
 	t.Cleanup(db.Close)
 	return db
+}
+
+// banNodes are two nodes' ban stores on dsn, n1 and n2, each on a pool
+// of its own and reading the bans in force every 200 ms; closed at the
+// test's end, before their pools.
+func banNodes(t *testing.T, dsn string, cfg ban.Config) (*pgstore.Bans, *pgstore.Bans) {
+	t.Helper()
+	var nodes [2]*pgstore.Bans
+	for i := range nodes {
+		b := open(t, dsn).Bans(cfg, pgstore.BanOptions{Node: fmt.Sprintf("n%d", i+1), Resync: 200 * time.Millisecond})
+		t.Cleanup(b.Close)
+		nodes[i] = b
+	}
+	return nodes[0], nodes[1]
 }
 
 // eventually polls cond every 20 ms for at most limit (a bound against
@@ -65,10 +80,7 @@ func TestSchemaMigratesOnceAndIdempotently(t *testing.T) {
 func TestBansAreSharedByTheFleet(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	cfg := ban.Config{After: 4, Window: time.Minute, For: time.Hour}
-	n1 := open(t, dsn).Bans(cfg, pgstore.BanOptions{Node: "n1", Resync: 200 * time.Millisecond})
-	defer n1.Close()
-	n2 := open(t, dsn).Bans(cfg, pgstore.BanOptions{Node: "n2", Resync: 200 * time.Millisecond})
-	defer n2.Close()
+	n1, n2 := banNodes(t, dsn, cfg)
 	attacker := netip.MustParseAddr("198.51.100.7")
 	bystander := netip.MustParseAddr("198.51.100.8")
 	for i := range 3 {
@@ -102,10 +114,7 @@ func TestBansAreSharedByTheFleet(t *testing.T) {
 func TestSimultaneousFailuresOnTwoNodesBan(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	cfg := ban.Config{After: 2, Window: time.Minute, For: time.Hour}
-	n1 := open(t, dsn).Bans(cfg, pgstore.BanOptions{Node: "n1", Resync: 200 * time.Millisecond})
-	defer n1.Close()
-	n2 := open(t, dsn).Bans(cfg, pgstore.BanOptions{Node: "n2", Resync: 200 * time.Millisecond})
-	defer n2.Close()
+	n1, n2 := banNodes(t, dsn, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	c, err := pgx.Connect(ctx, dsn)
@@ -130,10 +139,7 @@ func TestSimultaneousFailuresOnTwoNodesBan(t *testing.T) {
 func TestLocalBanIsPublished(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	cfg := ban.Config{After: 2, Window: time.Minute, For: time.Hour}
-	n1 := open(t, dsn).Bans(cfg, pgstore.BanOptions{Resync: 200 * time.Millisecond})
-	defer n1.Close()
-	n2 := open(t, dsn).Bans(cfg, pgstore.BanOptions{Resync: 200 * time.Millisecond})
-	defer n2.Close()
+	n1, n2 := banNodes(t, dsn, cfg)
 	a := netip.MustParseAddr("2001:db8:1::5")
 	n1.Failed(a)
 	_, banned := n1.Failed(a)
@@ -149,10 +155,7 @@ func TestLocalBanIsPublished(t *testing.T) {
 func TestDatabaseDownAndBack(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	cfg := ban.Config{After: 3, Window: time.Minute, For: time.Hour}
-	n1 := open(t, dsn).Bans(cfg, pgstore.BanOptions{Resync: 200 * time.Millisecond})
-	defer n1.Close()
-	n2 := open(t, dsn).Bans(cfg, pgstore.BanOptions{Resync: 200 * time.Millisecond})
-	defer n2.Close()
+	n1, n2 := banNodes(t, dsn, cfg)
 
 	pgtest.Stop(t)
 	a := netip.MustParseAddr("203.0.113.9")
