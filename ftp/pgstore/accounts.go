@@ -452,3 +452,42 @@ func (db *DB) UserAccounts(ctx context.Context) (map[string]UserAccount, error) 
 	}
 	return out, rows.Err()
 }
+
+// RescanUsage sets user's recorded quota usage to what walk counts now
+// (ftpd user rescan: a home moved or changed behind the fleet's back),
+// and returns the usage before and after. The user's usage row is
+// locked while walk runs, so an upload that commits meanwhile on any
+// node waits for the new figure and adds to it instead of being
+// overwritten; such an upload gets 451 if the walk outlasts its ledger
+// timeout (15 s). What uploads in progress hold is not part of the
+// usage and stays as it is. Safe for concurrent use.
+func (db *DB) RescanUsage(ctx context.Context, user string, walk func() (bytes, files int64, err error)) (before, after shell.Tally, err error) {
+	err = func() error {
+		tx, err := db.pool.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback(ctx)
+		if _, err := tx.Exec(ctx, `INSERT INTO ftpd_usage (name, bytes, files) VALUES ($1, 0, 0)
+			ON CONFLICT (name) DO NOTHING`, user); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, "SELECT bytes, files FROM ftpd_usage WHERE name = $1 FOR UPDATE", user).
+			Scan(&before.Bytes, &before.Files); err != nil {
+			return err
+		}
+		b, n, err := walk()
+		if err != nil {
+			return fmt.Errorf("walking the home: %w", err)
+		}
+		after = shell.Tally{Bytes: b, Files: n}
+		if _, err := tx.Exec(ctx, "UPDATE ftpd_usage SET bytes = $2, files = $3 WHERE name = $1", user, b, n); err != nil {
+			return err
+		}
+		return tx.Commit(ctx)
+	}()
+	if err != nil {
+		return before, after, fmt.Errorf("pgstore: rescan usage of %q: %w", user, err)
+	}
+	return before, after, nil
+}

@@ -3,6 +3,7 @@ package pgstore_test
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -252,4 +253,69 @@ func TestAccountsDatabaseDownAndBack(t *testing.T) {
 	assert.True(t, ok)
 	got, err := os.ReadFile(filepath.Join(dir, "during"))
 	assert.True(t, os.IsNotExist(err), "the refused upload left nothing: %q", got)
+}
+
+// A rescan sets the usage to its walk's figures, and an upload that
+// commits while the walk runs waits for it and adds to the new figure
+// rather than being overwritten by it.
+func TestRescanUsageHoldsUploadsUntilItEnds(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	n1 := node(t, dsn, 0)
+	sh, _ := sharedDir(t)
+	limited := shell.Limit(sh, "", shell.NewSharedQuota(10<<20, 0, n1.Ledger("alice")))
+	require.NoError(t, upload(limited, "/a", 10))
+
+	started, release := make(chan struct{}), make(chan struct{})
+	type result struct {
+		before, after shell.Tally
+		err           error
+	}
+	rescanned := make(chan result, 1)
+	go func() {
+		var r result
+		r.before, r.after, r.err = open(t, dsn).RescanUsage(context.Background(), "alice", func() (int64, int64, error) {
+			close(started)
+			<-release
+			return 1000, 3, nil
+		})
+		rescanned <- r
+	}()
+	<-started
+	uploaded := make(chan error, 1)
+	go func() { uploaded <- upload(limited, "/b", 100<<10) }()
+	select {
+	case err := <-uploaded:
+		close(release)
+		<-rescanned
+		t.Fatalf("the upload ended (%v) while the rescan held alice's usage", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(release)
+	r := <-rescanned
+	require.NoError(t, r.err)
+	assert.Equal(t, shell.Tally{Bytes: 10, Files: 1}, r.before)
+	assert.Equal(t, shell.Tally{Bytes: 1000, Files: 3}, r.after)
+	require.NoError(t, <-uploaded)
+
+	got, known, err := n1.Ledger("alice").Usage(context.Background())
+	require.NoError(t, err)
+	require.True(t, known)
+	assert.Equal(t, int64(1000+100<<10), got.Bytes, "the upload added to the rescan's figure")
+	assert.Equal(t, int64(4), got.Files)
+
+	// A rescan of a user no node has counted records the walk.
+	_, after, err := open(t, dsn).RescanUsage(context.Background(), "bob", func() (int64, int64, error) { return 7, 1, nil })
+	require.NoError(t, err)
+	assert.Equal(t, shell.Tally{Bytes: 7, Files: 1}, after)
+	bob, known, err := n1.Ledger("bob").Usage(context.Background())
+	require.NoError(t, err)
+	assert.True(t, known)
+	assert.Equal(t, int64(7), bob.Bytes)
+
+	// A failing walk changes nothing.
+	_, _, err = open(t, dsn).RescanUsage(context.Background(), "bob", func() (int64, int64, error) { return 0, 0, fs.ErrPermission })
+	require.ErrorIs(t, err, fs.ErrPermission)
+	bob, _, err = n1.Ledger("bob").Usage(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, int64(7), bob.Bytes)
 }

@@ -149,7 +149,7 @@ func (q *Quota) ensure(sh Shell) error {
 			return unavailable(err)
 		}
 		if !known {
-			b, n, err := walkUsage(sh)
+			b, n, err := WalkUsage(sh)
 			if err != nil {
 				return err
 			}
@@ -163,7 +163,7 @@ func (q *Quota) ensure(sh Shell) error {
 		q.mu.Unlock()
 		return nil
 	}
-	b, n, err := walkUsage(sh)
+	b, n, err := WalkUsage(sh)
 	if err != nil {
 		return err
 	}
@@ -175,8 +175,11 @@ func (q *Quota) ensure(sh Shell) error {
 	return nil
 }
 
-// walkUsage adds up the regular files under sh's root.
-func walkUsage(sh Shell) (bytes, files int64, err error) {
+// WalkUsage adds up the regular files under sh's root, as a Quota counts
+// them on first use (directories entered to a depth of 64, anything but
+// regular files left out); ftpd user rescan uses it to count a home again.
+// It blocks on sh: call it off the event loop.
+func WalkUsage(sh Shell) (bytes, files int64, err error) {
 	var walk func(dir string, depth int) error
 	walk = func(dir string, depth int) error {
 		infos, err := sh.List(dir)
