@@ -200,6 +200,9 @@ Usage:
                                     manage users and their limits (add reads
                                     the password from standard input; ftpd
                                     user --help says more)
+  ftpd user rescan --users postgres://… [--root DIR | --storage URL] NAME...
+                                    count NAME's home again and set the
+                                    fleet's recorded quota usage to it
   ftpd check-config --config FILE [flags]
                                     validate the settings (file and flags) and
                                     print the effective ones

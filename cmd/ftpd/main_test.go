@@ -22,6 +22,7 @@ import (
 	"github.com/gnetftp/gnetftp/ftp/ban"
 	"github.com/gnetftp/gnetftp/internal/leaktest"
 	"github.com/gnetftp/gnetftp/internal/pgtest"
+	"github.com/gnetftp/gnetftp/internal/s3test"
 	"github.com/gnetftp/gnetftp/internal/testcert"
 )
 
@@ -31,8 +32,15 @@ func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) == "1" {
 		os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
-	leaktest.Main(func() int { return pgtest.Main(m.Run) })
+	leaktest.Main(func() int {
+		defer weed.Stop()
+		return pgtest.Main(m.Run)
+	})
 }
+
+// weed is the SeaweedFS store of the tests that need S3 (user rescan
+// --storage).
+var weed s3test.Shared
 
 const childEnv = "GNETFTP_FTPD_TEST_CHILD"
 

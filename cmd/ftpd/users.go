@@ -29,6 +29,9 @@ const userUsage = `usage:
                                               and its password with --password
   ftpd user del  --users FILE NAME            remove NAME
   ftpd user list --users FILE                 every user, its home and its limits
+  ftpd user rescan --users postgres://… [--root DIR | --storage URL] NAME...
+                                              count NAME's home again and set the fleet's
+                                              recorded quota usage to it
 
 limits:
   --home DIR          home under --root ("/": the whole root; default ROOT/NAME)
@@ -213,24 +216,25 @@ func (u *userFlags) applyTo(usr *auth.User) error {
 
 // userCommands are `ftpd user`'s subcommands.
 var userCommands = map[string]func(args []string, stdin io.Reader, stdout, stderr io.Writer) error{
-	"add":  userAdd,
-	"set":  userSet,
-	"del":  userDel,
-	"list": userList,
+	"add":    userAdd,
+	"set":    userSet,
+	"del":    userDel,
+	"list":   userList,
+	"rescan": userRescan,
 }
 
-// userCmd implements `ftpd user add|set|del|list`.
+// userCmd implements `ftpd user add|set|del|list|rescan`.
 func userCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "--help" || args[0] == "-h" || args[0] == "help" {
 		fmt.Fprint(stdout, userUsage)
 		if len(args) == 0 {
-			return errors.New("give add, set, del or list")
+			return errors.New("give add, set, del, list or rescan")
 		}
 		return nil
 	}
 	cmd := userCommands[args[0]]
 	if cmd == nil {
-		return fmt.Errorf("unknown subcommand %q (add, set, del or list; ftpd user --help)", args[0])
+		return fmt.Errorf("unknown subcommand %q (add, set, del, list or rescan; ftpd user --help)", args[0])
 	}
 	return cmd(args[1:], stdin, stdout, stderr)
 }
