@@ -203,11 +203,18 @@ type countedChannel struct {
 	keep     bool
 	opened   bool // Open accepted a connection (the transfer's goroutine)
 	released atomic.Bool
+	// accepted is the connection quickSend took from the queue and
+	// could not finish with, for Open to return.
+	accepted *net.TCPConn
 }
 
 func (c *countedChannel) Open(ctx context.Context) (*net.TCPConn, error) {
 	var conn *net.TCPConn
 	var err error
+	if conn, c.accepted = c.accepted, nil; conn != nil {
+		c.opened = true
+		return conn, nil
+	}
 	if c.keep {
 		if conn, err = c.p.AcceptKeep(ctx, c.peer); err != nil {
 			c.p.Close()
@@ -233,6 +240,10 @@ func keptListener(d dtp.Channel) *dtp.Passive {
 }
 
 func (c *countedChannel) Close() error {
+	if c.accepted != nil {
+		_ = c.accepted.Close()
+		c.accepted = nil
+	}
 	err := c.p.Close()
 	c.release()
 	return err

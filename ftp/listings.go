@@ -292,7 +292,7 @@ func (s *session) list(arg string, kind listKind) {
 			s.replyErr(err, spec.text)
 			return
 		}
-		s.runTransfer(transferNames[kind], spec.p, "", false, d, func(ctx context.Context, conn dataConn) (int64, error) {
+		s.runTransfer(transferNames[kind], spec.p, "", d, func(ctx context.Context, conn dataConn) (int64, error) {
 			return conn.send(ctx, src, false, s.f.cfg.Data.IdleTimeout)
 		}, func(error) error {
 			if ls == nil {

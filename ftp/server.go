@@ -216,6 +216,10 @@ type Factory struct {
 
 	obs        observers  // Config.Events' optional extensions
 	refusalLog refusalLog // rate limit of the "ftp refused" lines
+
+	// quickMax is the largest download quickSend takes (dtp.QuickMax;
+	// tests raise it to reach the hand-over of a full send buffer).
+	quickMax int64
 }
 
 // NewFactory validates cfg and applies defaults.
@@ -256,7 +260,7 @@ func NewFactory(cfg Config) (*Factory, error) {
 	if cfg.MaxPassivePerIP == 0 {
 		cfg.MaxPassivePerIP = DefaultMaxPassivePerIP
 	}
-	f := &Factory{cfg: cfg, commands: commandTable(), site: siteTable(), perIP: map[string]int{}, passive: map[string]int{}, users: map[string]*userState{}, bans: cfg.Bans,
+	f := &Factory{cfg: cfg, quickMax: dtp.QuickMax, commands: commandTable(), site: siteTable(), perIP: map[string]int{}, passive: map[string]int{}, users: map[string]*userState{}, bans: cfg.Bans,
 		obs: observersOf(cfg.Events)}
 	if f.bans == nil {
 		f.bans = ban.NewMemory(ban.Config{})

@@ -117,7 +117,7 @@ type transfer struct {
 	// abortQueued: the ABOR that stopped it waits behind other commands
 	// and answers its 226 in its turn.
 	abortQueued bool
-	// opening is its 150's text while held back (holdOpening): the
+	// opening is its 150's text while held back (quickDone): the
 	// session's next reply sends it first, in the same write.
 	opening string
 }
@@ -261,7 +261,7 @@ func (s *session) PausedBufferExceeded() {
 func (s *session) reply(code int, text string) {
 	s.out = s.out[:0]
 	if x := s.xfer; x != nil && x.opening != "" {
-		// A held 150 (holdOpening) keeps its place before any other reply.
+		// A held 150 (quickDone) keeps its place before any other reply.
 		s.out = ftpwire.AppendReply(s.out, ftpwire.StatusFileStatusOK, x.opening)
 		s.replied(ftpwire.StatusFileStatusOK, x.opening)
 		x.opening = ""

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"path"
 	"runtime/debug"
@@ -35,10 +36,9 @@ import (
 //
 // opening is the 150's text; "" is the usual one.
 //
-// With hold, the 150 is held back until the next reply of the session
-// (holdOpening): that of a transfer done at once goes out with its final
-// reply in one write.
-func (s *session) runTransfer(kind, p, opening string, hold bool, d dtp.Channel, work func(ctx context.Context, c dataConn) (int64, error), cleanup func(err error) error) {
+// (A small download whose data connection already waits does not come
+// here: quickSend does it on the worker pool, quickDone replies.)
+func (s *session) runTransfer(kind, p, opening string, d dtp.Channel, work func(ctx context.Context, c dataConn) (int64, error), cleanup func(err error) error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	x := &transfer{cancel: cancel}
 	s.xfer = x
@@ -46,24 +46,13 @@ func (s *session) runTransfer(kind, p, opening string, hold bool, d dtp.Channel,
 	if opening == "" {
 		opening = "File status okay; about to open data connection."
 	}
-	if hold {
-		x.opening = opening
-	} else {
-		s.reply(ftpwire.StatusFileStatusOK, opening)
-	}
+	s.reply(ftpwire.StatusFileStatusOK, opening)
 	start := time.Now()
 	loop := s.Transport.Loop()
 	upload := kind == "STOR" || kind == "APPE" || kind == "STOU"
 	lpath := shell.LocalPath(s.sh, p)
 	secure := s.dataTLS()
-	var logTransfer func(n int64, err error)
-	if s.logs() {
-		logger, peer, user, vpath := s.f.cfg.Logger, s.Transport.RemoteAddr().String(), logText(s.user), logText(p)
-		logTransfer = func(n int64, err error) {
-			logger.Info("ftp transfer", "peer", peer, "user", user, "kind", kind, "path", logText(lpath), "ftp_path", vpath,
-				"bytes", n, "duration_ms", durationMS(time.Since(start)), "ok", err == nil, "err", errString(err))
-		}
-	}
+	logTransfer := s.transferLog(kind, p, lpath, start)
 	go func() {
 		var n int64
 		conn, err := openData(ctx, d, secure)
@@ -105,6 +94,20 @@ func (s *session) runTransfer(kind, p, opening string, hold bool, d dtp.Channel,
 			}
 		})
 	}()
+}
+
+// transferLog is the function that logs a transfer of p that started at
+// start, callable from the transfer's goroutine (it holds copies of what
+// it needs from the session); nil when transfers are not logged.
+func (s *session) transferLog(kind, p, lpath string, start time.Time) func(n int64, err error) {
+	if !s.logs() {
+		return nil
+	}
+	logger, peer, user, vpath := s.f.cfg.Logger, s.Transport.RemoteAddr().String(), logText(s.user), logText(p)
+	return func(n int64, err error) {
+		logger.Info("ftp transfer", "peer", peer, "user", user, "kind", kind, "path", logText(lpath), "ftp_path", vpath,
+			"bytes", n, "duration_ms", durationMS(time.Since(start)), "ok", err == nil, "err", errString(err))
+	}
 }
 
 // callOrDrop runs fn on loop, or dropped (on the calling goroutine or the
@@ -267,57 +270,109 @@ func (s *session) cmdRETR(arg string) {
 	if !ok {
 		return
 	}
-	sh, ascii, down := s.sh, s.ascii, s.down
-	blockingOwned(s, func() (io.ReadCloser, error) { return sh.OpenForReading(p, offset) }, func(f io.ReadCloser, err error) {
+	sh, ascii, down, peer := s.sh, s.ascii, s.down, s.peerIP
+	cc, quick := d.(*countedChannel)
+	quickMax := s.f.quickMax
+	quick = quick && !ascii && down == nil && s.dataTLS() == nil
+	blockingOwned(s, func() (retrOpen, error) {
+		start := time.Now()
+		f, err := sh.OpenForReading(p, offset)
+		if err != nil {
+			return retrOpen{}, err
+		}
+		r := retrOpen{f: f, start: start}
+		if quick {
+			r.quickSend(cc, peer, offset, quickMax)
+		}
+		return r, nil
+	}, func(r retrOpen, err error) {
 		if err != nil {
 			d.Close()
 			s.replyErr(err, arg)
 			return
 		}
-		var src io.Reader = f
-		hold := false
-		if !ascii && down == nil {
-			src, hold = s.holdOpening(d, f, offset)
+		if r.q.Taken && r.q.Rest == nil {
+			s.quickDone(p, cc, r)
+			return
 		}
-		s.runTransfer("RETR", p, "", hold, d, func(ctx context.Context, conn dataConn) (int64, error) {
-			return conn.send(ctx, paceDown(ctx, src, down), ascii, s.f.cfg.Data.IdleTimeout)
+		var src io.Reader = r.f
+		if r.q.Rest != nil { // the send buffer filled: the rest goes the usual way
+			cc.accepted = r.q.Rest
+			src = &io.LimitedReader{R: r.f, N: r.left - r.q.Sent}
+		}
+		f := r.f
+		s.runTransfer("RETR", p, "", d, func(ctx context.Context, conn dataConn) (int64, error) {
+			n, err := conn.send(ctx, paceDown(ctx, src, down), ascii, s.f.cfg.Data.IdleTimeout)
+			return r.q.Sent + n, err
 		}, func(error) error { return f.Close() })
-	}, func(f io.ReadCloser) { f.Close(); d.Close() })
+	}, func(r retrOpen) {
+		if r.f != nil && (!r.q.Taken || r.q.Rest != nil) { // else quickSend closed it
+			r.f.Close()
+		}
+		if r.q.Rest != nil {
+			_ = r.q.Rest.Close()
+		}
+		d.Close()
+	})
 }
 
-// heldMax is the largest download whose 150 may wait for its 226
-// (holdOpening): what a new connection's send buffer takes whatever the
-// client does (tcp_wmem's default 16 KiB), so the send never waits for a
-// client that reads nothing before the 150.
-const heldMax = 16 << 10
+// retrOpen is a RETR's file, opened on the worker pool, and what
+// quickSend did with it there.
+type retrOpen struct {
+	f     io.ReadCloser
+	start time.Time
+	left  int64     // the bytes quickSend meant to send
+	q     dtp.Quick // Taken: the data connection was used (f is closed unless q.Rest)
+	took  time.Duration
+}
 
-// holdOpening decides whether a binary, unpaced RETR from f holds its 150
-// back so that it goes out with the 226 in one write (one system call
-// and one wakeup of the client fewer per small download). It does when
-// the data connection is passive, in clear, and already waiting in the
-// listener's queue (dtp.Passive.Ready), and the rest of the file is at
-// most heldMax bytes: the transfer then neither waits for the client nor
-// blocks on the socket, so a client that reads its data only after the
-// 150 loses nothing (vsftpd also sends its 150 only once the data
-// connection is up). The source is then the file limited to the size it
-// has now (one sendfile, no second one to find the end; a file growing
-// meanwhile is sent as it was at the RETR). Otherwise the 150 goes out at
-// once, as before, and src is f.
-func (s *session) holdOpening(d dtp.Channel, f io.ReadCloser, offset int64) (src io.Reader, hold bool) {
-	file, isFile := f.(*os.File)
-	cc, passive := d.(*countedChannel)
-	if !isFile || !passive || s.dataTLS() != nil {
-		return f, false
+// quickSend sends, on the worker pool right after the open, a binary
+// download in clear of at most dtp.QuickMax bytes whose passive data
+// connection already waits in the listener's queue (dtp.QuickSend: no
+// goroutine, no netpoller, and one trip from the loop and back instead of
+// two), so that the loop only has to send the 150 and the 226, in one
+// write. The transfer
+// then neither waits for the client nor blocks, so a client that reads
+// its data only after the 150 loses nothing (vsftpd also sends its 150
+// only once the data connection is up). The file is sent with the size
+// it has now. On the worker pool; the countedChannel is the transfer's
+// alone until the loop has the result.
+func (r *retrOpen) quickSend(cc *countedChannel, peer net.IP, offset, max int64) {
+	file, isFile := r.f.(*os.File)
+	if !isFile {
+		return
 	}
 	fi, err := file.Stat()
 	if err != nil || !fi.Mode().IsRegular() {
-		return f, false
+		return
 	}
-	left := fi.Size() - offset // OpenForReading's reader starts at offset
-	if left < 0 || left > heldMax || !cc.p.Ready() {
-		return f, false
+	r.left = fi.Size() - offset // OpenForReading's reader starts at offset
+	if r.left < 0 || r.left > max {
+		return
 	}
-	return &io.LimitedReader{R: file, N: left}, true
+	if r.q = cc.p.QuickSend(peer, file, offset, r.left); r.q.Taken {
+		cc.opened = true
+		cc.release()
+		if r.q.Rest == nil {
+			_ = file.Close()
+			r.took = time.Since(r.start)
+		}
+	}
+}
+
+// quickDone ends, on the loop, a RETR that quickSend did on the pool:
+// the 150 and the final reply in one write, the transfer told and
+// logged, the passive listener kept for the session's next transfer.
+func (s *session) quickDone(p string, cc *countedChannel, r retrOpen) {
+	lpath := shell.LocalPath(s.sh, p)
+	if log := s.transferLog("RETR", p, lpath, r.start); log != nil {
+		log(r.q.Sent, r.q.Err)
+	}
+	x := &transfer{cancel: func() {}, opening: "File status okay; about to open data connection."}
+	s.xfer = x
+	s.finishTransfer(x, "RETR", p, lpath, r.q.Sent, r.took, nil, r.q.Err) // the 150 goes with it
+	s.xfer = nil
+	s.keepPassive(cc.p)
 }
 
 func (s *session) cmdSTOR(arg string) { s.store(arg, false) }
@@ -348,7 +403,7 @@ func (s *session) store(arg string, appendMode bool) {
 // aborted.
 func (s *session) receive(kind, p, opening string, d dtp.Channel, w shell.WriteFile, ascii bool) {
 	up := s.up
-	s.runTransfer(kind, p, opening, false, d, func(ctx context.Context, conn dataConn) (int64, error) {
+	s.runTransfer(kind, p, opening, d, func(ctx context.Context, conn dataConn) (int64, error) {
 		return conn.receive(ctx, paceUp(ctx, w, up), ascii, s.f.cfg.Data.IdleTimeout)
 	}, func(err error) error {
 		if err != nil {

@@ -2,9 +2,12 @@ package ftp_test
 
 import (
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -12,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gnetftp/gnetftp/ftp"
+	"github.com/gnetftp/gnetftp/ftp/ftpwire"
 )
 
 // An upload whose data ends while the control connection's peer has
@@ -76,4 +80,64 @@ func TestTransferOfALostSessionIsLoggedAndNotCommitted(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(h.root, "keep.txt"))
 	require.NoError(t, err)
 	assert.Equal(t, "precious", string(b))
+}
+
+// A small binary download whose data connection already waits (the
+// common case: the client connects right after the 229) is sent at once
+// and answered with the 150 and the 226 together; from a REST offset it
+// sends the rest; the transfer is told and the listener kept for the next
+// PASV. When the send buffer fills first (a client with a small receive
+// buffer, a larger file than the quick path takes by default), the send
+// is handed over to the usual path: the client gets the file whole, its
+// 150 before the data ends and its 226 after.
+func TestSmallDownloadWithItsConnectionWaiting(t *testing.T) {
+	rec := &recorder{}
+	h := newPI(t, func(c *ftp.Config) { c.Events = rec })
+	h.login()
+	h.cmd("TYPE I")
+	body := strings.Repeat("0123456789abcdef", 1024) // 16 KiB
+	writeFile(t, h.root, "f", body)
+
+	for _, rest := range []int{0, 5000} {
+		data := h.pasv()
+		waitQueued(t)
+		if rest > 0 {
+			h.cmd("REST " + strconv.Itoa(rest))
+		}
+		h.send("RETR f")
+		assert.Equal(t, "150 File status okay; about to open data connection.", h.next())
+		assert.Equal(t, "226 Transfer Complete.", h.next())
+		assert.Equal(t, body[rest:], readAll(t, data))
+		assert.Equal(t, int64(len(body)-rest), rec.last.Bytes)
+		assert.True(t, rec.last.Complete)
+	}
+
+	// A client with a small receive buffer, and a download large enough
+	// to fill the send buffer: the connection is handed over.
+	ftp.SetQuickMax(h.f, 8<<20)
+	big := strings.Repeat(body, 512) // 8 MiB
+	writeFile(t, h.root, "big", big)
+	small := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 2048) })
+	}}
+	a, err := ftpwire.ParsePASVReply(h.cmd("PASV"))
+	require.NoError(t, err)
+	c, err := small.Dial("tcp", a.String())
+	require.NoError(t, err)
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	waitQueued(t)
+	h.send("RETR big")
+	assert.Equal(t, "150 File status okay; about to open data connection.", h.next())
+	assert.True(t, big == readAll(t, c), "byte for byte")
+	assert.Equal(t, "226 Transfer Complete.", h.next())
+	assert.Equal(t, int64(len(big)), rec.last.Bytes)
+	assert.True(t, rec.last.Complete)
+}
+
+// waitQueued gives a data connection just dialled time to reach the
+// listener's queue (the handshake's last ACK on loopback).
+func waitQueued(t *testing.T) {
+	t.Helper()
+	time.Sleep(20 * time.Millisecond)
 }

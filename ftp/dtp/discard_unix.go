@@ -22,23 +22,24 @@ func discardUnread(conn *net.TCPConn) {
 	if err != nil {
 		return
 	}
-	unread := 0
-	_ = rc.Control(func(fd uintptr) { unread, _ = unix.IoctlGetInt(int(fd), unix.SIOCINQ) })
+	_ = rc.Control(func(fd uintptr) { discardFD(int(fd)) })
+}
+
+// discardFD is discardUnread for a connection's descriptor (non-blocking
+// or not: every read is MSG_DONTWAIT).
+func discardFD(fd int) {
+	unread, _ := unix.IoctlGetInt(fd, unix.SIOCINQ)
 	if unread <= 0 {
 		return
 	}
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
-	total := 0
-	_ = rc.Read(func(fd uintptr) bool {
-		for total < maxDiscard {
-			n, _, err := unix.Recvfrom(int(fd), buf, unix.MSG_DONTWAIT)
-			if n <= 0 || err != nil {
-				break
-			}
-			total += n
+	for total := 0; total < maxDiscard; {
+		n, _, err := unix.Recvfrom(fd, buf, unix.MSG_DONTWAIT)
+		if n <= 0 || err != nil {
+			return
 		}
-		return true // never wait for more
-	})
+		total += n
+	}
 }
