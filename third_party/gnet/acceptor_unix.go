@@ -82,9 +82,12 @@ func (el *eventloop) accept(fd int, ev netpoll.IOEvent, flags netpoll.IOFlags) e
 		return el.readUDP(fd, ev, flags)
 	}
 
+	el.engine.acceptMu.Lock() // gnetftp patch: not while another loop sheds
 	nfd, sa, err := socket.Accept(fd)
+	el.engine.acceptMu.Unlock()
 	switch err {
 	case nil:
+		el.levelAgain(fd) // gnetftp patch
 	case unix.EINTR, unix.EAGAIN, unix.ECONNRESET, unix.ECONNABORTED:
 		// ECONNRESET or ECONNABORTED could indicate that a socket
 		// in the Accept queue was closed before we Accept()ed it.

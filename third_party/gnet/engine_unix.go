@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -40,7 +41,10 @@ type engine struct {
 	inShutdown   atomic.Bool       // whether the engine is in shutdown
 	turnOff      context.CancelFunc
 	eventHandler EventHandler // user eventHandler
-	concurrency  struct {
+	// acceptMu: gnetftp patch (acceptor_shed_unix.go): ReusePort loops'
+	// accepts wait while one loop sheds with its spare descriptor.
+	acceptMu    sync.Mutex
+	concurrency struct {
 		*errgroup.Group
 
 		ctx context.Context

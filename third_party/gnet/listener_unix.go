@@ -39,6 +39,7 @@ type listener struct {
 	sockOptInts         []socket.Option[int]
 	sockOptStrs         []socket.Option[string]
 	pollAttachment      *netpoll.PollAttachment // listener attachment for poller
+	edge                bool                    // gnetftp patch: edge-triggered while out of descriptors (acceptor_shed_unix.go)
 }
 
 func (ln *listener) packPollAttachment(handler netpoll.PollEventHandler) *netpoll.PollAttachment {
