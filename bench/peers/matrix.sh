@@ -22,7 +22,8 @@
 # against the same server process (into OUT_DIR/tls-plain); then
 # `openssl speed` for AES-128-GCM on one core, and `ftpbench report
 # --tls`, which puts the plain figures beside the TLS ones. IDLE_ONLY=1
-# re-runs only the idle sessions.
+# re-runs only the idle sessions; SCENARIOS (of idle logins small retr
+# stor) keeps only those.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -65,6 +66,7 @@ if [ -n "${TLS:-}" ]; then
 			# by a longer timeout (ProFTPD and vsftpd fork a process per
 			# session).
 			for mode in plain tls; do
+				case " ${SCENARIOS:-idle} " in *" idle "*) ;; *) continue ;; esac
 				port=$((port + 1))
 				pid=$("$here/peers.sh" start "$s" "$dir" "$port" tls)
 				echo "matrix: $s idle $mode run $run (pid $pid, port $port)" >&2
@@ -88,6 +90,7 @@ if [ -n "${TLS:-}" ]; then
 			# process (every server here also takes plain sessions), so
 			# that "plain -> TLS" is one moment of the machine.
 			for sc in logins small retr stor; do
+				case " ${SCENARIOS:-$sc} " in *" $sc "*) ;; *) continue ;; esac
 				for mode in plain tls; do
 					a=(--addr "127.0.0.1:$port" "${common[@]}" --pid "$pid")
 					o="$out/$s"
