@@ -258,8 +258,10 @@ func (r *Reactor) Listen(addr string, f protocol.Factory) error {
 	return nil
 }
 
-// Start starts the event loops and listeners and returns once they are
-// bound. Accepting begins right after.
+// Start starts the event loops and listeners and returns once every loop
+// exists with its listeners (with ReusePort, each loop's own copy):
+// accepting begins right after, and the process holds every descriptor
+// it serves with.
 func (r *Reactor) Start() error {
 	if r.closing.Load() {
 		return ErrReactorClosed
@@ -285,13 +287,13 @@ func (r *Reactor) Start() error {
 	for i, ls := range r.listeners {
 		addrs[i] = ls.network + "://" + ls.address
 	}
-	booted := make(chan gnet.Engine, 1)
-	r.handler.booted = booted
+	started := make(chan gnet.Engine, 1)
+	r.handler.started = started
 	go func() {
 		r.done <- gnet.Rotate(r.handler, addrs, r.gnetOptions()...)
 	}()
 	select {
-	case eng := <-booted:
+	case eng := <-started:
 		r.eng = eng
 	case err := <-r.done:
 		r.done <- err

@@ -23,16 +23,19 @@ import (
 // while the process and every other connection carry on.
 type handler struct {
 	gnet.BuiltinEventEngine
-	r      *Reactor
-	booted chan gnet.Engine
+	r *Reactor
+	// started receives the engine once every loop has its listeners
+	// (OnStarted, gnet patch 3): Start waits for it.
+	started chan gnet.Engine
 }
 
-func (h *handler) OnBoot(eng gnet.Engine) gnet.Action {
-	if h.booted != nil {
-		h.booted <- eng
-		h.booted = nil
+// OnStarted is called by gnet (third_party/gnet patch 3) once every event
+// loop has been created with its listeners, on the engine's goroutine.
+func (h *handler) OnStarted(eng gnet.Engine) {
+	if h.started != nil {
+		h.started <- eng
+		h.started = nil
 	}
-	return gnet.None
 }
 
 func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {

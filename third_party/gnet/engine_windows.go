@@ -166,6 +166,13 @@ func run(eventHandler EventHandler, listeners []*listener, options *Options, add
 		allEngines.Store(addr, &eng)
 	}
 
+	// gnetftp patch 3: the handler learns when every loop has its
+	// listeners (with ReusePort, loops after the first bind theirs only
+	// in start, after OnBoot).
+	if h, ok := eng.eventHandler.(interface{ OnStarted(Engine) }); ok {
+		h.OnStarted(engine)
+	}
+
 	return nil
 }
 
