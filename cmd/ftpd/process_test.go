@@ -66,12 +66,13 @@ func (p *ftpdProcess) cpu(t *testing.T) time.Duration {
 	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
-// settledFDs is the process's descriptor count once it has held still
-// for 200 ms (bounded): at start the server may hold one more for a
-// moment (the local shell's sweep of stale uploads walks the root), which
-// a baseline must not count.
+// settledFDs is the process's descriptor count once its start-up sweep
+// of stale uploads is over (it holds a descriptor of the root while it
+// walks) and the count has held still for 200 ms (bounded), which a
+// baseline must not count.
 func (p *ftpdProcess) settledFDs(t *testing.T) int {
 	t.Helper()
+	p.WaitSwept(t)
 	n, since := p.fds(t), time.Now()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if m := p.fds(t); m != n {

@@ -36,7 +36,7 @@ func TestPassivePortsCannotBeHoardedFromOneAddress(t *testing.T) {
 		}
 	}
 	assert.Equal(t, sessions-16, refused, "16 open listeners for 127.0.0.1, then 425")
-	assert.LessOrEqual(t, p.fds(t)-base, sessions+16+2, "a descriptor per session, 16 listeners (and the home opened on the first login)")
+	assert.LessOrEqual(t, p.fds(t)-base, sessions+16+2, "a descriptor per session, 16 listeners (and the home opened on the first login): %s", p.fdList(t))
 
 	// Another address is not refused for them.
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 3)}, Timeout: 5 * time.Second}
@@ -60,6 +60,7 @@ func TestKeptPassiveListenerEndsWithTheSession(t *testing.T) {
 	r := rawDial(t, &p.server)
 	r.login()
 	base := p.fds(t)
+	baseList := p.fdList(t)
 	var port string
 	for i := 0; i < 3; i++ {
 		reply := r.cmd("EPSV")
@@ -79,13 +80,13 @@ func TestKeptPassiveListenerEndsWithTheSession(t *testing.T) {
 		data.Close()
 		r.expect("226")
 	}
-	assert.Equal(t, base+1, p.fds(t), "the kept listener, and nothing else, outlives the transfers")
+	assert.Equal(t, base+1, p.fds(t), "the kept listener, and nothing else, outlives the transfers:\nafter login %s\nnow %s", baseList, p.fdList(t))
 	r.cmd("QUIT")
 	r.c.Close()
 	// The login opened the home, which the process keeps for the next
 	// session (before+1); the control connection and the listener go.
 	require.Eventually(t, func() bool { return p.fds(t) == base-1 }, 10*time.Second, 20*time.Millisecond,
-		"the control connection and the kept listener closed (before the session %d, during %d, now %d)", before, base, p.fds(t))
+		"the control connection and the kept listener closed (before the session %d, during %d, now %d: %s)", before, base, p.fds(t), p.fdList(t))
 	_, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", port), 5*time.Second)
 	assert.Error(t, err, "nothing listens on the port")
 }

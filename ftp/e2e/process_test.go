@@ -47,6 +47,7 @@ func startFTPDProcess(t *testing.T, extra ...string) *ftpdProc {
 func startFTPDProcessOn(t *testing.T, root, users string, extra ...string) *ftpdProc {
 	t.Helper()
 	proc := ftptest.Start(t, nil, append([]string{"--root", root, "--users", users, "--anonymous"}, extra...)...)
+	proc.WaitSwept(t) // a settled process, for the tests that count its descriptors
 	_, port, err := net.SplitHostPort(proc.Addr)
 	require.NoError(t, err)
 	n, _ := strconv.Atoi(port)
@@ -73,6 +74,21 @@ func (p *ftpdProc) fds(t *testing.T) int {
 	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", p.pid()))
 	require.NoError(t, err)
 	return len(ents)
+}
+
+// fdList names the server's open descriptors (what each links to), for
+// the message of a failed count.
+func (p *ftpdProc) fdList(t *testing.T) string {
+	t.Helper()
+	dir := fmt.Sprintf("/proc/%d/fd", p.pid())
+	ents, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var out []string
+	for _, e := range ents {
+		l, _ := os.Readlink(dir + "/" + e.Name())
+		out = append(out, e.Name()+"->"+l)
+	}
+	return strings.Join(out, " ")
 }
 
 // logLines returns the lines of the server's log that contain every one

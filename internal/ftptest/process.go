@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -180,3 +181,17 @@ func (p *Process) Kill(t testing.TB) {
 
 // Exited is closed once the process has ended.
 func (p *Process) Exited() <-chan struct{} { return p.exited }
+
+// WaitSwept waits (30 s at most, then fails t) until the server has
+// logged the end of its start-up sweep of stale uploads ("ftp start-up
+// sweep done", a local root only): until then the sweep may hold a
+// descriptor of the root, which a count of the server's descriptors must
+// not take for one of a session.
+func (p *Process) WaitSwept(t testing.TB) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(p.Log.String(), "ftp start-up sweep done"); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("ftpd did not log the end of its start-up sweep in 30 s: %s", p.Log)
+		}
+	}
+}

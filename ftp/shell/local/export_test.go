@@ -26,8 +26,5 @@ func NewNamedUploads(dir string) (*Local, error) {
 	return l, nil
 }
 
-// WaitSwept waits for the end of l's sweep of stale uploads.
-func WaitSwept(l *Local) { <-l.swept }
-
 // TempPrefix is the reserved prefix of uploads' names.
 const TempPrefix = tempPrefix

@@ -63,8 +63,11 @@ type Local struct {
 	linkByProc bool
 
 	// The sweep of stale uploads (see sweep): stop ends it early, swept
-	// is closed when it is over.
-	stop, swept chan struct{}
+	// is closed when it is over, sweepRemoved and sweepWhole are its
+	// result once swept is closed.
+	stop, swept  chan struct{}
+	sweepRemoved int
+	sweepWhole   bool
 
 	// fstatats counts the entries List has stat'ed (tests: cache hits).
 	fstatats atomic.Int64
@@ -115,6 +118,19 @@ func fromRoot(r *os.Root, opts Options) *Local {
 		go l.sweep(time.Now().Add(-sweepSlack))
 	}
 	return l
+}
+
+// Swept is closed when the start-up sweep of stale uploads is over (at
+// once with Options.NoSweep); then SweepResult says what it did. Any
+// goroutine.
+func (l *Local) Swept() <-chan struct{} { return l.swept }
+
+// SweepResult is what the start-up sweep did once Swept is closed: the
+// stale uploads it removed, and whole, false when Close stopped it before
+// the end of the tree (or it did not run). Any goroutine, after Swept.
+func (l *Local) SweepResult() (removed int, whole bool) {
+	<-l.swept
+	return l.sweepRemoved, l.sweepWhole
 }
 
 // Close stops the sweep and releases the root directory and the listing

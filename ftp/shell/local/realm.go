@@ -37,6 +37,8 @@ type RealmConfig struct {
 type Realm struct {
 	root string
 	dir  *os.Root // Root, open: homes are made and opened through it
+	// sweepers are the shells whose start-up sweeps SweepResult waits for.
+	sweepers []*Local
 
 	mu     sync.Mutex
 	shells map[string]*Local // by home, as homeKey cleans it
@@ -76,7 +78,8 @@ func NewRealm(cfg RealmConfig) (*Realm, error) {
 		dir.Close()
 		return nil, fmt.Errorf("local: realm root: %w", err)
 	}
-	r := &Realm{root: abs, dir: dir, shells: map[string]*Local{"": fromRoot(whole, Options{})}}
+	top := fromRoot(whole, Options{})
+	r := &Realm{root: abs, dir: dir, shells: map[string]*Local{"": top}, sweepers: []*Local{top}}
 	if cfg.AnonymousRoot != "" {
 		dir, err := filepath.Abs(cfg.AnonymousRoot)
 		if err != nil {
@@ -93,8 +96,25 @@ func NewRealm(cfg RealmConfig) (*Realm, error) {
 			return nil, err
 		}
 		r.anonL, r.anon = l, shell.ReadOnly(l)
+		if !inside {
+			r.sweepers = append(r.sweepers, l)
+		}
 	}
 	return r, nil
+}
+
+// SweepResult waits for the start-up sweeps of stale uploads NewRealm
+// started (the root's, and the anonymous root's when it lies outside the
+// root) and returns how many files they removed; whole is false when
+// Close stopped one before the end of its tree. It blocks until then:
+// call it on a goroutine of its own, never on an event loop.
+func (r *Realm) SweepResult() (removed int, whole bool) {
+	whole = true
+	for _, l := range r.sweepers {
+		n, w := l.SweepResult()
+		removed, whole = removed+n, whole && w
+	}
+	return removed, whole
 }
 
 // Root is the realm's directory, absolute.

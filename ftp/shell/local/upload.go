@@ -295,18 +295,21 @@ const sweepSlack = 2 * time.Second
 // for the other's debris.
 func (l *Local) sweep(cutoff time.Time) {
 	defer close(l.swept)
+	stopped := false
 	_ = fs.WalkDir(l.root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
 		select {
 		case <-l.stop:
+			stopped = true
 			return fs.SkipAll
 		default:
 		}
 		if err != nil || d.IsDir() || !isTempName(d.Name()) || !d.Type().IsRegular() {
 			return nil // an unreadable directory is skipped, the walk goes on
 		}
-		if fi, err := d.Info(); err == nil && fi.ModTime().Before(cutoff) {
-			_ = l.root.Remove(p)
+		if fi, err := d.Info(); err == nil && fi.ModTime().Before(cutoff) && l.root.Remove(p) == nil {
+			l.sweepRemoved++
 		}
 		return nil
 	})
+	l.sweepWhole = !stopped
 }

@@ -119,7 +119,9 @@ func TestStaleUploadsAreRemovedAtStart(t *testing.T) {
 	l, err := local.New(dir)
 	require.NoError(t, err)
 	defer l.Close()
-	local.WaitSwept(l)
+	removed, whole := l.SweepResult()
+	assert.Equal(t, len(stale), removed, "the stale uploads, and nothing else")
+	assert.True(t, whole, "the whole tree was walked")
 	for _, p := range stale {
 		_, err := os.Lstat(p)
 		assert.ErrorIs(t, err, fs.ErrNotExist, p)
@@ -143,6 +145,33 @@ func TestCloseStopsTheSweep(t *testing.T) {
 	l, err := local.New(dir)
 	require.NoError(t, err)
 	require.NoError(t, l.Close())
+	select {
+	case <-l.Swept():
+	default:
+		t.Fatal("Close returned before the sweep ended")
+	}
+}
+
+// A realm's SweepResult is its root's sweep (which covers the homes
+// under it) and the anonymous root's, when that lies outside the root.
+func TestRealmSweepResultCountsBothRoots(t *testing.T) {
+	root, anon := t.TempDir(), t.TempDir()
+	old := time.Now().Add(-time.Hour)
+	for _, p := range []string{
+		filepath.Join(root, "alice", local.TempPrefix+"0000000000000001"),
+		filepath.Join(root, local.TempPrefix+"0000000000000002"),
+		filepath.Join(anon, local.TempPrefix+"0000000000000003"),
+	} {
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte("x"), 0o644))
+		require.NoError(t, os.Chtimes(p, old, old))
+	}
+	r, err := local.NewRealm(local.RealmConfig{Root: root, AnonymousRoot: anon})
+	require.NoError(t, err)
+	defer r.Close()
+	removed, whole := r.SweepResult()
+	assert.Equal(t, 3, removed)
+	assert.True(t, whole)
 }
 
 // BenchmarkUpload is a small STOR's filesystem side (open, 4 KiB,
