@@ -146,3 +146,35 @@ func RaiseNoFile() uint64 {
 	_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
 	return uint64(lim.Max) // int64 on some BSDs
 }
+
+// ThreadCPU is the processor time used so far by pid's live threads, in
+// nanoseconds (the sum of /proc/PID/task/*/schedstat's first field): far
+// finer than CPU's 10 ms ticks, for a handful of operations measured on
+// a process that neither forks nor ends threads (a Go server), where
+// CPU would read 0 or one tick. A thread's time is brought up to date
+// when it leaves the CPU or at a scheduler tick: read it once the
+// process is idle.
+func ThreadCPU(pid int) (time.Duration, error) {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, fmt.Errorf("procstat: %w", err)
+	}
+	var ns int64
+	for _, t := range tasks {
+		b, err := os.ReadFile(dir + "/" + t.Name() + "/schedstat")
+		if err != nil {
+			continue // the thread ended meanwhile
+		}
+		f := strings.Fields(string(b))
+		if len(f) == 0 {
+			return 0, fmt.Errorf("procstat: %d: empty schedstat", pid)
+		}
+		v, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("procstat: %d: schedstat: %w", pid, err)
+		}
+		ns += v
+	}
+	return time.Duration(ns), nil
+}

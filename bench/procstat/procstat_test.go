@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -41,5 +42,25 @@ func TestCPUOfATree(t *testing.T) {
 	require.NoError(t, err)
 	assert.Greater(t, after, before, "the reaped child's CPU time is counted")
 	_, err = procstat.CPU(1 << 30)
+	assert.Error(t, err, "no such process")
+}
+
+func TestThreadCPUSeesAMillisecond(t *testing.T) {
+	before, err := procstat.ThreadCPU(os.Getpid())
+	require.NoError(t, err)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for start := time.Now(); time.Since(start) < 2*time.Millisecond; {
+		} // 2 ms of wall time: at least some of it on a CPU
+	}()
+	<-done
+	// A running thread's time is brought up to date when it leaves the
+	// CPU (as a server's threads do between operations): let them sleep.
+	time.Sleep(50 * time.Millisecond)
+	after, err := procstat.ThreadCPU(os.Getpid())
+	require.NoError(t, err)
+	assert.Greater(t, after, before, "a few milliseconds of work show, well under CPU's 10 ms tick")
+	_, err = procstat.ThreadCPU(1 << 30)
 	assert.Error(t, err, "no such process")
 }

@@ -351,9 +351,9 @@ func handshakes(args []string) error {
 				return err
 			}
 			pid := c.cmd.Process.Pid
-			cpu0, _ := procstat.CPU(pid)
+			cpu0, _ := procstat.ThreadCPU(pid) // a few handshakes: finer than ticks
 			res := echo.Handshakes(c.addr, *conc, *dur, *max, *resume, 10*time.Second)
-			cpu1, _ := procstat.CPU(pid)
+			cpu1, _ := procstat.ThreadCPU(pid)
 			c.stop()
 			row := handshakeRow{Impl: impl, Run: run, PerSecond: res.PerSecond, Handshakes: res.Handshakes,
 				Resumed: res.Resumed, Errors: res.Errors, ServerCPU: cpu1 - cpu0}
