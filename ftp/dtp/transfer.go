@@ -99,9 +99,8 @@ type readerOnly struct{ io.Reader }
 // Send copies src to the data connection (RETR, LIST) and closes it. The
 // result n counts bytes read from src. Binary transfers from an *os.File
 // (or an io.WriterTo such as *bytes.Reader) go through io.Copy, which is
-// sendfile(2) for a file on Linux; a ConnSource (an object store's
-// response) is spliced from its connection; other sources and ASCII (LF
-// -> CRLF, see CRLFWriter) use a pooled buffer.
+// sendfile(2) for a file on Linux; other sources and ASCII (LF -> CRLF,
+// see CRLFWriter) use a pooled buffer.
 //
 // On success the write side is shut down first (FIN after the last byte),
 // anything the client sent is discarded so the close cannot turn into an
@@ -113,15 +112,7 @@ type readerOnly struct{ io.Reader }
 func Send(ctx context.Context, conn *net.TCPConn, src io.Reader, ascii bool, idle time.Duration) (n int64, err error) {
 	stop := context.AfterFunc(ctx, func() { abort(conn) })
 	var s side
-	cs, _ := src.(ConnSource)
-	var sc SourceConn
-	spliced := false
-	if cs != nil && !ascii {
-		sc, spliced = cs.SourceConn()
-	}
 	switch {
-	case spliced:
-		n, s, err = sendSpliced(ctx, conn, cs, sc, idle)
 	case !ascii && zeroCopySource(src):
 		n, err = sendZeroCopy(conn, src, idle)
 	case !ascii:

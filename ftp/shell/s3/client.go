@@ -34,8 +34,6 @@ type ClientConfig struct {
 // NewClient makes an S3 client for cfg. Checksums are computed and
 // checked only where the API requires them (non-AWS stores differ in
 // what they accept); connections are kept for reuse, 64 per host.
-// Downloads from an http:// endpoint go through getTransport, whose
-// bodies ftpd splices from the store's socket (rawget.go).
 func NewClient(cfg ClientConfig) (*awss3.Client, error) {
 	if cfg.AccessKey == "" || cfg.SecretKey == "" {
 		return nil, errors.New("s3: no credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
@@ -43,10 +41,9 @@ func NewClient(cfg ClientConfig) (*awss3.Client, error) {
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
 	}
-	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	tr := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           dialer.DialContext,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:          256,
 		MaxIdleConnsPerHost:   64,
 		IdleConnTimeout:       90 * time.Second,
@@ -57,7 +54,7 @@ func NewClient(cfg ClientConfig) (*awss3.Client, error) {
 	ac := aws.Config{
 		Region:                     cfg.Region,
 		Credentials:                credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, cfg.SessionToken),
-		HTTPClient:                 &http.Client{Transport: &getTransport{base: tr, dial: dialer.DialContext}},
+		HTTPClient:                 &http.Client{Transport: tr},
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
 	}

@@ -1,11 +1,5 @@
 package s3
 
-import (
-	"net/http"
-
-	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
-)
-
 // SetMaxHeld lowers how many entries a listing of st holds back before it
 // looks a directory up (the lookup path, without thousands of objects).
 func SetMaxHeld(st *Store, n int) { st.maxHeld = n }
@@ -13,11 +7,3 @@ func SetMaxHeld(st *Store, n int) { st.maxHeld = n }
 // UploadBuffer is the capacity of an upload's buffer: what it holds of
 // the file, at most a part.
 func UploadBuffer(w any) int { return cap(w.(*upload).buf) }
-
-// GetDials is how many connections c's downloads dialled (getTransport).
-func GetDials(c *awss3.Client) int {
-	t := c.Options().HTTPClient.(*http.Client).Transport.(*getTransport)
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.dials
-}

@@ -45,7 +45,6 @@ import (
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
-	"github.com/gnetftp/gnetftp/ftp/dtp"
 	"github.com/gnetftp/gnetftp/ftp/shell"
 )
 
@@ -647,7 +646,7 @@ func (s *Shell) OpenForReading(p string, offset int64) (io.ReadCloser, error) {
 	if r == "" {
 		return nil, shell.Wrap("open", p, shell.ErrIsDir)
 	}
-	ctx, cancel := context.WithCancel(withSplice(context.Background()))
+	ctx, cancel := context.WithCancel(context.Background())
 	in := &awss3.GetObjectInput{Bucket: &s.st.cfg.Bucket, Key: aws.String(s.key(r))}
 	if offset > 0 {
 		in.Range = aws.String(fmt.Sprintf("bytes=%d-", offset))
@@ -715,35 +714,6 @@ func (b *body) Read(p []byte) (int, error) {
 		err = fmt.Errorf("reading the object: %w", err)
 	}
 	return n, err
-}
-
-var _ dtp.ConnSource = (*body)(nil)
-
-// SourceConn is the rest of the object on the store's connection when
-// getTransport sent the GET (dtp.ConnSource: ftpd splices it); the stall
-// watchdog is then the splice's read deadline.
-func (b *body) SourceConn() (dtp.SourceConn, bool) {
-	cs, ok := b.rc.(dtp.ConnSource)
-	if !ok {
-		return dtp.SourceConn{}, false
-	}
-	sc, ok := cs.SourceConn()
-	if !ok {
-		return sc, false
-	}
-	if b.timer != nil {
-		b.timer.Stop()
-	}
-	sc.Stall = b.stall
-	return sc, true
-}
-
-// Spliced passes on what the splice took and starts the watchdog again.
-func (b *body) Spliced(n int64) {
-	b.rc.(dtp.ConnSource).Spliced(n)
-	if b.timer != nil {
-		b.timer.Reset(b.stall)
-	}
 }
 
 func (b *body) Close() error {
