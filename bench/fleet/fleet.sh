@@ -23,6 +23,7 @@
 #   SCENARIOS="retr stor" bench/fleet/fleet.sh /tmp/fleet   (only those; default: idle logins retr stor)
 #   FTPD_ARGS="--cpuprofile /tmp/ftpd.prof" SCENARIOS=retr RUNS=1 bench/fleet/fleet.sh /tmp/fleet
 #   IDLE_KINDS=pg bench/fleet/fleet.sh    (also idle sessions of a node with PostgreSQL users on a local root)
+#   FTPD_B=/tmp/old/ftpd SCENARIOS=retr bench/fleet/fleet.sh   (also RETR through a fleet node of another ftpd build, column ftpd-fleet-b: an A/B in the same rounds)
 #
 # It starts its own PostgreSQL (Debian's, initdb + pg_ctl as the postgres
 # user, in a temporary directory, 127.0.0.1 only) and SeaweedFS (the binary
@@ -106,10 +107,12 @@ node() {
 	case $1 in
 	file) a+=(--users "$work/users" --root "$work/root") ;;
 	pg) a+=(--users "$dsn" --root "$work/root") ;;
-	fleet) a+=(--users "$dsn" --storage "$storage") ;;
+	fleet | fleet-b) a+=(--users "$dsn" --storage "$storage") ;;
 	esac
+	local bin=$work/ftpd
+	[ "$1" != fleet-b ] || bin=$FTPD_B
 	# shellcheck disable=SC2086 # FTPD_ARGS: words, for profiling
-	"$work/ftpd" "${a[@]}" ${FTPD_ARGS:-} >"$work/ftpd-$1-$port.log" 2>&1 &
+	"$bin" "${a[@]}" ${FTPD_ARGS:-} >"$work/ftpd-$1-$port.log" 2>&1 &
 	p=$!
 	pids+=("$p")
 	for _ in $(seq 1 100); do
@@ -164,6 +167,12 @@ for run in $(seq 1 "$runs"); do
 			cpu_run "$out/s3-direct/stor-$run.cpu" "$fb" s3-stor --storage "$storage" --home bench --size 1GiB --quiet --json "$out/s3-direct/stor-$run.json"
 		fi
 		stop "$p"
+		if want retr && [ -n "${FTPD_B:-}" ]; then
+			node fleet-b
+			mkdir -p "$out/ftpd-fleet-b"
+			cpu_run "$out/ftpd-fleet-b/retr-$run.cpu" "$fb" retr --addr "127.0.0.1:$port" "${common[@]}" --file "$seedkey" --pid "$p" --json "$out/ftpd-fleet-b/retr-$run.json"
+			stop "$p"
+		fi
 	fi
 done
 uname -srm >"$out/machine.txt"
