@@ -73,6 +73,9 @@ func TestTLSReport(t *testing.T) {
 	assert.Contains(t, md, "gnetftp uses 0.25 of the goroutine-per-connection crypto/tls server's memory")
 	assert.Contains(t, md, "RETR 1 GiB PROT P MB/s: gnetftp **2.00x** the best peer (peer, 500 MB/s)", "tlsref is no peer")
 	assert.Contains(t, md, "gnetftp RETR 0.25;")
+	assert.NotContains(t, md, "logins/s", "a scenario no server ran is no column")
+	assert.Contains(t, md, "| peer | - | - -> **500**", "idle not run on peer")
+	assert.NotContains(t, md, "failed")
 }
 
 // TestReportFloorAndLoopback: the floor servers are no peers and get a

@@ -108,17 +108,25 @@ func tlsReport(dir, plainDir, self, ref, md string, stdout io.Writer) error {
 		}
 	}
 	sort.Strings(servers)
+	// Only the scenarios some server ran (matrix.sh's SCENARIOS): a
+	// scenario left out is no column, not a column of failures.
+	var cols []tlsColumn
+	for _, c := range tlsColumns {
+		if ran(dir, servers, c.m.scenario) {
+			cols = append(cols, c)
+		}
+	}
 	tls := map[string]map[string]cell{}
 	var b strings.Builder
 	b.WriteString("| server |")
-	for _, c := range tlsColumns {
+	for _, c := range cols {
 		fmt.Fprintf(&b, " %s |", c.title)
 	}
-	fmt.Fprintf(&b, " negotiated |\n|---|%s---|\n", strings.Repeat("---|", len(tlsColumns)))
+	fmt.Fprintf(&b, " negotiated |\n|---|%s---|\n", strings.Repeat("---|", len(cols)))
 	for _, s := range servers {
 		tls[s] = map[string]cell{}
 		fmt.Fprintf(&b, "| %s |", s)
-		for _, col := range tlsColumns {
+		for _, col := range cols {
 			t, ok := readCell(dir, s, col.m)
 			p, pok := readCell(plainDir, s, col.m)
 			plain := "-"
@@ -126,7 +134,11 @@ func tlsReport(dir, plainDir, self, ref, md string, stdout io.Writer) error {
 				plain = num(p.median * col.scale)
 			}
 			if !ok {
-				fmt.Fprintf(&b, " %s -> failed |", plain)
+				if ran(dir, []string{s}, col.m.scenario) {
+					fmt.Fprintf(&b, " %s -> failed |", plain)
+				} else {
+					b.WriteString(" - |") // not run on this server
+				}
 				continue
 			}
 			tls[s][col.title] = t
@@ -145,7 +157,7 @@ func tlsReport(dir, plainDir, self, ref, md string, stdout io.Writer) error {
 	} else if r, ok := tls[ref][idle]; ok {
 		fmt.Fprintf(&b, "Idle TLS session of %s (goroutine per connection, crypto/tls): %s KiB; %s has no TLS figures in this run.\n", ref, num(r.median/1024), self)
 	}
-	for _, col := range tlsColumns {
+	for _, col := range cols {
 		higher := col.m.higher
 		best, bestName := 0.0, ""
 		for _, s := range servers {
