@@ -324,7 +324,7 @@ func (f *Factory) localRealm(root string, anonymous bool, anonRoot string) (*loc
 	start, logger := time.Now(), f.cfg.Logger
 	go func() {
 		if n, whole := realm.SweepResult(); whole {
-			logger.Info("ftp start-up sweep done", "root", root, "removed", n, "took", time.Since(start).Round(time.Millisecond))
+			logger.Info("ftp start-up sweep done", "root", root, "removed", n, "duration_ms", durationMS(time.Since(start)))
 		}
 	}()
 	return realm, nil

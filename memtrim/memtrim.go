@@ -128,7 +128,7 @@ func Start(cfg Config) (stop func()) {
 			t.Trimmed(end, end.Sub(start), after)
 			if t.cfg.Logger != nil {
 				t.cfg.Logger.Debug("memory trimmed", "retained_before", s.Retained, "retained_after", after.Retained,
-					"live", after.Live, "took", end.Sub(start))
+					"live", after.Live, "duration_ms", float64(end.Sub(start).Microseconds())/1000)
 			}
 		}
 	}()
