@@ -1,8 +1,8 @@
 // Copyright (c) 2026 The gnetftp authors. Licensed under the Apache License,
 // Version 2.0, as the rest of this module (see LICENSE).
 //
-// This file is not part of upstream gnet: it is part of the gnetftp patch
-// that keeps accept errors from ending the engine (see PATCHES.md).
+// This file is not part of upstream gnet: it is part of gnetftp patch 2,
+// ReusePort loops that shed without spinning (see PATCHES.md).
 
 //go:build linux
 

@@ -28,3 +28,6 @@ func NewNamedUploads(dir string) (*Local, error) {
 
 // TempPrefix is the reserved prefix of uploads' names.
 const TempPrefix = tempPrefix
+
+// Swept is closed when l's start-up sweep of stale uploads is over.
+func Swept(l *Local) <-chan struct{} { return l.swept }

@@ -120,14 +120,11 @@ func fromRoot(r *os.Root, opts Options) *Local {
 	return l
 }
 
-// Swept is closed when the start-up sweep of stale uploads is over (at
-// once with Options.NoSweep); then SweepResult says what it did. Any
-// goroutine.
-func (l *Local) Swept() <-chan struct{} { return l.swept }
-
-// SweepResult is what the start-up sweep did once Swept is closed: the
-// stale uploads it removed, and whole, false when Close stopped it before
-// the end of the tree (or it did not run). Any goroutine, after Swept.
+// SweepResult waits for the end of the start-up sweep of stale uploads
+// (at once with Options.NoSweep) and says what it did: the stale uploads
+// it removed, and whole, false when Close stopped it before the end of
+// the tree (or it did not run). It blocks on the sweep: any goroutine but
+// an event loop.
 func (l *Local) SweepResult() (removed int, whole bool) {
 	<-l.swept
 	return l.sweepRemoved, l.sweepWhole

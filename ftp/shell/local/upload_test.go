@@ -146,7 +146,7 @@ func TestCloseStopsTheSweep(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, l.Close())
 	select {
-	case <-l.Swept():
+	case <-local.Swept(l):
 	default:
 		t.Fatal("Close returned before the sweep ended")
 	}
