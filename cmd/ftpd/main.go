@@ -274,7 +274,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Var(sizeFlag{v: &o.rateUp, rate: true}, "rate-up", "cap each session's uploads at `RATE` bytes/s (e.g. 1MiB), likewise; 0: no limit (splice)")
 	fs.StringVar(&o.welcome, "welcome", "", "text of the 220 greeting")
 	fs.IntVar(&o.loops, "loops", 0, "event loops (default: one per CPU)")
-	fs.BoolVar(&o.trimMemory, "trim-memory", true, "when the server goes quiet after a burst (no allocation for 250 ms) and its heap holds 4 MiB and a quarter more than it uses, collect and return the free memory to the system (memtrim: at most 1% of the time)")
+	fs.BoolVar(&o.trimMemory, "trim-memory", true, "when the server goes quiet after a burst (under 256 KiB allocated in 250 ms) and its heap holds 4 MiB and a quarter more than it uses, collect and return the free memory to the system (memtrim: at most 1% of the time)")
 	fs.IntVar(&o.procs, "procs", 0, "Go processors (GOMAXPROCS); 0: twice Go's default, unless the GOMAXPROCS variable is set")
 	fs.BoolVar(&o.allowForeign, "allow-foreign-data", false, "allow data connections to/from other hosts than the client's (FXP); off = RFC 2577 bounce protection")
 	fs.BoolVar(&o.allowPrivileged, "allow-privileged-ports", false, "allow PORT/EPRT to ports below 1024")
