@@ -21,7 +21,8 @@ var (
 )
 
 // StartTLS implements protocol.TLSStarter. Handshakes here are not bounded
-// by a pool: a ConnTransport already has goroutines of its own.
+// by a pool: a ConnTransport already has goroutines of its own, and its
+// loop goroutine runs the handshake as a coroutine.
 func (t *ConnTransport) StartTLS(cfg *tls.Config, opts protocol.TLSOptions, done func(tls.ConnectionState, error)) error {
 	if err := checkStartTLS(cfg, done, t.tls != nil, t.disconnecting); err != nil {
 		return err
@@ -66,6 +67,9 @@ func (t *ConnTransport) deliver(p []byte) {
 }
 
 func (t *ConnTransport) producing() bool { return !t.paused.Load() }
+
+// loopBudget: nil, the connection's loop goroutine is its own.
+func (t *ConnTransport) loopBudget() *loopBudget { return nil }
 
 func (t *ConnTransport) closeForTLS() {
 	t.disconnecting = true

@@ -102,9 +102,10 @@ type Config struct {
 	TLSHandshakeTimeout time.Duration
 	// MaxTLSHandshakes bounds the TLS handshakes in progress at once. A
 	// handshake runs on a goroutine of its own (crypto/tls cannot resume
-	// one on a loop), from the peer's first bytes for a server (idle
-	// connections cost nothing) or from StartTLS for a client, until it
-	// completes; a connection whose handshake would exceed the bound is
+	// one on a loop), or as a coroutine of its loop (see
+	// TLSHandshakeLoopShare), from the peer's first bytes for a server
+	// (idle connections cost nothing) or from StartTLS for a client, until
+	// it completes; a connection whose handshake would exceed the bound is
 	// closed (protocol.ErrTooManyTLSHandshakes). Default 1024.
 	MaxTLSHandshakes int
 	// TLSHandshakeWorkers bounds how many of those handshakes compute at
@@ -114,6 +115,19 @@ type Config struct {
 	// that blocks (GetCertificate fetching a certificate) holds a worker
 	// while it blocks. Default GOMAXPROCS.
 	TLSHandshakeWorkers int
+	// TLSHandshakeLoopShare lets each event loop run TLS handshakes
+	// itself, as coroutines it resumes whenever the peer's next bytes
+	// arrive (iter.Pull), for up to this share of its time (0.5: half,
+	// with bursts of tlsInlineBurst), instead of handing each to a
+	// goroutine: no wake-ups between the loop and the goroutine, no
+	// scheduling (ftpd: 5% less CPU per TLS login). Handshakes beyond the
+	// share, as in a flood of ClientHellos, go to goroutines as with 0,
+	// so the loop's other connections wait at most that long. Only for
+	// tls.Configs whose callbacks (GetCertificate, GetConfigForClient,
+	// VerifyConnection, WrapSession, ...) never block: one that blocks
+	// would stall every connection of the loop. Default 0: every
+	// handshake on a goroutine. At most 1.
+	TLSHandshakeLoopShare float64
 }
 
 // DefaultMaxOutbound is Config.MaxOutbound's default. It matches
@@ -165,6 +179,7 @@ func (c Config) withDefaults() Config {
 	if c.TLSHandshakeWorkers <= 0 {
 		c.TLSHandshakeWorkers = runtime.GOMAXPROCS(0)
 	}
+	c.TLSHandshakeLoopShare = min(max(c.TLSHandshakeLoopShare, 0), 1)
 	return c
 }
 
@@ -202,6 +217,7 @@ type Reactor struct {
 	acceptErrs *acceptErrors
 	loops      loopSet        // the server engine's loops, for LoopLag
 	handshakes *handshakePool // TLS handshakes of every loop (tls.go)
+	budgets    sync.Map       // gnet.EventLoop -> *loopBudget: handshakes a loop runs itself
 	tlsBufs    sync.Pool      // *[]byte plaintext buffers, one per loop at work
 }
 

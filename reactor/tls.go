@@ -58,8 +58,8 @@ func listenerFactory(f protocol.Factory) protocol.Factory {
 	return f
 }
 
-// TLSHandshakes reports the TLS handshakes in progress (those with a
-// goroutine: see Config.MaxTLSHandshakes). Safe from any goroutine.
+// TLSHandshakes reports the TLS handshakes in progress, on goroutines and
+// on loops (see Config.MaxTLSHandshakes). Safe from any goroutine.
 func (r *Reactor) TLSHandshakes() int { return r.handshakes.inFlight() }
 
 func (r *Reactor) initTLS() {
@@ -189,6 +189,14 @@ func (t *transport) deliver(p []byte) {
 }
 
 func (t *transport) producing() bool { return !t.paused && !t.blocked() }
+
+func (t *transport) loopBudget() *loopBudget {
+	if v, ok := t.r.budgets.Load(t.loop); ok {
+		return v.(*loopBudget)
+	}
+	v, _ := t.r.budgets.LoadOrStore(t.loop, &loopBudget{share: t.r.cfg.TLSHandshakeLoopShare})
+	return v.(*loopBudget)
+}
 
 func (t *transport) closeForTLS() {
 	t.disconnecting = true

@@ -322,365 +322,391 @@ func dialTLS(t *testing.T, addr string, cfg *tls.Config) *tlsClient {
 }
 
 func TestStartTLSAfterAPlaintextLineAndResumption(t *testing.T) {
-	env := newTLSEnv(t, reactor.Config{Loops: 2})
-	ccfg := env.pair.ClientConfig("localhost")
+	forHandshakeModes(t, func(t *testing.T, share float64) {
+		env := newTLSEnv(t, reactor.Config{Loops: 2, TLSHandshakeLoopShare: share})
+		ccfg := env.pair.ClientConfig("localhost")
 
-	c := dialPlain(t, env.plain)
-	assert.Equal(t, "hello", c.line(t))
-	c.send(t, "state\n")
-	assert.Equal(t, "plain", c.line(t))
-	c.send(t, "starttls\n")
-	assert.Equal(t, "go", c.line(t), "the go-ahead goes out in clear")
-	c.handshake(t, ccfg)
-	done := env.next(t, "done")
-	require.NoError(t, done.err)
-	assert.Equal(t, uint16(tls.VersionTLS13), done.state.Version)
-	assert.False(t, done.state.DidResume)
-	c.send(t, "state\n")
-	assert.Equal(t, "v=TLS 1.3 resumed=false", c.line(t))
-	c.send(t, "one\ntwo\n")
-	assert.Equal(t, "e:one", c.line(t))
-	assert.Equal(t, "e:two", c.line(t))
-	c.send(t, "quit\n")
-	assert.Equal(t, "bye", c.line(t))
-	_, err := c.rd.ReadByte()
-	assert.ErrorIs(t, err, io.EOF, "close_notify, then the end")
-	assert.NoError(t, env.next(t, "lost").err)
+		c := dialPlain(t, env.plain)
+		assert.Equal(t, "hello", c.line(t))
+		c.send(t, "state\n")
+		assert.Equal(t, "plain", c.line(t))
+		c.send(t, "starttls\n")
+		assert.Equal(t, "go", c.line(t), "the go-ahead goes out in clear")
+		c.handshake(t, ccfg)
+		done := env.next(t, "done")
+		require.NoError(t, done.err)
+		assert.Equal(t, uint16(tls.VersionTLS13), done.state.Version)
+		assert.False(t, done.state.DidResume)
+		c.send(t, "state\n")
+		assert.Equal(t, "v=TLS 1.3 resumed=false", c.line(t))
+		c.send(t, "one\ntwo\n")
+		assert.Equal(t, "e:one", c.line(t))
+		assert.Equal(t, "e:two", c.line(t))
+		c.send(t, "quit\n")
+		assert.Equal(t, "bye", c.line(t))
+		_, err := c.rd.ReadByte()
+		assert.ErrorIs(t, err, io.EOF, "close_notify, then the end")
+		assert.NoError(t, env.next(t, "lost").err)
 
-	// The session ticket from the first connection resumes the second.
-	c2 := env.startTLS(t, ccfg)
-	assert.True(t, c2.tc.ConnectionState().DidResume)
-	require.NoError(t, env.next(t, "done").err)
-	c2.send(t, "state\n")
-	assert.Equal(t, "v=TLS 1.3 resumed=true", c2.line(t))
+		// The session ticket from the first connection resumes the second.
+		c2 := env.startTLS(t, ccfg)
+		assert.True(t, c2.tc.ConnectionState().DidResume)
+		require.NoError(t, env.next(t, "done").err)
+		c2.send(t, "state\n")
+		assert.Equal(t, "v=TLS 1.3 resumed=true", c2.line(t))
+	})
 }
 
 func TestImplicitTLSBuildsTheProtocolAfterTheHandshake(t *testing.T) {
-	env := newTLSEnv(t, reactor.Config{Loops: 2})
-	ccfg := env.pair.ClientConfig("localhost")
+	forHandshakeModes(t, func(t *testing.T, share float64) {
+		env := newTLSEnv(t, reactor.Config{Loops: 2, TLSHandshakeLoopShare: share})
+		ccfg := env.pair.ClientConfig("localhost")
 
-	c := dialTLS(t, env.tlsAddr, ccfg)
-	assert.Equal(t, "hello tls", c.line(t), "ConnectionMade already sees TLS")
-	c.send(t, "state\nping\n")
-	assert.Equal(t, "v=TLS 1.3 resumed=false", c.line(t))
-	assert.Equal(t, "e:ping", c.line(t))
-	assert.Equal(t, int32(1), env.builds.Load())
+		c := dialTLS(t, env.tlsAddr, ccfg)
+		assert.Equal(t, "hello tls", c.line(t), "ConnectionMade already sees TLS")
+		c.send(t, "state\nping\n")
+		assert.Equal(t, "v=TLS 1.3 resumed=false", c.line(t))
+		assert.Equal(t, "e:ping", c.line(t))
+		assert.Equal(t, int32(1), env.builds.Load())
 
-	c2 := dialTLS(t, env.tlsAddr, ccfg)
-	assert.Equal(t, "hello tls", c2.line(t))
-	assert.True(t, c2.tc.ConnectionState().DidResume, "a client session cache resumes")
-	c2.send(t, "state\n")
-	assert.Equal(t, "v=TLS 1.3 resumed=true", c2.line(t))
+		c2 := dialTLS(t, env.tlsAddr, ccfg)
+		assert.Equal(t, "hello tls", c2.line(t))
+		assert.True(t, c2.tc.ConnectionState().DidResume, "a client session cache resumes")
+		c2.send(t, "state\n")
+		assert.Equal(t, "v=TLS 1.3 resumed=true", c2.line(t))
 
-	// A connection that never says hello gets no protocol, and is closed
-	// at the handshake deadline.
-	silent := dialPlain(t, env.tlsAddr)
-	stall := dialPlain(t, env.tlsAddr)
-	stall.send(t, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03") // the start of a ClientHello
-	require.Eventually(t, func() bool { return env.r.TLSHandshakes() == 1 }, 20*time.Second, time.Millisecond,
-		"the partial hello has its handshake goroutine; the silent connection has none")
-	env.advancePast(t, 30*time.Second)
-	assert.True(t, silent.closed(t))
-	assert.True(t, stall.closed(t))
-	for range 2 {
-		select {
-		case err := <-env.observed:
-			assert.ErrorIs(t, err, protocol.ErrTLSHandshakeTimeout)
-		case <-time.After(20 * time.Second):
-			t.Fatal("the factory did not hear of the timeout")
+		// A connection that never says hello gets no protocol, and is closed
+		// at the handshake deadline.
+		silent := dialPlain(t, env.tlsAddr)
+		stall := dialPlain(t, env.tlsAddr)
+		stall.send(t, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03") // the start of a ClientHello
+		require.Eventually(t, func() bool { return env.r.TLSHandshakes() == 1 }, 20*time.Second, time.Millisecond,
+			"the partial hello has its handshake goroutine; the silent connection has none")
+		env.advancePast(t, 30*time.Second)
+		assert.True(t, silent.closed(t))
+		assert.True(t, stall.closed(t))
+		for range 2 {
+			select {
+			case err := <-env.observed:
+				assert.ErrorIs(t, err, protocol.ErrTLSHandshakeTimeout)
+			case <-time.After(20 * time.Second):
+				t.Fatal("the factory did not hear of the timeout")
+			}
 		}
-	}
-	assert.Equal(t, int32(2), env.builds.Load(), "no protocol for either")
-	require.Eventually(t, func() bool { return env.r.TLSHandshakes() == 0 }, 20*time.Second, time.Millisecond)
-	c.send(t, "still\n")
-	assert.Equal(t, "e:still", c.line(t), "other connections are unaffected")
+		assert.Equal(t, int32(2), env.builds.Load(), "no protocol for either")
+		require.Eventually(t, func() bool { return env.r.TLSHandshakes() == 0 }, 20*time.Second, time.Millisecond)
+		c.send(t, "still\n")
+		assert.Equal(t, "e:still", c.line(t), "other connections are unaffected")
+	})
 }
 
 func TestPlaintextAfterStartTLSIsNeverDelivered(t *testing.T) {
-	env := newTLSEnv(t, reactor.Config{Loops: 1})
-	ccfg := env.pair.ClientConfig("localhost")
+	forHandshakeModes(t, func(t *testing.T, share float64) {
+		env := newTLSEnv(t, reactor.Config{Loops: 1, TLSHandshakeLoopShare: share})
+		ccfg := env.pair.ClientConfig("localhost")
 
-	t.Run("in the same read as the command", func(t *testing.T) {
-		c := dialPlain(t, env.plain)
-		assert.Equal(t, "hello", c.line(t))
-		c.send(t, "starttls\nevil\n") // a man in the middle appends a command
-		assert.Equal(t, "go", c.line(t))
-		c.handshake(t, ccfg)
-		c.send(t, "state\n")
-		assert.Contains(t, c.line(t), "v=TLS 1.3 ", "no e:evil, in clear or in TLS")
-	})
+		t.Run("in the same read as the command", func(t *testing.T) {
+			c := dialPlain(t, env.plain)
+			assert.Equal(t, "hello", c.line(t))
+			c.send(t, "starttls\nevil\n") // a man in the middle appends a command
+			assert.Equal(t, "go", c.line(t))
+			c.handshake(t, ccfg)
+			c.send(t, "state\n")
+			assert.Contains(t, c.line(t), "v=TLS 1.3 ", "no e:evil, in clear or in TLS")
+		})
 
-	t.Run("buffered by the transport", func(t *testing.T) {
-		env.drain()
-		c := dialPlain(t, env.plain)
-		assert.Equal(t, "hello", c.line(t))
-		c.send(t, "pause-starttls\n")
-		assert.Equal(t, "paused", c.line(t))
-		tr := env.next(t, "made").tr
-		c.send(t, "evil\n")
-		require.Eventually(t, func() bool {
-			n := make(chan int, 1)
-			tr.Loop().CallFromThread(func() { n <- reactor.InboundBuffered(tr) })
-			return <-n == len("evil\n")
-		}, 20*time.Second, time.Millisecond, "the paused transport holds the injected line")
-		env.clock.Advance(time.Second)
-		assert.Equal(t, "go", c.line(t))
-		c.handshake(t, ccfg)
-		c.send(t, "state\n")
-		assert.Contains(t, c.line(t), "v=TLS 1.3 ", "the injected line was discarded")
+		t.Run("buffered by the transport", func(t *testing.T) {
+			env.drain()
+			c := dialPlain(t, env.plain)
+			assert.Equal(t, "hello", c.line(t))
+			c.send(t, "pause-starttls\n")
+			assert.Equal(t, "paused", c.line(t))
+			tr := env.next(t, "made").tr
+			c.send(t, "evil\n")
+			require.Eventually(t, func() bool {
+				n := make(chan int, 1)
+				tr.Loop().CallFromThread(func() { n <- reactor.InboundBuffered(tr) })
+				return <-n == len("evil\n")
+			}, 20*time.Second, time.Millisecond, "the paused transport holds the injected line")
+			env.clock.Advance(time.Second)
+			assert.Equal(t, "go", c.line(t))
+			c.handshake(t, ccfg)
+			c.send(t, "state\n")
+			assert.Contains(t, c.line(t), "v=TLS 1.3 ", "the injected line was discarded")
+		})
 	})
 }
 
 func TestWritesDuringTheHandshakeGoOutEncryptedAfterIt(t *testing.T) {
-	env := newTLSEnv(t, reactor.Config{Loops: 1})
-	c := dialPlain(t, env.plain)
-	assert.Equal(t, "hello", c.line(t))
-	c.send(t, "starttls-early\n")
-	assert.Equal(t, "go", c.line(t))
-	c.handshake(t, env.pair.ClientConfig("localhost"))
-	assert.Equal(t, "early", c.line(t))
+	forHandshakeModes(t, func(t *testing.T, share float64) {
+		env := newTLSEnv(t, reactor.Config{Loops: 1, TLSHandshakeLoopShare: share})
+		c := dialPlain(t, env.plain)
+		assert.Equal(t, "hello", c.line(t))
+		c.send(t, "starttls-early\n")
+		assert.Equal(t, "go", c.line(t))
+		c.handshake(t, env.pair.ClientConfig("localhost"))
+		assert.Equal(t, "early", c.line(t))
+	})
 }
 
 func TestStartTLSRefusesASecondStart(t *testing.T) {
-	env := newTLSEnv(t, reactor.Config{Loops: 1})
-	c := dialPlain(t, env.plain)
-	assert.Equal(t, "hello", c.line(t))
-	c.send(t, "starttls-twice\n")
-	assert.Equal(t, "go", c.line(t))
-	c.handshake(t, env.pair.ClientConfig("localhost"))
-	l := c.line(t)
-	assert.Contains(t, l, "refused: ")
-	assert.Contains(t, l, protocol.ErrTLSStarted.Error())
+	forHandshakeModes(t, func(t *testing.T, share float64) {
+		env := newTLSEnv(t, reactor.Config{Loops: 1, TLSHandshakeLoopShare: share})
+		c := dialPlain(t, env.plain)
+		assert.Equal(t, "hello", c.line(t))
+		c.send(t, "starttls-twice\n")
+		assert.Equal(t, "go", c.line(t))
+		c.handshake(t, env.pair.ClientConfig("localhost"))
+		l := c.line(t)
+		assert.Contains(t, l, "refused: ")
+		assert.Contains(t, l, protocol.ErrTLSStarted.Error())
+	})
 }
 
 func TestClosingCancelsTheHandshake(t *testing.T) {
-	env := newTLSEnv(t, reactor.Config{Loops: 1})
-	c := dialPlain(t, env.plain)
-	assert.Equal(t, "hello", c.line(t))
-	c.send(t, "starttls-abort\n")
-	done := env.next(t, "done")
-	assert.ErrorIs(t, done.err, net.ErrClosed)
-	assert.Equal(t, done.err, env.next(t, "lost").err)
-	assert.True(t, c.closed(t))
+	forHandshakeModes(t, func(t *testing.T, share float64) {
+		env := newTLSEnv(t, reactor.Config{Loops: 1, TLSHandshakeLoopShare: share})
+		c := dialPlain(t, env.plain)
+		assert.Equal(t, "hello", c.line(t))
+		c.send(t, "starttls-abort\n")
+		done := env.next(t, "done")
+		assert.ErrorIs(t, done.err, net.ErrClosed)
+		assert.Equal(t, done.err, env.next(t, "lost").err)
+		assert.True(t, c.closed(t))
+	})
 }
 
 func TestPauseWithTLSKeepsRecordsUntilResumed(t *testing.T) {
-	env := newTLSEnv(t, reactor.Config{Loops: 1})
-	c := dialTLS(t, env.tlsAddr, env.pair.ClientConfig("localhost"))
-	assert.Equal(t, "hello tls", c.line(t))
-	c.send(t, "pause\n")
-	assert.Equal(t, "paused", c.line(t))
-	c.send(t, "x\n")
-	c.send(t, "y\n")
-	env.advancePast(t, time.Second)
-	assert.Equal(t, "resumed", c.line(t))
-	assert.Equal(t, "e:x", c.line(t))
-	assert.Equal(t, "e:y", c.line(t))
+	forHandshakeModes(t, func(t *testing.T, share float64) {
+		env := newTLSEnv(t, reactor.Config{Loops: 1, TLSHandshakeLoopShare: share})
+		c := dialTLS(t, env.tlsAddr, env.pair.ClientConfig("localhost"))
+		assert.Equal(t, "hello tls", c.line(t))
+		c.send(t, "pause\n")
+		assert.Equal(t, "paused", c.line(t))
+		c.send(t, "x\n")
+		c.send(t, "y\n")
+		env.advancePast(t, time.Second)
+		assert.Equal(t, "resumed", c.line(t))
+		assert.Equal(t, "e:x", c.line(t))
+		assert.Equal(t, "e:y", c.line(t))
+	})
 }
 
 // Each hostile peer gets a closed connection (and StartTLS's done(err)),
 // while a bystander goes on.
 func TestTLSBadInputClosesOnlyThatConnection(t *testing.T) {
-	env := newTLSEnv(t, reactor.Config{Loops: 1})
-	ccfg := env.pair.ClientConfig("localhost")
-	bystander := dialTLS(t, env.tlsAddr, ccfg)
-	assert.Equal(t, "hello tls", bystander.line(t))
+	forHandshakeModes(t, func(t *testing.T, share float64) {
+		env := newTLSEnv(t, reactor.Config{Loops: 1, TLSHandshakeLoopShare: share})
+		ccfg := env.pair.ClientConfig("localhost")
+		bystander := dialTLS(t, env.tlsAddr, ccfg)
+		assert.Equal(t, "hello tls", bystander.line(t))
 
-	cases := []struct {
-		name     string
-		implicit bool
-		peer     func(t *testing.T, c *tlsClient)
-		doneErr  bool // StartTLS's done gets an error
-		lostErr  bool // ConnectionLost gets an error
-	}{
-		{name: "garbage instead of a ClientHello", doneErr: true, lostErr: true,
-			peer: func(t *testing.T, c *tlsClient) { c.send(t, "GET / HTTP/1.0\r\n\r\n") }},
-		{name: "plaintext after StartTLS", doneErr: true, lostErr: true,
-			peer: func(t *testing.T, c *tlsClient) { c.send(t, "USER anonymous\r\n") }},
-		{name: "SSLv2 hello", doneErr: true, lostErr: true,
-			peer: func(t *testing.T, c *tlsClient) { c.send(t, "\x80\x2e\x01\x00\x02\x00\x15\x00\x00\x00\x10") }},
-		{name: "an oversized record header", doneErr: true, lostErr: true,
-			peer: func(t *testing.T, c *tlsClient) { c.send(t, "\x16\x03\x01\xff\xff") }},
-		{name: "peer closes mid-handshake", doneErr: true, lostErr: true,
-			peer: func(t *testing.T, c *tlsClient) {
-				c.send(t, "\x16\x03\x01\x02\x00\x01\x00")
-				_ = c.raw.(*net.TCPConn).CloseWrite()
-			}},
-		{name: "garbage on an implicit listener", implicit: true,
-			peer: func(t *testing.T, c *tlsClient) { c.send(t, "USER anonymous\r\n") }},
-		{name: "a plaintext alert record mid-stream", lostErr: true,
-			peer: func(t *testing.T, c *tlsClient) {
-				c.handshake(t, ccfg)
-				c.ping(t)
-				_, err := c.raw.Write([]byte("\x15\x03\x03\x00\x02\x02\x28")) // fatal handshake_failure, unprotected
-				require.NoError(t, err)
-			}},
-		{name: "a corrupted record mid-stream", lostErr: true,
-			peer: func(t *testing.T, c *tlsClient) {
-				c.handshake(t, ccfg)
-				c.ping(t)
-				_, err := c.raw.Write([]byte("\x17\x03\x03\x00\x20" + strings.Repeat("\xaa", 0x20)))
-				require.NoError(t, err)
-			}},
-		{name: "close_notify mid-stream",
-			peer: func(t *testing.T, c *tlsClient) {
-				c.handshake(t, ccfg)
-				c.ping(t)
-				require.NoError(t, c.tc.CloseWrite())
-			}},
-		{name: "peer closes mid-record",
-			peer: func(t *testing.T, c *tlsClient) {
-				c.handshake(t, ccfg)
-				c.ping(t)
-				_, err := c.raw.Write([]byte("\x17\x03\x03\x01\x00\x01\x02"))
-				require.NoError(t, err)
-				_ = c.raw.(*net.TCPConn).CloseWrite()
-			}},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			var c *tlsClient
-			if tc.implicit {
-				c = dialPlain(t, env.tlsAddr)
-			} else {
-				c = dialPlain(t, env.plain)
-				assert.Equal(t, "hello", c.line(t))
-				c.send(t, "starttls\n")
-				assert.Equal(t, "go", c.line(t))
-			}
-			tc.peer(t, c)
-			assert.True(t, c.closed(t), "the server closes the connection")
-			if tc.implicit {
-				select {
-				case err := <-env.observed:
-					assert.Error(t, err)
-				case <-time.After(20 * time.Second):
-					t.Fatal("no handshake failure reported")
+		cases := []struct {
+			name     string
+			implicit bool
+			peer     func(t *testing.T, c *tlsClient)
+			doneErr  bool // StartTLS's done gets an error
+			lostErr  bool // ConnectionLost gets an error
+		}{
+			{name: "garbage instead of a ClientHello", doneErr: true, lostErr: true,
+				peer: func(t *testing.T, c *tlsClient) { c.send(t, "GET / HTTP/1.0\r\n\r\n") }},
+			{name: "plaintext after StartTLS", doneErr: true, lostErr: true,
+				peer: func(t *testing.T, c *tlsClient) { c.send(t, "USER anonymous\r\n") }},
+			{name: "SSLv2 hello", doneErr: true, lostErr: true,
+				peer: func(t *testing.T, c *tlsClient) { c.send(t, "\x80\x2e\x01\x00\x02\x00\x15\x00\x00\x00\x10") }},
+			{name: "an oversized record header", doneErr: true, lostErr: true,
+				peer: func(t *testing.T, c *tlsClient) { c.send(t, "\x16\x03\x01\xff\xff") }},
+			{name: "peer closes mid-handshake", doneErr: true, lostErr: true,
+				peer: func(t *testing.T, c *tlsClient) {
+					c.send(t, "\x16\x03\x01\x02\x00\x01\x00")
+					_ = c.raw.(*net.TCPConn).CloseWrite()
+				}},
+			{name: "garbage on an implicit listener", implicit: true,
+				peer: func(t *testing.T, c *tlsClient) { c.send(t, "USER anonymous\r\n") }},
+			{name: "a plaintext alert record mid-stream", lostErr: true,
+				peer: func(t *testing.T, c *tlsClient) {
+					c.handshake(t, ccfg)
+					c.ping(t)
+					_, err := c.raw.Write([]byte("\x15\x03\x03\x00\x02\x02\x28")) // fatal handshake_failure, unprotected
+					require.NoError(t, err)
+				}},
+			{name: "a corrupted record mid-stream", lostErr: true,
+				peer: func(t *testing.T, c *tlsClient) {
+					c.handshake(t, ccfg)
+					c.ping(t)
+					_, err := c.raw.Write([]byte("\x17\x03\x03\x00\x20" + strings.Repeat("\xaa", 0x20)))
+					require.NoError(t, err)
+				}},
+			{name: "close_notify mid-stream",
+				peer: func(t *testing.T, c *tlsClient) {
+					c.handshake(t, ccfg)
+					c.ping(t)
+					require.NoError(t, c.tc.CloseWrite())
+				}},
+			{name: "peer closes mid-record",
+				peer: func(t *testing.T, c *tlsClient) {
+					c.handshake(t, ccfg)
+					c.ping(t)
+					_, err := c.raw.Write([]byte("\x17\x03\x03\x01\x00\x01\x02"))
+					require.NoError(t, err)
+					_ = c.raw.(*net.TCPConn).CloseWrite()
+				}},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				var c *tlsClient
+				if tc.implicit {
+					c = dialPlain(t, env.tlsAddr)
+				} else {
+					c = dialPlain(t, env.plain)
+					assert.Equal(t, "hello", c.line(t))
+					c.send(t, "starttls\n")
+					assert.Equal(t, "go", c.line(t))
 				}
-			} else {
-				done := env.next(t, "done")
-				assert.Equal(t, tc.doneErr, done.err != nil, "done: %v", done.err)
-				lost := env.next(t, "lost")
-				assert.Equal(t, tc.lostErr, lost.err != nil, "lost: %v", lost.err)
-				if tc.doneErr {
-					assert.Equal(t, done.err, lost.err, "ConnectionLost gets done's error")
+				tc.peer(t, c)
+				assert.True(t, c.closed(t), "the server closes the connection")
+				if tc.implicit {
+					select {
+					case err := <-env.observed:
+						assert.Error(t, err)
+					case <-time.After(20 * time.Second):
+						t.Fatal("no handshake failure reported")
+					}
+				} else {
+					done := env.next(t, "done")
+					assert.Equal(t, tc.doneErr, done.err != nil, "done: %v", done.err)
+					lost := env.next(t, "lost")
+					assert.Equal(t, tc.lostErr, lost.err != nil, "lost: %v", lost.err)
+					if tc.doneErr {
+						assert.Equal(t, done.err, lost.err, "ConnectionLost gets done's error")
+					}
 				}
-			}
-			bystander.send(t, "still here\n")
-			assert.Equal(t, "e:still here", bystander.line(t))
-		})
-	}
-	require.Eventually(t, func() bool { return env.r.TLSHandshakes() == 0 }, 20*time.Second, time.Millisecond)
+				bystander.send(t, "still here\n")
+				assert.Equal(t, "e:still here", bystander.line(t))
+			})
+		}
+		require.Eventually(t, func() bool { return env.r.TLSHandshakes() == 0 }, 20*time.Second, time.Millisecond)
+	})
 }
 
 func TestStalledStartTLSTimesOut(t *testing.T) {
-	env := newTLSEnv(t, reactor.Config{Loops: 1})
-	c := dialPlain(t, env.plain)
-	assert.Equal(t, "hello", c.line(t))
-	c.send(t, "starttls\n")
-	assert.Equal(t, "go", c.line(t))
-	c.send(t, "\x16\x03\x01\x02\x00") // a record header, then nothing
-	require.Eventually(t, func() bool { return env.r.TLSHandshakes() == 1 }, 20*time.Second, time.Millisecond)
-	env.clock.Advance(29 * time.Second)
-	env.advancePast(t, time.Second)
-	done := env.next(t, "done")
-	assert.ErrorIs(t, done.err, protocol.ErrTLSHandshakeTimeout)
-	assert.ErrorIs(t, env.next(t, "lost").err, protocol.ErrTLSHandshakeTimeout)
-	assert.True(t, c.closed(t))
-	require.Eventually(t, func() bool { return env.r.TLSHandshakes() == 0 }, 20*time.Second, time.Millisecond,
-		"the handshake goroutine has ended")
+	forHandshakeModes(t, func(t *testing.T, share float64) {
+		env := newTLSEnv(t, reactor.Config{Loops: 1, TLSHandshakeLoopShare: share})
+		c := dialPlain(t, env.plain)
+		assert.Equal(t, "hello", c.line(t))
+		c.send(t, "starttls\n")
+		assert.Equal(t, "go", c.line(t))
+		c.send(t, "\x16\x03\x01\x02\x00") // a record header, then nothing
+		require.Eventually(t, func() bool { return env.r.TLSHandshakes() == 1 }, 20*time.Second, time.Millisecond)
+		env.clock.Advance(29 * time.Second)
+		env.advancePast(t, time.Second)
+		done := env.next(t, "done")
+		assert.ErrorIs(t, done.err, protocol.ErrTLSHandshakeTimeout)
+		assert.ErrorIs(t, env.next(t, "lost").err, protocol.ErrTLSHandshakeTimeout)
+		assert.True(t, c.closed(t))
+		require.Eventually(t, func() bool { return env.r.TLSHandshakes() == 0 }, 20*time.Second, time.Millisecond,
+			"the handshake goroutine has ended")
+	})
 }
 
 func TestMaxTLSHandshakesClosesTheExcess(t *testing.T) {
-	env := newTLSEnv(t, reactor.Config{Loops: 1, MaxTLSHandshakes: 1})
-	ccfg := env.pair.ClientConfig("localhost")
-	stall := dialPlain(t, env.tlsAddr)
-	stall.send(t, "\x16\x03\x01\x02\x00")
-	require.Eventually(t, func() bool { return env.r.TLSHandshakes() == 1 }, 20*time.Second, time.Millisecond)
+	forHandshakeModes(t, func(t *testing.T, share float64) {
+		env := newTLSEnv(t, reactor.Config{Loops: 1, MaxTLSHandshakes: 1, TLSHandshakeLoopShare: share})
+		ccfg := env.pair.ClientConfig("localhost")
+		stall := dialPlain(t, env.tlsAddr)
+		stall.send(t, "\x16\x03\x01\x02\x00")
+		require.Eventually(t, func() bool { return env.r.TLSHandshakes() == 1 }, 20*time.Second, time.Millisecond)
 
-	c := dialPlain(t, env.tlsAddr)
-	tc := tls.Client(c.raw, ccfg)
-	assert.Error(t, tc.Handshake(), "no room for a second handshake")
-	select {
-	case err := <-env.observed:
-		assert.ErrorIs(t, err, protocol.ErrTooManyTLSHandshakes)
-	case <-time.After(20 * time.Second):
-		t.Fatal("no report")
-	}
+		c := dialPlain(t, env.tlsAddr)
+		tc := tls.Client(c.raw, ccfg)
+		assert.Error(t, tc.Handshake(), "no room for a second handshake")
+		select {
+		case err := <-env.observed:
+			assert.ErrorIs(t, err, protocol.ErrTooManyTLSHandshakes)
+		case <-time.After(20 * time.Second):
+			t.Fatal("no report")
+		}
 
-	env.advancePast(t, 30*time.Second)
-	assert.True(t, stall.closed(t))
-	require.Eventually(t, func() bool { return env.r.TLSHandshakes() == 0 }, 20*time.Second, time.Millisecond)
-	ok := dialTLS(t, env.tlsAddr, ccfg)
-	assert.Equal(t, "hello tls", ok.line(t), "the slot is free again")
+		env.advancePast(t, 30*time.Second)
+		assert.True(t, stall.closed(t))
+		require.Eventually(t, func() bool { return env.r.TLSHandshakes() == 0 }, 20*time.Second, time.Millisecond)
+		ok := dialTLS(t, env.tlsAddr, ccfg)
+		assert.Equal(t, "hello tls", ok.line(t), "the slot is free again")
+	})
 }
 
 func TestManyConcurrentTLSConnections(t *testing.T) {
-	env := newTLSEnv(t, reactor.Config{Loops: 2})
-	ccfg := env.pair.ClientConfig("localhost")
-	const conns, msgs = 40, 20
-	var wg sync.WaitGroup
-	errs := make(chan error, conns)
-	for i := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			raw, err := net.DialTimeout("tcp", env.tlsAddr, 10*time.Second)
-			if err != nil {
-				errs <- err
-				return
-			}
-			defer raw.Close()
-			_ = raw.SetDeadline(time.Now().Add(60 * time.Second))
-			c := tls.Client(raw, ccfg)
-			rd := bufio.NewReader(c)
-			if s, err := rd.ReadString('\n'); err != nil || s != "hello tls\n" {
-				errs <- fmt.Errorf("greeting %q %v", s, err)
-				return
-			}
-			var out strings.Builder
-			for j := range msgs {
-				fmt.Fprintf(&out, "c%d-m%d-%s\n", i, j, strings.Repeat("x", j*100))
-			}
-			if _, err := c.Write([]byte(out.String())); err != nil {
-				errs <- err
-				return
-			}
-			for j := range msgs {
-				s, err := rd.ReadString('\n')
-				if want := fmt.Sprintf("e:c%d-m%d-%s\n", i, j, strings.Repeat("x", j*100)); err != nil || s != want {
-					errs <- fmt.Errorf("got %q want %q (%v)", s, want, err)
+	forHandshakeModes(t, func(t *testing.T, share float64) {
+		env := newTLSEnv(t, reactor.Config{Loops: 2, TLSHandshakeLoopShare: share})
+		ccfg := env.pair.ClientConfig("localhost")
+		const conns, msgs = 40, 20
+		var wg sync.WaitGroup
+		errs := make(chan error, conns)
+		for i := range conns {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				raw, err := net.DialTimeout("tcp", env.tlsAddr, 10*time.Second)
+				if err != nil {
+					errs <- err
 					return
 				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+				defer raw.Close()
+				_ = raw.SetDeadline(time.Now().Add(60 * time.Second))
+				c := tls.Client(raw, ccfg)
+				rd := bufio.NewReader(c)
+				if s, err := rd.ReadString('\n'); err != nil || s != "hello tls\n" {
+					errs <- fmt.Errorf("greeting %q %v", s, err)
+					return
+				}
+				var out strings.Builder
+				for j := range msgs {
+					fmt.Fprintf(&out, "c%d-m%d-%s\n", i, j, strings.Repeat("x", j*100))
+				}
+				if _, err := c.Write([]byte(out.String())); err != nil {
+					errs <- err
+					return
+				}
+				for j := range msgs {
+					s, err := rd.ReadString('\n')
+					if want := fmt.Sprintf("e:c%d-m%d-%s\n", i, j, strings.Repeat("x", j*100)); err != nil || s != want {
+						errs <- fmt.Errorf("got %q want %q (%v)", s, want, err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+	})
 }
 
 func TestLargeRecordsBothWays(t *testing.T) {
-	env := newTLSEnv(t, reactor.Config{Loops: 1})
-	c := dialTLS(t, env.tlsAddr, env.pair.ClientConfig("localhost"))
-	assert.Equal(t, "hello tls", c.line(t))
-	long := strings.Repeat("0123456789", 10_000) // 100 KB: several full records each way
-	c.send(t, long+"\n")
-	assert.Equal(t, "e:"+long, c.line(t))
+	forHandshakeModes(t, func(t *testing.T, share float64) {
+		env := newTLSEnv(t, reactor.Config{Loops: 1, TLSHandshakeLoopShare: share})
+		c := dialTLS(t, env.tlsAddr, env.pair.ClientConfig("localhost"))
+		assert.Equal(t, "hello tls", c.line(t))
+		long := strings.Repeat("0123456789", 10_000) // 100 KB: several full records each way
+		c.send(t, long+"\n")
+		assert.Equal(t, "e:"+long, c.line(t))
+	})
 }
 
 func TestShutdownEndsHandshakesInFlight(t *testing.T) {
-	env := newTLSEnv(t, reactor.Config{Loops: 1})
-	stall := dialPlain(t, env.tlsAddr)
-	stall.send(t, "\x16\x03\x01\x02\x00")
-	require.Eventually(t, func() bool { return env.r.TLSHandshakes() == 1 }, 20*time.Second, time.Millisecond)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	require.NoError(t, env.r.Shutdown(ctx))
-	assert.Zero(t, env.r.TLSHandshakes())
-	assert.True(t, stall.closed(t))
+	forHandshakeModes(t, func(t *testing.T, share float64) {
+		env := newTLSEnv(t, reactor.Config{Loops: 1, TLSHandshakeLoopShare: share})
+		stall := dialPlain(t, env.tlsAddr)
+		stall.send(t, "\x16\x03\x01\x02\x00")
+		require.Eventually(t, func() bool { return env.r.TLSHandshakes() == 1 }, 20*time.Second, time.Millisecond)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, env.r.Shutdown(ctx))
+		assert.Zero(t, env.r.TLSHandshakes())
+		assert.True(t, stall.closed(t))
+	})
 }
 
 // tlsClientProto is a client protocol: StartTLS as the client, at once
@@ -803,4 +829,11 @@ func TestClientStartTLSOnTheClientLoops(t *testing.T) {
 			assert.Equal(t, uint16(tls.VersionTLS13), (<-st).Version)
 		})
 	}
+}
+
+// forHandshakeModes runs a test with handshakes on goroutines (share 0)
+// and on the loops (share 1: every handshake inline).
+func forHandshakeModes(t *testing.T, f func(t *testing.T, share float64)) {
+	t.Run("goroutine", func(t *testing.T) { f(t, 0) })
+	t.Run("inline", func(t *testing.T) { f(t, 1) })
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"net"
 	"sync"
 	"time"
@@ -22,27 +23,35 @@ import (
 // read error whose dynamic type has Temporary() == true is returned but not
 // kept, and the part of a record already read stays in the Conn. So:
 //
-//   - the handshake runs on a goroutine of its own, in blocking mode: its
+//   - the handshake runs as a coroutine of the loop (iter.Pull) while the
+//     loop's budget allows (Config.TLSHandshakeLoopShare): the loop pushes
+//     the peer's bytes and resumes it (step); its memConn's Read yields back
+//     to the loop when nothing is left, its Write collects the bytes that
+//     step then sends. No goroutine is woken and nothing crosses threads;
+//     the loop's budget bounds how long its other connections wait;
+//   - otherwise it runs on a goroutine of its own, in blocking mode: its
 //     memConn's Read waits for the bytes the loop pushes, its Write hands the
 //     bytes to the loop, which sends them (a handshake goroutine never
 //     touches the socket or the protocol);
-//   - once Handshake returns, the goroutine posts the result to the loop and
-//     ends; from then on the loop alone uses the tls.Conn: each chunk read
-//     from the socket is offered to tls.Conn.Read, whose memConn returns the
-//     chunk's bytes and then errWouldBlock (Temporary), and whose Write
-//     appends to the transport's outbound buffer and never fails (crypto/tls
-//     keeps every write error forever, so a write must not fail for want of
-//     room).
+//   - once Handshake returns, the goroutine posts the result to the loop
+//     and ends (a coroutine's step takes it at once); from then on the loop
+//     alone uses the tls.Conn: each chunk read from the socket is offered
+//     to tls.Conn.Read, whose memConn returns the chunk's bytes and then
+//     errWouldBlock (Temporary), and whose Write appends to the
+//     transport's outbound buffer and never fails (crypto/tls keeps every
+//     write error forever, so a write must not fail for want of room).
 //
 // Handshakes cost processor time (an ECDSA P-256 server handshake is a few
-// hundred microseconds), so they are bounded twice by a handshakePool: at
-// most MaxTLSHandshakes goroutines exist (a server's starts with its peer's
-// first bytes, so idle connections cost none; over the bound the connection
-// is closed), and at most TLSHandshakeWorkers of them compute at once (a
-// goroutine waiting for its peer gives its turn up), so a flood of
-// ClientHellos queues on the pool instead of taking the processors from the
-// event loops. Every handshake has a deadline on the loop's clock; missing
-// it closes the connection, which also wakes the goroutine.
+// hundred microseconds), so they are bounded: at most MaxTLSHandshakes
+// exist, goroutines and coroutines (a server's starts with its peer's
+// first bytes, so idle connections cost none; over the bound the
+// connection is closed); a loop runs them itself only within its share of
+// the time (loopBudget); and of those on goroutines at most
+// TLSHandshakeWorkers compute at once (a goroutine waiting for its peer
+// gives its turn up), so a flood of ClientHellos queues on the pool
+// instead of taking the processors from the event loops. Every handshake
+// has a deadline on the loop's clock; missing it closes the connection,
+// which also wakes the goroutine (or stops the coroutine).
 //
 // A tlsSession is driven by its host, the transport: the host feeds it the
 // bytes read from the socket (input), routes the protocol's writes through
@@ -104,6 +113,46 @@ type tlsHost interface {
 	// closeForTLS closes the connection after a TLS failure, flushing
 	// what was already written (an alert).
 	closeForTLS()
+	// loopBudget is what handshakes run inline on this host's loop are
+	// charged to; nil: the host's loop is the connection's own, and runs
+	// every handshake inline.
+	loopBudget() *loopBudget
+}
+
+// tlsInlineBurst is how much handshake time a loop may spend at once
+// beyond its TLSHandshakeLoopShare: a few full handshakes.
+const tlsInlineBurst = 2 * time.Millisecond
+
+// loopBudget is a token bucket of one loop's time for inline handshakes:
+// it fills at share of the wall time up to tlsInlineBurst, each step of
+// an inline handshake empties it by its duration, and a handshake starts
+// inline only while it holds some. A nil budget allows everything. Loop-only.
+type loopBudget struct {
+	share  float64 // 0: never inline
+	tokens time.Duration
+	last   time.Time
+}
+
+func (b *loopBudget) allow(now time.Time) bool {
+	if b == nil {
+		return true
+	}
+	if b.share <= 0 {
+		return false
+	}
+	if b.last.IsZero() {
+		b.tokens = tlsInlineBurst
+	} else {
+		b.tokens = min(b.tokens+time.Duration(float64(now.Sub(b.last))*b.share), tlsInlineBurst)
+	}
+	b.last = now
+	return b.tokens > 0
+}
+
+func (b *loopBudget) spend(d time.Duration) {
+	if b != nil {
+		b.tokens -= d
+	}
 }
 
 // tlsSession is one connection's TLS.
@@ -118,6 +167,13 @@ type tlsSession struct {
 	client    bool
 	launched  bool // the handshake goroutine was started
 	handshook bool // the handshake completed (TLSState is valid)
+
+	// An inline handshake (a coroutine the loop resumes, see step):
+	next     func() (struct{}, bool) // nil once it ended or was stopped
+	stop     func()
+	stepping bool        // inside next
+	hsErr    error       // Handshake's result, once next reports the end
+	budget   *loopBudget // what its steps are charged to (nil: nothing)
 
 	// Only while the handshake runs:
 	ready func(tls.ConnectionState, error) // called once, with the outcome
@@ -152,16 +208,72 @@ func newTLSSession(host tlsHost, cfg *tls.Config, client bool, pool *handshakePo
 	return s
 }
 
-// launch starts the handshake goroutine, or fails the session when the
-// pool is full.
+// launch starts the handshake: as a coroutine of the loop when the host's
+// budget allows (then step runs it), else on a goroutine of its own; or
+// fails the session when the pool is full.
 func (s *tlsSession) launch() {
 	if s.launched || s.phase != tlsHandshaking {
 		return
 	}
 	s.launched = true
-	if !s.pool.start(s.handshake) {
-		s.fail(fmt.Errorf("reactor: %w", protocol.ErrTooManyTLSHandshakes))
+	b := s.host.loopBudget()
+	if !b.allow(time.Now()) {
+		if !s.pool.start(s.handshake) {
+			s.fail(fmt.Errorf("reactor: %w", protocol.ErrTooManyTLSHandshakes))
+		}
+		return
 	}
+	if !s.pool.take() {
+		s.fail(fmt.Errorf("reactor: %w", protocol.ErrTooManyTLSHandshakes))
+		return
+	}
+	s.budget = b
+	s.mc.inline = true
+	s.next, s.stop = iter.Pull(func(yield func(struct{}) bool) {
+		defer s.pool.give()
+		s.mc.yield = yield
+		s.hsErr = s.conn.HandshakeContext(context.Background())
+	})
+	s.step()
+}
+
+// step resumes an inline handshake until it needs the peer's next bytes
+// (its memConn's Read yields) or ends, sends what it wrote meanwhile, and
+// takes its outcome if it ended. Loop-only; never from inside the
+// coroutine (nothing the coroutine calls reaches the host).
+func (s *tlsSession) step() {
+	if s.next == nil || s.stepping {
+		return
+	}
+	s.stepping = true
+	start := time.Now()
+	_, more := s.next()
+	s.budget.spend(time.Since(start))
+	s.stepping = false
+	out := s.mc.hsOut
+	s.mc.hsOut = nil
+	if !more {
+		s.next, s.stop = nil, nil
+	}
+	if len(out) > 0 && s.phase == tlsHandshaking {
+		s.host.sendRaw(out)
+	}
+	if !more {
+		s.finish(s.hsErr)
+	}
+}
+
+// endInline ends an inline handshake that waits for input: its Read
+// fails, and Handshake returns (what it writes then, an alert, is
+// dropped). Loop-only.
+func (s *tlsSession) endInline() {
+	if s.stop == nil || s.stepping {
+		return
+	}
+	stop := s.stop
+	s.next, s.stop = nil, nil
+	stop()
+	s.mc.hsOut = nil
 }
 
 // handshake runs on the handshake goroutine.
@@ -215,6 +327,7 @@ func (s *tlsSession) fail(err error) {
 	s.err = err
 	s.stopTimer()
 	s.mc.close()
+	s.endInline()
 	s.out = nil
 	if ready := s.ready; ready != nil {
 		s.ready = nil
@@ -229,6 +342,7 @@ func (s *tlsSession) fail(err error) {
 // of its calls (a write that fails closes the connection at once).
 func (s *tlsSession) lost(cause error) error {
 	s.mc.close()
+	s.endInline()
 	s.stopTimer()
 	if s.phase == tlsHandshaking {
 		s.phase = tlsFailed
@@ -266,6 +380,8 @@ func (s *tlsSession) input(data []byte) {
 		}
 		if !s.launched {
 			s.launch()
+		} else {
+			s.step()
 		}
 	case tlsEstablished:
 		s.readRecords(data)
@@ -383,6 +499,11 @@ type memConn struct {
 	closedCh chan struct{} // handshake only: closed
 
 	holdsCPU bool // the handshake goroutine's worker slot (its own)
+
+	// An inline handshake's (loop-only, or its coroutine's while it runs):
+	inline bool
+	yield  func(struct{}) bool
+	hsOut  []byte
 }
 
 // push appends bytes for the handshake goroutine; false if over the bound.
@@ -475,6 +596,14 @@ func (m *memConn) Read(p []byte) (int, error) {
 			}
 			return n, nil
 		}
+		if m.inline {
+			m.mu.Unlock()
+			if !m.yield(struct{}{}) {
+				return 0, net.ErrClosed
+			}
+			m.mu.Lock()
+			continue
+		}
 		wake, closedCh := m.wake, m.closedCh
 		m.mu.Unlock()
 		// Waiting for the peer: let another handshake compute meanwhile.
@@ -500,6 +629,10 @@ func (m *memConn) Write(p []byte) (int, error) {
 	}
 	if onLoop {
 		m.s.host.sendRaw(p)
+		return len(p), nil
+	}
+	if m.inline {
+		m.hsOut = append(m.hsOut, p...)
 		return len(p), nil
 	}
 	b := append([]byte(nil), p...)
@@ -566,6 +699,24 @@ func (p *handshakePool) start(fn func()) bool {
 		fn()
 	}()
 	return true
+}
+
+// take counts an inline handshake against the bound; give ends it.
+func (p *handshakePool) take() bool {
+	if p.slots != nil {
+		select {
+		case p.slots <- struct{}{}:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func (p *handshakePool) give() {
+	if p.slots != nil {
+		<-p.slots
+	}
 }
 
 // inFlight reports the handshake goroutines running.

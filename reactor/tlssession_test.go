@@ -2,11 +2,17 @@ package reactor
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
+	"log/slog"
 	"net"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/panjf2000/gnet/v2"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -100,6 +106,7 @@ type fakeHost struct {
 	pauseNext     bool // pause on the next delivery, as a protocol might
 	disconnecting bool
 	closes        int
+	budget        *loopBudget // nil: every handshake inline
 }
 
 func (h *fakeHost) Disconnecting() bool { return h.disconnecting }
@@ -125,6 +132,9 @@ func (h *fakeHost) deliver(p []byte) {
 }
 func (h *fakeHost) producing() bool { return !h.paused }
 func (h *fakeHost) closeForTLS()    { h.disconnecting = true; h.closes++ }
+func (h *fakeHost) loopBudget() *loopBudget {
+	return h.budget
+}
 
 // run runs what was posted to the loop; it reports how many ran.
 func (h *fakeHost) run() int {
@@ -156,10 +166,22 @@ type sessionRig struct {
 
 var rigPair = sync.OnceValue(func() *testcert.Pair { return testcert.MustNew() })
 
-func newSessionRig() *sessionRig {
+// handshakeModes are the two ways a handshake runs: on a goroutine of its
+// own, and as a coroutine of the loop.
+var handshakeModes = []struct {
+	name   string
+	inline bool
+}{{"goroutine", false}, {"inline", true}}
+
+func newSessionRig() *sessionRig { return newSessionRigMode(false) }
+
+func newSessionRigMode(inline bool) *sessionRig {
 	pair := rigPair()
 	wire, toSrv := newMemPipe(), newMemPipe()
 	rig := &sessionRig{host: &fakeHost{clock: clock.NewManualClock(), wire: wire}, toSrv: toSrv, pool: newHandshakePool(8, 1)}
+	if !inline {
+		rig.host.budget = &loopBudget{} // share 0: never inline
+	}
 	bufs := &sync.Pool{New: func() any { b := make([]byte, tlsBufferSize); return &b }}
 	rig.s = newTLSSession(rig.host, pair.ServerConfig(), false, rig.pool, bufs, time.Minute,
 		&net.TCPAddr{}, &net.TCPAddr{}, func(_ tls.ConnectionState, err error) { rig.results = append(rig.results, err) })
@@ -260,30 +282,57 @@ func (rig *sessionRig) clientRecords(tb testing.TB, data, pieces []byte) []byte 
 
 func TestTLSRecordsSplitAnywhereArriveIntact(t *testing.T) {
 	data := bytes.Repeat([]byte("0123456789abcdef"), 2000) // 32 KB: whole and partial records
-	for _, splits := range [][]byte{{0}, {4}, {1, 0x42, 63, 7}, {0x7f}} {
-		rig := newSessionRig()
-		rig.handshake(t)
-		stream := rig.clientRecords(t, data, []byte{3, 200, 0, 17})
-		rig.feed(stream, splits)
-		assert.Equal(t, data, rig.host.plain.Bytes(), "splits %v", splits)
-		assert.Equal(t, tlsEstablished, rig.s.phase)
-		rig.close(t)
+	for _, m := range handshakeModes {
+		for _, splits := range [][]byte{{0}, {4}, {1, 0x42, 63, 7}, {0x7f}} {
+			rig := newSessionRigMode(m.inline)
+			rig.handshake(t)
+			stream := rig.clientRecords(t, data, []byte{3, 200, 0, 17})
+			rig.feed(stream, splits)
+			assert.Equal(t, data, rig.host.plain.Bytes(), "%s, splits %v", m.name, splits)
+			assert.Equal(t, tlsEstablished, rig.s.phase)
+			rig.close(t)
+		}
 	}
 }
 
 func TestTLSSessionReportsOnceAndTimesOut(t *testing.T) {
-	rig := newSessionRig()
-	rig.s.input([]byte("\x16\x03\x01\x02\x00")) // a header, then nothing
-	rig.host.run()
-	rig.host.clock.Advance(time.Minute)
-	rig.host.run()
-	require.Len(t, rig.results, 1)
-	assert.ErrorIs(t, rig.results[0], protocol.ErrTLSHandshakeTimeout)
-	assert.Equal(t, 1, rig.host.closes)
-	require.True(t, rig.pool.wait(20*time.Second), "the goroutine woke and ended")
-	rig.host.run() // its finish: ignored
-	rig.close(t)
-	assert.Len(t, rig.results, 1, "ready is called once")
+	for _, m := range handshakeModes {
+		t.Run(m.name, func(t *testing.T) {
+			rig := newSessionRigMode(m.inline)
+			rig.s.input([]byte("\x16\x03\x01\x02\x00")) // a header, then nothing
+			rig.host.run()
+			assert.Equal(t, m.inline, rig.s.next != nil, "an inline handshake waits as a coroutine")
+			rig.host.clock.Advance(time.Minute)
+			rig.host.run()
+			require.Len(t, rig.results, 1)
+			assert.ErrorIs(t, rig.results[0], protocol.ErrTLSHandshakeTimeout)
+			assert.Equal(t, 1, rig.host.closes)
+			require.True(t, rig.pool.wait(20*time.Second), "the goroutine woke and ended")
+			assert.Nil(t, rig.s.next, "the coroutine was stopped")
+			assert.Zero(t, rig.pool.inFlight(), "its slot is free again")
+			rig.host.run() // its finish: ignored
+			rig.close(t)
+			assert.Len(t, rig.results, 1, "ready is called once")
+		})
+	}
+}
+
+// A loop runs handshakes itself up to its share of the time: a burst of
+// tlsInlineBurst at first, then share of what passed; each step's time is
+// charged; a share of 0 never.
+func TestLoopBudget(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	b := &loopBudget{share: 0.5}
+	require.True(t, b.allow(t0), "a fresh loop has its burst")
+	b.spend(tlsInlineBurst + time.Millisecond)
+	assert.False(t, b.allow(t0), "burst spent, and 1 ms more")
+	assert.False(t, b.allow(t0.Add(2*time.Millisecond)), "2 ms at half share pays the 1 ms back, no more")
+	assert.True(t, b.allow(t0.Add(3*time.Millisecond)))
+	assert.True(t, b.allow(t0.Add(time.Hour)))
+	b.spend(tlsInlineBurst)
+	assert.False(t, b.allow(t0.Add(time.Hour)), "an hour idle fills only the burst")
+	assert.False(t, (&loopBudget{}).allow(t0), "share 0: never")
+	assert.True(t, (*loopBudget)(nil).allow(t0), "no budget: always (a ConnTransport)")
 }
 
 // FuzzTLSRecords drives the record path on the loop after a real
@@ -325,8 +374,8 @@ func FuzzTLSRecords(f *testing.F) {
 }
 
 // FuzzTLSHandshakeInput feeds arbitrary bytes, in arbitrary splits, to a
-// server handshake: it fails or waits, reports once, and its goroutine
-// ends when the connection does.
+// server handshake, on a goroutine and inline: it fails or waits, reports
+// once, and its goroutine (or coroutine) ends when the connection does.
 func FuzzTLSHandshakeInput(f *testing.F) {
 	f.Add(clientHello(f), []byte{7})
 	f.Add([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), []byte{0})
@@ -338,23 +387,27 @@ func FuzzTLSHandshakeInput(f *testing.F) {
 		if len(input) > 1<<16 {
 			return
 		}
-		rig := newSessionRig()
-		rig.feed(input, splits)
-		// Let the goroutine take what it was given (bounded: it may also
-		// just be waiting for more).
-		for i := 0; i < 2000 && rig.s.phase == tlsHandshaking; i++ {
-			rig.s.mc.mu.Lock()
-			waiting := len(rig.s.mc.pending)
-			rig.s.mc.mu.Unlock()
-			if rig.host.run() == 0 && waiting == 0 {
-				break
+		for _, m := range handshakeModes {
+			rig := newSessionRigMode(m.inline)
+			rig.feed(input, splits)
+			// Let the goroutine take what it was given (bounded: it may
+			// also just be waiting for more).
+			for i := 0; i < 2000 && rig.s.phase == tlsHandshaking; i++ {
+				rig.s.mc.mu.Lock()
+				waiting := len(rig.s.mc.pending)
+				rig.s.mc.mu.Unlock()
+				if rig.host.run() == 0 && waiting == 0 {
+					break
+				}
+				time.Sleep(50 * time.Microsecond)
 			}
-			time.Sleep(50 * time.Microsecond)
+			rig.close(t)
+			rig.host.run()
+			require.Len(t, rig.results, 1, "%s: ready is called exactly once", m.name)
+			require.Error(t, rig.results[0])
+			require.Nil(t, rig.s.next, "%s: no coroutine is left", m.name)
+			require.Zero(t, rig.pool.inFlight())
 		}
-		rig.close(t)
-		rig.host.run()
-		require.Len(t, rig.results, 1, "ready is called exactly once")
-		require.Error(t, rig.results[0])
 	})
 }
 
@@ -439,4 +492,66 @@ func TestTLSBuffersAreTrimmedWhenIdle(t *testing.T) {
 	assert.Equal(t, "NOOP\r\n", rig.host.plain.String())
 	assert.Zero(t, raw.Len())
 	assert.Zero(t, raw.Cap(), "nothing is kept for the next record (trimKeepRaw: an idle session's memory first)")
+}
+
+// Where a server handshake runs, seen from its tls.Config's callback: on
+// the loop's coroutine with a share, on a pool goroutine without one, and
+// on a goroutine again once a loop has spent its share (a flood).
+func TestHandshakesRunInlineWithinTheLoopsShare(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		share   float64
+		spent   bool // the loop's budget is drained first
+		coro    bool
+		message string
+	}{
+		{"share", 0.5, false, true, "a handshake within the share runs as the loop's coroutine"},
+		{"no share", 0, false, false, "share 0: on a goroutine"},
+		{"share spent", 0.5, true, false, "a loop over its share hands handshakes to goroutines"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			pair := rigPair()
+			stacks := make(chan string, 1)
+			scfg := pair.ServerConfig()
+			scfg.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+				buf := make([]byte, 16<<10)
+				stacks <- string(buf[:runtime.Stack(buf, false)])
+				return nil, nil
+			}
+			r := New(Config{Loops: 1, TLSHandshakeLoopShare: c.share, Logger: slog.New(slog.DiscardHandler)})
+			require.NoError(t, r.ListenTLS("127.0.0.1:0", scfg, protocol.FactoryFunc(func(net.Addr) protocol.Protocol {
+				return &protocol.BaseProtocol{}
+			})))
+			require.NoError(t, r.Start())
+			defer func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				require.NoError(t, r.Shutdown(ctx))
+			}()
+			if c.spent {
+				// A first handshake makes the loop's budget; then it is
+				// drained, as a flood of handshakes would leave it.
+				first, err := tls.Dial("tcp", r.Addrs()[0].String(), pair.ClientConfig("localhost"))
+				require.NoError(t, err)
+				<-stacks
+				require.NoError(t, first.Close())
+				drained := make(chan struct{})
+				r.budgets.Range(func(l, v any) bool {
+					require.True(t, l.(gnet.EventLoop).Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+						v.(*loopBudget).tokens = -time.Hour // on the loop: the budget is loop-only
+						close(drained)
+						return nil
+					})) == nil)
+					return false
+				})
+				<-drained
+			}
+			conn, err := tls.Dial("tcp", r.Addrs()[0].String(), pair.ClientConfig("localhost"))
+			require.NoError(t, err)
+			defer conn.Close()
+			stack := <-stacks
+			assert.Equal(t, c.coro, strings.Contains(stack, "iter.Pull"), "%s:\n%s", c.message, stack)
+			assert.Equal(t, !c.coro, strings.Contains(stack, "(*handshakePool).start"), "%s:\n%s", c.message, stack)
+		})
+	}
 }

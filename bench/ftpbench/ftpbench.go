@@ -104,7 +104,10 @@ func (ru *Runner) login(c *client.Client, protect bool, done func(error)) {
 // NewRunner starts nothing yet: the client engine starts on first use.
 func NewRunner(cfg Config) *Runner {
 	cfg = cfg.withDefaults()
-	return &Runner{cfg: cfg, r: reactor.New(reactor.Config{Loops: cfg.Loops, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})}
+	// The client's tls.Config has no callbacks: its loops may run the
+	// handshakes themselves.
+	return &Runner{cfg: cfg, r: reactor.New(reactor.Config{Loops: cfg.Loops, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		TLSHandshakeLoopShare: 0.5})}
 }
 
 // Close stops the client loops (closing every connection).
