@@ -5,11 +5,17 @@
 # Each round starts $DIR/ftpd-$AV, runs the scenario (bounded by $DUR, or
 # one LIST), stops it by its pid, then the same for $DIR/ftpd-$BV. Needs
 # $DIR/ftpbench, and $ROOT (small.bin, bigdir/) and $USERS with user bench,
-# password secret (see bench/peers/peers.sh setup). Prints the medians of
-# rate and server CPU per operation, B/A ratios and per-round paired ratios.
+# password secret (see bench/peers/peers.sh setup). TLS=1 makes it FTPS
+# (ftpd --tls-cert $CERT --tls-key $KEY, ftpbench --tls). Prints the medians
+# of rate and server CPU per operation, B/A ratios and per-round paired ratios.
 set -u
 DIR=${DIR:-/tmp/ab} ROOT=${ROOT:-/dev/shm/ab/root} USERS=${USERS:-/dev/shm/ab/users}
 label=$1 rounds=$2 scen=$3
+srvtls= clitls=
+if [ -n "${TLS:-}" ]; then
+  CERT=${CERT:-/dev/shm/ftpbench-peers/tls/cert.pem} KEY=${KEY:-/dev/shm/ftpbench-peers/tls/key.pem}
+  srvtls="--tls-cert $CERT --tls-key $KEY" clitls=--tls
+fi
 mkdir -p $DIR/res
 out=$DIR/res/$label.tsv
 : > $out
@@ -17,14 +23,14 @@ port=2400
 for r in $(seq 1 $rounds); do
   for v in ${AV:-A} ${BV:-B}; do
     port=$((port+1))
-    $DIR/ftpd-$v --listen 127.0.0.1:$port --root $ROOT --users $USERS --idle-timeout 0 --max-connections 0 --max-connections-per-ip 0 --log-level error >/dev/null 2>&1 &
+    $DIR/ftpd-$v --listen 127.0.0.1:$port --root $ROOT --users $USERS --idle-timeout 0 --max-connections 0 --max-connections-per-ip 0 $srvtls --log-level error >/dev/null 2>&1 &
     pid=$!
     for i in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.05; done
     j=$DIR/res/$label-$v-$r.json
     case $scen in
-      small) $DIR/ftpbench small --addr 127.0.0.1:$port --user bench --pass secret --file /small.bin -c ${CONC:-50} --duration ${DUR:-4s} --pid $pid --json $j >/dev/null 2>&1 ;;
-      logins) $DIR/ftpbench logins --addr 127.0.0.1:$port --user bench --pass secret -c ${CONC:-50} --duration ${DUR:-4s} --pid $pid --json $j >/dev/null 2>&1 ;;
-      list) $DIR/ftpbench list --addr 127.0.0.1:$port --user bench --pass secret --dir /bigdir --count 1 --pid $pid --json $j >/dev/null 2>&1 ;;
+      small) $DIR/ftpbench small $clitls --addr 127.0.0.1:$port --user bench --pass secret --file /small.bin -c ${CONC:-50} --duration ${DUR:-4s} --pid $pid --json $j >/dev/null 2>&1 ;;
+      logins) $DIR/ftpbench logins $clitls --addr 127.0.0.1:$port --user bench --pass secret -c ${CONC:-50} --duration ${DUR:-4s} --pid $pid --json $j >/dev/null 2>&1 ;;
+      list) $DIR/ftpbench list $clitls --addr 127.0.0.1:$port --user bench --pass secret --dir /bigdir --count 1 --pid $pid --json $j >/dev/null 2>&1 ;;
     esac
     kill $pid; wait $pid 2>/dev/null
     echo -e "$r\t$v\t$(jq -r '[.PerSecond, .ServerCPUPerOp/1000, .Ops, .Errors, .Latency.First/1e6] | @tsv' $j)" >> $out

@@ -55,6 +55,7 @@ import (
 
 	"github.com/gnetftp/gnetftp/bench/ftpbench"
 	"github.com/gnetftp/gnetftp/bench/procstat"
+	"github.com/gnetftp/gnetftp/gcfloor"
 )
 
 func main() {
@@ -87,6 +88,7 @@ type opts struct {
 	ref      refOpts
 	storage  string
 	home     string
+	gcFloor  string
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -121,6 +123,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.IntVar(&o.bulkNice, "bulk-nice", 10, "latency: nice value of the process running the bulk downloads (the load generator's readers, not the server, should lose the CPU race; 0 = as this process)")
 	fs.IntVar(&o.sources, "guess-sources", 1, "guess: client addresses the guessers share (127.0.0.2 on); the logged-in user connects from 127.0.0.1")
 	fs.DurationVar(&o.pause, "guess-pause", 100*time.Millisecond, "guess: how long a guesser waits after a 421 before it connects again")
+	fs.StringVar(&o.gcFloor, "gc-heap-floor", "16MiB", "no garbage collection in ftpbench while its heap is under this (gcfloor, as ftpd's flag): the load generator's own collections take CPU from the server it measures on a shared machine; 0: Go's own 4 MiB; off when GOGC is set; not for tls-reference-server")
 	fs.StringVar(&o.cpuProf, "cpuprofile", "", "write ftpbench's own CPU profile (go tool pprof) to this file")
 	fs.StringVar(&o.storage, "storage", "", "s3-retr/s3-stor: the store, as ftpd's --storage s3://BUCKET/PREFIX?endpoint=…")
 	fs.StringVar(&o.home, "home", "", "s3-retr/s3-stor: the FTP user's home under the prefix (where --file is, where uploads go)")
@@ -138,9 +141,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		o.cfg.TLS = benchTLS()
 	}
 	limit := procstat.RaiseNoFile()
-	if scenario == "tls-reference-server" {
-		return referenceServer(ctx, o.cfg, o.ref, stdout)
-	}
 	if o.cpuProf != "" {
 		f, err := os.Create(o.cpuProf)
 		if err != nil {
@@ -151,6 +151,18 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return fmt.Errorf("--cpuprofile: %w", err)
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if scenario == "tls-reference-server" {
+		return referenceServer(ctx, o.cfg, o.ref, stdout)
+	}
+	// Not for the reference server: it stands for a Go server as Go
+	// runs it by default.
+	floor, err := parseSize(o.gcFloor)
+	if err != nil {
+		return fmt.Errorf("--gc-heap-floor: %w", err)
+	}
+	if floor > 0 && os.Getenv("GOGC") == "" {
+		defer gcfloor.Start(gcfloor.Config{Floor: floor})()
 	}
 	progress := func(l string) { fmt.Fprintln(stderr, "ftpbench: "+l) }
 	if o.quiet {

@@ -116,7 +116,7 @@ type repeatable interface{ values() []string }
 // configuration file would set it (ftpd check-config).
 func printSettings(fs *flag.FlagSet, w io.Writer) {
 	fs.VisitAll(func(f *flag.Flag) {
-		if f.Name == "config" || f.Name == "cpuprofile" {
+		if f.Name == "config" || f.Name == "cpuprofile" || f.Name == "memprofile" {
 			return
 		}
 		v := f.Value.String()

@@ -22,7 +22,8 @@ var helpGroups = []struct {
 	{"TLS (FTPS)", nil, []string{"tls-"}},
 	{"Limits and timeouts", []string{"idle-timeout", "login-timeout", "data-timeout", "shutdown-grace", "hash-workers"}, []string{"max-", "rate-"}},
 	{"Bans", nil, []string{"ban-"}},
-	{"Logging, metrics and hooks", []string{"log-format", "log-level", "metrics-listen", "xferlog", "cpuprofile"}, []string{"on-", "hook-"}},
+	{"Memory", []string{"gc-heap-floor", "trim-memory"}, nil},
+	{"Logging, metrics and hooks", []string{"log-format", "log-level", "metrics-listen", "xferlog", "cpuprofile", "memprofile"}, []string{"on-", "hook-"}},
 }
 
 // helpGroup is the title of f's group.
