@@ -99,6 +99,7 @@ if [ -n "${TLS:-}" ]; then
 					else
 						a+=(--tls)
 					fi
+					mkdir -p "$o" # the idle scenario, which makes it too, may be left out
 					case $sc in
 					logins) "$fb" logins "${a[@]}" -c 50 --duration 5s --json "$o/logins-$run.json" || true ;;
 					small) "$fb" small "${a[@]}" --file small.bin -c 50 --duration 5s --json "$o/small-$run.json" || true ;;
