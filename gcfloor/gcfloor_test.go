@@ -52,15 +52,13 @@ func TestPercent(t *testing.T) {
 func TestFloorCutsCollectionsOnASmallHeap(t *testing.T) {
 	base := debug.SetGCPercent(100)
 	defer debug.SetGCPercent(base)
-	runtime.GC()
-	without := cycles(churn)
-
 	stop := gcfloor.Start(gcfloor.Config{Floor: 16 * mib})
-	runtime.GC() // the cleanup sets the percent after each collection
+	require.True(t, churnUntil(t, 400), "a small heap that churns: the full 16 MiB floor")
 	with := cycles(churn)
-	assertGOGC(t, 400, "small live heap: 4 MiB*400/100 = 16 MiB")
 	stop()
 	assertGOGC(t, 100, "stop restores the base")
+	runtime.GC()
+	without := cycles(churn)
 
 	t.Logf("collections for 256 MiB of garbage: %d without the floor, %d with", without, with)
 	require.Greater(t, without, uint64(30), "4 MiB goals: about 64 collections")
@@ -70,11 +68,7 @@ func TestFloorCutsCollectionsOnASmallHeap(t *testing.T) {
 // Once the live heap is past half the floor, the collector paces as GOGC
 // says again.
 func TestFloorStepsAsideForALargeHeap(t *testing.T) {
-	base := debug.SetGCPercent(100)
-	defer debug.SetGCPercent(base)
-	stop := gcfloor.Start(gcfloor.Config{Floor: 16 * mib})
-	defer stop()
-	require.True(t, churnUntil(t, 400), "small and fast: the floor's full 16 MiB")
+	startFastFloor(t)
 
 	keep := make([][]byte, 0, 24)
 	for range 24 {
@@ -90,11 +84,7 @@ func TestFloorStepsAsideForALargeHeap(t *testing.T) {
 // The floor follows the allocation rate: a process that allocates slowly
 // keeps Go's own pacing (no floor to spread its long-lived objects over).
 func TestFloorFollowsTheAllocationRate(t *testing.T) {
-	base := debug.SetGCPercent(100)
-	defer debug.SetGCPercent(base)
-	stop := gcfloor.Start(gcfloor.Config{Floor: 16 * mib})
-	defer stop()
-	require.True(t, churnUntil(t, 400), "fast")
+	startFastFloor(t)
 	// Collections 10 ms apart with next to no allocation: the smoothed
 	// rate halves at each, down to Go's own 4 MiB (bounded: 200 rounds).
 	for i := 0; i < 200 && read("/gc/gogc:percent") != 100; i++ {
@@ -124,6 +114,16 @@ func TestFloorFor(t *testing.T) {
 }
 
 var sink []byte
+
+// startFastFloor starts a 16 MiB floor from GOGC=100 (both undone at the
+// test's end) and churns until it is in force: a small heap allocating
+// fast gets the full floor, GOGC 400.
+func startFastFloor(t *testing.T) {
+	base := debug.SetGCPercent(100)
+	stop := gcfloor.Start(gcfloor.Config{Floor: 16 * mib})
+	t.Cleanup(func() { stop(); debug.SetGCPercent(base) })
+	require.True(t, churnUntil(t, 400), "small and fast: the floor's full 16 MiB")
+}
 
 // churnUntil churns until the GC percent is want (bounded: 40 rounds); the
 // percent is set by a cleanup after each collection, from the allocation
