@@ -123,7 +123,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.IntVar(&o.bulkNice, "bulk-nice", 10, "latency: nice value of the process running the bulk downloads (the load generator's readers, not the server, should lose the CPU race; 0 = as this process)")
 	fs.IntVar(&o.sources, "guess-sources", 1, "guess: client addresses the guessers share (127.0.0.2 on); the logged-in user connects from 127.0.0.1")
 	fs.DurationVar(&o.pause, "guess-pause", 100*time.Millisecond, "guess: how long a guesser waits after a 421 before it connects again")
-	fs.StringVar(&o.gcFloor, "gc-heap-floor", "16MiB", "no garbage collection in ftpbench while its heap is under this (gcfloor, as ftpd's flag): the load generator's own collections take CPU from the server it measures on a shared machine; 0: Go's own 4 MiB; off when GOGC is set; not for tls-reference-server")
+	fs.StringVar(&o.gcFloor, "gc-heap-floor", "16MiB", "no garbage collection in ftpbench while its heap is under what it allocates in 200 ms, at most this (gcfloor, as ftpd's flag): the load generator's own collections take CPU from the server it measures on a shared machine; 0: Go's own 4 MiB; off when GOGC is set; not for tls-reference-server")
 	fs.StringVar(&o.cpuProf, "cpuprofile", "", "write ftpbench's own CPU profile (go tool pprof) to this file")
 	fs.StringVar(&o.storage, "storage", "", "s3-retr/s3-stor: the store, as ftpd's --storage s3://BUCKET/PREFIX?endpoint=…")
 	fs.StringVar(&o.home, "home", "", "s3-retr/s3-stor: the FTP user's home under the prefix (where --file is, where uploads go)")

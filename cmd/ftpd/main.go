@@ -279,7 +279,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.loops, "loops", 0, "event loops (default: one per CPU)")
 	fs.BoolVar(&o.trimMemory, "trim-memory", true, "when the server goes quiet after a burst (under 256 KiB allocated in 250 ms) and its heap holds 4 MiB and a quarter more than it uses, collect and return the free memory to the system (memtrim: at most 1% of the time)")
 	o.gcHeapFloor = gcfloor.DefaultFloor
-	fs.Var(sizeFlag{v: &o.gcHeapFloor}, "gc-heap-floor", "no garbage collection while the heap is under `SIZE` (gcfloor; above it GOGC paces as usual): fewer collections for a small heap that churns, as under TLS handshakes; 0: Go's own 4 MiB; off when the GOGC variable is set")
+	fs.Var(sizeFlag{v: &o.gcHeapFloor}, "gc-heap-floor", "no garbage collection while the heap is under what the server allocates in 200 ms, at most `SIZE` (gcfloor; above it GOGC paces as usual): fewer collections for a small heap that churns, as under TLS handshakes; 0: Go's own 4 MiB; off when the GOGC variable is set")
 	fs.IntVar(&o.procs, "procs", 0, "Go processors (GOMAXPROCS); 0: twice Go's default, unless the GOMAXPROCS variable is set")
 	fs.BoolVar(&o.allowForeign, "allow-foreign-data", false, "allow data connections to/from other hosts than the client's (FXP); off = RFC 2577 bounce protection")
 	fs.BoolVar(&o.allowPrivileged, "allow-privileged-ports", false, "allow PORT/EPRT to ports below 1024")
