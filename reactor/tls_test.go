@@ -304,9 +304,16 @@ func isTimeout(err error) bool {
 // after AUTH TLS.
 func (env *tlsEnv) startTLS(t *testing.T, cfg *tls.Config) *tlsClient {
 	t.Helper()
+	return env.startTLSWith(t, "starttls", cfg)
+}
+
+// startTLSWith connects in clear, sends cmd (a starttls variant), and
+// makes the handshake once the server says go.
+func (env *tlsEnv) startTLSWith(t *testing.T, cmd string, cfg *tls.Config) *tlsClient {
+	t.Helper()
 	c := dialPlain(t, env.plain)
 	assert.Equal(t, "hello", c.line(t))
-	c.send(t, "starttls\n")
+	c.send(t, cmd+"\n")
 	assert.Equal(t, "go", c.line(t))
 	c.handshake(t, cfg)
 	return c
@@ -440,11 +447,7 @@ func TestPlaintextAfterStartTLSIsNeverDelivered(t *testing.T) {
 func TestWritesDuringTheHandshakeGoOutEncryptedAfterIt(t *testing.T) {
 	forHandshakeModes(t, func(t *testing.T, share float64) {
 		env := newTLSEnv(t, reactor.Config{Loops: 1, TLSHandshakeLoopShare: share})
-		c := dialPlain(t, env.plain)
-		assert.Equal(t, "hello", c.line(t))
-		c.send(t, "starttls-early\n")
-		assert.Equal(t, "go", c.line(t))
-		c.handshake(t, env.pair.ClientConfig("localhost"))
+		c := env.startTLSWith(t, "starttls-early", env.pair.ClientConfig("localhost"))
 		assert.Equal(t, "early", c.line(t))
 	})
 }
@@ -452,11 +455,7 @@ func TestWritesDuringTheHandshakeGoOutEncryptedAfterIt(t *testing.T) {
 func TestStartTLSRefusesASecondStart(t *testing.T) {
 	forHandshakeModes(t, func(t *testing.T, share float64) {
 		env := newTLSEnv(t, reactor.Config{Loops: 1, TLSHandshakeLoopShare: share})
-		c := dialPlain(t, env.plain)
-		assert.Equal(t, "hello", c.line(t))
-		c.send(t, "starttls-twice\n")
-		assert.Equal(t, "go", c.line(t))
-		c.handshake(t, env.pair.ClientConfig("localhost"))
+		c := env.startTLSWith(t, "starttls-twice", env.pair.ClientConfig("localhost"))
 		l := c.line(t)
 		assert.Contains(t, l, "refused: ")
 		assert.Contains(t, l, protocol.ErrTLSStarted.Error())
