@@ -39,9 +39,10 @@ import (
 	"math"
 	"runtime"
 	"runtime/debug"
-	"runtime/metrics"
 	"sync"
 	"time"
+
+	"github.com/gnetftp/gnetftp/internal/rtmetrics"
 )
 
 // DefaultFloor is the largest floor when Config.Floor is zero: 16 MiB,
@@ -198,37 +199,24 @@ func (f *floor) adjustLocked() {
 
 // currentPercent is the process's GC percent (GOGC's, or 100; -1: off).
 func currentPercent() int {
-	m := []metrics.Sample{{Name: "/gc/gogc:percent"}}
-	metrics.Read(m)
-	if m[0].Value.Kind() != metrics.KindUint64 {
-		return 100
-	}
-	if v := m[0].Value.Uint64(); v <= math.MaxInt32 {
+	r := rtmetrics.New("/gc/gogc:percent")
+	r.Read()
+	if v := r.Int64(0); v <= math.MaxInt32 {
 		return int(v)
 	}
-	return -1
+	return -1 // off: the runtime reports -1 as a uint64
 }
 
 // reader reads a Heap from runtime/metrics.
-type reader struct{ m []metrics.Sample }
+type reader struct{ r *rtmetrics.Reader }
 
 func newReader() *reader {
-	names := []string{"/gc/heap/live:bytes", "/gc/scan/stack:bytes", "/gc/scan/globals:bytes", "/gc/heap/allocs:bytes"}
-	r := &reader{m: make([]metrics.Sample, len(names))}
-	for i, n := range names {
-		r.m[i].Name = n
-	}
-	return r
+	return &reader{rtmetrics.New("/gc/heap/live:bytes", "/gc/scan/stack:bytes", "/gc/scan/globals:bytes", "/gc/heap/allocs:bytes")}
 }
 
 // read returns the heap and the bytes allocated so far.
 func (r *reader) read() (Heap, int64) {
-	metrics.Read(r.m)
-	v := func(i int) int64 {
-		if r.m[i].Value.Kind() != metrics.KindUint64 {
-			return 0
-		}
-		return int64(r.m[i].Value.Uint64())
-	}
+	r.r.Read()
+	v := r.r.Int64
 	return Heap{Live: v(0), Stacks: v(1), Globals: v(2)}, v(3)
 }

@@ -19,8 +19,9 @@ package memtrim
 import (
 	"log/slog"
 	"runtime/debug"
-	"runtime/metrics"
 	"time"
+
+	"github.com/gnetftp/gnetftp/internal/rtmetrics"
 )
 
 // Config tunes a Trimmer. A zero field takes its default.
@@ -136,30 +137,20 @@ func Start(cfg Config) (stop func()) {
 }
 
 // reader reads Samples from runtime/metrics.
-type reader struct{ m []metrics.Sample }
+type reader struct{ r *rtmetrics.Reader }
 
 func newReader() *reader {
-	names := []string{
+	return &reader{rtmetrics.New(
 		"/gc/heap/allocs:bytes",
 		"/gc/heap/live:bytes",
 		"/memory/classes/heap/objects:bytes",
 		"/memory/classes/heap/unused:bytes",
 		"/memory/classes/heap/free:bytes",
-	}
-	r := &reader{m: make([]metrics.Sample, len(names))}
-	for i, n := range names {
-		r.m[i].Name = n
-	}
-	return r
+	)}
 }
 
 func (r *reader) read() Sample {
-	metrics.Read(r.m)
-	v := func(i int) int64 {
-		if r.m[i].Value.Kind() != metrics.KindUint64 {
-			return 0
-		}
-		return int64(r.m[i].Value.Uint64())
-	}
+	r.r.Read()
+	v := r.r.Int64
 	return Sample{Allocated: v(0), Live: v(1), Retained: v(2) + v(3) + v(4)}
 }
