@@ -246,9 +246,14 @@ func (s *tlsSession) step() {
 		return
 	}
 	s.stepping = true
-	start := time.Now()
-	_, more := s.next()
-	s.budget.spend(time.Since(start))
+	var more bool
+	if s.budget == nil { // the connection's own goroutine: nothing to charge
+		_, more = s.next()
+	} else {
+		start := time.Now()
+		_, more = s.next()
+		s.budget.spend(time.Since(start))
+	}
 	s.stepping = false
 	out := s.mc.hsOut
 	s.mc.hsOut = nil
@@ -683,25 +688,21 @@ func newHandshakePool(maxHandshakes, workers int) *handshakePool {
 // WaitGroup must not grow while wait runs, and wait runs once the loops
 // have stopped).
 func (p *handshakePool) start(fn func()) bool {
-	if p.slots != nil {
-		select {
-		case p.slots <- struct{}{}:
-		default:
-			return false
-		}
+	if !p.take() {
+		return false
 	}
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		if p.slots != nil {
-			defer func() { <-p.slots }()
-		}
+		defer p.give()
 		fn()
 	}()
 	return true
 }
 
-// take counts an inline handshake against the bound; give ends it.
+// take counts a handshake against the bound (false: the bound is
+// reached); give ends it. start does both around its goroutine, an
+// inline handshake around its coroutine.
 func (p *handshakePool) take() bool {
 	if p.slots != nil {
 		select {
@@ -719,7 +720,7 @@ func (p *handshakePool) give() {
 	}
 }
 
-// inFlight reports the handshake goroutines running.
+// inFlight reports the handshakes in progress, goroutines and coroutines.
 func (p *handshakePool) inFlight() int { return len(p.slots) }
 
 // acquireCPU takes a worker slot unless cancel closes first.
