@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"time"
 )
@@ -101,6 +102,11 @@ var (
 	readerPool   = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, tlsChunk) }}
 )
 
+// closeNotifyWait bounds the write of a close_notify (and the records
+// sent with it) when the transfer has no idle timeout: crypto/tls's own
+// bound for the alert.
+const closeNotifyWait = 5 * time.Second
+
 // tlsRecordOverhead bounds what TLS adds to a record (header, tag,
 // content type, padding none).
 const tlsRecordOverhead = 64
@@ -175,8 +181,13 @@ func SendTLS(ctx context.Context, c *TLSConn, src io.Reader, ascii bool, idle ti
 	stop := context.AfterFunc(ctx, func() { abort(conn) })
 	var s side
 	w := tlsIdle{tc: c.TLS, b: c.b, idle: idle}
+	held := false
 	if ascii {
 		n, s, err = copyLoop(w, src, func(w io.Writer, scratch []byte) io.Writer { return NewCRLFWriter(w, scratch) })
+	} else if f, ok := src.(*os.File); ok {
+		bp := tlsChunkPool.Get().(*[]byte)
+		n, s, held, err = copyFileTLS(w, f, *bp)
+		tlsChunkPool.Put(bp)
 	} else {
 		bp := tlsChunkPool.Get().(*[]byte)
 		n, s, err = copyBuf(w, sideNet, readerOnly{src}, *bp)
@@ -188,7 +199,23 @@ func SendTLS(ctx context.Context, c *TLSConn, src io.Reader, ascii bool, idle ti
 	if idle > 0 {
 		_ = conn.SetWriteDeadline(time.Now().Add(idle))
 	}
-	if err := c.TLS.CloseWrite(); err != nil { // close_notify
+	// The close_notify joins the records a file's last read left in the
+	// batch: one write (and one wake-up of the client) for both.
+	c.b.batching = held
+	err = c.TLS.CloseWrite() // close_notify
+	c.b.batching = false
+	if err == nil && held {
+		// crypto/tls ends the close_notify by setting the write deadline
+		// to now (no writes after it): the batch gets one of its own,
+		// idle or, as crypto/tls gives the alert, 5 seconds.
+		wait := idle
+		if wait <= 0 {
+			wait = closeNotifyWait
+		}
+		_ = conn.SetWriteDeadline(time.Now().Add(wait))
+		err = c.b.flush()
+	}
+	if err != nil {
 		abort(conn)
 		return n, transferErr(ctx, err, sideNet)
 	}
@@ -237,6 +264,51 @@ func ReceiveTLS(ctx context.Context, c *TLSConn, dst io.Writer, ascii bool, idle
 	return n, nil
 }
 
+// copyFileTLS is copyBuf from a regular file to w, except that the
+// records of a short read (the file's last, unless it grows meanwhile)
+// are left in w's batch, and held says so: the caller sends them with
+// the close_notify in one write. A file's next read does not wait for
+// the network, so holding them delays nothing. Other sources (an object
+// store's body, a paced reader) go through copyBuf: there a short read
+// says nothing about the end, and the next read may wait.
+func copyFileTLS(w tlsIdle, f *os.File, buf []byte) (n int64, s side, held bool, err error) {
+	for {
+		nr, rerr := f.Read(buf)
+		if nr > 0 {
+			if held {
+				// The file grew after a short read: what was held goes first.
+				w.b.batching = false
+				if err := w.b.flush(); err != nil {
+					return n, sideNet, false, err
+				}
+				held = false
+			}
+			if nr < len(buf) && rerr == nil {
+				nw, werr := w.hold(buf[:nr])
+				n += int64(nw)
+				if werr != nil {
+					w.b.batching = false
+					return n, sideNet, false, werr
+				}
+				held = true
+			} else {
+				nw, werr := w.Write(buf[:nr])
+				n += int64(nw)
+				if werr != nil {
+					return n, sideNet, false, werr
+				}
+			}
+		}
+		if rerr == io.EOF {
+			return n, sideUnknown, held, nil
+		}
+		if rerr != nil {
+			w.b.batching = false
+			return n, sideLocal, false, rerr
+		}
+	}
+}
+
 // tlsIdle is a TLS data connection whose reads and writes must make
 // progress within idle (when idle > 0), as idleConn for TCP; each Write
 // goes out in one system call (batchConn). A TLS write that timed out
@@ -267,6 +339,16 @@ func (c tlsIdle) Write(p []byte) (int, error) {
 		p = p[step:]
 	}
 	return n, nil
+}
+
+// hold encrypts p (at most tlsChunk bytes) into the batch and leaves it
+// there, batching still on, for the next write to take along.
+func (c tlsIdle) hold(p []byte) (int, error) {
+	if c.idle > 0 {
+		_ = c.b.SetWriteDeadline(time.Now().Add(c.idle))
+	}
+	c.b.batching = true
+	return c.tc.Write(p)
 }
 
 func (c tlsIdle) Read(p []byte) (int, error) {

@@ -6,7 +6,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"os"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -57,6 +59,41 @@ func TestTLSSendAndReceiveByteForByte(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(len(payload)), n)
 	assert.True(t, bytes.Equal(payload, dst.Bytes()))
+}
+
+// TestTLSSendFromAFileByteForByte covers SendTLS's file path, where the
+// last short read's records wait for the close_notify: empty, small, a
+// whole number of chunks (the close_notify alone at the end), several
+// chunks and a tail, and a file read from an offset (REST).
+func TestTLSSendFromAFileByteForByte(t *testing.T) {
+	const chunk = 128 << 10
+	for _, size := range []int{0, 1, 4096, chunk, 2 * chunk, 2*chunk + 7, 3<<20 + 11} {
+		for _, offset := range []int64{0, 5} {
+			if int64(size) < offset {
+				continue
+			}
+			p, payload := randomFile(t, size)
+			f, err := os.Open(p)
+			require.NoError(t, err)
+			_, err = f.Seek(offset, io.SeekStart)
+			require.NoError(t, err)
+			c, tc, err := tlsHandshake(t, nil)
+			require.NoError(t, err)
+			done := make(chan error, 1)
+			var n int64
+			go func() {
+				var err error
+				n, err = dtp.SendTLS(context.Background(), c, f, false, time.Minute)
+				done <- err
+			}()
+			got, err := io.ReadAll(tc)
+			require.NoError(t, err, "size %d offset %d: the server's close_notify ends the data", size, offset)
+			require.NoError(t, <-done)
+			assert.Equal(t, int64(size)-offset, n)
+			assert.True(t, bytes.Equal(payload[offset:], got), "size %d offset %d: byte for byte", size, offset)
+			f.Close()
+		}
+	}
 }
 
 func TestTLSHandshakeFailures(t *testing.T) {
