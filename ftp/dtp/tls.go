@@ -267,8 +267,10 @@ func ReceiveTLS(ctx context.Context, c *TLSConn, dst io.Writer, ascii bool, idle
 // copyFileTLS is copyBuf from a regular file to w, except that the
 // records of a short read (the file's last, unless it grows meanwhile)
 // are left in w's batch, and held says so: the caller sends them with
-// the close_notify in one write. A file's next read does not wait for
-// the network, so holding them delays nothing. Other sources (an object
+// the close_notify in one write. A regular file's next read does not
+// wait for the network, so holding them delays nothing (a pipe's may
+// wait for its writer: the held records then go out once it writes or
+// closes; ftpd serves regular files only). Other sources (an object
 // store's body, a paced reader) go through copyBuf: there a short read
 // says nothing about the end, and the next read may wait.
 func copyFileTLS(w tlsIdle, f *os.File, buf []byte) (n int64, s side, held bool, err error) {

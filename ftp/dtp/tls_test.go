@@ -96,6 +96,37 @@ func TestTLSSendFromAFileByteForByte(t *testing.T) {
 	}
 }
 
+// TestTLSSendFromAPipeInPieces drives SendTLS's file path where a short
+// read is not the end: what was held goes out before the next piece.
+func TestTLSSendFromAPipeInPieces(t *testing.T) {
+	_, payload := randomFile(t, 300<<10+3)
+	pr, pw, err := os.Pipe()
+	require.NoError(t, err)
+	defer pr.Close()
+	c, tc, err := tlsHandshake(t, nil)
+	require.NoError(t, err)
+	go func() {
+		defer pw.Close()
+		for rest := payload; len(rest) > 0; {
+			k := min(len(rest), 70<<10)
+			if _, err := pw.Write(rest[:k]); err != nil {
+				return
+			}
+			rest = rest[k:]
+			time.Sleep(time.Millisecond) // the reader's next read finds nothing yet
+		}
+	}()
+	done := make(chan error, 1)
+	go func() {
+		_, err := dtp.SendTLS(context.Background(), c, pr, false, time.Minute)
+		done <- err
+	}()
+	got, err := io.ReadAll(tc)
+	require.NoError(t, err)
+	require.NoError(t, <-done)
+	assert.True(t, bytes.Equal(payload, got), "byte for byte, in order")
+}
+
 func TestTLSHandshakeFailures(t *testing.T) {
 	srv, cli := pair(t)
 	go func() { _, _ = cli.Write([]byte("USER plaintext\r\n")) }()
