@@ -2,18 +2,13 @@ package dtp_test
 
 import (
 	"bytes"
-	"context"
-	"io"
 	"net"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
-
-	"github.com/gnetftp/gnetftp/ftp/dtp"
 )
 
 // TestTLSSendOfASmallFileIsOneWrite: a file that fits in one chunk goes
@@ -32,14 +27,7 @@ func TestTLSSendOfASmallFileIsOneWrite(t *testing.T) {
 		require.NoError(t, tc.Handshake())
 		cli := tc.NetConn().(*net.TCPConn)
 		before := dataSegmentsIn(t, cli)
-		done := make(chan error, 1)
-		go func() {
-			_, err := dtp.SendTLS(context.Background(), c, f, false, time.Minute)
-			done <- err
-		}()
-		got, err := io.ReadAll(tc)
-		require.NoError(t, err)
-		require.NoError(t, <-done)
+		got, _ := sendTLSAll(t, c, tc, f)
 		assert.True(t, bytes.Equal(payload, got))
 		assert.Equal(t, uint32(1), dataSegmentsIn(t, cli)-before, "%d bytes: the records and the close_notify in one write", size)
 		f.Close()

@@ -79,16 +79,7 @@ func TestTLSSendFromAFileByteForByte(t *testing.T) {
 			require.NoError(t, err)
 			c, tc, err := tlsHandshake(t, nil)
 			require.NoError(t, err)
-			done := make(chan error, 1)
-			var n int64
-			go func() {
-				var err error
-				n, err = dtp.SendTLS(context.Background(), c, f, false, time.Minute)
-				done <- err
-			}()
-			got, err := io.ReadAll(tc)
-			require.NoError(t, err, "size %d offset %d: the server's close_notify ends the data", size, offset)
-			require.NoError(t, <-done)
+			got, n := sendTLSAll(t, c, tc, f)
 			assert.Equal(t, int64(size)-offset, n)
 			assert.True(t, bytes.Equal(payload[offset:], got), "size %d offset %d: byte for byte", size, offset)
 			f.Close()
@@ -116,15 +107,28 @@ func TestTLSSendFromAPipeInPieces(t *testing.T) {
 			time.Sleep(time.Millisecond) // the reader's next read finds nothing yet
 		}
 	}()
-	done := make(chan error, 1)
+	got, _ := sendTLSAll(t, c, tc, pr)
+	assert.True(t, bytes.Equal(payload, got), "byte for byte, in order")
+}
+
+// sendTLSAll runs a binary SendTLS from src on c and returns what the
+// client end tc read until the server's close_notify, and SendTLS's count.
+func sendTLSAll(t *testing.T, c *dtp.TLSConn, tc *tls.Conn, src io.Reader) ([]byte, int64) {
+	t.Helper()
+	type result struct {
+		n   int64
+		err error
+	}
+	done := make(chan result, 1)
 	go func() {
-		_, err := dtp.SendTLS(context.Background(), c, pr, false, time.Minute)
-		done <- err
+		n, err := dtp.SendTLS(context.Background(), c, src, false, time.Minute)
+		done <- result{n, err}
 	}()
 	got, err := io.ReadAll(tc)
-	require.NoError(t, err)
-	require.NoError(t, <-done)
-	assert.True(t, bytes.Equal(payload, got), "byte for byte, in order")
+	require.NoError(t, err, "the server's close_notify ends the data")
+	r := <-done
+	require.NoError(t, r.err)
+	return got, r.n
 }
 
 func TestTLSHandshakeFailures(t *testing.T) {
