@@ -283,23 +283,21 @@ func copyFileTLS(w tlsIdle, f *os.File, buf []byte) (n int64, s side, held bool,
 				if err := w.b.flush(); err != nil {
 					return n, sideNet, false, err
 				}
-				held = false
 			}
-			if nr < len(buf) && rerr == nil {
-				nw, werr := w.hold(buf[:nr])
-				n += int64(nw)
-				if werr != nil {
-					w.b.batching = false
-					return n, sideNet, false, werr
-				}
-				held = true
+			short := nr < len(buf) && rerr == nil
+			var nw int
+			var werr error
+			if short {
+				nw, werr = w.hold(buf[:nr])
 			} else {
-				nw, werr := w.Write(buf[:nr])
-				n += int64(nw)
-				if werr != nil {
-					return n, sideNet, false, werr
-				}
+				nw, werr = w.Write(buf[:nr])
 			}
+			n += int64(nw)
+			if werr != nil {
+				w.b.batching = false
+				return n, sideNet, false, werr
+			}
+			held = short
 		}
 		if rerr == io.EOF {
 			return n, sideUnknown, held, nil
